@@ -1,0 +1,30 @@
+package io.pgmigrate;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Where one database of a migration stands.
+ *
+ * @param database        the database name
+ * @param phase           its phase
+ * @param sourceLsn       the source's current WAL position when the status was taken
+ * @param confirmedLsn    the position up to which the target has durably applied the stream
+ * @param lagBytes        WAL bytes between {@code confirmedLsn} and {@code sourceLsn}
+ * @param lagTime         how far behind the target's apply is in time, as the source measures it; zero when idle
+ * @param tables          the copy state of every replicated table
+ * @param message         the last error when {@code phase} is {@link Phase#FAILED}, otherwise empty
+ */
+public record DatabaseStatus(String database, Phase phase, Lsn sourceLsn, Lsn confirmedLsn, long lagBytes,
+                             Duration lagTime, List<TableStatus> tables, String message) {
+
+    public DatabaseStatus {
+        tables = List.copyOf(tables);
+        message = message == null ? "" : message;
+    }
+
+    /** Whether every table has finished its initial copy. */
+    public boolean allTablesReady() {
+        return tables.stream().allMatch(t -> t.state() == CopyState.READY);
+    }
+}

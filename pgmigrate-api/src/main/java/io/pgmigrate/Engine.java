@@ -1,0 +1,9 @@
+package io.pgmigrate;
+
+/** How changes travel from the source to the target. */
+public enum Engine {
+    /** The target subscribes to the source with PostgreSQL's own logical replication (publication + subscription). */
+    NATIVE,
+    /** pgmigrate reads the source's pgoutput stream itself and applies it on the target over JDBC (not yet built). */
+    STREAM
+}

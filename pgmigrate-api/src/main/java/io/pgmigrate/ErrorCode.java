@@ -1,0 +1,43 @@
+package io.pgmigrate;
+
+/** What went wrong, as a stable code a caller can switch on. */
+public enum ErrorCode {
+    /** The configuration given to the builder is invalid. */
+    INVALID_CONFIGURATION,
+    /** A server could not be reached, or dropped the connection. */
+    CONNECTION_FAILED,
+    /** The server refused the credentials or pg_hba.conf rejected the connection. */
+    AUTHENTICATION_FAILED,
+    /** The migration role lacks a privilege it needs. */
+    PERMISSION_DENIED,
+    /** A server setting prevents the migration (for example {@code wal_level}). */
+    SERVER_SETTING,
+    /** The server's major version, or the pair of majors, is not supported. */
+    UNSUPPORTED_VERSION,
+    /** A database named in the configuration does not exist or cannot be created. */
+    DATABASE_MISSING,
+    /** Preflight found at least one blocker. */
+    PREFLIGHT_FAILED,
+    /** The schema could not be created on the target. */
+    SCHEMA_COPY_FAILED,
+    /** Creating or running a replication object failed. */
+    REPLICATION_FAILED,
+    /** An object the migration needs (a slot, a subscription) is gone; see the message for what to do. */
+    REPLICATION_OBJECT_LOST,
+    /** An object with the name the migration wants already exists and was not created by it. */
+    NAME_COLLISION,
+    /** The persisted state and the servers disagree in a way that cannot be repaired automatically. */
+    STATE_CONFLICT,
+    /** The state store could not be read or written. */
+    STATE_STORE_FAILED,
+    /** A bounded wait ran out. */
+    TIMEOUT,
+    /** A comparison of source and target found differences. */
+    VERIFICATION_FAILED,
+    /** The operation is not valid in the migration's current phase. */
+    INVALID_PHASE,
+    /** No implementation of the API (pgmigrate-core) is on the class path. */
+    IMPLEMENTATION_MISSING,
+    /** An unexpected failure inside pgmigrate: a bug, please report it. */
+    INTERNAL
+}

@@ -1,0 +1,20 @@
+package io.pgmigrate;
+
+/**
+ * One result of a preflight check.
+ *
+ * @param severity how much it matters
+ * @param check    a short stable identifier of the check, such as {@code wal_level}
+ * @param database the database concerned, or empty when it is about a server
+ * @param object   the object concerned (a table, a setting), or empty
+ * @param message  one sentence on what is wrong and why it matters
+ * @param fix      the SQL or setting that fixes it
+ */
+public record Finding(Severity severity, String check, String database, String object, String message, String fix) {
+
+    public Finding {
+        database = database == null ? "" : database;
+        object = object == null ? "" : object;
+        fix = fix == null ? "" : fix;
+    }
+}

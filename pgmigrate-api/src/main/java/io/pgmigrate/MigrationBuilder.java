@@ -1,0 +1,266 @@
+package io.pgmigrate;
+
+import io.pgmigrate.spi.MigrationProvider;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Collects a migration's configuration. Each setter checks its value at once ({@link IllegalArgumentException} for a
+ * bad value, {@link IllegalStateException} for a value set twice); {@link #build()} checks the whole and returns an
+ * immutable {@link Migration}. Nothing here opens a connection.
+ */
+public final class MigrationBuilder {
+
+    private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]{0,39}");
+    private static final int MAX_IDENTIFIER_BYTES = 63;
+
+    private String name;
+    private Endpoint source;
+    private Endpoint target;
+    private Endpoint sourceAsSeenByTarget;
+    private List<String> databases;
+    private Engine engine;
+    private TrafficSwitch trafficSwitch;
+    private final List<MigrationListener> listeners = new ArrayList<>();
+    private StateStore stateStore;
+    private Duration progressInterval;
+    private Duration connectTimeout;
+    private Integer connectAttempts;
+
+    MigrationBuilder() {
+    }
+
+    /**
+     * The migration's name: the prefix of every object it creates on the servers ({@code pgmigrate_<name>_...}) and
+     * the key of its state. Lower-case letters, digits and underscores, starting with a letter, at most 40. Default
+     * {@code migration}.
+     */
+    public MigrationBuilder name(String name) {
+        checkUnset(this.name, "name");
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("name must match [a-z][a-z0-9_]{0,39} (it prefixes server object names), was: "
+                    + quoteForMessage(name));
+        }
+        this.name = name;
+        return this;
+    }
+
+    /** The server to migrate from. Its URL's database is the default database list. */
+    public MigrationBuilder source(Endpoint source) {
+        checkUnset(this.source, "source");
+        this.source = requireNonNull(source, "source");
+        return this;
+    }
+
+    /** The server to migrate from, as a pgjdbc URL. */
+    public MigrationBuilder source(String jdbcUrl) {
+        return source(Endpoint.of(jdbcUrl));
+    }
+
+    /** The server to migrate to. */
+    public MigrationBuilder target(Endpoint target) {
+        checkUnset(this.target, "target");
+        this.target = requireNonNull(target, "target");
+        return this;
+    }
+
+    /** The server to migrate to, as a pgjdbc URL. */
+    public MigrationBuilder target(String jdbcUrl) {
+        return target(Endpoint.of(jdbcUrl));
+    }
+
+    /**
+     * How the target server itself reaches the source, when that differs from how this JVM reaches it (NATIVE engine:
+     * the target's subscription connects to it). Default: the source endpoint.
+     */
+    public MigrationBuilder sourceAsSeenByTarget(Endpoint endpoint) {
+        checkUnset(this.sourceAsSeenByTarget, "sourceAsSeenByTarget");
+        this.sourceAsSeenByTarget = requireNonNull(endpoint, "sourceAsSeenByTarget");
+        return this;
+    }
+
+    /** The databases to migrate. Default: the database in the source URL. */
+    public MigrationBuilder databases(String... databases) {
+        return databases(databases == null ? null : Arrays.asList(databases));
+    }
+
+    /** The databases to migrate. Default: the database in the source URL. */
+    public MigrationBuilder databases(Collection<String> databases) {
+        checkUnset(this.databases, "databases");
+        if (databases == null || databases.isEmpty()) {
+            throw new IllegalArgumentException("databases must name at least one database");
+        }
+        Set<String> seen = new LinkedHashSet<>();
+        for (String db : databases) {
+            checkDatabaseName(db);
+            if (!seen.add(db)) {
+                throw new IllegalArgumentException("databases names " + quoteForMessage(db)
+                        + " twice; list each database once");
+            }
+        }
+        this.databases = List.copyOf(seen);
+        return this;
+    }
+
+    /** How changes travel. Default {@link Engine#NATIVE}. */
+    public MigrationBuilder engine(Engine engine) {
+        checkUnset(this.engine, "engine");
+        this.engine = requireNonNull(engine, "engine");
+        return this;
+    }
+
+    /** What points traffic at the new side during cutover. Default {@link TrafficSwitch#none()}. */
+    public MigrationBuilder trafficSwitch(TrafficSwitch trafficSwitch) {
+        checkUnset(this.trafficSwitch, "trafficSwitch");
+        this.trafficSwitch = requireNonNull(trafficSwitch, "trafficSwitch");
+        return this;
+    }
+
+    /** Adds a listener for phase and progress events; may be called more than once. */
+    public MigrationBuilder listener(MigrationListener listener) {
+        listeners.add(requireNonNull(listener, "listener"));
+        return this;
+    }
+
+    /** Where the journal is kept. Default: the directory {@code ~/.pgmigrate/state}. */
+    public MigrationBuilder stateStore(StateStore stateStore) {
+        checkUnset(this.stateStore, "stateStore");
+        this.stateStore = requireNonNull(stateStore, "stateStore");
+        return this;
+    }
+
+    /** Keeps the journal as a JSON file in {@code directory}. */
+    public MigrationBuilder stateDirectory(Path directory) {
+        return stateStore(StateStore.directory(requireNonNull(directory, "stateDirectory")));
+    }
+
+    /** How often listeners receive a status while pgmigrate waits. Default 1 s. */
+    public MigrationBuilder progressInterval(Duration interval) {
+        checkUnset(this.progressInterval, "progressInterval");
+        this.progressInterval = requirePositive(interval, "progressInterval");
+        return this;
+    }
+
+    /** Bound on opening one connection. Default 10 s. */
+    public MigrationBuilder connectTimeout(Duration timeout) {
+        checkUnset(this.connectTimeout, "connectTimeout");
+        this.connectTimeout = requirePositive(timeout, "connectTimeout");
+        return this;
+    }
+
+    /** Attempts for a connection that fails transiently (server starting, too many connections). Default 5. */
+    public MigrationBuilder connectAttempts(int attempts) {
+        checkUnset(this.connectAttempts, "connectAttempts");
+        if (attempts < 1 || attempts > 100) {
+            throw new IllegalArgumentException("connectAttempts must be between 1 and 100, was " + attempts);
+        }
+        this.connectAttempts = attempts;
+        return this;
+    }
+
+    /**
+     * Checks the configuration as a whole and creates the migration. Opens no connection.
+     *
+     * @throws IllegalStateException naming the property when something required is missing or settings conflict
+     * @throws PgMigrateException    with {@link ErrorCode#IMPLEMENTATION_MISSING} when pgmigrate-core is not on the
+     *                               class path
+     */
+    public Migration build() {
+        if (source == null) {
+            throw new IllegalStateException("source is required: call source(Endpoint.of(\"jdbc:postgresql://host:5432/db\"))");
+        }
+        if (target == null) {
+            throw new IllegalStateException("target is required: call target(Endpoint.of(\"jdbc:postgresql://host:5432/\"))");
+        }
+        if (source.sameServerAs(target)) {
+            throw new IllegalStateException("source and target are the same server (" + source.host() + ":" + source.port()
+                    + "); a migration needs two different servers");
+        }
+        List<String> dbs = databases;
+        if (dbs == null) {
+            String db = source.database().orElseThrow(() -> new IllegalStateException(
+                    "databases is not set and the source URL names no database (" + source
+                            + "); call databases(\"app\", ...) or put the database in the source URL"));
+            checkDatabaseName(db);
+            dbs = List.of(db);
+        }
+        Engine e = engine == null ? Engine.NATIVE : engine;
+        if (e == Engine.STREAM) {
+            throw new IllegalStateException("engine STREAM is not available in this version; use Engine.NATIVE");
+        }
+        MigrationConfig config = new MigrationConfig(
+                name == null ? "migration" : name,
+                source,
+                target,
+                sourceAsSeenByTarget == null ? source : sourceAsSeenByTarget,
+                dbs,
+                e,
+                trafficSwitch == null ? TrafficSwitch.none() : trafficSwitch,
+                listeners,
+                stateStore == null ? StateStore.directory(Path.of(System.getProperty("user.home"), ".pgmigrate", "state"))
+                        : stateStore,
+                progressInterval == null ? Duration.ofSeconds(1) : progressInterval,
+                connectTimeout == null ? Duration.ofSeconds(10) : connectTimeout,
+                connectAttempts == null ? 5 : connectAttempts);
+        return provider().create(config);
+    }
+
+    private static MigrationProvider provider() {
+        Iterator<MigrationProvider> it = ServiceLoader.load(MigrationProvider.class,
+                MigrationBuilder.class.getClassLoader()).iterator();
+        if (!it.hasNext()) {
+            throw new PgMigrateException(ErrorCode.IMPLEMENTATION_MISSING,
+                    "no pgmigrate implementation on the class path: add the dependency io.pgmigrate:pgmigrate-core");
+        }
+        return it.next();
+    }
+
+    private static void checkDatabaseName(String db) {
+        if (db == null || db.isEmpty()) {
+            throw new IllegalArgumentException("databases contains an empty or null name");
+        }
+        if (db.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("database name " + quoteForMessage(db) + " contains a NUL character");
+        }
+        int bytes = db.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_IDENTIFIER_BYTES) {
+            throw new IllegalArgumentException("database name " + quoteForMessage(db) + " is " + bytes
+                    + " bytes; PostgreSQL names are at most " + MAX_IDENTIFIER_BYTES + " bytes");
+        }
+    }
+
+    private static void checkUnset(Object current, String property) {
+        if (current != null) {
+            throw new IllegalStateException(property + " was already set to " + current);
+        }
+    }
+
+    private static <T> T requireNonNull(T value, String property) {
+        if (value == null) {
+            throw new IllegalArgumentException(property + " must not be null");
+        }
+        return value;
+    }
+
+    private static Duration requirePositive(Duration d, String property) {
+        if (d == null || d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(property + " must be a positive duration, was " + d);
+        }
+        return d;
+    }
+
+    private static String quoteForMessage(String s) {
+        return s == null ? "null" : "'" + s + "'";
+    }
+}

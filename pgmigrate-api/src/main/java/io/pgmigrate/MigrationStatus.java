@@ -1,0 +1,29 @@
+package io.pgmigrate;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * A snapshot of a whole migration, one entry per database.
+ *
+ * @param name      the migration's name
+ * @param takenAt   when the snapshot was taken
+ * @param databases per-database status, in the order the databases were configured
+ */
+public record MigrationStatus(String name, Instant takenAt, List<DatabaseStatus> databases) {
+
+    public MigrationStatus {
+        databases = List.copyOf(databases);
+    }
+
+    /** Total replication lag across all databases, in WAL bytes. */
+    public long totalLagBytes() {
+        return databases.stream().mapToLong(DatabaseStatus::lagBytes).sum();
+    }
+
+    /** The status of one database. */
+    public DatabaseStatus database(String database) {
+        return databases.stream().filter(d -> d.database().equals(database)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("database '" + database + "' is not part of migration " + name));
+    }
+}

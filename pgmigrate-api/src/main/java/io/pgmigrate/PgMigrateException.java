@@ -1,0 +1,90 @@
+package io.pgmigrate;
+
+import java.sql.SQLException;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The one unchecked exception pgmigrate throws for everything but programming errors in the builder
+ * ({@link IllegalArgumentException}, {@link IllegalStateException}). It carries an {@link ErrorCode}, the database it
+ * happened in when there is one, and for failures that came from the server the SQLSTATE and whether retrying can help.
+ * Messages never contain passwords.
+ */
+public class PgMigrateException extends RuntimeException {
+
+    private static final long serialVersionUID = 1L;
+
+    private final ErrorCode code;
+    private final String database;
+    private final String sqlState;
+    private final boolean transientFailure;
+
+    public PgMigrateException(ErrorCode code, String message) {
+        this(code, null, message, null, null, false);
+    }
+
+    public PgMigrateException(ErrorCode code, String database, String message, Throwable cause) {
+        this(code, database, message, cause, null, false);
+    }
+
+    protected PgMigrateException(ErrorCode code, String database, String message, Throwable cause,
+                                 String sqlState, boolean transientFailure) {
+        super(message, cause);
+        this.code = Objects.requireNonNull(code, "code");
+        this.database = database;
+        this.sqlState = sqlState;
+        this.transientFailure = transientFailure;
+    }
+
+    /**
+     * Wraps a server error. The SQLSTATE decides whether the failure is transient; this is the one place that
+     * decision is made.
+     */
+    public static PgMigrateException fromSql(ErrorCode code, String database, String message, SQLException cause) {
+        String state = cause.getSQLState();
+        return new PgMigrateException(code, database, message + ": " + cause.getMessage(), cause, state,
+                isTransient(state));
+    }
+
+    /**
+     * Whether a failure with this SQLSTATE may succeed when retried: connection failures (class 08), serialization
+     * failures and deadlocks (40001, 40P01), operator intervention (57P0x: shutdown, crash, cannot connect now), lock
+     * not available (55P03) and too many connections (53300).
+     */
+    public static boolean isTransient(String sqlState) {
+        if (sqlState == null) {
+            return false;
+        }
+        return sqlState.startsWith("08")
+                || sqlState.equals("40001")
+                || sqlState.equals("40P01")
+                || sqlState.startsWith("57P0")
+                || sqlState.equals("55P03")
+                || sqlState.equals("53300");
+    }
+
+    public ErrorCode code() {
+        return code;
+    }
+
+    /** The database the failure happened in, when it concerns one. */
+    public Optional<String> database() {
+        return Optional.ofNullable(database);
+    }
+
+    /** The server's SQLSTATE when the failure came from a server. */
+    public Optional<String> sqlState() {
+        return Optional.ofNullable(sqlState);
+    }
+
+    /** Whether the same operation may succeed when retried. */
+    public boolean isTransient() {
+        return transientFailure;
+    }
+
+    @Override
+    public String getMessage() {
+        String m = super.getMessage();
+        return database == null ? "[" + code + "] " + m : "[" + code + "] database \"" + database + "\": " + m;
+    }
+}

@@ -1,0 +1,17 @@
+package io.pgmigrate;
+
+/** Where one database of a migration stands. */
+public enum Phase {
+    /** Nothing has been created yet. */
+    NOT_STARTED,
+    /** The schema is being created on the target. */
+    SCHEMA,
+    /** Tables are being copied; changes made meanwhile are kept by the slot and applied afterwards. */
+    COPYING,
+    /** Every table is copied and changes stream continuously from source to target. */
+    STREAMING,
+    /** Every replication object the migration created has been removed. */
+    COMPLETED,
+    /** Replication stopped with an error; see the status message. */
+    FAILED
+}

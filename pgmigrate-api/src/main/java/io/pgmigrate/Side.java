@@ -1,0 +1,13 @@
+package io.pgmigrate;
+
+/** One of the two servers of a migration. */
+public enum Side {
+    /** The server the databases are moved from. */
+    SOURCE,
+    /** The server the databases are moved to. */
+    TARGET;
+
+    public Side other() {
+        return this == SOURCE ? TARGET : SOURCE;
+    }
+}

@@ -1,0 +1,20 @@
+package io.pgmigrate;
+
+/**
+ * The comparison of one table on both sides.
+ *
+ * @param database   the database
+ * @param schema     schema name
+ * @param table      table name
+ * @param sourceRows rows on the source
+ * @param targetRows rows on the target
+ * @param sourceHash digest of the source's rows in key order
+ * @param targetHash digest of the target's rows in key order
+ */
+public record TableVerification(String database, String schema, String table, long sourceRows, long targetRows,
+                                String sourceHash, String targetHash) {
+
+    public boolean matches() {
+        return sourceRows == targetRows && sourceHash.equals(targetHash);
+    }
+}

@@ -1,0 +1,30 @@
+package io.pgmigrate;
+
+/**
+ * Sends application traffic to one side. Called by the cutover while the old side is fenced, so it should finish
+ * in well under a second; it must be idempotent, because a resumed cutover may call it again.
+ */
+public interface TrafficSwitch {
+
+    /** Points traffic at {@code side}. Throws when it could not, leaving traffic where it was. */
+    void switchTo(Side side);
+
+    /** A short description for reports and logs, such as {@code pacemaker VIP pg-vip}. */
+    default String description() {
+        return getClass().getSimpleName();
+    }
+
+    /** The switch that does nothing: the application switches itself after {@code cutover()} returns. */
+    static TrafficSwitch none() {
+        return new TrafficSwitch() {
+            @Override
+            public void switchTo(Side side) {
+            }
+
+            @Override
+            public String description() {
+                return "none (the application switches after cutover returns)";
+            }
+        };
+    }
+}
