@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
  */
 public final class MigrationBuilder {
 
-    private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]{0,39}");
+    private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]{0,23}");
     private static final int MAX_IDENTIFIER_BYTES = 63;
 
     private String name;
@@ -43,13 +43,13 @@ public final class MigrationBuilder {
 
     /**
      * The migration's name: the prefix of every object it creates on the servers ({@code pgmigrate_<name>_...}) and
-     * the key of its state. Lower-case letters, digits and underscores, starting with a letter, at most 40. Default
+     * the key of its state. Lower-case letters, digits and underscores, starting with a letter, at most 24. Default
      * {@code migration}.
      */
     public MigrationBuilder name(String name) {
         checkUnset(this.name, "name");
         if (name == null || !NAME.matcher(name).matches()) {
-            throw new IllegalArgumentException("name must match [a-z][a-z0-9_]{0,39} (it prefixes server object names), was: "
+            throw new IllegalArgumentException("name must match [a-z][a-z0-9_]{0,23} (it prefixes server object names), was: "
                     + quoteForMessage(name));
         }
         this.name = name;

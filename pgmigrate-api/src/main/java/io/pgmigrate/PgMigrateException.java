@@ -23,6 +23,10 @@ public class PgMigrateException extends RuntimeException {
         this(code, null, message, null, null, false);
     }
 
+    public PgMigrateException(ErrorCode code, String database, String message) {
+        this(code, database, message, null, null, false);
+    }
+
     public PgMigrateException(ErrorCode code, String database, String message, Throwable cause) {
         this(code, database, message, cause, null, false);
     }

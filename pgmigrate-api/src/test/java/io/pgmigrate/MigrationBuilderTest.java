@@ -1,0 +1,86 @@
+package io.pgmigrate;
+
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class MigrationBuilderTest {
+
+    private static final Endpoint OLD = Endpoint.of("jdbc:postgresql://old:5432/shop");
+    private static final Endpoint NEW = Endpoint.of("jdbc:postgresql://new:5432/");
+
+    @Test
+    void buildWithoutSourceNamesTheMissingProperty() {
+        assertThatThrownBy(() -> Migration.builder().target(NEW).databases("shop").build())
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("source is required");
+    }
+
+    @Test
+    void buildWithoutTargetNamesTheMissingProperty() {
+        assertThatThrownBy(() -> Migration.builder().source(OLD).build())
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("target is required");
+    }
+
+    @Test
+    void sameServerForSourceAndTargetIsRejectedWithTheAddress() {
+        assertThatThrownBy(() -> Migration.builder().source("jdbc:postgresql://localhost:5432/a")
+                .target("jdbc:postgresql://127.0.0.1:5432/").build())
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("same server").hasMessageContaining("5432");
+    }
+
+    @Test
+    void emptyDatabaseListIsRejected() {
+        assertThatThrownBy(() -> Migration.builder().databases())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("databases");
+    }
+
+    @Test
+    void duplicateDatabasesAreRejectedNamingTheDuplicate() {
+        assertThatThrownBy(() -> Migration.builder().databases("shop", "crm", "shop"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'shop' twice");
+    }
+
+    @Test
+    void databaseNameOverSixtyThreeBytesIsRejected() {
+        String name = "é".repeat(32); // 64 bytes in UTF-8
+        assertThatThrownBy(() -> Migration.builder().databases(name))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("64 bytes");
+    }
+
+    @Test
+    void invalidMigrationNameIsRejectedWithThePattern() {
+        assertThatThrownBy(() -> Migration.builder().name("Shop-Move"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("[a-z][a-z0-9_]").hasMessageContaining("'Shop-Move'");
+    }
+
+    @Test
+    void settingAPropertyTwiceIsAnIllegalState() {
+        assertThatThrownBy(() -> Migration.builder().source(OLD).source(OLD))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("source was already set");
+    }
+
+    @Test
+    void noDatabaseInUrlAndNoneConfiguredIsRejected() {
+        assertThatThrownBy(() -> Migration.builder().source("jdbc:postgresql://old:5432/").target(NEW).build())
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("databases is not set");
+    }
+
+    @Test
+    void nonPositiveDurationsAreRejected() {
+        assertThatThrownBy(() -> Migration.builder().connectTimeout(Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("connectTimeout");
+    }
+
+    @Test
+    void missingCoreFailsWithOneClearSentence() {
+        // pgmigrate-api's own tests run without pgmigrate-core on the class path.
+        assertThatThrownBy(() -> Migration.builder().source(OLD).target(NEW).build())
+                .isInstanceOf(PgMigrateException.class)
+                .hasMessageContaining("add the dependency io.pgmigrate:pgmigrate-core")
+                .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(ErrorCode.IMPLEMENTATION_MISSING);
+    }
+}

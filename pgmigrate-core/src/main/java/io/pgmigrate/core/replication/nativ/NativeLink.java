@@ -1,0 +1,322 @@
+package io.pgmigrate.core.replication.nativ;
+
+import io.pgmigrate.CopyState;
+import io.pgmigrate.Endpoint;
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.Lsn;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.TableStatus;
+import io.pgmigrate.core.schema.TableRef;
+import io.pgmigrate.core.sql.Queries;
+import io.pgmigrate.core.state.Journal;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+import static io.pgmigrate.core.sql.Identifiers.conninfoValue;
+import static io.pgmigrate.core.sql.Identifiers.literal;
+import static io.pgmigrate.core.sql.Identifiers.quote;
+
+/**
+ * One database's forward stream with PostgreSQL's own logical replication: a publication on the source and a
+ * subscription on the target that creates its slot, copies every table and then applies changes. Creation is
+ * idempotent; an object is created only after its name is in the journal, so an object found without a journal entry
+ * is someone else's and is never touched.
+ */
+public final class NativeLink {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NativeLink.class);
+
+    /** libpq keywords that pgjdbc properties of the same name map to. */
+    private static final List<String> LIBPQ_PASSTHROUGH = List.of("sslmode", "sslrootcert", "sslcert", "sslkey",
+            "sslcrl", "sslpassword", "target_session_attrs", "connect_timeout");
+
+    private final String database;
+    private final String publication;
+    private final String subscription;
+    private final String slot;
+    private final Journal.DatabaseEntry journal;
+
+    public NativeLink(String database, String publication, String subscription, String slot,
+                      Journal.DatabaseEntry journal) {
+        this.database = database;
+        this.publication = publication;
+        this.subscription = subscription;
+        this.slot = slot;
+        this.journal = journal;
+    }
+
+    public String publication() {
+        return publication;
+    }
+
+    public String subscription() {
+        return subscription;
+    }
+
+    public String slot() {
+        return slot;
+    }
+
+    /** Whether the subscription exists on the target. */
+    public boolean subscriptionExists(Connection target) throws SQLException {
+        return subscriptionOid(target).isPresent();
+    }
+
+    /** Creates the publication for {@code tables} unless it is already there. */
+    public void ensurePublication(Connection source, List<TableRef> tables) throws SQLException {
+        boolean exists = Queries.exists(source, "SELECT 1 FROM pg_publication WHERE pubname = ?", publication);
+        if (exists) {
+            requireOurs("publication", publication, "publication", "DROP PUBLICATION " + quote(publication)
+                    + " on the source");
+            return;
+        }
+        journal.mark("publication");
+        String sql = "CREATE PUBLICATION " + quote(publication)
+                + (tables.isEmpty() ? "" : " FOR TABLE " + tables.stream().map(TableRef::quoted)
+                .collect(Collectors.joining(", ")));
+        try {
+            Queries.execute(source, sql);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database,
+                    "cannot create publication " + publication + " on the source", e);
+        }
+        LOG.info("{}: created publication {} on the source for {} tables", database, publication, tables.size());
+    }
+
+    /**
+     * Creates the subscription (and with it the slot on the source and the initial copy) unless it exists; enables it
+     * when it exists but is disabled.
+     *
+     * @param sourceForTarget how the target server reaches the source
+     * @param password        the password for that connection, if any
+     */
+    public void ensureSubscription(Connection source, Connection target, Endpoint sourceForTarget,
+                                   Optional<String> password) throws SQLException {
+        Optional<Long> oid = subscriptionOid(target);
+        boolean slotExists = slotExists(source);
+        if (oid.isPresent()) {
+            requireOurs("subscription", subscription, "subscription", "DROP SUBSCRIPTION " + quote(subscription)
+                    + " on the target");
+            if (!slotExists) {
+                throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
+                        + " is gone from the source, so changes since it was lost cannot be streamed; call complete()"
+                        + " and start the migration again (the target's tables must be emptied first)");
+            }
+            boolean enabled = Boolean.TRUE.equals(Queries.first(target,
+                    "SELECT subenabled FROM pg_subscription WHERE oid = ?", rs -> rs.getBoolean(1), oid.get())
+                    .orElse(false));
+            if (!enabled) {
+                Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " ENABLE");
+                LOG.info("{}: enabled subscription {}", database, subscription);
+            }
+            return;
+        }
+        if (slotExists) {
+            requireOurs("subscription", slot, "replication slot",
+                    "SELECT pg_drop_replication_slot(" + literal(slot) + ") on the source");
+            // Our slot without our subscription: CREATE SUBSCRIPTION created it and then failed, or we crashed before
+            // the subscription committed. Nothing has consumed it, so it is safe to drop and create afresh.
+            dropSlot(source);
+        }
+        journal.mark("subscription");
+        String conninfo = conninfo(sourceForTarget.database(database), password);
+        String sql = "CREATE SUBSCRIPTION " + quote(subscription) + " CONNECTION " + literal(conninfo)
+                + " PUBLICATION " + quote(publication)
+                + " WITH (slot_name = " + literal(slot) + ", create_slot = true, copy_data = true, enabled = true)";
+        try {
+            Queries.execute(target, sql);
+        } catch (SQLException e) {
+            // The statement holds the password: report the server's message only.
+            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database,
+                    "cannot create subscription " + subscription + " on the target (it connects to the source as "
+                            + sourceForTarget.database(database) + ")", e);
+        }
+        LOG.info("{}: created subscription {} on the target; the initial copy has started", database, subscription);
+    }
+
+    /** The link's positions and each table's copy state. */
+    public LinkState read(Connection source, Connection target) throws SQLException {
+        Lsn current = Lsn.parse(Queries.string(source, "SELECT pg_current_wal_lsn()::text"));
+        Optional<Object[]> slotRow = Queries.first(source, """
+                SELECT confirmed_flush_lsn::text,
+                       (SELECT extract(epoch FROM r.replay_lag) FROM pg_stat_replication r
+                        WHERE r.application_name = ? ORDER BY r.backend_start DESC LIMIT 1)
+                FROM pg_replication_slots WHERE slot_name = ?
+                """, rs -> new Object[]{rs.getString(1), rs.getObject(2)}, subscription, slot);
+        Lsn confirmed = slotRow.map(r -> r[0] == null ? Lsn.ZERO : Lsn.parse((String) r[0])).orElse(Lsn.ZERO);
+        Duration lagTime = slotRow.map(r -> r[1] == null ? Duration.ZERO
+                : Duration.ofNanos((long) (((Number) r[1]).doubleValue() * 1e9))).orElse(Duration.ZERO);
+
+        Map<TableRef, Long> estimates = new HashMap<>();
+        for (Object[] r : Queries.list(source, """
+                SELECT pt.schemaname, pt.tablename, c.reltuples::bigint
+                FROM pg_publication_tables pt
+                JOIN pg_namespace n ON n.nspname = pt.schemaname
+                JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+                WHERE pt.pubname = ?
+                """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getLong(3)}, publication)) {
+            estimates.put(new TableRef((String) r[0], (String) r[1]), (Long) r[2]);
+        }
+
+        Optional<Long> oid = subscriptionOid(target);
+        List<TableStatus> tables = List.of();
+        String problem = "";
+        boolean enabled = false;
+        if (oid.isPresent()) {
+            tables = Queries.list(target, """
+                    SELECT n.nspname, c.relname, sr.srsubstate, p.tuples_processed, p.bytes_processed
+                    FROM pg_subscription_rel sr
+                    JOIN pg_class c ON c.oid = sr.srrelid
+                    JOIN pg_namespace n ON n.oid = c.relnamespace
+                    LEFT JOIN pg_stat_progress_copy p ON p.relid = sr.srrelid
+                    WHERE sr.srsubid = ?
+                    ORDER BY n.nspname, c.relname
+                    """, rs -> {
+                TableRef t = new TableRef(rs.getString(1), rs.getString(2));
+                CopyState state = switch (rs.getString(3)) {
+                    case "i" -> CopyState.PENDING;
+                    case "d" -> CopyState.COPYING;
+                    case "f", "s" -> CopyState.CATCHING_UP;
+                    case "r" -> CopyState.READY;
+                    default -> CopyState.PENDING;
+                };
+                long rows = state == CopyState.COPYING ? rs.getLong(4) : 0;
+                long bytes = state == CopyState.COPYING ? rs.getLong(5) : 0;
+                return new TableStatus(t.schema(), t.name(), state, estimates.getOrDefault(t, -1L), rows, bytes);
+            }, oid.get());
+            enabled = Queries.first(target, "SELECT subenabled FROM pg_subscription WHERE oid = ?",
+                    rs -> rs.getBoolean(1), oid.get()).orElse(false);
+            if (!enabled) {
+                problem = "subscription " + subscription + " is disabled on the target";
+            } else if (slotRow.isEmpty()) {
+                problem = "replication slot " + slot + " is missing on the source";
+            } else {
+                problem = errorCounts(target, oid.get());
+            }
+        }
+        return new LinkState(oid.isPresent(), enabled, slotRow.isPresent(), current, confirmed, lagTime, tables,
+                problem);
+    }
+
+    /** Removes the subscription (with its slot and origin), leftovers of its copy workers, and the publication. */
+    public void drop(Connection source, Connection target) throws SQLException {
+        Optional<Long> oid = subscriptionOid(target);
+        if (oid.isPresent()) {
+            // DROP SUBSCRIPTION connects to the source and drops the slot and any copy slots there too.
+            Queries.execute(target, "DROP SUBSCRIPTION " + quote(subscription));
+            LOG.info("{}: dropped subscription {} on the target", database, subscription);
+            for (String origin : Queries.list(target,
+                    "SELECT roname FROM pg_replication_origin WHERE roname = ? OR roname LIKE ?",
+                    rs -> rs.getString(1), "pg_" + oid.get(), "pg\\_" + oid.get() + "\\_%")) {
+                Queries.first(target, "SELECT pg_replication_origin_drop(?)", rs -> null, origin);
+            }
+            for (String copySlot : Queries.list(source,
+                    "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE ?", rs -> rs.getString(1),
+                    "pg\\_" + oid.get() + "\\_sync\\_%")) {
+                dropSlotNamed(source, copySlot);
+            }
+        }
+        if (slotExists(source)) {
+            dropSlot(source);
+        }
+        Queries.execute(source, "DROP PUBLICATION IF EXISTS " + quote(publication));
+    }
+
+    private void dropSlot(Connection source) throws SQLException {
+        dropSlotNamed(source, slot);
+    }
+
+    private void dropSlotNamed(Connection source, String name) throws SQLException {
+        // A walsender may still hold the slot for a moment after its subscriber went away.
+        Queries.first(source, """
+                SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+                WHERE slot_name = ? AND active_pid IS NOT NULL
+                """, rs -> null, name);
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        long wait = 10;
+        while (true) {
+            try {
+                Queries.first(source, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                        + " WHERE slot_name = ?", rs -> null, name);
+                LOG.info("{}: dropped replication slot {} on the source", database, name);
+                return;
+            } catch (SQLException e) {
+                // 55006: object in use; the terminated walsender has not exited yet.
+                if (!"55006".equals(e.getSQLState()) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(wait);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new PgMigrateException(ErrorCode.INTERNAL, database, "interrupted while dropping slot " + name, ie);
+            }
+            wait = Math.min(wait * 2, 500);
+        }
+    }
+
+    private boolean slotExists(Connection source) throws SQLException {
+        return Queries.exists(source, "SELECT 1 FROM pg_replication_slots WHERE slot_name = ?", slot);
+    }
+
+    private Optional<Long> subscriptionOid(Connection target) throws SQLException {
+        return Queries.first(target, """
+                SELECT s.oid FROM pg_subscription s
+                WHERE s.subname = ? AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """, rs -> rs.getLong(1), subscription);
+    }
+
+    private String errorCounts(Connection target, long oid) throws SQLException {
+        if (Integer.parseInt(Queries.string(target, "SHOW server_version_num")) < 150000) {
+            return "";
+        }
+        return Queries.first(target, """
+                SELECT apply_error_count, sync_error_count FROM pg_stat_subscription_stats WHERE subid = ?
+                """, rs -> {
+            long apply = rs.getLong(1);
+            long sync = rs.getLong(2);
+            return apply + sync == 0 ? "" : "the subscription's workers failed " + apply + " times applying changes and "
+                    + sync + " times copying tables; the target server's log has the errors";
+        }, oid).orElse("");
+    }
+
+    private void requireOurs(String flag, String name, String kind, String fix) {
+        if (!journal.flag(flag)) {
+            throw new PgMigrateException(ErrorCode.NAME_COLLISION, database, "a " + kind + " named " + name
+                    + " already exists and was not created by this migration; give the migration another name(...),"
+                    + " or if it is a leftover: " + fix);
+        }
+    }
+
+    static String conninfo(Endpoint source, Optional<String> password) {
+        StringBuilder b = new StringBuilder();
+        append(b, "host", source.host());
+        append(b, "port", Integer.toString(source.port()));
+        source.user().ifPresent(u -> append(b, "user", u));
+        password.ifPresent(p -> append(b, "password", p));
+        source.database().ifPresent(d -> append(b, "dbname", d));
+        source.properties().forEach((k, v) -> {
+            if (LIBPQ_PASSTHROUGH.contains(k)) {
+                append(b, k, v);
+            }
+        });
+        return b.toString();
+    }
+
+    private static void append(StringBuilder b, String key, String value) {
+        if (b.length() > 0) {
+            b.append(' ');
+        }
+        b.append(key).append('=').append(conninfoValue(value));
+    }
+}

@@ -1,0 +1,122 @@
+package io.pgmigrate.core.state;
+
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.MigrationConfig;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Phase;
+import io.pgmigrate.StateStore;
+
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The persisted record of what a migration has done, one entry per database. Before an object is created its name is
+ * written here (the intent), so after a crash an object found on a server with a journaled name is known to be ours,
+ * and one without is someone else's. Holds no passwords: endpoints are stored in their printable form.
+ */
+public final class Journal {
+
+    private static final int FORMAT = 1;
+
+    private final StateStore store;
+    private final String key;
+    private final Map<String, Object> doc;
+
+    private Journal(StateStore store, String key, Map<String, Object> doc) {
+        this.store = store;
+        this.key = key;
+        this.doc = doc;
+    }
+
+    /** Loads the migration's journal, or starts a new one; refuses one written for other servers. */
+    public static Journal load(MigrationConfig config) {
+        String key = config.name();
+        var existing = config.stateStore().load(key);
+        String source = config.source().toString();
+        String target = config.target().toString();
+        if (existing.isPresent()) {
+            Map<String, Object> doc;
+            try {
+                doc = Json.parseObject(existing.get());
+            } catch (IllegalArgumentException e) {
+                throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null, "the state of migration '" + key
+                        + "' in " + config.stateStore() + " is not readable: " + e.getMessage(), e);
+            }
+            if (!source.equals(doc.get("source")) || !target.equals(doc.get("target"))) {
+                throw new PgMigrateException(ErrorCode.STATE_CONFLICT, "the state of migration '" + key + "' in "
+                        + config.stateStore() + " belongs to source " + doc.get("source") + " and target "
+                        + doc.get("target") + ", not " + source + " and " + target
+                        + "; give this migration another name(...) or complete() the old one");
+            }
+            return new Journal(config.stateStore(), key, doc);
+        }
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("format", (long) FORMAT);
+        doc.put("migration", key);
+        doc.put("source", source);
+        doc.put("target", target);
+        doc.put("createdAt", Instant.now().toString());
+        doc.put("databases", new LinkedHashMap<String, Object>());
+        return new Journal(config.stateStore(), key, doc);
+    }
+
+    /** The entry of one database, created empty when missing. */
+    public synchronized DatabaseEntry database(String database) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> dbs = (Map<String, Object>) doc.get("databases");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> entry = (Map<String, Object>) dbs.computeIfAbsent(database, d -> new LinkedHashMap<>());
+        return new DatabaseEntry(entry);
+    }
+
+    /** Writes the journal through; called after every change. */
+    public synchronized void save() {
+        doc.put("updatedAt", Instant.now().toString());
+        store.save(key, Json.write(doc));
+    }
+
+    /** Forgets the migration. */
+    public synchronized void delete() {
+        store.delete(key);
+    }
+
+    /** One database's part of the journal. */
+    public final class DatabaseEntry {
+
+        private final Map<String, Object> entry;
+
+        private DatabaseEntry(Map<String, Object> entry) {
+            this.entry = entry;
+        }
+
+        public boolean flag(String name) {
+            synchronized (Journal.this) {
+                return Boolean.TRUE.equals(entry.get(name));
+            }
+        }
+
+        /** Sets a flag and saves the journal. */
+        public void mark(String name) {
+            synchronized (Journal.this) {
+                entry.put(name, Boolean.TRUE);
+                save();
+            }
+        }
+
+        public Phase phase() {
+            synchronized (Journal.this) {
+                Object p = entry.get("phase");
+                return p == null ? Phase.NOT_STARTED : Phase.valueOf((String) p);
+            }
+        }
+
+        /** Records a phase and saves the journal. */
+        public void phase(Phase phase) {
+            synchronized (Journal.this) {
+                entry.put("phase", phase.name());
+                save();
+            }
+        }
+    }
+}

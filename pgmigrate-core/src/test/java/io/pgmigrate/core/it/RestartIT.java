@@ -1,0 +1,61 @@
+package io.pgmigrate.core.it;
+
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.Migration;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.testkit.PostgresPair;
+import io.pgmigrate.testkit.PostgresServer;
+import io.pgmigrate.testkit.Source;
+import io.pgmigrate.testkit.Target;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+@PostgresPair(source = 14, target = 18)
+class RestartIT {
+
+    private static Migration migration(PostgresServer source, PostgresServer target, Path state) {
+        return Migration.builder().name("restart").source(source.endpoint()).target(target.endpoint())
+                .databases("app").stateDirectory(state).build();
+    }
+
+    @Test
+    void startTwiceAndStartFromAFreshMigrationContinueWithoutDuplicates(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state,
+            @TempDir Path otherState) throws Exception {
+        Fixtures.createShop(source, "app", 20_000);
+
+        try (Migration first = migration(source, target, state)) {
+            first.start();
+            first.start();
+        }
+        // As after a restart of the JVM: a new object, the same state directory.
+        try (Migration second = migration(source, target, state)) {
+            second.start();
+            second.awaitInSync(Duration.ofMinutes(2));
+            source.execute("app", "INSERT INTO items (qty) SELECT g FROM generate_series(1, 500) g");
+            second.start();
+            second.awaitInSync(Duration.ofMinutes(1));
+            assertThat(Fixtures.count(target, "app", "SELECT count(*) FROM items"))
+                    .isEqualTo(Fixtures.count(source, "app", "SELECT count(*) FROM items"))
+                    .isEqualTo(20_500);
+            assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots"))
+                    .as("one slot, not one per start()").isEqualTo(1);
+
+            // Another migration of the same name without this state must not take over the objects.
+            try (Migration intruder = migration(source, target, otherState)) {
+                assertThat(intruder.preflight().blockers()).anySatisfy(f ->
+                        assertThat(f.check()).isEqualTo("name_collision"));
+                assertThatThrownBy(intruder::start).isInstanceOf(PgMigrateException.class)
+                        .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(ErrorCode.PREFLIGHT_FAILED);
+            }
+            second.complete();
+        }
+        assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isZero();
+    }
+}
