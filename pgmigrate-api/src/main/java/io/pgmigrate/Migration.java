@@ -44,8 +44,9 @@ public interface Migration extends AutoCloseable {
     void start();
 
     /**
-     * Waits until every table is copied and the target has durably applied everything the source had written when this
-     * method was called. Listeners receive a status every progress interval meanwhile.
+     * Waits until every table is copied and the target has durably applied every transaction the source had committed
+     * when this method was called. Listeners receive a status every progress interval meanwhile. Writes a few bytes
+     * of WAL on the source (a logical-decoding message) to mark that point.
      *
      * @throws PgMigrateException with {@link ErrorCode#TIMEOUT} when {@code timeout} runs out first
      */

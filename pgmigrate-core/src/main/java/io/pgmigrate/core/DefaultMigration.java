@@ -13,6 +13,7 @@ import io.pgmigrate.PreflightReport;
 import io.pgmigrate.TableVerification;
 import io.pgmigrate.VerificationReport;
 import io.pgmigrate.core.preflight.Preflight;
+import io.pgmigrate.core.replication.Sentinel;
 import io.pgmigrate.core.replication.nativ.LinkState;
 import io.pgmigrate.core.replication.nativ.NativeLink;
 import io.pgmigrate.core.schema.CatalogSchema;
@@ -201,9 +202,9 @@ final class DefaultMigration implements Migration {
 
     private Lsn sourceLsn(String db) {
         try {
-            return Lsn.parse(Queries.string(sessions.source(db), "SELECT pg_current_wal_lsn()::text"));
+            return Sentinel.emit(sessions.source(db));
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CONNECTION_FAILED, db, "reading the source's WAL position failed", e);
+            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "marking the source's WAL position failed", e);
         }
     }
 

@@ -145,7 +145,8 @@ public final class NativeLink {
 
     /** The link's positions and each table's copy state. */
     public LinkState read(Connection source, Connection target) throws SQLException {
-        Lsn current = Lsn.parse(Queries.string(source, "SELECT pg_current_wal_lsn()::text"));
+        // The insert position, not the write position: with asynchronous commit the latter trails committed work.
+        Lsn current = Lsn.parse(Queries.string(source, "SELECT pg_current_wal_insert_lsn()::text"));
         Optional<Object[]> slotRow = Queries.first(source, """
                 SELECT confirmed_flush_lsn::text,
                        (SELECT extract(epoch FROM r.replay_lag) FROM pg_stat_replication r
@@ -178,6 +179,7 @@ public final class NativeLink {
                     JOIN pg_class c ON c.oid = sr.srrelid
                     JOIN pg_namespace n ON n.oid = c.relnamespace
                     LEFT JOIN pg_stat_progress_copy p ON p.relid = sr.srrelid
+                         AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
                     WHERE sr.srsubid = ?
                     ORDER BY n.nspname, c.relname
                     """, rs -> {

@@ -1,0 +1,42 @@
+package io.pgmigrate.testkit;
+
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Builder checks that need no server. */
+class EmbeddedPostgresServerTest {
+
+    @Test
+    void unsupportedMajorIsRejectedAtOnce() {
+        assertThatThrownBy(() -> EmbeddedPostgresServer.builder().major(13))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("[14, 15, 16, 17, 18]");
+    }
+
+    @Test
+    void startingWithoutAMajorIsAnError() {
+        assertThatThrownBy(() -> EmbeddedPostgresServer.builder().start())
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("major(...)");
+    }
+
+    @Test
+    void settingNamesAndValuesAreChecked() {
+        EmbeddedPostgresServer.Builder b = EmbeddedPostgresServer.builder();
+        assertThatThrownBy(() -> b.config("work mem", "1MB")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> b.config("work_mem", "1MB\nfsync=on")).isInstanceOf(IllegalArgumentException.class);
+        assertThatCode(() -> b.config("log_line_prefix", "%m [%p] it's fine; $(true) ")).doesNotThrowAnyException();
+    }
+
+    @Test
+    void settingsZonkyPutsOnTheCommandLineMustBeShellSafe() {
+        EmbeddedPostgresServer.Builder b = EmbeddedPostgresServer.builder();
+        assertThatThrownBy(() -> b.config("TimeZone", "UTC; touch /tmp/x"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("TimeZone");
+        assertThatCode(() -> b.config("timezone", "America/New_York").config("max_connections", "50"))
+                .doesNotThrowAnyException();
+    }
+}
