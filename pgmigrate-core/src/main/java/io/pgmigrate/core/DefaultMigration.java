@@ -108,8 +108,7 @@ final class DefaultMigration implements Migration {
             Connection tgt = sessions.target(db);
             if (!link.subscriptionExists(tgt)) {
                 phase(db, entry, Phase.SCHEMA);
-                CatalogSchema schema = CatalogSchema.read(src);
-                schema.notCopied().forEach(n -> warn(db, n + "; it is not migrated"));
+                CatalogSchema schema = CatalogSchema.read(src); // objects it cannot copy were preflight warnings
                 if (schema.applyTo(tgt, db)) {
                     LOG.info("{}: created the schema on the target ({} tables, {} statements)", db,
                             schema.tables().size(), schema.statements().size());
@@ -286,8 +285,13 @@ final class DefaultMigration implements Migration {
     public synchronized void complete() {
         for (String db : config.databases()) {
             Journal.DatabaseEntry entry = journal().database(db);
+            if (!entry.flag("publication") && !entry.flag("subscription")) {
+                continue; // nothing of ours on the servers
+            }
             try {
-                link(db).drop(sessions.source(db), sessions.target(db));
+                boolean targetExists = Queries.exists(sessions.target(MAINTENANCE_DB),
+                        "SELECT 1 FROM pg_database WHERE datname = ?", db);
+                link(db).drop(sessions.source(db), targetExists ? sessions.target(db) : null);
             } catch (SQLException e) {
                 throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db,
                         "removing the replication objects failed; complete() can be called again", e);

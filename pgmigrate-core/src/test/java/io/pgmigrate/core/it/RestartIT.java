@@ -53,7 +53,13 @@ class RestartIT {
                         assertThat(f.check()).isEqualTo("name_collision"));
                 assertThatThrownBy(intruder::start).isInstanceOf(PgMigrateException.class)
                         .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(ErrorCode.PREFLIGHT_FAILED);
+                intruder.complete(); // must not drop what it did not create
             }
+            assertThat(Fixtures.count(source, "app", "SELECT count(*) FROM pg_publication")).isEqualTo(1);
+            assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo(1);
+            source.execute("app", "INSERT INTO items (qty) VALUES (1)");
+            second.awaitInSync(Duration.ofMinutes(1));
+            assertThat(Fixtures.count(target, "app", "SELECT count(*) FROM items")).isEqualTo(20_501);
             second.complete();
         }
         assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isZero();

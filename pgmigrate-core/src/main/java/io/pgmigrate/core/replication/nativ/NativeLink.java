@@ -209,9 +209,14 @@ public final class NativeLink {
                 problem);
     }
 
-    /** Removes the subscription (with its slot and origin), leftovers of its copy workers, and the publication. */
+    /**
+     * Removes the subscription (with its slot and origin), leftovers of its copy workers, and the publication: only
+     * those the journal says this migration created, so a same-named object of someone else is never dropped.
+     *
+     * @param target a connection to the target database, or null when that database does not exist
+     */
     public void drop(Connection source, Connection target) throws SQLException {
-        Optional<Long> oid = subscriptionOid(target);
+        Optional<Long> oid = journal.flag("subscription") && target != null ? subscriptionOid(target) : Optional.empty();
         if (oid.isPresent()) {
             // DROP SUBSCRIPTION connects to the source and drops the slot and any copy slots there too.
             Queries.execute(target, "DROP SUBSCRIPTION " + quote(subscription));
@@ -227,10 +232,12 @@ public final class NativeLink {
                 dropSlotNamed(source, copySlot);
             }
         }
-        if (slotExists(source)) {
+        if (journal.flag("subscription") && slotExists(source)) {
             dropSlot(source);
         }
-        Queries.execute(source, "DROP PUBLICATION IF EXISTS " + quote(publication));
+        if (journal.flag("publication")) {
+            Queries.execute(source, "DROP PUBLICATION IF EXISTS " + quote(publication));
+        }
     }
 
     private void dropSlot(Connection source) throws SQLException {
