@@ -9,12 +9,13 @@ source.createDatabase("shop");
 source.execute("shop", "CREATE TABLE orders (id bigserial PRIMARY KEY, total numeric(12,2), placed_at timestamptz DEFAULT now())");
 source.execute("shop", "INSERT INTO orders (total) SELECT g / 100.0 FROM generate_series(1, 50000) g");
 
-var m = Migration.builder()
-        .name("jshell")
-        .source(source.endpoint("shop"))
-        .target(target.endpoint())
-        .stateDirectory(java.nio.file.Files.createTempDirectory("pgmigrate-jshell"))
-        .build();
+// JShell ends a statement at the end of a line when it can: keep the dots at the ends of lines.
+var m = Migration.builder().
+        name("jshell").
+        source(source.endpoint("shop")).
+        target(target.endpoint()).
+        stateDirectory(java.nio.file.Files.createTempDirectory("pgmigrate-jshell")).
+        build();
 System.out.print(m.preflight().toTable());
 m.start();
 m.awaitInSync(Duration.ofMinutes(2));
