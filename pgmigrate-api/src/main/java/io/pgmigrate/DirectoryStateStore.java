@@ -54,10 +54,20 @@ final class DirectoryStateStore implements StateStore {
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
             }
+            syncDirectory();
         } catch (IOException e) {
             throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null,
                     "cannot write state file " + file + ": " + e.getMessage()
                             + " (check that the state directory is writable)", e);
+        }
+    }
+
+    /** Makes the rename durable: without it an OS crash can lose the new directory entry. */
+    private void syncDirectory() {
+        try (var dir = java.nio.channels.FileChannel.open(directory, StandardOpenOption.READ)) {
+            dir.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            // Some platforms cannot open a directory as a channel; the move itself is still atomic there.
         }
     }
 

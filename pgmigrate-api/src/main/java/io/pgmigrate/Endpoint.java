@@ -67,6 +67,11 @@ public final class Endpoint {
             String d = decode(rest.substring(slash + 1));
             db = d.isEmpty() ? null : d;
         }
+        if (hostPort.contains("@")) {
+            // Never echo this part: it usually holds user:password.
+            throw new IllegalArgumentException("endpoint URL must not carry user or password before the host"
+                    + " (user:password@host); use Endpoint.user(...) and password(...), or ?user= in the URL");
+        }
         if (hostPort.contains(",")) {
             throw new IllegalArgumentException("endpoint URL names several hosts (" + hostPort
                     + "); give the one server to migrate from or to");

@@ -40,6 +40,13 @@ class EndpointTest {
     }
 
     @Test
+    void userInfoInTheUrlIsRejectedWithoutEchoingIt() {
+        assertThatThrownBy(() -> Endpoint.of("jdbc:postgresql://app:s3cret@db1:5432/shop"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageNotContaining("s3cret").hasMessageContaining("user:password@host");
+    }
+
+    @Test
     void badPortIsRejected() {
         assertThatThrownBy(() -> Endpoint.of("jdbc:postgresql://h:99999/db"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("port");

@@ -47,6 +47,8 @@ final class DefaultMigration implements Migration {
     private final MigrationConfig config;
     private final Connector source;
     private final Connector target;
+    /** How the target server reaches the source: the subscription's connection. */
+    private final Connector peer;
     private final ObjectNames names;
     private final Sessions sessions;
     private Journal journal;
@@ -55,8 +57,29 @@ final class DefaultMigration implements Migration {
         this.config = config;
         this.source = new Connector(config.source(), "source", config.connectTimeout(), config.connectAttempts());
         this.target = new Connector(config.target(), "target", config.connectTimeout(), config.connectAttempts());
+        this.peer = new Connector(peerEndpoint(config), "source as seen by the target", config.connectTimeout(), 1);
         this.names = new ObjectNames(config.name());
         this.sessions = new Sessions(source, target);
+    }
+
+    /**
+     * {@code sourceAsSeenByTarget} with the source's credentials where it has none of its own, so a different address
+     * alone does not send the target to the source without a user or password.
+     */
+    private static io.pgmigrate.Endpoint peerEndpoint(MigrationConfig config) {
+        io.pgmigrate.Endpoint p = config.sourceAsSeenByTarget();
+        io.pgmigrate.Endpoint s = config.source();
+        if (p.user().isEmpty() && s.user().isPresent()) {
+            p = p.user(s.user().get());
+        }
+        if (p.password().isEmpty() && p.passfile().isEmpty()) {
+            if (s.password().isPresent()) {
+                p = p.password(s.password().get());
+            } else if (s.passfile().isPresent()) {
+                p = p.passfile(s.passfile().get());
+            }
+        }
+        return p;
     }
 
     @Override
@@ -117,10 +140,8 @@ final class DefaultMigration implements Migration {
                 }
                 entry.mark("schemaCopied");
                 link.ensurePublication(src, schema.tables());
-                link.ensureSubscription(src, tgt, config.sourceAsSeenByTarget(), source.password(db));
-            } else {
-                link.ensureSubscription(src, tgt, config.sourceAsSeenByTarget(), source.password(db));
             }
+            link.ensureSubscription(src, tgt, peer.endpoint(), peer.password(db));
             LinkState state = link.read(src, tgt);
             phase(db, entry, state.allTablesReady() ? Phase.STREAMING : Phase.COPYING);
         } catch (SQLException e) {
@@ -199,7 +220,7 @@ final class DefaultMigration implements Migration {
         }
     }
 
-    private Lsn sourceLsn(String db) {
+    private synchronized Lsn sourceLsn(String db) {
         try {
             return Sentinel.emit(sessions.source(db));
         } catch (SQLException e) {

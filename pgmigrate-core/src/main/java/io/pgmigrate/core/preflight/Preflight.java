@@ -23,8 +23,8 @@ public final class Preflight {
 
     /** Oldest major the target may run: status reads pg_stat_progress_copy, new in 14. */
     static final int MIN_TARGET_MAJOR = 14;
-    /** Oldest source major: logical replication with pgoutput arrived in 10. */
-    static final int MIN_SOURCE_MAJOR = 10;
+    /** Oldest source major: the catalog schema copy reads pg_attribute.attgenerated, new in 12. */
+    static final int MIN_SOURCE_MAJOR = 12;
 
     private final Connector source;
     private final Connector target;
@@ -75,7 +75,7 @@ public final class Preflight {
         int major = major(c);
         if (major < MIN_SOURCE_MAJOR) {
             add(Severity.BLOCKER, "source_version", "", "server_version", "the source runs PostgreSQL " + major
-                    + "; logical replication with pgoutput needs " + MIN_SOURCE_MAJOR + " or later", "");
+                    + "; pgmigrate needs " + MIN_SOURCE_MAJOR + " or later on the source", "");
         }
         String walLevel = Queries.string(c, "SHOW wal_level");
         if (!"logical".equals(walLevel)) {
@@ -141,6 +141,8 @@ public final class Preflight {
                     WHERE c.relkind = 'r' AND c.relpersistence = 'p'
                       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
                       AND (c.relreplident = 'n'
+                           OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index i
+                                                                 WHERE i.indrelid = c.oid AND i.indisreplident))
                            OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i
                                                                  WHERE i.indrelid = c.oid AND i.indisprimary)))
                     ORDER BY 1, 2

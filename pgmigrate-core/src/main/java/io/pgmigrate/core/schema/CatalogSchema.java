@@ -101,7 +101,7 @@ public record CatalogSchema(List<TableRef> tables, List<String> statements, List
 
         // Sequences that are not identity sequences (those come with their column).
         for (Object[] row : Queries.list(source, """
-                SELECT format('CREATE SEQUENCE %I.%I AS %s INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s %s',
+                SELECT format('CREATE SEQUENCE IF NOT EXISTS %I.%I AS %s INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s %s',
                               n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax,
                               s.seqstart, s.seqcache, CASE WHEN s.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END),
                        n.nspname, c.relname
@@ -123,6 +123,8 @@ public record CatalogSchema(List<TableRef> tables, List<String> statements, List
                                THEN format(' COLLATE %I.%I', cn.nspname, co.collname) ELSE '' END
                        || CASE WHEN a.attgenerated = 's'
                                THEN format(' GENERATED ALWAYS AS (%s) STORED', pg_get_expr(d.adbin, d.adrelid))
+                               WHEN a.attgenerated = 'v'
+                               THEN format(' GENERATED ALWAYS AS (%s) VIRTUAL', pg_get_expr(d.adbin, d.adrelid))
                                WHEN a.attidentity IN ('a', 'd')
                                THEN format(' GENERATED %s AS IDENTITY (SEQUENCE NAME %I.%I INCREMENT BY %s MINVALUE %s'
                                            ' MAXVALUE %s START WITH %s CACHE %s %s)',
@@ -194,13 +196,13 @@ public record CatalogSchema(List<TableRef> tables, List<String> statements, List
             switch (e.getValue()) {
                 case 'f' -> ddl.add("ALTER TABLE ONLY " + t.quoted() + " REPLICA IDENTITY FULL");
                 case 'n' -> ddl.add("ALTER TABLE ONLY " + t.quoted() + " REPLICA IDENTITY NOTHING");
-                case 'i' -> ddl.add(Queries.string(source, """
+                case 'i' -> Queries.first(source, """
                         SELECT format('ALTER TABLE ONLY %I.%I REPLICA IDENTITY USING INDEX %I', n.nspname, c.relname,
                                       ic.relname)
                         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
                         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_class ic ON ic.oid = i.indexrelid
                         WHERE i.indrelid = ? AND i.indisreplident
-                        """, e.getKey()));
+                        """, rs -> rs.getString(1), e.getKey()).ifPresent(ddl::add); // index dropped: default identity
                 default -> {
                 }
             }

@@ -3,6 +3,7 @@ package io.pgmigrate.core.it;
 import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Migration;
 import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Phase;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
@@ -63,5 +64,34 @@ class RestartIT {
             second.complete();
         }
         assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isZero();
+    }
+
+    @Test
+    void aLostSlotIsReportedAndCompleteStillCleansUp(@Source PostgresServer source, @Target PostgresServer target,
+                                                     @TempDir Path state) throws Exception {
+        Fixtures.createShop(source, "lost", 1_000);
+        try (Migration m = Migration.builder().name("lost").source(source.endpoint()).target(target.endpoint())
+                .databases("lost").stateDirectory(state).build()) {
+            m.start();
+            m.awaitInSync(Duration.ofMinutes(1));
+            // Someone drops the slot on the source (after stopping the subscription that holds it).
+            target.execute("lost", "ALTER SUBSCRIPTION pgmigrate_lost_lost_sub DISABLE");
+            source.execute("postgres", """
+                    DO $$ BEGIN
+                      WHILE EXISTS (SELECT 1 FROM pg_replication_slots WHERE active) LOOP
+                        PERFORM pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active;
+                        PERFORM pg_sleep(0.05);
+                      END LOOP;
+                      PERFORM pg_drop_replication_slot('pgmigrate_lost_lost_slot');
+                    END $$""");
+
+            assertThat(m.status().database("lost").phase()).isEqualTo(Phase.FAILED);
+            assertThatThrownBy(m::start).isInstanceOf(PgMigrateException.class)
+                    .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(ErrorCode.REPLICATION_OBJECT_LOST);
+            m.complete();
+        }
+        assertThat(Fixtures.count(target, "lost", "SELECT count(*) FROM pg_subscription")).isZero();
+        assertThat(Fixtures.count(target, "postgres", "SELECT count(*) FROM pg_replication_origin")).isZero();
+        assertThat(Fixtures.count(source, "lost", "SELECT count(*) FROM pg_publication")).isZero();
     }
 }

@@ -218,7 +218,10 @@ public final class NativeLink {
     public void drop(Connection source, Connection target) throws SQLException {
         Optional<Long> oid = journal.flag("subscription") && target != null ? subscriptionOid(target) : Optional.empty();
         if (oid.isPresent()) {
-            // DROP SUBSCRIPTION connects to the source and drops the slot and any copy slots there too.
+            // Detach the slot first: a plain DROP SUBSCRIPTION fails when the slot is already gone or the source cannot
+            // be reached, which would make a lost slot impossible to clean up. The slots are dropped below instead.
+            Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " DISABLE");
+            Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " SET (slot_name = NONE)");
             Queries.execute(target, "DROP SUBSCRIPTION " + quote(subscription));
             LOG.info("{}: dropped subscription {} on the target", database, subscription);
             for (String origin : Queries.list(target,
