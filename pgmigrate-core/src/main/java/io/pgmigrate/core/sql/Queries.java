@@ -46,12 +46,6 @@ public final class Queries {
         return first(c, sql, rs -> Boolean.TRUE, params).isPresent();
     }
 
-    public static int update(Connection c, String sql, Object... params) throws SQLException {
-        try (PreparedStatement ps = prepare(c, sql, params)) {
-            return ps.executeUpdate();
-        }
-    }
-
     /** Runs a statement that takes no parameters (DDL built with {@link Identifiers}). */
     public static void execute(Connection c, String sql) throws SQLException {
         try (Statement s = c.createStatement()) {

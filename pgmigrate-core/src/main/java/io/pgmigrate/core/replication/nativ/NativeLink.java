@@ -68,7 +68,7 @@ public final class NativeLink {
 
     /** Whether the subscription exists on the target. */
     public boolean subscriptionExists(Connection target) throws SQLException {
-        return subscriptionOid(target).isPresent();
+        return subscription(target).isPresent();
     }
 
     /** Creates the publication for {@code tables} unless it is already there. */
@@ -101,9 +101,9 @@ public final class NativeLink {
      */
     public void ensureSubscription(Connection source, Connection target, Endpoint sourceForTarget,
                                    Optional<String> password) throws SQLException {
-        Optional<Long> oid = subscriptionOid(target);
+        Optional<Subscription> sub = subscription(target);
         boolean slotExists = slotExists(source);
-        if (oid.isPresent()) {
+        if (sub.isPresent()) {
             requireOurs("subscription", subscription, "subscription", "DROP SUBSCRIPTION " + quote(subscription)
                     + " on the target");
             if (!slotExists) {
@@ -111,10 +111,7 @@ public final class NativeLink {
                         + " is gone from the source, so changes since it was lost cannot be streamed; call complete()"
                         + " and start the migration again (the target's tables must be emptied first)");
             }
-            boolean enabled = Boolean.TRUE.equals(Queries.first(target,
-                    "SELECT subenabled FROM pg_subscription WHERE oid = ?", rs -> rs.getBoolean(1), oid.get())
-                    .orElse(false));
-            if (!enabled) {
+            if (!sub.get().enabled()) {
                 Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " ENABLE");
                 LOG.info("{}: enabled subscription {}", database, subscription);
             }
@@ -168,11 +165,11 @@ public final class NativeLink {
             estimates.put(new TableRef((String) r[0], (String) r[1]), (Long) r[2]);
         }
 
-        Optional<Long> oid = subscriptionOid(target);
+        Optional<Subscription> sub = subscription(target);
         List<TableStatus> tables = List.of();
         String problem = "";
-        boolean enabled = false;
-        if (oid.isPresent()) {
+        boolean enabled = sub.map(Subscription::enabled).orElse(false);
+        if (sub.isPresent()) {
             tables = Queries.list(target, """
                     SELECT n.nspname, c.relname, sr.srsubstate, p.tuples_processed, p.bytes_processed
                     FROM pg_subscription_rel sr
@@ -194,18 +191,16 @@ public final class NativeLink {
                 long rows = state == CopyState.COPYING ? rs.getLong(4) : 0;
                 long bytes = state == CopyState.COPYING ? rs.getLong(5) : 0;
                 return new TableStatus(t.schema(), t.name(), state, estimates.getOrDefault(t, -1L), rows, bytes);
-            }, oid.get());
-            enabled = Queries.first(target, "SELECT subenabled FROM pg_subscription WHERE oid = ?",
-                    rs -> rs.getBoolean(1), oid.get()).orElse(false);
+            }, sub.get().oid());
             if (!enabled) {
                 problem = "subscription " + subscription + " is disabled on the target";
             } else if (slotRow.isEmpty()) {
                 problem = "replication slot " + slot + " is missing on the source";
             } else {
-                problem = errorCounts(target, oid.get());
+                problem = errorCounts(target, sub.get().oid());
             }
         }
-        return new LinkState(oid.isPresent(), enabled, slotRow.isPresent(), current, confirmed, lagTime, tables,
+        return new LinkState(sub.isPresent(), enabled, slotRow.isPresent(), current, confirmed, lagTime, tables,
                 problem);
     }
 
@@ -216,7 +211,8 @@ public final class NativeLink {
      * @param target a connection to the target database, or null when that database does not exist
      */
     public void drop(Connection source, Connection target) throws SQLException {
-        Optional<Long> oid = journal.flag("subscription") && target != null ? subscriptionOid(target) : Optional.empty();
+        Optional<Long> oid = journal.flag("subscription") && target != null
+                ? subscription(target).map(Subscription::oid) : Optional.empty();
         if (oid.isPresent()) {
             // Detach the slot first: a plain DROP SUBSCRIPTION fails when the slot is already gone or the source cannot
             // be reached, which would make a lost slot impossible to clean up. The slots are dropped below instead.
@@ -281,15 +277,20 @@ public final class NativeLink {
         return Queries.exists(source, "SELECT 1 FROM pg_replication_slots WHERE slot_name = ?", slot);
     }
 
-    private Optional<Long> subscriptionOid(Connection target) throws SQLException {
+    /** The subscription's catalog row, when it exists. */
+    private record Subscription(long oid, boolean enabled) {
+    }
+
+    private Optional<Subscription> subscription(Connection target) throws SQLException {
         return Queries.first(target, """
-                SELECT s.oid FROM pg_subscription s
+                SELECT s.oid, s.subenabled FROM pg_subscription s
                 WHERE s.subname = ? AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-                """, rs -> rs.getLong(1), subscription);
+                """, rs -> new Subscription(rs.getLong(1), rs.getBoolean(2)), subscription);
     }
 
     private String errorCounts(Connection target, long oid) throws SQLException {
-        if (Integer.parseInt(Queries.string(target, "SHOW server_version_num")) < 150000) {
+        // pgjdbc knows the server version from the connection start-up: no round trip on every status poll.
+        if (target.getMetaData().getDatabaseMajorVersion() < 15) {
             return "";
         }
         return Queries.first(target, """
