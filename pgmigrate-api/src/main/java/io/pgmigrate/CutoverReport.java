@@ -2,27 +2,35 @@ package io.pgmigrate;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * What a cutover did and how long writes were unavailable.
+ * What a cutover (or rollback) did and how long writes were unavailable.
  *
- * @param fenceStart       when the old side stopped accepting writes
- * @param switchEnd        when traffic reached the new side
- * @param steps            each step's duration, in order
- * @param sentinelLsns     the cut position per database on the old side
- * @param sequences        the sequences set on the new side, per database
- * @param succeeded        whether traffic now goes to the new side
- * @param failure          why the cutover was abandoned, when it was; empty otherwise
+ * @param to           the side traffic was moved to: {@link Side#TARGET} for a cutover, {@link Side#SOURCE} for a
+ *                     rollback
+ * @param fenceStart   when the side traffic left stopped accepting writes
+ * @param switchEnd    when traffic reached the other side and it accepted writes (or, for an abandoned cutover, when
+ *                     the fence was lifted again)
+ * @param steps        each step's duration, in order
+ * @param sentinelLsns the cut position per database on the side traffic left
+ * @param sequences    the sequences set on the side traffic moved to, per database
+ * @param succeeded    whether traffic now goes to {@code to}
+ * @param failure      why the cutover was abandoned, when it was; empty otherwise
  */
-public record CutoverReport(Instant fenceStart, Instant switchEnd, List<Step> steps, Map<String, Lsn> sentinelLsns,
-                            Map<String, List<SequenceValue>> sequences, boolean succeeded, String failure) {
+public record CutoverReport(Side to, Instant fenceStart, Instant switchEnd, List<Step> steps,
+                            Map<String, Lsn> sentinelLsns, Map<String, List<SequenceValue>> sequences,
+                            boolean succeeded, String failure) {
 
     public CutoverReport {
         steps = List.copyOf(steps);
         sentinelLsns = Map.copyOf(sentinelLsns);
-        sequences = Map.copyOf(sequences);
+        Map<String, List<SequenceValue>> copy = new TreeMap<>();
+        sequences.forEach((db, values) -> copy.put(db, List.copyOf(values)));
+        sequences = Map.copyOf(copy);
         failure = failure == null ? "" : failure;
     }
 
@@ -31,11 +39,26 @@ public record CutoverReport(Instant fenceStart, Instant switchEnd, List<Step> st
         return Duration.between(fenceStart, switchEnd);
     }
 
+    /** A few lines for a terminal: the window, each step, the sentinels and how many sequences were set. */
+    public String toText() {
+        List<String> lines = new ArrayList<>();
+        lines.add((to == Side.TARGET ? "cutover to the target" : "rollback to the source")
+                + (succeeded ? " succeeded" : " abandoned: " + failure));
+        lines.add(String.format("  write-unavailable window: %d ms (fence %s .. switch %s)",
+                writeUnavailable().toMillis(), fenceStart, switchEnd));
+        for (Step s : steps) {
+            lines.add(String.format("  %-28s %6d ms", s.name(), s.duration().toMillis()));
+        }
+        new TreeMap<>(sentinelLsns).forEach((db, lsn) -> lines.add("  sentinel " + db + ": " + lsn + ", "
+                + sequences.getOrDefault(db, List.of()).size() + " sequences set"));
+        return String.join(System.lineSeparator(), lines);
+    }
+
     /** One step of the cutover and its duration. */
     public record Step(String name, Duration duration) {
     }
 
-    /** A sequence as it was set on the new side. */
+    /** A sequence as it was set on the new side: the next {@code nextval} returns a value after {@code value}. */
     public record SequenceValue(String schema, String name, long value) {
     }
 }

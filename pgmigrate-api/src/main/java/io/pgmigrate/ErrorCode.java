@@ -32,6 +32,11 @@ public enum ErrorCode {
     STATE_STORE_FAILED,
     /** A bounded wait ran out. */
     TIMEOUT,
+    /**
+     * A cutover or rollback was abandoned before traffic moved: every fence was lifted and traffic stayed where it
+     * was. {@link CutoverException#report()} says which step failed and why.
+     */
+    CUTOVER_FAILED,
     /** A comparison of source and target found differences. */
     VERIFICATION_FAILED,
     /** The operation is not valid in the migration's current phase. */

@@ -62,6 +62,37 @@ public interface Migration extends AutoCloseable {
     VerificationReport verify();
 
     /**
+     * Moves traffic from the source to the target for every database together, in about a second: fences the source,
+     * waits until the target has applied a sentinel written after the fence, copies sequences, prepares the reverse
+     * stream, calls the {@link TrafficSwitch}, then stops the forward stream and starts the reverse one. The source
+     * stays fenced. Every step is journaled: after a crash, calling {@code cutover()} again finishes it, and
+     * {@link #rollback()} returns to the source. Returns the last report when the migration is already cut over.
+     *
+     * @throws CutoverException when a step before the switch failed: every fence was lifted, traffic did not move,
+     *                          and the exception's report says why
+     */
+    CutoverReport cutover();
+
+    /**
+     * Moves traffic back to the source with the same algorithm in the other direction, over the reverse stream, so
+     * the writes made on the target meanwhile come along; the forward stream then runs again and the target stays
+     * fenced. After a crash in the middle of a cutover, returns to the source instead: lifts the fence and leaves
+     * traffic there.
+     *
+     * @throws CutoverException when a step before the switch failed; traffic stays on the target
+     */
+    CutoverReport rollback();
+
+    /** The fence of one database on one side, for tools that compose their own cutover. */
+    Fence fence(Side side, String database);
+
+    /** The sentinel of the stream that {@code publisher} sends for one database. */
+    Sentinel sentinel(Side publisher, String database);
+
+    /** The sequence copy from {@code from} to the other side for one database. */
+    SequenceSync sequenceSync(Side from, String database);
+
+    /**
      * Removes every object the migration created on both servers (subscriptions, publications, slots, origins) and
      * nothing else; the migrated data stays on the target. Then forgets the migration's state.
      */

@@ -37,6 +37,11 @@ public final class MigrationBuilder {
     private Duration progressInterval;
     private Duration connectTimeout;
     private Integer connectAttempts;
+    private Endpoint targetAsSeenBySource;
+    private Duration cutoverTimeout;
+    private Long cutoverMaxLagBytes;
+    private Duration fenceDrainTimeout;
+    private Long sequenceMargin;
 
     MigrationBuilder() {
     }
@@ -87,6 +92,65 @@ public final class MigrationBuilder {
     public MigrationBuilder sourceAsSeenByTarget(Endpoint endpoint) {
         checkUnset(this.sourceAsSeenByTarget, "sourceAsSeenByTarget");
         this.sourceAsSeenByTarget = requireNonNull(endpoint, "sourceAsSeenByTarget");
+        return this;
+    }
+
+    /**
+     * How the source server itself reaches the target, for the reverse stream that cutover starts (the source
+     * subscribes to the target). Default: the target endpoint.
+     */
+    public MigrationBuilder targetAsSeenBySource(Endpoint endpoint) {
+        checkUnset(this.targetAsSeenBySource, "targetAsSeenBySource");
+        this.targetAsSeenBySource = requireNonNull(endpoint, "targetAsSeenBySource");
+        return this;
+    }
+
+    /**
+     * How long a cutover waits for the new side to apply the sentinel before it gives up, lifts the fence and leaves
+     * traffic where it was. Default 30 s.
+     */
+    public MigrationBuilder cutoverTimeout(Duration timeout) {
+        checkUnset(this.cutoverTimeout, "cutoverTimeout");
+        this.cutoverTimeout = requirePositive(timeout, "cutoverTimeout");
+        return this;
+    }
+
+    /**
+     * The cutover refuses to fence anything while a stream is more than this many WAL bytes behind, so the
+     * write-unavailable window stays short. Default 16 MiB.
+     */
+    public MigrationBuilder cutoverMaxLagBytes(long bytes) {
+        checkUnset(this.cutoverMaxLagBytes, "cutoverMaxLagBytes");
+        if (bytes < 0) {
+            throw new IllegalArgumentException("cutoverMaxLagBytes must be zero or more, was " + bytes);
+        }
+        this.cutoverMaxLagBytes = bytes;
+        return this;
+    }
+
+    /**
+     * How long transactions that began before the fence may go on before they are terminated; zero terminates them
+     * at once. Their clients see an error and no commit, so nothing they wrote is lost. Default 500 ms.
+     */
+    public MigrationBuilder fenceDrainTimeout(Duration timeout) {
+        checkUnset(this.fenceDrainTimeout, "fenceDrainTimeout");
+        if (timeout == null || timeout.isNegative()) {
+            throw new IllegalArgumentException("fenceDrainTimeout must be zero or a positive duration, was " + timeout);
+        }
+        this.fenceDrainTimeout = timeout;
+        return this;
+    }
+
+    /**
+     * Increments to add to every sequence copied at cutover, for applications that take sequence values on the old
+     * side outside the migrated tables. Default 0: the new side continues exactly after the old side's last value.
+     */
+    public MigrationBuilder sequenceMargin(long increments) {
+        checkUnset(this.sequenceMargin, "sequenceMargin");
+        if (increments < 0) {
+            throw new IllegalArgumentException("sequenceMargin must be zero or more, was " + increments);
+        }
+        this.sequenceMargin = increments;
         return this;
     }
 
@@ -212,7 +276,13 @@ public final class MigrationBuilder {
                         : stateStore,
                 progressInterval == null ? Duration.ofSeconds(1) : progressInterval,
                 connectTimeout == null ? Duration.ofSeconds(10) : connectTimeout,
-                connectAttempts == null ? 5 : connectAttempts);
+                connectAttempts == null ? 5 : connectAttempts,
+                targetAsSeenBySource == null ? target : targetAsSeenBySource,
+                new MigrationConfig.CutoverSettings(
+                        cutoverTimeout == null ? Duration.ofSeconds(30) : cutoverTimeout,
+                        cutoverMaxLagBytes == null ? 16L << 20 : cutoverMaxLagBytes,
+                        fenceDrainTimeout == null ? Duration.ofMillis(500) : fenceDrainTimeout,
+                        sequenceMargin == null ? 0 : sequenceMargin));
         return provider().create(config);
     }
 

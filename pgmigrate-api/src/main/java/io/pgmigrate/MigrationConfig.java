@@ -18,15 +18,29 @@ import java.util.List;
  * @param progressInterval     how often listeners get a status while pgmigrate waits
  * @param connectTimeout       bound on opening one connection
  * @param connectAttempts      attempts for transient connection failures, with exponential backoff
+ * @param targetAsSeenBySource how the source server reaches the target (the reverse stream); usually {@code target}
+ * @param cutover              the cutover's bounds and margins
  */
 public record MigrationConfig(String name, Endpoint source, Endpoint target, Endpoint sourceAsSeenByTarget,
                               List<String> databases, Engine engine, TrafficSwitch trafficSwitch,
                               List<MigrationListener> listeners, StateStore stateStore, Duration progressInterval,
-                              Duration connectTimeout, int connectAttempts) {
+                              Duration connectTimeout, int connectAttempts, Endpoint targetAsSeenBySource,
+                              CutoverSettings cutover) {
 
     public MigrationConfig {
         databases = List.copyOf(databases);
         listeners = List.copyOf(listeners);
+    }
+
+    /**
+     * Bounds of a cutover.
+     *
+     * @param timeout       bound on the sentinel wait; the cutover is abandoned when it runs out
+     * @param maxLagBytes   the cutover does not start while any stream is further behind than this
+     * @param drainTimeout  how long transactions that began before the fence may run on before they are terminated
+     * @param sequenceMargin increments added to each sequence copied to the new side
+     */
+    public record CutoverSettings(Duration timeout, long maxLagBytes, Duration drainTimeout, long sequenceMargin) {
     }
 
     @Override

@@ -10,6 +10,10 @@ public enum Phase {
     COPYING,
     /** Every table is copied and changes stream continuously from source to target. */
     STREAMING,
+    /** A cutover or rollback is under way: the side traffic leaves is fenced while traffic moves. */
+    CUTTING_OVER,
+    /** Traffic goes to the target; the reverse stream keeps the source in step so {@code rollback()} can return. */
+    CUT_OVER,
     /** Every replication object the migration created has been removed. */
     COMPLETED,
     /** Replication stopped with an error; see the status message. */

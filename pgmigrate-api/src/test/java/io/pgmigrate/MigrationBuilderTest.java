@@ -76,6 +76,27 @@ class MigrationBuilderTest {
     }
 
     @Test
+    void cutoverSettingsRejectBadValuesNamingTheProperty() {
+        assertThatThrownBy(() -> Migration.builder().cutoverTimeout(Duration.ofSeconds(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cutoverTimeout");
+        assertThatThrownBy(() -> Migration.builder().cutoverMaxLagBytes(-1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cutoverMaxLagBytes");
+        assertThatThrownBy(() -> Migration.builder().fenceDrainTimeout(Duration.ofMillis(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("fenceDrainTimeout");
+        assertThatThrownBy(() -> Migration.builder().sequenceMargin(-5))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sequenceMargin");
+        assertThatThrownBy(() -> Migration.builder().targetAsSeenBySource(null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("targetAsSeenBySource");
+        assertThatThrownBy(() -> Migration.builder().sequenceMargin(1).sequenceMargin(2))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("sequenceMargin");
+    }
+
+    @Test
+    void aZeroDrainTimeoutIsAllowed() {
+        Migration.builder().fenceDrainTimeout(Duration.ZERO); // terminate in-flight transactions at once
+    }
+
+    @Test
     void missingCoreFailsWithOneClearSentence() {
         // pgmigrate-api's own tests run without pgmigrate-core on the class path.
         assertThatThrownBy(() -> Migration.builder().source(OLD).target(NEW).build())

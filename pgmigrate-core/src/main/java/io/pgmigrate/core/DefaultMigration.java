@@ -1,6 +1,8 @@
 package io.pgmigrate.core;
 
+import io.pgmigrate.CutoverReport;
 import io.pgmigrate.DatabaseStatus;
+import io.pgmigrate.Fence;
 import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Lsn;
 import io.pgmigrate.Migration;
@@ -10,35 +12,47 @@ import io.pgmigrate.MigrationStatus;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Phase;
 import io.pgmigrate.PreflightReport;
+import io.pgmigrate.SequenceSync;
+import io.pgmigrate.Side;
 import io.pgmigrate.TableVerification;
 import io.pgmigrate.VerificationReport;
 import io.pgmigrate.core.preflight.Preflight;
-import io.pgmigrate.core.replication.Sentinel;
+import io.pgmigrate.core.cutover.Cutover;
+import io.pgmigrate.core.cutover.NativeSentinel;
+import io.pgmigrate.core.cutover.SequenceCopy;
+import io.pgmigrate.core.cutover.TriggerFence;
 import io.pgmigrate.core.replication.nativ.LinkState;
 import io.pgmigrate.core.replication.nativ.NativeLink;
 import io.pgmigrate.core.schema.CatalogSchema;
 import io.pgmigrate.core.schema.TableRef;
 import io.pgmigrate.core.sql.Connector;
 import io.pgmigrate.core.sql.Queries;
+import io.pgmigrate.core.sql.Sessions;
 import io.pgmigrate.core.state.Journal;
 import io.pgmigrate.core.verify.TableDigest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
 import static io.pgmigrate.core.sql.Identifiers.literal;
 import static io.pgmigrate.core.sql.Identifiers.quote;
 
-/** The migration with the NATIVE engine: orchestrates schema copy, links, status, verification and clean-up. */
+/**
+ * The migration with the NATIVE engine: orchestrates schema copy, links, status, verification, cutover and clean-up.
+ */
 final class DefaultMigration implements Migration {
 
     private static final Logger LOG = LoggerFactory.getLogger(DefaultMigration.class);
@@ -47,28 +61,42 @@ final class DefaultMigration implements Migration {
     private final MigrationConfig config;
     private final Connector source;
     private final Connector target;
-    /** How the target server reaches the source: the subscription's connection. */
+    /** How the target server reaches the source: the forward subscription's connection. */
     private final Connector peer;
+    /** How the source server reaches the target: the reverse subscription's connection. */
+    private final Connector reversePeer;
     private final ObjectNames names;
     private final Sessions sessions;
+    /**
+     * Marks this object's sessions as the migration's own, so its fences let them through. Random per instance and
+     * never written anywhere; the fence holds only its SHA-256.
+     */
+    private final String sessionKey;
+    private final Object journalLock = new Object();
     private Journal journal;
+    private volatile Boolean originFilter;
 
     DefaultMigration(MigrationConfig config) {
         this.config = config;
         this.source = new Connector(config.source(), "source", config.connectTimeout(), config.connectAttempts());
         this.target = new Connector(config.target(), "target", config.connectTimeout(), config.connectAttempts());
-        this.peer = new Connector(peerEndpoint(config), "source as seen by the target", config.connectTimeout(), 1);
+        this.peer = new Connector(peerEndpoint(config.sourceAsSeenByTarget(), config.source()),
+                "source as seen by the target", config.connectTimeout(), 1);
+        this.reversePeer = new Connector(peerEndpoint(config.targetAsSeenBySource(), config.target()),
+                "target as seen by the source", config.connectTimeout(), 1);
         this.names = new ObjectNames(config.name());
-        this.sessions = new Sessions(source, target);
+        byte[] key = new byte[32];
+        new SecureRandom().nextBytes(key);
+        this.sessionKey = HexFormat.of().formatHex(key);
+        this.sessions = new Sessions(source, target, c -> Queries.first(c, "SELECT set_config(?, ?, false)",
+                rs -> null, TriggerFence.KEY_SETTING, sessionKey));
     }
 
     /**
-     * {@code sourceAsSeenByTarget} with the source's credentials where it has none of its own, so a different address
-     * alone does not send the target to the source without a user or password.
+     * A peer endpoint with its server's credentials where it has none of its own, so a different address alone does
+     * not send one server to the other without a user or password.
      */
-    private static io.pgmigrate.Endpoint peerEndpoint(MigrationConfig config) {
-        io.pgmigrate.Endpoint p = config.sourceAsSeenByTarget();
-        io.pgmigrate.Endpoint s = config.source();
+    private static io.pgmigrate.Endpoint peerEndpoint(io.pgmigrate.Endpoint p, io.pgmigrate.Endpoint s) {
         if (p.user().isEmpty() && s.user().isPresent()) {
             p = p.user(s.user().get());
         }
@@ -92,16 +120,41 @@ final class DefaultMigration implements Migration {
         return config;
     }
 
-    private synchronized Journal journal() {
-        if (journal == null) {
-            journal = Journal.load(config);
+    private Journal journal() {
+        // Its own lock: cutover threads need the journal while cutover() holds this object's.
+        synchronized (journalLock) {
+            if (journal == null) {
+                journal = Journal.load(config);
+            }
+            return journal;
         }
-        return journal;
     }
 
     private NativeLink link(String db) {
-        return new NativeLink(db, names.publication(db), names.subscription(db), names.slot(db),
-                journal().database(db));
+        return link(Side.SOURCE, db);
+    }
+
+    /** The forward link when {@code publisher} is the source, the reverse link when it is the target. */
+    private NativeLink link(Side publisher, String db) {
+        if (publisher == Side.SOURCE) {
+            return new NativeLink(db, names.publication(db), names.subscription(db), names.slot(db),
+                    journal().database(db));
+        }
+        return new NativeLink(db, names.reversePublication(db), names.reverseSubscription(db), names.reverseSlot(db),
+                journal().database(db), "reverse");
+    }
+
+    private TriggerFence triggerFence(Side side, String db) {
+        return new TriggerFence(sessions, side, db, names.fence(db), config.name(), sha256(sessionKey),
+                config.cutover().drainTimeout(), journal().database(db));
+    }
+
+    private static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @Override
@@ -111,6 +164,12 @@ final class DefaultMigration implements Migration {
 
     @Override
     public synchronized void start() {
+        if (Cutover.pending(journal()) || Cutover.active(journal()) != Side.SOURCE) {
+            throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is "
+                    + (Cutover.pending(journal()) ? "in the middle of a cutover; call cutover() or rollback()"
+                    : "cut over to the target; start() would run the forward stream against the reverse one. Call"
+                    + " rollback() to go back, or complete() to finish"));
+        }
         PreflightReport report = preflight();
         if (report.hasBlockers()) {
             throw new PgMigrateException(ErrorCode.PREFLIGHT_FAILED, "preflight found " + report.blockers().size()
@@ -188,8 +247,9 @@ final class DefaultMigration implements Migration {
     public MigrationStatus awaitInSync(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         Map<String, Lsn> goal = new HashMap<>();
+        Side publisher = Cutover.active(journal());
         for (String db : config.databases()) {
-            goal.put(db, sourceLsn(db));
+            goal.put(db, mark(publisher, db));
         }
         long nextProgress = 0;
         long pause = 20;
@@ -220,11 +280,12 @@ final class DefaultMigration implements Migration {
         }
     }
 
-    private synchronized Lsn sourceLsn(String db) {
+    private synchronized Lsn mark(Side publisher, String db) {
         try {
-            return Sentinel.emit(sessions.source(db));
+            return NativeSentinel.emit(sessions.get(publisher, db));
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "marking the source's WAL position failed", e);
+            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "marking the "
+                    + sessions.connector(publisher).role() + "'s WAL position failed", e);
         }
     }
 
@@ -242,6 +303,8 @@ final class DefaultMigration implements Migration {
     @Override
     public synchronized MigrationStatus status() {
         List<DatabaseStatus> out = new ArrayList<>();
+        // The stream that matters is the one into the side traffic does not go to.
+        Side publisher = Cutover.active(journal());
         for (String db : config.databases()) {
             Journal.DatabaseEntry entry = journal().database(db);
             Phase recorded = entry.phase();
@@ -250,16 +313,22 @@ final class DefaultMigration implements Migration {
                 continue;
             }
             try {
-                LinkState s = link(db).read(sessions.source(db), sessions.target(db));
+                NativeLink link = link(publisher, db);
+                LinkState s = link.read(sessions.get(publisher, db), sessions.get(publisher.other(), db));
                 Phase phase;
                 String message = s.problem();
-                if (!s.subscriptionExists() && recorded != Phase.SCHEMA) {
+                if (recorded == Phase.CUTTING_OVER) {
+                    phase = recorded;
+                } else if (!s.subscriptionExists() && recorded != Phase.SCHEMA) {
                     phase = Phase.FAILED;
-                    message = "subscription " + names.subscription(db) + " is missing on the target";
+                    message = "subscription " + link.subscription() + " is missing on the "
+                            + sessions.connector(publisher.other()).role();
                 } else if (s.subscriptionExists() && !s.slotExists()) {
                     phase = Phase.FAILED;
                 } else if (!s.subscriptionExists()) {
                     phase = recorded;
+                } else if (publisher == Side.TARGET) {
+                    phase = Phase.CUT_OVER;
                 } else {
                     phase = s.allTablesReady() ? Phase.STREAMING : Phase.COPYING;
                 }
@@ -303,16 +372,141 @@ final class DefaultMigration implements Migration {
     }
 
     @Override
+    public synchronized CutoverReport cutover() {
+        return new Cutover(cutoverContext()).moveTo(Side.TARGET);
+    }
+
+    @Override
+    public synchronized CutoverReport rollback() {
+        return new Cutover(cutoverContext()).moveTo(Side.SOURCE);
+    }
+
+    @Override
+    public Fence fence(Side side, String database) {
+        return triggerFence(requireNonNull(side, "side"), requireDatabase(database));
+    }
+
+    @Override
+    public io.pgmigrate.Sentinel sentinel(Side publisher, String database) {
+        NativeLink link = link(requireNonNull(publisher, "publisher"), requireDatabase(database));
+        return new NativeSentinel(sessions, publisher, database, link.slot(), link.subscription());
+    }
+
+    @Override
+    public SequenceSync sequenceSync(Side from, String database) {
+        return new SequenceCopy(sessions, requireNonNull(from, "from"), requireDatabase(database));
+    }
+
+    private String requireDatabase(String database) {
+        if (!config.databases().contains(database)) {
+            throw new IllegalArgumentException("database " + database + " is not part of migration " + config.name()
+                    + "; it migrates " + config.databases());
+        }
+        return database;
+    }
+
+    private static <T> T requireNonNull(T value, String what) {
+        if (value == null) {
+            throw new IllegalArgumentException(what + " must not be null");
+        }
+        return value;
+    }
+
+    private Cutover.Context cutoverContext() {
+        return new Cutover.Context() {
+            @Override
+            public MigrationConfig config() {
+                return config;
+            }
+
+            @Override
+            public Sessions sessions() {
+                return sessions;
+            }
+
+            @Override
+            public Journal journal() {
+                return DefaultMigration.this.journal();
+            }
+
+            @Override
+            public NativeLink link(Side publisher, String database) {
+                return DefaultMigration.this.link(publisher, database);
+            }
+
+            @Override
+            public TriggerFence fence(Side side, String database) {
+                return triggerFence(side, database);
+            }
+
+            @Override
+            public void prepareLink(Side publisher, String database, List<TableRef> tables) throws SQLException {
+                NativeLink link = link(publisher, database);
+                Connection pub = sessions.get(publisher, database);
+                Connection sub = sessions.get(publisher.other(), database);
+                Connector reach = publisher == Side.SOURCE ? peer : reversePeer;
+                link.ensurePublication(pub, tables);
+                link.ensureSlot(pub);
+                link.ensureSubscription(pub, sub, reach.endpoint(), reach.password(database),
+                        new NativeLink.Options(false, false, false, originFilter()));
+            }
+
+            @Override
+            public boolean originFilter() {
+                return DefaultMigration.this.originFilter();
+            }
+
+            @Override
+            public void phase(String database, Phase phase) {
+                DefaultMigration.this.phase(database, journal().database(database), phase);
+            }
+        };
+    }
+
+    /** Whether both servers run PostgreSQL 16 or later, where a subscription can skip replicated changes. */
+    private boolean originFilter() {
+        if (originFilter == null) {
+            String db = config.databases().get(0);
+            try {
+                originFilter = sessions.source(db).getMetaData().getDatabaseMajorVersion() >= 16
+                        && sessions.target(db).getMetaData().getDatabaseMajorVersion() >= 16;
+            } catch (SQLException e) {
+                throw PgMigrateException.fromSql(ErrorCode.CONNECTION_FAILED, db, "reading the server versions failed", e);
+            }
+        }
+        return originFilter;
+    }
+
+    @Override
     public synchronized void complete() {
+        if (Cutover.pending(journal())) {
+            throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle of a"
+                    + " cutover; call cutover() to finish it or rollback() to undo it, then complete()");
+        }
         for (String db : config.databases()) {
             Journal.DatabaseEntry entry = journal().database(db);
-            if (!entry.flag("publication") && !entry.flag("subscription")) {
+            if (!link(Side.SOURCE, db).created() && !link(Side.TARGET, db).created()
+                    && !entry.flag("fence.SOURCE") && !entry.flag("fence.TARGET")) {
                 continue; // nothing of ours on the servers
             }
             try {
                 boolean targetExists = Queries.exists(sessions.target(MAINTENANCE_DB),
                         "SELECT 1 FROM pg_database WHERE datname = ?", db);
-                link(db).drop(sessions.source(db), targetExists ? sessions.target(db) : null);
+                Connection tgt = targetExists ? sessions.target(db) : null;
+                // Fences first: an engaged one refuses the DDL below from sessions of another process.
+                for (Side side : Side.values()) {
+                    if (entry.flag("fence." + side) && (side == Side.SOURCE || targetExists)) {
+                        TriggerFence f = triggerFence(side, db);
+                        f.disengage();
+                        if (!f.remove()) {
+                            throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, db, "the fence on the "
+                                    + sessions.connector(side).role() + " could not be removed because its tables stay"
+                                    + " locked; complete() can be called again");
+                        }
+                    }
+                }
+                link(Side.TARGET, db).drop(tgt, sessions.source(db));
+                link(Side.SOURCE, db).drop(sessions.source(db), tgt);
             } catch (SQLException e) {
                 throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db,
                         "removing the replication objects failed; complete() can be called again", e);
@@ -320,7 +514,9 @@ final class DefaultMigration implements Migration {
             phase(db, entry, Phase.COMPLETED);
         }
         journal().delete();
-        journal = null;
+        synchronized (journalLock) {
+            journal = null;
+        }
         LOG.info("migration {} completed: every replication object it created is removed", config.name());
     }
 
@@ -359,68 +555,5 @@ final class DefaultMigration implements Migration {
     @Override
     public String toString() {
         return "Migration[" + config + "]";
-    }
-
-    /** One open connection per side and database, reused across calls and re-opened when broken. */
-    private static final class Sessions implements AutoCloseable {
-
-        private final Connector source;
-        private final Connector target;
-        private final Map<String, Connection> open = new LinkedHashMap<>();
-
-        Sessions(Connector source, Connector target) {
-            this.source = source;
-            this.target = target;
-        }
-
-        synchronized Connection source(String db) {
-            return get(source, db);
-        }
-
-        synchronized Connection target(String db) {
-            return get(target, db);
-        }
-
-        private Connection get(Connector connector, String db) {
-            String key = connector.role() + "\u0000" + db;
-            Connection c = open.get(key);
-            try {
-                if (c != null && c.isValid(2)) {
-                    return c;
-                }
-            } catch (SQLException e) {
-                // fall through and reconnect
-            }
-            closeQuietly(c);
-            c = connector.connect(db);
-            open.put(key, c);
-            return c;
-        }
-
-        synchronized void forget(String db) {
-            open.entrySet().removeIf(e -> {
-                if (e.getKey().endsWith("\u0000" + db)) {
-                    closeQuietly(e.getValue());
-                    return true;
-                }
-                return false;
-            });
-        }
-
-        @Override
-        public synchronized void close() {
-            open.values().forEach(Sessions::closeQuietly);
-            open.clear();
-        }
-
-        private static void closeQuietly(Connection c) {
-            if (c != null) {
-                try {
-                    c.close();
-                } catch (SQLException e) {
-                    LOG.debug("closing a connection failed", e);
-                }
-            }
-        }
     }
 }

@@ -33,6 +33,26 @@ public final class ObjectNames {
         return name(database, "slot");
     }
 
+    /** The reverse stream's publication, on the target. */
+    public String reversePublication(String database) {
+        return name(database, "rpub");
+    }
+
+    /** The reverse stream's subscription, on the source. */
+    public String reverseSubscription(String database) {
+        return name(database, "rsub");
+    }
+
+    /** The reverse stream's slot, on the target. */
+    public String reverseSlot(String database) {
+        return name(database, "rslot");
+    }
+
+    /** The fence's schema, triggers and event trigger in the database. */
+    public String fence(String database) {
+        return name(database, "fence");
+    }
+
     /** The prefix every object of this migration starts with. */
     public String prefix() {
         return "pgmigrate_" + migration + "_";

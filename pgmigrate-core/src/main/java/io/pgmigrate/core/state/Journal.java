@@ -70,6 +70,24 @@ public final class Journal {
         return new DatabaseEntry(entry);
     }
 
+    /** A top-level value, such as the state of a cutover in progress. */
+    public synchronized Object get(String name) {
+        return doc.get(name);
+    }
+
+    /** Sets a top-level value (strings, numbers, booleans, lists and maps of those) and saves the journal. */
+    public synchronized void put(String name, Object value) {
+        doc.put(name, value);
+        save();
+    }
+
+    /** Removes a top-level value and saves the journal. */
+    public synchronized void remove(String name) {
+        if (doc.remove(name) != null) {
+            save();
+        }
+    }
+
     /** Writes the journal through; called after every change. */
     public synchronized void save() {
         doc.put("updatedAt", Instant.now().toString());
@@ -101,6 +119,15 @@ public final class Journal {
             synchronized (Journal.this) {
                 entry.put(name, Boolean.TRUE);
                 save();
+            }
+        }
+
+        /** Clears a flag and saves the journal. */
+        public void unmark(String name) {
+            synchronized (Journal.this) {
+                if (entry.remove(name) != null) {
+                    save();
+                }
             }
         }
 

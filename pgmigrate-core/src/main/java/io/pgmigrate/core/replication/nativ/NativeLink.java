@@ -26,10 +26,12 @@ import static io.pgmigrate.core.sql.Identifiers.literal;
 import static io.pgmigrate.core.sql.Identifiers.quote;
 
 /**
- * One database's forward stream with PostgreSQL's own logical replication: a publication on the source and a
- * subscription on the target that creates its slot, copies every table and then applies changes. Creation is
- * idempotent; an object is created only after its name is in the journal, so an object found without a journal entry
- * is someone else's and is never touched.
+ * One database's stream with PostgreSQL's own logical replication: a publication on the publishing side and a
+ * subscription on the subscribing side. The forward link (source to target) has the subscription create its slot and
+ * copy every table; the reverse link (target to source), prepared at cutover, gets a slot created ahead and copies
+ * nothing. Creation is idempotent; an object is created only after its name is in the journal, so an object found
+ * without a journal entry is someone else's and is never touched. Connections are named for the roles they play here:
+ * {@code source} is the publisher, {@code target} the subscriber.
  */
 public final class NativeLink {
 
@@ -44,14 +46,45 @@ public final class NativeLink {
     private final String subscription;
     private final String slot;
     private final Journal.DatabaseEntry journal;
+    private final String flagPrefix;
 
+    /** How a subscription is created. */
+    public record Options(boolean createSlot, boolean copyData, boolean enabled, boolean originNone) {
+        /** The forward link: the subscription creates its slot and copies every table. */
+        public static final Options FORWARD = new Options(true, true, true, false);
+    }
+
+    /** The forward link; journal flags {@code publication} and {@code subscription}. */
     public NativeLink(String database, String publication, String subscription, String slot,
                       Journal.DatabaseEntry journal) {
+        this(database, publication, subscription, slot, journal, "");
+    }
+
+    /**
+     * @param flagPrefix prefix of the journal flags that record this link's objects, so the forward and reverse links
+     *                   of one database keep separate records
+     */
+    public NativeLink(String database, String publication, String subscription, String slot,
+                      Journal.DatabaseEntry journal, String flagPrefix) {
         this.database = database;
         this.publication = publication;
         this.subscription = subscription;
         this.slot = slot;
         this.journal = journal;
+        this.flagPrefix = flagPrefix;
+    }
+
+    private String publicationFlag() {
+        return flagPrefix.isEmpty() ? "publication" : flagPrefix + "Publication";
+    }
+
+    private String subscriptionFlag() {
+        return flagPrefix.isEmpty() ? "subscription" : flagPrefix + "Subscription";
+    }
+
+    /** Whether the journal says this migration created any of the link's objects. */
+    public boolean created() {
+        return journal.flag(publicationFlag()) || journal.flag(subscriptionFlag());
     }
 
     public String publication() {
@@ -75,11 +108,10 @@ public final class NativeLink {
     public void ensurePublication(Connection source, List<TableRef> tables) throws SQLException {
         boolean exists = Queries.exists(source, "SELECT 1 FROM pg_publication WHERE pubname = ?", publication);
         if (exists) {
-            requireOurs("publication", publication, "publication", "DROP PUBLICATION " + quote(publication)
-                    + " on the source");
+            requireOurs(publicationFlag(), publication, "publication", "DROP PUBLICATION " + quote(publication));
             return;
         }
-        journal.mark("publication");
+        journal.mark(publicationFlag());
         String sql = "CREATE PUBLICATION " + quote(publication)
                 + (tables.isEmpty() ? "" : " FOR TABLE " + tables.stream().map(TableRef::quoted)
                 .collect(Collectors.joining(", ")));
@@ -101,34 +133,47 @@ public final class NativeLink {
      */
     public void ensureSubscription(Connection source, Connection target, Endpoint sourceForTarget,
                                    Optional<String> password) throws SQLException {
+        ensureSubscription(source, target, sourceForTarget, password, Options.FORWARD);
+    }
+
+    /**
+     * Creates the subscription as {@code options} say unless it exists; enables an existing one only when {@code
+     * options.enabled()}. Without {@code createSlot} the slot must exist: see {@link #ensureSlot}.
+     */
+    public void ensureSubscription(Connection source, Connection target, Endpoint sourceForTarget,
+                                   Optional<String> password, Options options) throws SQLException {
         Optional<Subscription> sub = subscription(target);
         boolean slotExists = slotExists(source);
         if (sub.isPresent()) {
-            requireOurs("subscription", subscription, "subscription", "DROP SUBSCRIPTION " + quote(subscription)
-                    + " on the target");
+            requireOurs(subscriptionFlag(), subscription, "subscription", "DROP SUBSCRIPTION " + quote(subscription));
             if (!slotExists) {
                 throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
                         + " is gone from the source, so changes since it was lost cannot be streamed; call complete()"
                         + " and start the migration again (the target's tables must be emptied first)");
             }
-            if (!sub.get().enabled()) {
-                Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " ENABLE");
-                LOG.info("{}: enabled subscription {}", database, subscription);
+            if (options.enabled() && !sub.get().enabled()) {
+                enable(target);
             }
             return;
         }
-        if (slotExists) {
-            requireOurs("subscription", slot, "replication slot",
-                    "SELECT pg_drop_replication_slot(" + literal(slot) + ") on the source");
+        if (options.createSlot() && slotExists) {
+            requireOurs(subscriptionFlag(), slot, "replication slot",
+                    "SELECT pg_drop_replication_slot(" + literal(slot) + ")");
             // Our slot without our subscription: CREATE SUBSCRIPTION created it and then failed, or we crashed before
             // the subscription committed. Nothing has consumed it, so it is safe to drop and create afresh.
             dropSlot(source);
         }
-        journal.mark("subscription");
+        if (!options.createSlot() && !slotExists) {
+            throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
+                    + " must exist before subscription " + subscription + " is created");
+        }
+        journal.mark(subscriptionFlag());
         String conninfo = conninfo(sourceForTarget.database(database), password);
         String sql = "CREATE SUBSCRIPTION " + quote(subscription) + " CONNECTION " + literal(conninfo)
                 + " PUBLICATION " + quote(publication)
-                + " WITH (slot_name = " + literal(slot) + ", create_slot = true, copy_data = true, enabled = true)";
+                + " WITH (slot_name = " + literal(slot) + ", create_slot = " + options.createSlot()
+                + ", copy_data = " + options.copyData() + ", enabled = " + options.enabled()
+                + (options.originNone() ? ", origin = none" : "") + ")";
         try {
             Queries.execute(target, sql);
         } catch (SQLException e) {
@@ -137,7 +182,55 @@ public final class NativeLink {
                     "cannot create subscription " + subscription + " on the target (it connects to the source as "
                             + sourceForTarget.database(database) + ")", e);
         }
-        LOG.info("{}: created subscription {} on the target; the initial copy has started", database, subscription);
+        LOG.info("{}: created subscription {}{}", database, subscription,
+                options.copyData() ? "; the initial copy has started" : "");
+    }
+
+    /**
+     * Creates the link's logical slot on the publisher unless it is there. The slot keeps every change committed after
+     * its creation, so a stream started later from it misses nothing.
+     */
+    public void ensureSlot(Connection source) throws SQLException {
+        if (slotExists(source)) {
+            requireOurs(subscriptionFlag(), slot, "replication slot", "SELECT pg_drop_replication_slot(" + literal(slot) + ")");
+            return;
+        }
+        journal.mark(subscriptionFlag());
+        Queries.first(source, "SELECT pg_create_logical_replication_slot(?, 'pgoutput')", rs -> null, slot);
+        LOG.info("{}: created replication slot {}", database, slot);
+    }
+
+    /**
+     * Moves the slot forward to {@code lsn} without sending what lies before, so a stream started later begins there.
+     * Used at cutover, when everything before is already on the other side.
+     */
+    public Lsn advanceSlot(Connection source, Lsn lsn) throws SQLException {
+        Lsn confirmed = Queries.first(source, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ?",
+                rs -> Lsn.parse(rs.getString(1)), slot).orElseThrow(() -> new PgMigrateException(
+                ErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot + " is gone"));
+        if (confirmed.isAtOrAfter(lsn)) {
+            return confirmed; // the server refuses to move a slot backwards
+        }
+        releaseSlot(source, slot);
+        return Lsn.parse(Queries.string(source, "SELECT end_lsn::text FROM pg_replication_slot_advance(?, ?::pg_lsn)",
+                slot, lsn.toString()));
+    }
+
+    /** Enables the subscription. */
+    public void enable(Connection target) throws SQLException {
+        Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " ENABLE");
+        LOG.info("{}: enabled subscription {}", database, subscription);
+    }
+
+    /** Disables the subscription; its apply worker exits and its slot keeps the changes from here on. */
+    public void disable(Connection target) throws SQLException {
+        Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " DISABLE");
+        LOG.info("{}: disabled subscription {}", database, subscription);
+    }
+
+    /** Makes the subscription skip changes that were themselves replicated (PostgreSQL 16 and later). */
+    public void originNone(Connection target) throws SQLException {
+        Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " SET (origin = none)");
     }
 
     /** The link's positions and each table's copy state. */
@@ -208,10 +301,11 @@ public final class NativeLink {
      * Removes the subscription (with its slot and origin), leftovers of its copy workers, and the publication: only
      * those the journal says this migration created, so a same-named object of someone else is never dropped.
      *
-     * @param target a connection to the target database, or null when that database does not exist
+     * @param source a connection to the publisher's database, or null when that database does not exist
+     * @param target a connection to the subscriber's database, or null when that database does not exist
      */
     public void drop(Connection source, Connection target) throws SQLException {
-        Optional<Long> oid = journal.flag("subscription") && target != null
+        Optional<Long> oid = journal.flag(subscriptionFlag()) && target != null
                 ? subscription(target).map(Subscription::oid) : Optional.empty();
         if (oid.isPresent()) {
             // Detach the slot first: a plain DROP SUBSCRIPTION fails when the slot is already gone or the source cannot
@@ -225,18 +319,20 @@ public final class NativeLink {
                     rs -> rs.getString(1), "pg_" + oid.get(), "pg\\_" + oid.get() + "\\_%")) {
                 Queries.first(target, "SELECT pg_replication_origin_drop(?)", rs -> null, origin);
             }
-            for (String copySlot : Queries.list(source,
+            for (String copySlot : source == null ? List.<String>of() : Queries.list(source,
                     "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE ?", rs -> rs.getString(1),
                     "pg\\_" + oid.get() + "\\_sync\\_%")) {
                 dropSlotNamed(source, copySlot);
             }
         }
-        if (journal.flag("subscription") && slotExists(source)) {
+        if (journal.flag(subscriptionFlag()) && source != null && slotExists(source)) {
             dropSlot(source);
         }
-        if (journal.flag("publication")) {
+        if (journal.flag(publicationFlag()) && source != null) {
             Queries.execute(source, "DROP PUBLICATION IF EXISTS " + quote(publication));
         }
+        journal.unmark(subscriptionFlag());
+        journal.unmark(publicationFlag());
     }
 
     private void dropSlot(Connection source) throws SQLException {
@@ -244,11 +340,7 @@ public final class NativeLink {
     }
 
     private void dropSlotNamed(Connection source, String name) throws SQLException {
-        // A walsender may still hold the slot for a moment after its subscriber went away.
-        Queries.first(source, """
-                SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
-                WHERE slot_name = ? AND active_pid IS NOT NULL
-                """, rs -> null, name);
+        releaseSlot(source, name);
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         long wait = 10;
         while (true) {
@@ -270,6 +362,31 @@ public final class NativeLink {
                 throw new PgMigrateException(ErrorCode.INTERNAL, database, "interrupted while dropping slot " + name, ie);
             }
             wait = Math.min(wait * 2, 500);
+        }
+    }
+
+    /** Terminates the walsender that holds the slot, if any, and waits until it let go. */
+    private void releaseSlot(Connection source, String name) throws SQLException {
+        // A walsender may still hold the slot for a moment after its subscriber went away.
+        Queries.first(source, """
+                SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+                WHERE slot_name = ? AND active_pid IS NOT NULL
+                """, rs -> null, name);
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        long wait = 2;
+        while (Queries.exists(source, "SELECT 1 FROM pg_replication_slots WHERE slot_name = ? AND active_pid IS NOT NULL",
+                name)) {
+            if (System.nanoTime() > deadline) {
+                throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, database, "replication slot " + name
+                        + " is still in use 10 s after its walsender was terminated");
+            }
+            try {
+                Thread.sleep(wait);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new PgMigrateException(ErrorCode.INTERNAL, database, "interrupted while releasing slot " + name, ie);
+            }
+            wait = Math.min(wait * 2, 100);
         }
     }
 

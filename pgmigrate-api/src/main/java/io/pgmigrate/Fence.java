@@ -1,0 +1,40 @@
+package io.pgmigrate;
+
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * Makes one database on one side unwritable for every session except the migration's own, old sessions included,
+ * and reversibly. Obtain one with {@link Migration#fence(Side, String)}. Writes attempted while it is engaged fail
+ * with SQLSTATE 25006 (read_only_sql_transaction), whatever the session has set; replication apply workers still
+ * write, so a stream into the fenced side keeps working.
+ */
+public interface Fence {
+
+    /** The side this fence is on. */
+    Side side();
+
+    /** The database it fences. */
+    String database();
+
+    /**
+     * Engages the fence: from return on, no transaction can commit a write. Transactions that started before are
+     * drained (waited for up to the drain timeout) and then terminated, prepared transactions must be resolved, and a
+     * fresh session proves a write is refused. Idempotent.
+     *
+     * @throws PgMigrateException when the fence cannot be proven; it is then lifted again
+     */
+    void engage();
+
+    /** Lifts the fence: the database is writable again at once. Idempotent. */
+    void lift();
+
+    /** Whether the fence is engaged on the server now. */
+    boolean engaged();
+
+    /** When this object last engaged the fence. */
+    Optional<Instant> engagedAt();
+
+    /** When this object last lifted it. */
+    Optional<Instant> liftedAt();
+}

@@ -1,0 +1,25 @@
+package io.pgmigrate;
+
+import java.time.Duration;
+
+/**
+ * A marker in one database's WAL on one side, and the wait until the other side has durably applied everything before
+ * it. Obtain one with {@link Migration#sentinel(Side, String)}; the side is the stream's publisher.
+ */
+public interface Sentinel {
+
+    /**
+     * Writes a transactional logical-decoding message and returns the WAL position every transaction committed before
+     * the call lies behind.
+     */
+    Lsn emit();
+
+    /**
+     * Waits until the other side has durably applied the stream up to {@code lsn}.
+     *
+     * @return the position the other side has confirmed, at or after {@code lsn}
+     * @throws PgMigrateException with {@link ErrorCode#TIMEOUT} naming the position reached when {@code timeout} runs
+     *                            out, or {@link ErrorCode#REPLICATION_FAILED} when the stream is disabled or broken
+     */
+    Lsn await(Lsn lsn, Duration timeout);
+}

@@ -1,0 +1,559 @@
+package io.pgmigrate.core.cutover;
+
+import io.pgmigrate.CutoverException;
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.CutoverReport.SequenceValue;
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.Lsn;
+import io.pgmigrate.MigrationConfig;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Phase;
+import io.pgmigrate.Side;
+import io.pgmigrate.core.replication.nativ.LinkState;
+import io.pgmigrate.core.replication.nativ.NativeLink;
+import io.pgmigrate.core.schema.TableRef;
+import io.pgmigrate.core.sql.Queries;
+import io.pgmigrate.core.sql.Sessions;
+import io.pgmigrate.core.state.Journal;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Moves traffic from one side to the other for every database of a migration together (DESIGN section 5). The same
+ * code runs a cutover (to the target) and a rollback (to the source). Each step is written to the journal before the
+ * next begins, so a new process can finish a cutover that got past the traffic switch, or undo one that did not.
+ *
+ * <p>Per database, the stream into the side traffic moves to is the <em>inbound</em> link; the one back, prepared
+ * during the cutover, the <em>outbound</em> link. Steps: pre-check (every inbound stream in sync, nothing touched
+ * otherwise); prepare (fence triggers installed inert on the old side, outbound publication, slot and disabled
+ * subscription); then the write-unavailable window: engage the fences, sentinel, sequences, move the outbound slot to
+ * the new side's current position, switch traffic, lift the new side's fence if it had one. After the window the inbound
+ * subscription is disabled before the outbound one is enabled, so the two directions never run at once.
+ */
+public final class Cutover {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Cutover.class);
+    private static final String KEY = "cutover";
+    private static final String ACTIVE = "active";
+    private static final String LAST_REPORT = "lastCutover";
+
+    /** Journaled progress of a cutover; the order matters. */
+    enum Step { STARTED, PREPARED, FENCED, SYNCED, SEQUENCES_SET, OUTBOUND_READY, SWITCHED }
+
+    /** What the cutover needs from the migration. */
+    public interface Context {
+        MigrationConfig config();
+
+        Sessions sessions();
+
+        Journal journal();
+
+        /** The link whose publisher is {@code publisher}: SOURCE gives the forward link, TARGET the reverse one. */
+        NativeLink link(Side publisher, String database);
+
+        TriggerFence fence(Side side, String database);
+
+        /** Creates the link whose publisher is {@code publisher} if missing, subscription disabled. */
+        void prepareLink(Side publisher, String database, List<TableRef> tables) throws SQLException;
+
+        /** Whether both servers run PostgreSQL 16 or later, so subscriptions can skip replicated changes. */
+        boolean originFilter();
+
+        void phase(String database, Phase phase);
+    }
+
+    private final Context ctx;
+    private final MigrationConfig config;
+    private final Sessions sessions;
+    private final Journal journal;
+
+    public Cutover(Context ctx) {
+        this.ctx = ctx;
+        this.config = ctx.config();
+        this.sessions = ctx.sessions();
+        this.journal = ctx.journal();
+    }
+
+    /** Where traffic goes, as far as the journal knows. */
+    public static Side active(Journal journal) {
+        Object a = journal.get(ACTIVE);
+        return a == null ? Side.SOURCE : Side.valueOf((String) a);
+    }
+
+    /** Whether a cutover or rollback was started and neither finished nor undone. */
+    public static boolean pending(Journal journal) {
+        return journal.get(KEY) != null;
+    }
+
+    /**
+     * Moves traffic to {@code to}. A pending move in the same direction is resumed; one in the other direction is
+     * finished when it got past the traffic switch, and undone when it did not (traffic then already goes to {@code
+     * to}).
+     */
+    public synchronized CutoverReport moveTo(Side to) {
+        Optional<Pending> pending = Pending.read(journal);
+        if (pending.isPresent()) {
+            Pending p = pending.get();
+            if (p.step().ordinal() >= Step.SWITCHED.ordinal()) {
+                LOG.info("finishing the {} that got past the traffic switch", move(p.to()));
+                CutoverReport done = finish(p, new ArrayList<>(), Map.of());
+                if (p.to() == to) {
+                    return done;
+                }
+            } else if (p.to() == to) {
+                LOG.info("resuming the {} from step {}", move(to), p.step());
+                return run(to, p);
+            } else {
+                LOG.info("undoing the {} that stopped at step {} before the traffic switch", move(p.to()), p.step());
+                CutoverReport u = undo(p, "the " + move(p.to()) + " stopped at " + p.step() + " and was undone");
+                return new CutoverReport(to, u.fenceStart(), u.switchEnd(), u.steps(), Map.of(), Map.of(), true, "");
+            }
+        }
+        if (active(journal) == to) {
+            if (to == Side.SOURCE) {
+                throw new PgMigrateException(ErrorCode.INVALID_PHASE, "traffic already goes to the source: there is no"
+                        + " cutover to roll back");
+            }
+            return lastReport().orElseThrow(() -> new PgMigrateException(ErrorCode.INVALID_PHASE,
+                    "traffic already goes to the target"));
+        }
+        return run(to, null);
+    }
+
+    private static String move(Side to) {
+        return to == Side.TARGET ? "cutover" : "rollback";
+    }
+
+    private CutoverReport run(Side to, Pending resumed) {
+        Side from = to.other();
+        List<String> dbs = config.databases();
+        List<CutoverReport.Step> steps = new ArrayList<>();
+        Map<String, Lsn> sentinels = new ConcurrentHashMap<>();
+        Map<String, List<SequenceValue>> sequences = new ConcurrentHashMap<>();
+        Instant fenceStart = null;
+        Pending p = resumed;
+        try (Parallel parallel = new Parallel(dbs.size())) {
+            long t = System.nanoTime();
+            precheck(parallel, from, to);
+            steps.add(step("pre-check", t));
+            if (p == null) {
+                p = Pending.start(to);
+                p.save(journal);
+            }
+            for (String db : dbs) {
+                ctx.phase(db, Phase.CUTTING_OVER);
+            }
+
+            t = System.nanoTime();
+            final Pending prep = p;
+            parallel.run(dbs, db -> prepare(db, from, to, prep));
+            p = p.at(Step.PREPARED);
+            p.save(journal);
+            steps.add(step("prepare (fence, reverse stream)", t));
+
+            fenceStart = p.fenceStart().orElse(Instant.now());
+            p = p.fenced(fenceStart);
+            p.save(journal);
+            t = System.nanoTime();
+            parallel.run(dbs, db -> ctx.fence(from, db).engage());
+            p = p.at(Step.FENCED);
+            p.save(journal);
+            steps.add(step("fence " + role(from), t));
+
+            t = System.nanoTime();
+            parallel.run(dbs, db -> {
+                NativeLink inbound = ctx.link(from, db);
+                NativeSentinel s = new NativeSentinel(sessions, from, db, inbound.slot(), inbound.subscription());
+                Lsn mark = s.emit();
+                s.await(mark, config.cutover().timeout());
+                sentinels.put(db, mark);
+            });
+            p = p.synced(sentinels);
+            p.save(journal);
+            steps.add(step("sentinel applied", t));
+
+            t = System.nanoTime();
+            parallel.run(dbs, db -> sequences.put(db,
+                    new SequenceCopy(sessions, from, db).sync(config.cutover().sequenceMargin())));
+            p = p.at(Step.SEQUENCES_SET);
+            p.save(journal);
+            steps.add(step("sequences", t));
+
+            t = System.nanoTime();
+            parallel.run(dbs, db -> advanceOutbound(db, to));
+            p = p.at(Step.OUTBOUND_READY);
+            p.save(journal);
+            steps.add(step("reverse stream ready", t));
+
+            t = System.nanoTime();
+            config.trafficSwitch().switchTo(to);
+            steps.add(step("traffic switch (" + config.trafficSwitch().description() + ")", t));
+        } catch (RuntimeException e) {
+            PgMigrateException cause = e instanceof PgMigrateException pe ? pe
+                    : new PgMigrateException(ErrorCode.INTERNAL, null, e.toString(), e);
+            String why = cause.getMessage();
+            if (p == null) {
+                CutoverReport r = report(to, Instant.now(), Instant.now(), steps, sentinels, sequences, false, why);
+                throw new CutoverException(cause.database().orElse(null), r, cause);
+            }
+            CutoverReport r = undo(p, why, steps, sentinels, sequences);
+            throw new CutoverException(cause.database().orElse(null), r, cause);
+        }
+        p = p.at(Step.SWITCHED);
+        p.save(journal);
+        journal.put(ACTIVE, to.name());
+        return finish(p, steps, Map.copyOf(sequences));
+    }
+
+    /** Refuses to start unless every inbound stream runs, has copied every table and is close behind. */
+    private void precheck(Parallel parallel, Side from, Side to) {
+        parallel.run(config.databases(), db -> {
+            NativeLink inbound = ctx.link(from, db);
+            LinkState s;
+            try {
+                s = inbound.read(sessions.get(from, db), sessions.get(to, db));
+            } catch (SQLException e) {
+                throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the stream's state failed", e);
+            }
+            String why = null;
+            if (!s.subscriptionExists()) {
+                why = "subscription " + inbound.subscription() + " does not exist on the " + role(to)
+                        + (from == Side.SOURCE ? "; call start() first" : "");
+            } else if (!s.slotExists()) {
+                why = "replication slot " + inbound.slot() + " is gone from the " + role(from);
+            } else if (!s.enabled()) {
+                why = "subscription " + inbound.subscription() + " is disabled on the " + role(to);
+            } else if (!s.allTablesReady()) {
+                why = "the initial copy is still running; call awaitInSync(...) first";
+            } else if (!s.problem().isEmpty()) {
+                why = s.problem();
+            } else if (s.lagBytes() > config.cutover().maxLagBytes()) {
+                why = "the " + role(to) + " is " + s.lagBytes() + " bytes behind (more than cutoverMaxLagBytes "
+                        + config.cutover().maxLagBytes() + "); call awaitInSync(...) first";
+            }
+            if (why != null) {
+                throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: " + why
+                        + "; nothing was changed");
+            }
+        });
+    }
+
+    private void prepare(String db, Side from, Side to, Pending p) {
+        ctx.fence(from, db).install();
+        try {
+            NativeLink outbound = ctx.link(to, db);
+            if (!outbound.created()) {
+                List<TableRef> tables = Queries.list(sessions.get(from, db), """
+                        SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ? ORDER BY 1, 2
+                        """, rs -> new TableRef(rs.getString(1), rs.getString(2)), ctx.link(from, db).publication());
+                ctx.journal().database(db).mark(outboundCreatedFlag(to));
+                ctx.prepareLink(to, db, tables);
+            } else {
+                ctx.prepareLink(to, db, List.of());
+            }
+            // Skip what the outbound slot holds from before (changes the inbound stream applied): done now for the
+            // bulk and again in the window for the rest, so the window decodes little.
+            advanceOutbound(db, to);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "preparing the stream back from the "
+                    + role(to) + " failed", e);
+        }
+    }
+
+    private static String outboundCreatedFlag(Side to) {
+        return "outboundCreatedBy" + (to == Side.TARGET ? "Cutover" : "Rollback");
+    }
+
+    private void advanceOutbound(String db, Side to) {
+        try {
+            Connection c = sessions.get(to, db);
+            Lsn now = Lsn.parse(Queries.string(c, "SELECT pg_current_wal_flush_lsn()::text"));
+            ctx.link(to, db).advanceSlot(c, now);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "moving the reverse stream's slot on the "
+                    + role(to) + " failed", e);
+        }
+    }
+
+    /**
+     * After the switch: lift the new side's fence, stop the inbound stream, then start the outbound one. Never
+     * abandons: a failure here leaves the journal at SWITCHED, and calling again finishes.
+     */
+    private CutoverReport finish(Pending p, List<CutoverReport.Step> steps, Map<String, List<SequenceValue>> sequences) {
+        Side to = p.to();
+        Side from = to.other();
+        List<String> dbs = config.databases();
+        try (Parallel parallel = new Parallel(dbs.size())) {
+            long t = System.nanoTime();
+            parallel.run(dbs, db -> ctx.fence(to, db).disengage());
+            Instant switchEnd = p.switchEnd().orElse(Instant.now());
+            p = p.switched(switchEnd);
+            p.save(journal);
+            steps.add(step("lift fence on " + role(to), t));
+
+            t = System.nanoTime();
+            parallel.run(dbs, db -> {
+                ctx.fence(from, db).adopt(); // a crashed process may have engaged it: its DDL guard would refuse us
+                try {
+                    ctx.link(from, db).disable(sessions.get(to, db));
+                    NativeLink outbound = ctx.link(to, db);
+                    Connection sub = sessions.get(from, db);
+                    if (ctx.originFilter()) {
+                        outbound.originNone(sub);
+                    }
+                    outbound.enable(sub);
+                } catch (SQLException e) {
+                    throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "turning the streams around"
+                            + " failed; traffic already goes to the " + role(to) + ": call "
+                            + (to == Side.TARGET ? "cutover()" : "rollback()") + " again to finish", e);
+                }
+            });
+            steps.add(step("streams turned around", t));
+            parallel.run(dbs, db -> {
+                ctx.fence(to, db).remove();
+                ctx.journal().database(db).unmark(outboundCreatedFlag(to));
+            });
+            for (String db : dbs) {
+                ctx.phase(db, to == Side.TARGET ? Phase.CUT_OVER : Phase.STREAMING);
+            }
+            CutoverReport r = report(to, p.fenceStart().orElse(switchEnd), switchEnd, steps, p.sentinels(), sequences,
+                    true, "");
+            journal.put(ACTIVE, to.name());
+            journal.put(LAST_REPORT, toJournal(r));
+            journal.remove(KEY);
+            LOG.info("{} complete: writes were unavailable for {} ms", to == Side.TARGET ? "cutover" : "rollback",
+                    r.writeUnavailable().toMillis());
+            return r;
+        }
+    }
+
+    private CutoverReport undo(Pending p, String why) {
+        return undo(p, why, new ArrayList<>(), Map.of(), Map.of());
+    }
+
+    /**
+     * Returns to where things were before the pending move: lifts the fences it engaged on the old side, drops the
+     * outbound link it created, points traffic at the old side (idempotent, in case a crashed process got that far).
+     */
+    private CutoverReport undo(Pending p, String why, List<CutoverReport.Step> steps, Map<String, Lsn> sentinels,
+                               Map<String, List<SequenceValue>> sequences) {
+        Side to = p.to();
+        Side from = to.other();
+        List<String> dbs = config.databases();
+        long t = System.nanoTime();
+        List<String> problems = new ArrayList<>();
+        try (Parallel parallel = new Parallel(dbs.size())) {
+            parallel.runAll(dbs, db -> ctx.fence(from, db).disengage(), problems);
+            Instant lifted = Instant.now();
+            steps.add(step("lift fence on " + role(from), t));
+            if (p.fenceStart().isPresent()) {
+                // A crashed process may have switched already; this is idempotent.
+                try {
+                    config.trafficSwitch().switchTo(from);
+                } catch (RuntimeException e) {
+                    problems.add("switching traffic back to the " + role(from) + " failed: " + e.getMessage());
+                }
+            }
+            parallel.runAll(dbs, db -> {
+                ctx.fence(from, db).remove();
+                if (ctx.journal().database(db).flag(outboundCreatedFlag(to))) {
+                    try {
+                        ctx.link(to, db).drop(sessions.get(to, db), sessions.get(from, db));
+                    } catch (SQLException e) {
+                        throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db,
+                                "dropping the prepared reverse stream failed", e);
+                    }
+                    ctx.journal().database(db).unmark(outboundCreatedFlag(to));
+                }
+            }, problems);
+            for (String db : dbs) {
+                ctx.phase(db, from == Side.SOURCE ? Phase.STREAMING : Phase.CUT_OVER);
+            }
+            journal.remove(KEY);
+            Instant start = p.fenceStart().orElse(lifted);
+            String failure = why + (problems.isEmpty() ? "" : "; while undoing: " + String.join("; ", problems));
+            LOG.warn("{} abandoned before the traffic switch, traffic stays on the {}: {}",
+                    to == Side.TARGET ? "cutover" : "rollback", role(from), failure);
+            return report(to, start, lifted, steps, sentinels, sequences, false, failure);
+        }
+    }
+
+    private Optional<CutoverReport> lastReport() {
+        Object o = journal.get(LAST_REPORT);
+        if (!(o instanceof Map<?, ?> m)) {
+            return Optional.empty();
+        }
+        List<CutoverReport.Step> steps = new ArrayList<>();
+        for (Object s : (List<?>) m.get("steps")) {
+            List<?> pair = (List<?>) s;
+            steps.add(new CutoverReport.Step((String) pair.get(0), Duration.ofNanos(((Number) pair.get(1)).longValue())));
+        }
+        Map<String, Lsn> sentinels = new LinkedHashMap<>();
+        ((Map<?, ?>) m.get("sentinels")).forEach((k, v) -> sentinels.put((String) k, Lsn.parse((String) v)));
+        return Optional.of(report(Side.valueOf((String) m.get("to")), Instant.parse((String) m.get("fenceStart")),
+                Instant.parse((String) m.get("switchEnd")), steps, sentinels, Map.of(), true, ""));
+    }
+
+    private static Map<String, Object> toJournal(CutoverReport r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("to", r.to().name());
+        m.put("fenceStart", r.fenceStart().toString());
+        m.put("switchEnd", r.switchEnd().toString());
+        List<Object> steps = new ArrayList<>();
+        r.steps().forEach(s -> steps.add(List.of(s.name(), s.duration().toNanos())));
+        m.put("steps", steps);
+        Map<String, Object> sentinels = new LinkedHashMap<>();
+        r.sentinelLsns().forEach((db, lsn) -> sentinels.put(db, lsn.toString()));
+        m.put("sentinels", sentinels);
+        return m;
+    }
+
+    private static CutoverReport report(Side to, Instant fenceStart, Instant switchEnd, List<CutoverReport.Step> steps,
+                                        Map<String, Lsn> sentinels, Map<String, List<SequenceValue>> sequences,
+                                        boolean succeeded, String failure) {
+        return new CutoverReport(to, fenceStart, switchEnd, steps, sentinels, sequences, succeeded, failure);
+    }
+
+    private static CutoverReport.Step step(String name, long startNanos) {
+        return new CutoverReport.Step(name, Duration.ofNanos(System.nanoTime() - startNanos));
+    }
+
+    private String role(Side side) {
+        return sessions.connector(side).role();
+    }
+
+    /** The journaled state of a move in progress. Immutable; each change is a new value saved at once. */
+    record Pending(Side to, Step step, Optional<Instant> fenceStart, Optional<Instant> switchEnd,
+                   Map<String, Lsn> sentinels) {
+
+        static Pending start(Side to) {
+            return new Pending(to, Step.STARTED, Optional.empty(), Optional.empty(), Map.of());
+        }
+
+        Pending at(Step s) {
+            return new Pending(to, s, fenceStart, switchEnd, sentinels);
+        }
+
+        Pending fenced(Instant start) {
+            return new Pending(to, step, Optional.of(start), switchEnd, sentinels);
+        }
+
+        Pending synced(Map<String, Lsn> lsns) {
+            return new Pending(to, Step.SYNCED, fenceStart, switchEnd, Map.copyOf(lsns));
+        }
+
+        Pending switched(Instant end) {
+            return new Pending(to, step, fenceStart, Optional.of(end), sentinels);
+        }
+
+        void save(Journal journal) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("to", to.name());
+            m.put("step", step.name());
+            fenceStart.ifPresent(i -> m.put("fenceStart", i.toString()));
+            switchEnd.ifPresent(i -> m.put("switchEnd", i.toString()));
+            Map<String, Object> lsns = new LinkedHashMap<>();
+            sentinels.forEach((db, lsn) -> lsns.put(db, lsn.toString()));
+            m.put("sentinels", lsns);
+            journal.put(KEY, m);
+        }
+
+        static Optional<Pending> read(Journal journal) {
+            Object o = journal.get(KEY);
+            if (!(o instanceof Map<?, ?> m)) {
+                return Optional.empty();
+            }
+            Map<String, Lsn> lsns = new LinkedHashMap<>();
+            Object s = m.get("sentinels");
+            if (s instanceof Map<?, ?> sm) {
+                sm.forEach((k, v) -> lsns.put((String) k, Lsn.parse((String) v)));
+            }
+            return Optional.of(new Pending(Side.valueOf((String) m.get("to")), Step.valueOf((String) m.get("step")),
+                    Optional.ofNullable((String) m.get("fenceStart")).map(Instant::parse),
+                    Optional.ofNullable((String) m.get("switchEnd")).map(Instant::parse), lsns));
+        }
+    }
+
+    /** Runs one task per database at once; each database has its own connections, so they do not interfere. */
+    private static final class Parallel implements AutoCloseable {
+
+        private final ExecutorService pool;
+
+        Parallel(int databases) {
+            AtomicInteger n = new AtomicInteger();
+            this.pool = Executors.newFixedThreadPool(Math.max(1, Math.min(databases, 16)), r -> {
+                Thread th = new Thread(r, "pgmigrate-cutover-" + n.incrementAndGet());
+                th.setDaemon(true);
+                return th;
+            });
+        }
+
+        interface Task {
+            void run(String database);
+        }
+
+        /** Runs {@code task} for every database; throws the first failure after all have ended. */
+        void run(List<String> dbs, Task task) {
+            List<String> problems = new ArrayList<>();
+            RuntimeException first = runAll(dbs, task, problems);
+            if (first != null) {
+                throw first;
+            }
+        }
+
+        /** Runs {@code task} for every database, collecting failures in {@code problems}; returns the first. */
+        RuntimeException runAll(List<String> dbs, Task task, List<String> problems) {
+            if (dbs.size() == 1) {
+                try {
+                    task.run(dbs.get(0));
+                    return null;
+                } catch (RuntimeException e) {
+                    problems.add(e.getMessage());
+                    return e;
+                }
+            }
+            List<Future<?>> futures = new ArrayList<>();
+            for (String db : dbs) {
+                futures.add(pool.submit(() -> task.run(db)));
+            }
+            RuntimeException first = null;
+            for (Future<?> f : futures) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    RuntimeException r = e.getCause() instanceof RuntimeException re ? re
+                            : new PgMigrateException(ErrorCode.INTERNAL, null, String.valueOf(e.getCause()), e.getCause());
+                    problems.add(r.getMessage());
+                    if (first == null) {
+                        first = r;
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new PgMigrateException(ErrorCode.TIMEOUT, "interrupted during the cutover");
+                }
+            }
+            return first;
+        }
+
+        @Override
+        public void close() {
+            pool.shutdownNow();
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package io.pgmigrate.core.cutover;
+
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.Lsn;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Sentinel;
+import io.pgmigrate.Side;
+import io.pgmigrate.core.sql.Queries;
+import io.pgmigrate.core.sql.Sessions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The sentinel of one NATIVE stream. The mark is a transactional {@code pg_logical_emit_message} committed with
+ * {@code synchronous_commit = on}, which forces the publisher's WAL to disk up to its commit, including the commit
+ * records of earlier asynchronous commits; the flushed position after it is the mark. (The write position alone is not
+ * enough: with {@code synchronous_commit = off} it can trail commits that clients already saw succeed.)
+ *
+ * <p>The wait ends when the slot's {@code confirmed_flush_lsn} has passed the mark. The subscriber reports a position as
+ * flushed only when every transaction before it is applied and its own WAL is flushed, which is the same guarantee
+ * synchronous logical replication rests on. The subscription's origin progress cannot serve as the condition on its
+ * own: the message is not published, and since PostgreSQL 15 pgoutput skips the otherwise empty transaction, so the
+ * origin only reaches the last data commit before the mark. It is read and logged with the result, and the wait
+ * fails at once when the subscription is disabled or its slot is gone instead of running into the timeout. While it
+ * waits it nudges both sides (see {@link #nudge}); there is no fixed sleep.
+ */
+public final class NativeSentinel implements Sentinel {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NativeSentinel.class);
+
+    /** The logical-decoding message prefix, so consumers can recognise and skip the marker. */
+    public static final String PREFIX = "pgmigrate";
+
+    private final Sessions sessions;
+    private final Side publisher;
+    private final String database;
+    private final String slot;
+    private final String subscription;
+
+    public NativeSentinel(Sessions sessions, Side publisher, String database, String slot, String subscription) {
+        this.sessions = sessions;
+        this.publisher = publisher;
+        this.database = database;
+        this.slot = slot;
+        this.subscription = subscription;
+    }
+
+    /** Emits the marker in the database {@code c} is connected to and returns the flushed WAL position. */
+    public static Lsn emit(Connection c) throws SQLException {
+        boolean auto = c.getAutoCommit();
+        c.setAutoCommit(false);
+        try {
+            Queries.execute(c, "SET LOCAL synchronous_commit = on");
+            Queries.first(c, "SELECT pg_logical_emit_message(true, ?, 'sentinel')", rs -> null, PREFIX);
+            c.commit();
+        } catch (SQLException | RuntimeException e) {
+            c.rollback();
+            throw e;
+        } finally {
+            c.setAutoCommit(auto);
+        }
+        return Lsn.parse(Queries.string(c, "SELECT pg_current_wal_flush_lsn()::text"));
+    }
+
+    @Override
+    public Lsn emit() {
+        try {
+            return emit(sessions.get(publisher, database));
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database, "writing the sentinel on the "
+                    + sessions.connector(publisher).role() + " failed", e);
+        }
+    }
+
+    @Override
+    public Lsn await(Lsn lsn, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pause = 1;
+        Connection pub = sessions.get(publisher, database);
+        Connection sub = sessions.get(publisher.other(), database);
+        try {
+            while (true) {
+                Optional<Lsn> confirmed = Queries.first(pub, """
+                        SELECT coalesce(confirmed_flush_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = ?
+                        """, rs -> Lsn.parse(rs.getString(1)), slot);
+                if (confirmed.isEmpty()) {
+                    throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
+                            + " is gone from the " + sessions.connector(publisher).role());
+                }
+                if (confirmed.get().isAtOrAfter(lsn)) {
+                    LOG.debug("{}: sentinel {} applied; confirmed {}, origin progress {}", database, lsn, confirmed.get(),
+                            originProgress(sub));
+                    return confirmed.get();
+                }
+                Optional<Boolean> enabled = Queries.first(sub, """
+                        SELECT subenabled FROM pg_subscription
+                        WHERE subname = ? AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                        """, rs -> rs.getBoolean(1), subscription);
+                if (enabled.isEmpty() || !enabled.get()) {
+                    throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, database, "subscription " + subscription
+                            + (enabled.isEmpty() ? " is missing" : " is disabled") + " on the "
+                            + sessions.connector(publisher.other()).role() + ", so sentinel " + lsn
+                            + " cannot arrive (confirmed " + confirmed.get() + ")");
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new PgMigrateException(ErrorCode.TIMEOUT, database, "the "
+                            + sessions.connector(publisher.other()).role() + " did not apply sentinel " + lsn + " within "
+                            + timeout + "; it has confirmed " + confirmed.get() + " (" + lsn.bytesAfter(confirmed.get())
+                            + " bytes behind)");
+                }
+                Waits.pause(pause, database);
+                pause = Math.min(pause * 2, 20);
+                nudge(pub, sub);
+            }
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database, "waiting for the sentinel failed", e);
+        }
+    }
+
+    /**
+     * Shortens the wait from up to a second to milliseconds. The subscriber reports a position as flushed only once
+     * its own WAL is flushed, and its apply worker asynchronously commits, so it may have answered the last keepalive
+     * with an older position and then sleep for a second. A synchronous commit on the subscriber flushes its WAL; a
+     * second marker on the publisher wakes the walsender, whose keepalive then gets an answer with the new position.
+     */
+    private static void nudge(Connection pub, Connection sub) throws SQLException {
+        emit(sub);
+        emit(pub);
+    }
+
+    private String originProgress(Connection sub) throws SQLException {
+        return Queries.first(sub, """
+                SELECT pg_replication_origin_progress('pg_' || s.oid, true)::text FROM pg_subscription s
+                WHERE s.subname = ? AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """, rs -> String.valueOf(rs.getString(1)), subscription).orElse("none");
+    }
+}

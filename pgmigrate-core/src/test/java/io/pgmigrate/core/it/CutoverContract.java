@@ -1,0 +1,263 @@
+package io.pgmigrate.core.it;
+
+import io.pgmigrate.CutoverException;
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.Migration;
+import io.pgmigrate.MigrationListener;
+import io.pgmigrate.Phase;
+import io.pgmigrate.Side;
+import io.pgmigrate.core.traffic.TcpProxy;
+import io.pgmigrate.testkit.PostgresServer;
+import io.pgmigrate.testkit.Source;
+import io.pgmigrate.testkit.Target;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The cutover proofs, run for each pair of majors by a subclass. Writers commit through a {@link TcpProxy} as an
+ * application role; the checks read both servers directly and never trust pgmigrate's own view.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+abstract class CutoverContract {
+
+    private static final Duration SYNC = Duration.ofMinutes(2);
+
+    @Test
+    void cutoverLosesNoCommittedWriteUnderLoadAndRollbackBringsTheNewWritesBack(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String a = "ledger_a";
+        String b = "Ledger B";
+        Ledger.create(source, a, 4);
+        Ledger.create(source, b, 2);
+        Ledger.createRole(target);
+        try (TcpProxy proxy = proxy(source, target);
+             Migration m = builder(source, target, state, "load", a, b).trafficSwitch(proxy).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            Ledger.grant(target, a);
+            Ledger.grant(target, b);
+
+            CutoverReport report;
+            Ledger.Writers wa = new Ledger.Writers(proxy.host(), proxy.port(), a, 4);
+            Ledger.Writers wb = new Ledger.Writers(proxy.host(), proxy.port(), b, 2);
+            try (wa; wb) {
+                wa.awaitMoreCommits(200);
+                wb.awaitMoreCommits(100);
+                wa.resetGap();
+                report = m.cutover();
+                wa.awaitMoreCommits(200);
+                wb.awaitMoreCommits(100);
+            }
+            System.out.println(report.toText());
+            System.out.printf("writers: %d commits, %d failed attempts, longest gap %d ms%n",
+                    wa.commits() + wb.commits(), wa.failedAttempts() + wb.failedAttempts(), wa.longestGapMillis());
+
+            assertThat(report.succeeded()).isTrue();
+            assertThat(report.to()).isEqualTo(Side.TARGET);
+            assertThat(report.sentinelLsns()).containsOnlyKeys(a, b);
+            assertThat(proxy.active()).isEqualTo(Side.TARGET);
+            assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.CUT_OVER);
+
+            for (var e : List.of(new Object[]{a, wa}, new Object[]{b, wb})) {
+                String db = (String) e[0];
+                Ledger.Writers w = (Ledger.Writers) e[1];
+                assertThat(Ledger.keys(target, db)).as("every write a client saw committed is on the target")
+                        .containsAll(w.confirmed());
+                assertThat(Fixtures.count(target, db, "SELECT count(*) FROM ledger WHERE writer >= 0"))
+                        .as("counters agree with the ledger on the target")
+                        .isEqualTo(Fixtures.count(target, db, "SELECT sum(n) FROM counters"));
+                // The target's sequence went on after the source's: the writes after the switch did not collide.
+                assertThat(Fixtures.count(target, db, "SELECT last_value FROM ledger_id_seq"))
+                        .isGreaterThanOrEqualTo(Fixtures.count(source, db, "SELECT max(id) FROM ledger"));
+                assertThat(Fixtures.count(target, db, "SELECT last_value FROM free_standing")).isEqualTo(1009);
+            }
+            assertThat(report.sequences().get(a)).extracting(CutoverReport.SequenceValue::name)
+                    .contains("ledger_id_seq", "free_standing");
+
+            // The reverse stream carries the target's writes to the source; nothing else differs, so nothing was
+            // committed on the source after the fence.
+            m.awaitInSync(SYNC);
+            for (String db : List.of(a, b)) {
+                assertThat(Fixtures.fingerprint(source, db, "public.ledger"))
+                        .isEqualTo(Fixtures.fingerprint(target, db, "public.ledger"));
+                assertThat(counters(source, db)).isEqualTo(counters(target, db));
+            }
+            assertSourceRefusesWrites(source, a);
+
+            // Rollback: traffic returns to the source with the target's writes, and the forward stream runs again.
+            Ledger.Writers again = new Ledger.Writers(proxy.host(), proxy.port(), a, 4);
+            CutoverReport back;
+            try (again) {
+                again.awaitMoreCommits(200);
+                back = m.rollback();
+                again.awaitMoreCommits(200);
+            }
+            System.out.println(back.toText());
+            assertThat(back.succeeded()).isTrue();
+            assertThat(back.to()).isEqualTo(Side.SOURCE);
+            assertThat(proxy.active()).isEqualTo(Side.SOURCE);
+            assertThat(Ledger.keys(source, a)).as("writes made on the target before the rollback are on the source")
+                    .containsAll(again.confirmed()).containsAll(wa.confirmed());
+            assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.STREAMING);
+            m.awaitInSync(SYNC);
+            assertThat(Fixtures.fingerprint(target, a, "public.ledger"))
+                    .isEqualTo(Fixtures.fingerprint(source, a, "public.ledger"));
+            assertSourceAcceptsWrites(source, a);
+
+            m.complete();
+            assertThat(Fixtures.count(source, a, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%'"))
+                    .isZero();
+            assertThat(Fixtures.count(target, a, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%'"))
+                    .isZero();
+            assertThat(Fixtures.count(target, "postgres",
+                    "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgmigrate\\_load\\_%'")).isZero();
+            assertThat(Fixtures.count(source, "postgres",
+                    "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgmigrate\\_load\\_%'")).isZero();
+            assertThat(Fixtures.count(source, a, "SELECT count(*) FROM pg_subscription")).isZero();
+        }
+    }
+
+    @Test
+    void aFencedSessionCannotWriteEvenAfterTurningReadOnlyOff(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "fenced";
+        Ledger.create(source, db, 1);
+        try (Migration m = builder(source, target, state, "fence", db).build()) {
+            // An application session that is already connected, idle, when the fence comes.
+            try (Connection app = Ledger.connectAsApp(source.host(), source.port(), db)) {
+                var fence = m.fence(Side.SOURCE, db);
+                fence.engage();
+                try {
+                    assertThat(fence.engaged()).isTrue();
+                    assertThat(fence.engagedAt()).isPresent();
+                    try (Statement s = app.createStatement()) {
+                        s.execute("SET default_transaction_read_only = off");
+                        s.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE");
+                        assertThatThrownBy(() -> s.executeUpdate("INSERT INTO ledger (writer, seq) VALUES (1, 1)"))
+                                .isInstanceOfSatisfying(SQLException.class,
+                                        e -> assertThat(e.getSQLState()).isEqualTo("25006"));
+                        assertThatThrownBy(() -> s.execute("TRUNCATE counters"))
+                                .isInstanceOfSatisfying(SQLException.class,
+                                        e -> assertThat(e.getSQLState()).isEqualTo("25006"));
+                    }
+                    assertSourceRefusesWrites(source, db);
+                    // The superuser is fenced too: only the migration's own sessions pass.
+                    assertThatThrownBy(() -> source.execute(db, "DELETE FROM counters"))
+                            .hasMessageContaining("25006");
+                    assertThatThrownBy(() -> source.execute(db, "CREATE TABLE sneaky (id int)"))
+                            .hasMessageContaining("25006");
+                } finally {
+                    fence.lift();
+                }
+                assertThat(fence.engaged()).isFalse();
+                assertThat(fence.liftedAt()).isPresent();
+                try (Statement s = app.createStatement()) {
+                    assertThat(s.executeUpdate("INSERT INTO ledger (writer, seq) VALUES (1, 1)")).isOne();
+                }
+            }
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pgmigrate%'"))
+                    .isZero();
+        }
+    }
+
+    @Test
+    void aCutoverThatFailsBeforeTheSwitchLeavesBothSidesAsTheyWere(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "aborted";
+        Ledger.create(source, db, 2);
+        Ledger.createRole(target);
+        String subscription = "pgmigrate_abort_aborted_sub";
+        // The subscription is disabled after the pre-check passed, so the sentinel cannot arrive.
+        MigrationListener saboteur = new MigrationListener() {
+            @Override
+            public void onPhase(String database, Phase phase) {
+                if (phase == Phase.CUTTING_OVER) {
+                    target.execute(db, "ALTER SUBSCRIPTION " + subscription + " DISABLE");
+                }
+            }
+        };
+        try (TcpProxy proxy = proxy(source, target);
+             Migration m = builder(source, target, state, "abort", db).trafficSwitch(proxy).listener(saboteur)
+                     .build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            Ledger.grant(target, db);
+            Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
+            CutoverException failure;
+            try (w) {
+                w.awaitMoreCommits(100);
+                failure = org.junit.jupiter.api.Assertions.assertThrows(CutoverException.class, m::cutover);
+                w.awaitMoreCommits(100);
+            }
+            assertThat(failure.code()).isEqualTo(ErrorCode.CUTOVER_FAILED);
+            assertThat(failure.report().succeeded()).isFalse();
+            assertThat(failure.report().failure()).contains(subscription).contains("disabled");
+            assertThat(proxy.active()).isEqualTo(Side.SOURCE);
+            assertSourceAcceptsWrites(source, db);
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%'"))
+                    .as("the fence is gone").isZero();
+            assertThat(Fixtures.count(target, "postgres",
+                    "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgmigrate\\_abort\\_%'"))
+                    .as("the prepared reverse slot is gone").isZero();
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_subscription")).isZero();
+            assertThat(Ledger.keys(source, db)).containsAll(w.confirmed());
+
+            // With the stream running again the same migration cuts over.
+            target.execute(db, "ALTER SUBSCRIPTION " + subscription + " ENABLE");
+            m.awaitInSync(SYNC);
+            assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.STREAMING);
+        }
+    }
+
+    static String counters(PostgresServer server, String db) throws SQLException {
+        try (Connection c = server.connect(db); Statement s = c.createStatement();
+             var rs = s.executeQuery("SELECT string_agg(writer || '=' || n, ',' ORDER BY writer) FROM counters")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    static TcpProxy proxy(PostgresServer source, PostgresServer target) {
+        return TcpProxy.start(new InetSocketAddress(source.host(), source.port()),
+                new InetSocketAddress(target.host(), target.port()), Side.SOURCE);
+    }
+
+    static io.pgmigrate.MigrationBuilder builder(PostgresServer source, PostgresServer target, Path state,
+                                                 String name, String... dbs) {
+        return Migration.builder()
+                .name(name)
+                .source(source.endpoint())
+                .target(target.endpoint())
+                .databases(dbs)
+                .stateDirectory(state);
+    }
+
+    static void assertSourceRefusesWrites(PostgresServer source, String db) throws SQLException {
+        try (Connection c = Ledger.connectAsApp(source.host(), source.port(), db); Statement s = c.createStatement()) {
+            s.execute("SET default_transaction_read_only = off");
+            assertThatThrownBy(() -> s.executeUpdate("INSERT INTO ledger (writer, seq) VALUES (-2, 1)"))
+                    .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("25006"));
+        }
+    }
+
+    static void assertSourceAcceptsWrites(PostgresServer source, String db) throws SQLException {
+        try (Connection c = Ledger.connectAsApp(source.host(), source.port(), db); Statement s = c.createStatement()) {
+            assertThat(s.executeUpdate("INSERT INTO ledger (writer, seq) VALUES (-3, " + System.nanoTime() + ")"))
+                    .isOne();
+        }
+    }
+}

@@ -1,0 +1,135 @@
+package io.pgmigrate.core.it;
+
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.Migration;
+import io.pgmigrate.Phase;
+import io.pgmigrate.Side;
+import io.pgmigrate.core.traffic.TcpProxy;
+import io.pgmigrate.testkit.PostgresPair;
+import io.pgmigrate.testkit.PostgresServer;
+import io.pgmigrate.testkit.Source;
+import io.pgmigrate.testkit.Target;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The migrating JVM killed ({@code SIGKILL}) between the fence and the traffic switch: a new {@link Migration} on the
+ * same state directory either finishes the cutover or rolls it back, and no write a client saw committed is lost.
+ */
+@PostgresPair(source = 14, target = 18)
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class CutoverCrashIT {
+
+    private static final Duration SYNC = Duration.ofMinutes(2);
+
+    @Test
+    void aCutoverKilledBeforeTheSwitchIsFinishedByANewMigration(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "crash_finish";
+        try (TcpProxy proxy = prepare(source, target, state, "finish", db)) {
+            Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 4);
+            CutoverReport report;
+            try (w) {
+                w.awaitMoreCommits(200);
+                killMidCutover(source, target, state, "finish", db);
+                CutoverContract.assertSourceRefusesWrites(source, db);
+                try (Migration m = CutoverContract.builder(source, target, state, "finish", db).trafficSwitch(proxy)
+                        .build()) {
+                    report = m.cutover();
+                    assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.CUT_OVER);
+                }
+                w.awaitMoreCommits(200);
+            }
+            assertThat(report.succeeded()).isTrue();
+            assertThat(proxy.active()).isEqualTo(Side.TARGET);
+            assertThat(Ledger.keys(target, db)).containsAll(w.confirmed());
+            CutoverContract.assertSourceRefusesWrites(source, db);
+            try (Migration m = CutoverContract.builder(source, target, state, "finish", db).build()) {
+                m.awaitInSync(SYNC);
+                assertThat(Fixtures.fingerprint(source, db, "public.ledger"))
+                        .isEqualTo(Fixtures.fingerprint(target, db, "public.ledger"));
+                m.complete();
+            }
+        }
+    }
+
+    @Test
+    void aCutoverKilledBeforeTheSwitchIsRolledBackByANewMigration(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "crash_back";
+        try (TcpProxy proxy = prepare(source, target, state, "back", db)) {
+            Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 4);
+            CutoverReport back;
+            try (w) {
+                w.awaitMoreCommits(200);
+                killMidCutover(source, target, state, "back", db);
+                try (Migration m = CutoverContract.builder(source, target, state, "back", db).trafficSwitch(proxy)
+                        .build()) {
+                    back = m.rollback();
+                    w.awaitMoreCommits(200);
+                    assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.STREAMING);
+                    var seen = w.confirmed();
+                    m.awaitInSync(SYNC);
+                    assertThat(Ledger.keys(target, db)).as("the forward stream runs again").containsAll(seen);
+                    // and the same migration can still cut over
+                    CutoverReport again = m.cutover();
+                    assertThat(again.succeeded()).isTrue();
+                    m.rollback();
+                    m.complete();
+                }
+            }
+            assertThat(back.to()).isEqualTo(Side.SOURCE);
+            assertThat(back.succeeded()).isTrue();
+            assertThat(Ledger.keys(source, db)).containsAll(w.confirmed());
+            CutoverContract.assertSourceAcceptsWrites(source, db);
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%'"))
+                    .isZero();
+            assertThat(Fixtures.count(target, "postgres",
+                    "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgmigrate\\_back\\_%'")).isZero();
+        }
+    }
+
+    private static TcpProxy prepare(PostgresServer source, PostgresServer target, Path state, String name, String db) {
+        Ledger.create(source, db, 4);
+        Ledger.createRole(target);
+        try (Migration m = CutoverContract.builder(source, target, state, name, db).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+        }
+        Ledger.grant(target, db);
+        return CutoverContract.proxy(source, target);
+    }
+
+    /** Runs a cutover in a child JVM and kills it with SIGKILL once it is inside the traffic switch. */
+    private static void killMidCutover(PostgresServer source, PostgresServer target, Path state, String name, String db)
+            throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                CrashingCutover.class.getName(), source.host(), Integer.toString(source.port()), target.host(),
+                Integer.toString(target.port()), source.superuser(), state.toString(), name, db);
+        pb.redirectError(state.resolve("child-" + name + ".log").toFile());
+        Process child = pb.start();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = out.readLine()) != null && !line.equals(CrashingCutover.SWITCHING)) {
+                // wait for the child to reach the switch
+            }
+            assertThat(line).as("the child reached the traffic switch; its log: " + state.resolve("child-" + name
+                    + ".log")).isEqualTo(CrashingCutover.SWITCHING);
+        } finally {
+            child.destroyForcibly();
+            child.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+}
