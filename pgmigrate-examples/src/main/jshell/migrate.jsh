@@ -23,6 +23,12 @@ source.execute("shop", "INSERT INTO orders (total) VALUES (42.00)");
 m.awaitInSync(Duration.ofSeconds(30));
 System.out.println(m.status());
 System.out.println("identical: " + m.verify().matches());
+// Without a trafficSwitch(...) the application switches itself once cutover() returns.
+System.out.println(m.cutover().toText());
+target.execute("shop", "INSERT INTO orders (total) VALUES (7.00)");
+m.awaitInSync(Duration.ofSeconds(30));
+System.out.println("the reverse stream brought the target's new order to the source: " + m.verify().matches());
+System.out.println(m.rollback().toText());
 m.complete();
 m.close();
 target.close();

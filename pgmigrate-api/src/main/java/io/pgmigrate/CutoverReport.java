@@ -46,8 +46,9 @@ public record CutoverReport(Side to, Instant fenceStart, Instant switchEnd, List
                 + (succeeded ? " succeeded" : " abandoned: " + failure));
         lines.add(String.format("  write-unavailable window: %d ms (fence %s .. switch %s)",
                 writeUnavailable().toMillis(), fenceStart, switchEnd));
+        int width = steps.stream().mapToInt(s -> s.name().length()).max().orElse(0);
         for (Step s : steps) {
-            lines.add(String.format("  %-28s %6d ms", s.name(), s.duration().toMillis()));
+            lines.add(String.format("  %-" + width + "s %6d ms", s.name(), s.duration().toMillis()));
         }
         new TreeMap<>(sentinelLsns).forEach((db, lsn) -> lines.add("  sentinel " + db + ": " + lsn + ", "
                 + sequences.getOrDefault(db, List.of()).size() + " sequences set"));

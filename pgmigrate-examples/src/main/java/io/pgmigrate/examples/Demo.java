@@ -1,32 +1,45 @@
 package io.pgmigrate.examples;
 
 import io.pgmigrate.CopyState;
+import io.pgmigrate.CutoverReport;
 import io.pgmigrate.DatabaseStatus;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationListener;
 import io.pgmigrate.MigrationStatus;
 import io.pgmigrate.Phase;
+import io.pgmigrate.Side;
 import io.pgmigrate.TableStatus;
 import io.pgmigrate.TableVerification;
 import io.pgmigrate.VerificationReport;
+import io.pgmigrate.core.traffic.TcpProxy;
 import io.pgmigrate.testkit.EmbeddedPostgresServer;
 import io.pgmigrate.testkit.PostgresServer;
 
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The main job: an embedded PostgreSQL 14 with a shop database and live writes is migrated to an embedded PostgreSQL
- * 18 while the writes go on. Prints progress while the tables copy, then a summary once the target is in sync.
+ * 18 while the writes go on, then cut over with zero downtime. The application writes through a loopback proxy that
+ * the cutover re-points; the demo prints progress while the tables copy, the cutover report, and the application's
+ * own view: the longest gap between successful commits, failed attempts, and rows lost (must be 0).
  */
 public final class Demo {
 
@@ -41,21 +54,29 @@ public final class Demo {
         CompletableFuture<EmbeddedPostgresServer> src = CompletableFuture.supplyAsync(() -> EmbeddedPostgresServer.start(14));
         CompletableFuture<EmbeddedPostgresServer> tgt = CompletableFuture.supplyAsync(() -> EmbeddedPostgresServer.start(18));
         Path state = Files.createTempDirectory("pgmigrate-demo-state");
-        try (PostgresServer source = src.join(); PostgresServer target = tgt.join()) {
-            say("source: PostgreSQL %d on %s:%d   target: PostgreSQL %d on %s:%d", source.majorVersion(),
-                    source.host(), source.port(), target.majorVersion(), target.host(), target.port());
+        try (PostgresServer source = src.join(); PostgresServer target = tgt.join();
+             TcpProxy proxy = TcpProxy.start(new InetSocketAddress(source.host(), source.port()),
+                     new InetSocketAddress(target.host(), target.port()), Side.SOURCE)) {
+            say("source: PostgreSQL %d on %s:%d   target: PostgreSQL %d on %s:%d   application proxy: %s:%d",
+                    source.majorVersion(), source.host(), source.port(), target.majorVersion(), target.host(),
+                    target.port(), proxy.host(), proxy.port());
             createShop(source);
+            createAppRole(source);
+            createAppRole(target);
+            grantApp(source);
 
-            Writer writer = new Writer(source);
+            Writer writer = new Writer(proxy.host(), proxy.port());
             Thread writerThread = new Thread(writer, "demo-writer");
             writerThread.start();
-            say("a writer is inserting and updating orders on the source, and keeps going during the migration");
+            say("the application (role %s) inserts and updates orders through the proxy, and keeps going throughout",
+                    APP_ROLE);
 
             try (Migration migration = Migration.builder()
                     .name("demo")
                     .source(source.endpoint("shop"))
                     .target(target.endpoint())
                     .stateDirectory(state)
+                    .trafficSwitch(proxy)
                     .progressInterval(Duration.ofSeconds(1))
                     .listener(new ProgressPrinter())
                     .build()) {
@@ -65,20 +86,38 @@ public final class Demo {
                 migration.start();
                 MigrationStatus synced = migration.awaitInSync(Duration.ofMinutes(2));
                 Duration copyTime = Duration.ofNanos(System.nanoTime() - startedAt);
-                long commitsSoFar = writer.commits.get();
+                long commitsDuringCopy = writer.commits.get();
+                grantApp(target); // roles and grants are not part of the schema copy yet
+                printSynced(synced, copyTime, commitsDuringCopy);
 
-                // Streaming: the writer goes on for a moment, then pauses so both sides can be compared exactly.
+                // Streaming for a moment, then the cutover while the application keeps writing.
                 Thread.sleep(2000);
+                long failedBefore = writer.failures.get();
+                writer.resetGap();
+                CutoverReport report = migration.cutover();
+                Thread.sleep(2000); // the application goes on, now on PostgreSQL 18
                 writer.running.set(false);
                 writerThread.join();
+
+                say("");
+                say("=== cutover ===");
+                say(report.toText());
+                Set<String> onTarget = refs(target);
+                long lost = writer.confirmed.stream().filter(r -> !onTarget.contains(r)).count();
+                say("");
+                say("the application's view: %,d commits in all, %d failed attempts during the cutover,"
+                        + " longest gap between successful commits %d ms, rows lost %d",
+                        writer.commits.get(), writer.failures.get() - failedBefore, writer.longestGapMillis(), lost);
+
+                // The reverse stream keeps PostgreSQL 14 in step, so both sides can be compared exactly.
                 migration.awaitInSync(Duration.ofMinutes(1));
                 VerificationReport verification = migration.verify();
-
-                printSummary(synced, copyTime, commitsSoFar, writer, verification);
+                printVerification(verification);
                 migration.complete();
-                say("complete(): publication, subscription and slot removed; the data stays on PostgreSQL 18");
-                if (!verification.matches()) {
-                    throw new IllegalStateException("verification found differences: " + verification.mismatches());
+                say("complete(): every replication object and the fence removed; the data is on PostgreSQL 18");
+                if (lost != 0 || !verification.matches() || !report.succeeded()) {
+                    throw new IllegalStateException("the demo found a problem: rows lost " + lost + ", verification "
+                            + verification.mismatches());
                 }
             } finally {
                 writer.running.set(false);
@@ -87,6 +126,28 @@ public final class Demo {
             deleteRecursively(state);
         }
         say("demo finished in %.1f s", (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static final String APP_ROLE = "shop_app";
+
+    private static void createAppRole(PostgresServer server) {
+        server.execute("postgres", "CREATE ROLE " + APP_ROLE + " LOGIN PASSWORD 'demo-only'");
+    }
+
+    private static void grantApp(PostgresServer server) {
+        server.execute("shop", "GRANT ALL ON ALL TABLES IN SCHEMA public TO " + APP_ROLE
+                + "; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO " + APP_ROLE);
+    }
+
+    private static Set<String> refs(PostgresServer server) throws SQLException {
+        Set<String> out = new HashSet<>();
+        try (Connection c = server.connect("shop"); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT ref::text FROM orders WHERE ref IS NOT NULL")) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
     }
 
     private static void createShop(PostgresServer source) throws SQLException {
@@ -105,7 +166,8 @@ public final class Demo {
                         total numeric(12, 2) NOT NULL CHECK (total >= 0),
                         status text NOT NULL DEFAULT 'new',
                         items jsonb,
-                        placed_at timestamptz NOT NULL DEFAULT now()
+                        placed_at timestamptz NOT NULL DEFAULT now(),
+                        ref uuid UNIQUE
                     );
                     CREATE INDEX orders_customer_idx ON orders (customer_id);
                     INSERT INTO customers (name, email)
@@ -123,24 +185,27 @@ public final class Demo {
         say("source database shop: 20,000 customers, %,d orders", ORDERS);
     }
 
-    private static void printSummary(MigrationStatus synced, Duration copyTime, long commitsDuringCopy, Writer writer,
-                                     VerificationReport verification) {
+    private static void printSynced(MigrationStatus synced, Duration copyTime, long commitsDuringCopy) {
         say("");
         say("=== in sync ===");
         for (DatabaseStatus d : synced.databases()) {
             say("database %s: %s, %d tables copied, lag %d bytes at %s", d.database(), d.phase(), d.tables().size(),
                     d.lagBytes(), d.confirmedLsn());
         }
-        say("initial copy and catch-up took %.1f s while the writer committed %,d transactions",
+        say("initial copy and catch-up took %.1f s while the application committed %,d transactions",
                 copyTime.toMillis() / 1000.0, commitsDuringCopy);
-        say("writer total: %,d committed transactions, %d failed", writer.commits.get(), writer.failures.get());
+        say("");
+    }
+
+    private static void printVerification(VerificationReport verification) {
         say("");
         say("%-28s %12s %12s  %s", "table", "source rows", "target rows", "digest");
         for (TableVerification t : verification.tables()) {
             say("%-28s %,12d %,12d  %s", t.schema() + "." + t.table(), t.sourceRows(), t.targetRows(),
                     t.matches() ? "identical" : "DIFFERENT");
         }
-        say("verification: %s (%d ms)", verification.matches() ? "every table identical" : "DIFFERENCES FOUND",
+        say("verification after the cutover (the reverse stream keeps the source in step): %s (%d ms)",
+                verification.matches() ? "every table identical" : "DIFFERENCES FOUND",
                 verification.elapsed().toMillis());
         say("");
     }
@@ -185,45 +250,96 @@ public final class Demo {
         }
     }
 
-    /** The application: inserts orders and updates their status, counting commits and failures. */
+    /**
+     * The application: inserts orders (each with a client-made reference, so a retried insert whose commit was not
+     * heard can be recognised) and updates their status through the proxy, reconnecting after an error.
+     */
     private static final class Writer implements Runnable {
 
         final AtomicBoolean running = new AtomicBoolean(true);
         final AtomicLong commits = new AtomicLong();
         final AtomicLong failures = new AtomicLong();
-        private final PostgresServer server;
+        final Set<String> confirmed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private final String host;
+        private final int port;
+        private volatile long lastCommit = System.nanoTime();
+        private final AtomicLong longestGap = new AtomicLong();
 
-        Writer(PostgresServer server) {
-            this.server = server;
+        Writer(String host, int port) {
+            this.host = host;
+            this.port = port;
+        }
+
+        void resetGap() {
+            lastCommit = System.nanoTime();
+            longestGap.set(0);
+        }
+
+        long longestGapMillis() {
+            return longestGap.get() / 1_000_000;
         }
 
         @Override
         public void run() {
-            try (Connection c = server.connect("shop");
-                 PreparedStatement insert = c.prepareStatement(
-                         "INSERT INTO orders (customer_id, total, items) VALUES (?, ?, '{\"sku\": \"LIVE\"}')");
-                 PreparedStatement update = c.prepareStatement("UPDATE orders SET status = 'paid' WHERE id = ?")) {
-                ThreadLocalRandom r = ThreadLocalRandom.current();
-                while (running.get()) {
-                    try {
-                        if (r.nextBoolean()) {
+            ThreadLocalRandom r = ThreadLocalRandom.current();
+            Connection c = null;
+            String pending = null;
+            while (running.get()) {
+                try {
+                    if (c == null) {
+                        Properties p = new Properties();
+                        p.setProperty("user", APP_ROLE);
+                        p.setProperty("password", "demo-only");
+                        c = DriverManager.getConnection("jdbc:postgresql://" + host + ":" + port + "/shop", p);
+                    }
+                    if (pending != null || r.nextBoolean()) {
+                        String ref = pending != null ? pending : UUID.randomUUID().toString();
+                        pending = ref;
+                        try (PreparedStatement insert = c.prepareStatement("INSERT INTO orders (customer_id, total,"
+                                + " items, ref) VALUES (?, ?, '{\"sku\": \"LIVE\"}', ?::uuid)")) {
                             insert.setLong(1, 1 + r.nextInt(20000));
                             insert.setBigDecimal(2, java.math.BigDecimal.valueOf(r.nextInt(100000), 2));
+                            insert.setString(3, ref);
                             insert.executeUpdate();
-                        } else {
+                        }
+                        confirmed.add(ref);
+                        pending = null;
+                    } else {
+                        try (PreparedStatement update = c.prepareStatement(
+                                "UPDATE orders SET status = 'paid' WHERE id = ?")) {
                             update.setLong(1, 1 + r.nextInt(ORDERS));
                             update.executeUpdate();
                         }
-                        commits.incrementAndGet();
-                    } catch (SQLException e) {
-                        failures.incrementAndGet();
                     }
+                    long now = System.nanoTime();
+                    longestGap.accumulateAndGet(now - lastCommit, Math::max);
+                    lastCommit = now;
+                    commits.incrementAndGet();
                     Thread.sleep(2);
+                } catch (SQLException e) {
+                    if ("23505".equals(e.getSQLState()) && pending != null) {
+                        confirmed.add(pending); // the earlier attempt committed; its answer was lost with the connection
+                        pending = null;
+                    }
+                    failures.incrementAndGet();
+                    closeQuietly(c);
+                    c = null;
+                    LockSupport.parkNanos(5_000_000); // do not spin while the database is fenced
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
                 }
-            } catch (SQLException e) {
-                failures.incrementAndGet();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            }
+            closeQuietly(c);
+        }
+
+        private static void closeQuietly(Connection c) {
+            if (c != null) {
+                try {
+                    c.close();
+                } catch (SQLException ignored) {
+                    // the connection is gone anyway
+                }
             }
         }
     }

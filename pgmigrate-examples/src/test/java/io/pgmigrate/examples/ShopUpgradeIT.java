@@ -1,5 +1,6 @@
 package io.pgmigrate.examples;
 
+import io.pgmigrate.CutoverReport;
 import io.pgmigrate.Migration;
 import io.pgmigrate.VerificationReport;
 import io.pgmigrate.testkit.PostgresPair;
@@ -19,7 +20,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * An upgrade test to copy into your own project: your schema on PostgreSQL 14, migrated to 18 with pgmigrate, rows
- * compared. Replace {@link #createSchema} with your migrations (Flyway, Liquibase, plain SQL) and test data.
+ * compared, then cut over. Replace {@link #createSchema} with your migrations (Flyway, Liquibase, plain SQL) and test data.
  */
 @PostgresPair(source = 14, target = 18)
 class ShopUpgradeIT {
@@ -51,11 +52,16 @@ class ShopUpgradeIT {
 
             VerificationReport report = migration.verify();
             assertThat(report.matches()).as("tables differing: %s", report.mismatches()).isTrue();
+
+            CutoverReport cutover = migration.cutover(); // your application would now connect to pg18
+            assertThat(cutover.succeeded()).isTrue();
+            pg18.execute("shop", "INSERT INTO orders (customer_id, total) VALUES (2, 1.00)"); // the sequence moved on
             migration.complete();
         }
 
         assertThat(serverVersion(pg18)).startsWith("18");
-        assertThat(count(pg18, "SELECT count(*) FROM orders")).isEqualTo(10_001);
+        assertThat(count(pg18, "SELECT count(*) FROM orders")).isEqualTo(10_002);
+        assertThat(count(pg18, "SELECT max(id) FROM orders")).isEqualTo(10_002);
     }
 
     private static String serverVersion(PostgresServer server) throws Exception {
