@@ -35,6 +35,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 abstract class CutoverContract {
 
     private static final Duration SYNC = Duration.ofMinutes(2);
+    /** pg_subscription is shared by every database of a server. */
+    private static final String HERE = "subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
     @Test
     void cutoverLosesNoCommittedWriteUnderLoadAndRollbackBringsTheNewWritesBack(
@@ -86,7 +88,19 @@ abstract class CutoverContract {
                 assertThat(Fixtures.count(target, db, "SELECT last_value FROM free_standing")).isEqualTo(1009);
             }
             assertThat(report.sequences().get(a)).extracting(CutoverReport.SequenceValue::name)
-                    .contains("ledger_id_seq", "free_standing");
+                    .contains("ledger_id_seq", "free_standing", "audit_id_seq");
+            target.execute(a, "INSERT INTO audit (note) VALUES ('after the cutover')");
+            assertThat(Fixtures.count(target, a, "SELECT max(id) FROM audit")).isEqualTo(78);
+
+            // One direction at a time: the forward subscription is off, the reverse one on.
+            String enabled = "SELECT count(*) FROM pg_subscription WHERE subenabled AND " + HERE;
+            assertThat(Fixtures.count(target, a, enabled)).isZero();
+            assertThat(Fixtures.count(source, a, enabled)).isOne();
+            if (source.majorVersion() >= 16) {
+                assertThat(Fixtures.count(source, a,
+                        "SELECT count(*) FROM pg_subscription WHERE suborigin = 'none' AND " + HERE))
+                        .as("the reverse stream skips replicated changes").isOne();
+            }
 
             // The reverse stream carries the target's writes to the source; nothing else differs, so nothing was
             // committed on the source after the fence.
@@ -127,7 +141,7 @@ abstract class CutoverContract {
                     "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgmigrate\\_load\\_%'")).isZero();
             assertThat(Fixtures.count(source, "postgres",
                     "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgmigrate\\_load\\_%'")).isZero();
-            assertThat(Fixtures.count(source, a, "SELECT count(*) FROM pg_subscription")).isZero();
+            assertThat(Fixtures.count(source, a, "SELECT count(*) FROM pg_subscription WHERE " + HERE)).isZero();
         }
     }
 
@@ -213,7 +227,7 @@ abstract class CutoverContract {
             assertThat(Fixtures.count(target, "postgres",
                     "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgmigrate\\_abort\\_%'"))
                     .as("the prepared reverse slot is gone").isZero();
-            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_subscription")).isZero();
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_subscription WHERE " + HERE)).isZero();
             assertThat(Ledger.keys(source, db)).containsAll(w.confirmed());
 
             // With the stream running again the same migration cuts over.

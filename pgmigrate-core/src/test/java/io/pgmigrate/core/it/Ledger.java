@@ -38,6 +38,8 @@ final class Ledger {
                 CREATE TABLE ledger (id bigserial PRIMARY KEY, writer integer NOT NULL, seq bigint NOT NULL,
                                      note text, UNIQUE (writer, seq));
                 CREATE TABLE counters (writer integer PRIMARY KEY, n bigint NOT NULL);
+                CREATE TABLE audit (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
+                INSERT INTO audit (note) SELECT 'a' || g FROM generate_series(1, 77) g;
                 CREATE SEQUENCE free_standing START 1000;
                 SELECT nextval('free_standing') FROM generate_series(1, 10);
                 INSERT INTO ledger (writer, seq, note) SELECT -1, g, 'history' FROM generate_series(1, 5000) g;
