@@ -18,6 +18,13 @@ public interface Fence {
     String database();
 
     /**
+     * Installs the fence ahead of time without engaging it, so that {@link #engage()} later takes no table lock and
+     * fits in a short window. Takes a short lock on each table in turn, waiting out (with retries) transactions that
+     * hold one. Idempotent; {@link #engage()} does it too when it was not done.
+     */
+    void prepare();
+
+    /**
      * Engages the fence: from return on, no transaction can commit a write. Transactions that started before are
      * drained (waited for up to the drain timeout) and then terminated, prepared transactions must be resolved, and a
      * fresh session proves a write is refused. Idempotent.

@@ -11,7 +11,8 @@ public interface SequenceSync {
 
     /**
      * Reads every sequence on the side this sync reads from and sets it on the other side, {@code margin} increments
-     * further (within the sequence's bounds). Sequences never used on the reading side are left alone.
+     * further (within the sequence's bounds), never moving one backwards. Sequences never used on the reading side are
+     * left alone; one the migration role cannot read, or one missing on the other side, fails the call.
      *
      * @return the values set
      */

@@ -88,8 +88,8 @@ final class DefaultMigration implements Migration {
         byte[] key = new byte[32];
         new SecureRandom().nextBytes(key);
         this.sessionKey = HexFormat.of().formatHex(key);
-        this.sessions = new Sessions(source, target, c -> Queries.first(c, "SELECT set_config(?, ?, false)",
-                rs -> null, TriggerFence.KEY_SETTING, sessionKey));
+        // In the startup packet, not a SET: a statement or its parameters can end up in the server's log.
+        this.sessions = new Sessions(source, target, "-c " + TriggerFence.KEY_SETTING + "=" + sessionKey);
     }
 
     /**
@@ -383,18 +383,19 @@ final class DefaultMigration implements Migration {
 
     @Override
     public Fence fence(Side side, String database) {
-        return triggerFence(requireNonNull(side, "side"), requireDatabase(database));
+        return Locked.fence(this, triggerFence(requireNonNull(side, "side"), requireDatabase(database)));
     }
 
     @Override
     public io.pgmigrate.Sentinel sentinel(Side publisher, String database) {
         NativeLink link = link(requireNonNull(publisher, "publisher"), requireDatabase(database));
-        return new NativeSentinel(sessions, publisher, database, link.slot(), link.subscription());
+        return Locked.sentinel(this, new NativeSentinel(sessions, publisher, database, link.slot(), link.subscription()));
     }
 
     @Override
     public SequenceSync sequenceSync(Side from, String database) {
-        return new SequenceCopy(sessions, requireNonNull(from, "from"), requireDatabase(database));
+        return Locked.sequenceSync(this, new SequenceCopy(sessions, requireNonNull(from, "from"),
+                requireDatabase(database)));
     }
 
     private String requireDatabase(String database) {
@@ -521,7 +522,7 @@ final class DefaultMigration implements Migration {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         sessions.close();
     }
 

@@ -65,7 +65,7 @@ public final class ContainerPostgresServer implements PostgresServer {
         List<String> command = new ArrayList<>();
         command.add("postgres");
         // The entrypoint passes these as separate arguments, so values need no quoting.
-        ServerSettings.defaults().forEach((k, v) -> {
+        ServerSettings.defaults(major).forEach((k, v) -> {
             command.add("-c");
             command.add(k + "=" + v);
         });

@@ -209,7 +209,7 @@ public final class EmbeddedPostgresServer implements PostgresServer {
             }
             PostgresBinaries binaries = PostgresBinaries.forMajor(major);
             binaries.archive(); // fail here with our message rather than inside zonky
-            Map<String, String> settings = new LinkedHashMap<>(ServerSettings.defaults());
+            Map<String, String> settings = new LinkedHashMap<>(ServerSettings.defaults(major));
             settings.put("listen_addresses", HOST);
             // Keys are case-insensitive in PostgreSQL: a user's key replaces the default however it is spelled.
             config.forEach((k, v) -> {

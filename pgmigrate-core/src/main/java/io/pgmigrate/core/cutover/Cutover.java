@@ -54,7 +54,7 @@ public final class Cutover {
     private static final String LAST_REPORT = "lastCutover";
 
     /** Journaled progress of a cutover; the order matters. */
-    enum Step { STARTED, PREPARED, FENCED, SYNCED, SEQUENCES_SET, OUTBOUND_READY, SWITCHED }
+    enum Step { STARTED, PREPARED, FENCED, SYNCED, SEQUENCES_SET, OUTBOUND_READY, SWITCHING, SWITCHED }
 
     /** What the cutover needs from the migration. */
     public interface Context {
@@ -110,8 +110,16 @@ public final class Cutover {
         Optional<Pending> pending = Pending.read(journal);
         if (pending.isPresent()) {
             Pending p = pending.get();
-            if (p.step().ordinal() >= Step.SWITCHED.ordinal()) {
-                LOG.info("finishing the {} that got past the traffic switch", move(p.to()));
+            if (p.step().ordinal() >= Step.SWITCHING.ordinal()) {
+                // Once the switch was called, traffic may be on the new side, with writes only the new side has:
+                // going back now would lose them, so the move is finished, the switch called again (it is idempotent).
+                LOG.info("finishing the {} that got as far as the traffic switch", move(p.to()));
+                if (p.step() == Step.SWITCHING) {
+                    config.trafficSwitch().switchTo(p.to());
+                    p = p.at(Step.SWITCHED);
+                    p.save(journal);
+                    journal.put(ACTIVE, p.to().name());
+                }
                 CutoverReport done = finish(p, new ArrayList<>(), Map.of());
                 if (p.to() == to) {
                     return done;
@@ -171,7 +179,7 @@ public final class Cutover {
             p = p.fenced(fenceStart);
             p.save(journal);
             t = System.nanoTime();
-            parallel.run(dbs, db -> ctx.fence(from, db).engage());
+            parallel.run(dbs, db -> ctx.fence(from, db).engageInstalled()); // installed during prepare
             p = p.at(Step.FENCED);
             p.save(journal);
             steps.add(step("fence " + role(from), t));
@@ -202,15 +210,23 @@ public final class Cutover {
             steps.add(step("reverse stream ready", t));
 
             t = System.nanoTime();
+            p = p.at(Step.SWITCHING);
+            p.save(journal);
             config.trafficSwitch().switchTo(to);
             steps.add(step("traffic switch (" + config.trafficSwitch().description() + ")", t));
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // The switch reported failure, so by its contract traffic stayed where it was: undoing is safe here,
+            // unlike after a crash inside it.
             PgMigrateException cause = e instanceof PgMigrateException pe ? pe
                     : new PgMigrateException(ErrorCode.INTERNAL, null, e.toString(), e);
             String why = cause.getMessage();
             if (p == null) {
                 CutoverReport r = report(to, Instant.now(), Instant.now(), steps, sentinels, sequences, false, why);
                 throw new CutoverException(cause.database().orElse(null), r, cause);
+            }
+            if (p.step() == Step.SWITCHING) {
+                p = p.at(Step.OUTBOUND_READY); // the switch said no: a later call must undo, not finish
+                p.save(journal);
             }
             CutoverReport r = undo(p, why, steps, sentinels, sequences);
             throw new CutoverException(cause.database().orElse(null), r, cause);
@@ -241,11 +257,12 @@ public final class Cutover {
                 why = "subscription " + inbound.subscription() + " is disabled on the " + role(to);
             } else if (!s.allTablesReady()) {
                 why = "the initial copy is still running; call awaitInSync(...) first";
-            } else if (!s.problem().isEmpty()) {
-                why = s.problem();
             } else if (s.lagBytes() > config.cutover().maxLagBytes()) {
                 why = "the " + role(to) + " is " + s.lagBytes() + " bytes behind (more than cutoverMaxLagBytes "
                         + config.cutover().maxLagBytes() + "); call awaitInSync(...) first";
+            }
+            if (why == null) {
+                why = unpublished(db, from, inbound.publication());
             }
             if (why != null) {
                 throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: " + why
@@ -254,8 +271,33 @@ public final class Cutover {
         });
     }
 
+    /**
+     * Tables the stream does not carry, such as one created on both sides after {@code start()}: the fence would
+     * hold their writes back and the cutover would leave their rows behind.
+     */
+    private String unpublished(String db, Side from, String publication) {
+        try {
+            List<String> missing = Queries.list(sessions.get(from, db), """
+                    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_class c
+                    JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND NOT c.relispartition
+                      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+                      AND n.nspname NOT LIKE 'pgmigrate\\_%'
+                      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+                      AND NOT EXISTS (SELECT 1 FROM pg_publication_tables pt
+                                      WHERE pt.pubname = ? AND pt.schemaname = n.nspname AND pt.tablename = c.relname)
+                    ORDER BY 1
+                    """, rs -> rs.getString(1), publication);
+            return missing.isEmpty() ? null : "tables " + missing + " are not in publication " + publication
+                    + ", so their rows would stay behind; add them (ALTER PUBLICATION ... ADD TABLE, then ALTER"
+                    + " SUBSCRIPTION ... REFRESH PUBLICATION) or drop them";
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the publication failed", e);
+        }
+    }
+
     private void prepare(String db, Side from, Side to, Pending p) {
-        ctx.fence(from, db).install();
+        ctx.fence(from, db).prepare();
         try {
             NativeLink outbound = ctx.link(to, db);
             if (!outbound.created()) {
@@ -284,7 +326,11 @@ public final class Cutover {
         try {
             Connection c = sessions.get(to, db);
             Lsn now = Lsn.parse(Queries.string(c, "SELECT pg_current_wal_flush_lsn()::text"));
-            ctx.link(to, db).advanceSlot(c, now);
+            NativeLink outbound = ctx.link(to, db);
+            Lsn at = outbound.advanceSlot(c, now);
+            // A slot's new position reaches disk only at the next checkpoint; the subscription's origin, moved too,
+            // is WAL-logged, and a restarted stream starts at the later of the two.
+            outbound.advanceOrigin(sessions.get(to.other(), db), at);
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "moving the reverse stream's slot on the "
                     + role(to) + " failed", e);
@@ -296,6 +342,7 @@ public final class Cutover {
      * abandons: a failure here leaves the journal at SWITCHED, and calling again finishes.
      */
     private CutoverReport finish(Pending p, List<CutoverReport.Step> steps, Map<String, List<SequenceValue>> sequences) {
+        boolean originFilter = ctx.originFilter(); // read once, before the databases' threads share nothing else
         Side to = p.to();
         Side from = to.other();
         List<String> dbs = config.databases();
@@ -312,9 +359,11 @@ public final class Cutover {
                 ctx.fence(from, db).adopt(); // a crashed process may have engaged it: its DDL guard would refuse us
                 try {
                     ctx.link(from, db).disable(sessions.get(to, db));
+                    // DISABLE only asks the apply worker to stop; both directions must never run at once.
+                    ctx.link(from, db).awaitWorkerGone(sessions.get(to, db), Duration.ofSeconds(30));
                     NativeLink outbound = ctx.link(to, db);
                     Connection sub = sessions.get(from, db);
-                    if (ctx.originFilter()) {
+                    if (originFilter) {
                         outbound.originNone(sub);
                     }
                     outbound.enable(sub);
@@ -359,7 +408,16 @@ public final class Cutover {
         long t = System.nanoTime();
         List<String> problems = new ArrayList<>();
         try (Parallel parallel = new Parallel(dbs.size())) {
+            boolean wasInterrupted = Thread.interrupted(); // undo must run to its end
             parallel.runAll(dbs, db -> ctx.fence(from, db).disengage(), problems);
+            if (!problems.isEmpty()) {
+                // The journal keeps the pending move, so the next cutover() or rollback() tries the undo again.
+                if (wasInterrupted) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, null, why + "; the fence on the " + role(from)
+                        + " could not be lifted (" + String.join("; ", problems) + "): call rollback() again");
+            }
             Instant lifted = Instant.now();
             steps.add(step("lift fence on " + role(from), t));
             if (p.fenceStart().isPresent()) {
@@ -390,6 +448,9 @@ public final class Cutover {
             String failure = why + (problems.isEmpty() ? "" : "; while undoing: " + String.join("; ", problems));
             LOG.warn("{} abandoned before the traffic switch, traffic stays on the {}: {}",
                     to == Side.TARGET ? "cutover" : "rollback", role(from), failure);
+            if (wasInterrupted) {
+                Thread.currentThread().interrupt();
+            }
             return report(to, start, lifted, steps, sentinels, sequences, false, failure);
         }
     }
@@ -554,6 +615,14 @@ public final class Cutover {
         @Override
         public void close() {
             pool.shutdownNow();
+            try {
+                // A task still running could otherwise act after the caller moved on (engage after undo).
+                if (!pool.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                    LOG.error("cutover tasks did not stop within 60 s");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 }

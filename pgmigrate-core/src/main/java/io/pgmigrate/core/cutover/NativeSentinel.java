@@ -17,7 +17,7 @@ import java.util.Optional;
 
 /**
  * The sentinel of one NATIVE stream. The mark is a transactional {@code pg_logical_emit_message} committed with
- * {@code synchronous_commit = on}, which forces the publisher's WAL to disk up to its commit, including the commit
+ * {@code synchronous_commit = local}, which forces the publisher's WAL to disk up to its commit, including the commit
  * records of earlier asynchronous commits; the flushed position after it is the mark. (The write position alone is not
  * enough: with {@code synchronous_commit = off} it can trail commits that clients already saw succeed.)
  *
@@ -55,7 +55,8 @@ public final class NativeSentinel implements Sentinel {
         boolean auto = c.getAutoCommit();
         c.setAutoCommit(false);
         try {
-            Queries.execute(c, "SET LOCAL synchronous_commit = on");
+            // local: flushed here, without waiting for a synchronous standby that might never answer
+            Queries.execute(c, "SET LOCAL synchronous_commit = local");
             Queries.first(c, "SELECT pg_logical_emit_message(true, ?, 'sentinel')", rs -> null, PREFIX);
             c.commit();
         } catch (SQLException | RuntimeException e) {

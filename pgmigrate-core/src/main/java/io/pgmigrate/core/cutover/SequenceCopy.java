@@ -14,9 +14,9 @@ import java.math.BigInteger;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 
 /**
  * Copies sequences with one query on each side: {@code pg_sequences} on the side read from, one {@code setval} per
@@ -43,8 +43,20 @@ public final class SequenceCopy implements SequenceSync {
             throw new IllegalArgumentException("margin must be zero or more, was " + margin);
         }
         try {
+            Connection fromConn = sessions.get(from, database);
+            // pg_sequences shows NULL both for a sequence never used and for one the role may not read: tell them apart.
+            List<String> unreadable = Queries.list(fromConn, """
+                    SELECT pg_catalog.format('%I.%I', schemaname, sequencename) FROM pg_sequences
+                    WHERE schemaname NOT LIKE 'pgmigrate\\_%'
+                      AND NOT has_sequence_privilege(pg_catalog.format('%I.%I', schemaname, sequencename), 'SELECT, USAGE')
+                    """, rs -> rs.getString(1));
+            if (!unreadable.isEmpty()) {
+                throw new PgMigrateException(ErrorCode.PERMISSION_DENIED, database, "the migration role cannot read"
+                        + " sequences " + unreadable + " on the " + sessions.connector(from).role()
+                        + "; GRANT SELECT ON SEQUENCE ... TO it");
+            }
             List<SequenceValue> wanted = new ArrayList<>();
-            for (Object[] r : Queries.list(sessions.get(from, database), """
+            for (Object[] r : Queries.list(fromConn, """
                     SELECT schemaname, sequencename, last_value, increment_by, min_value, max_value FROM pg_sequences
                     WHERE last_value IS NOT NULL AND schemaname NOT LIKE 'pgmigrate\\_%'
                     ORDER BY 1, 2
@@ -62,21 +74,35 @@ public final class SequenceCopy implements SequenceSync {
             String[] schemas = wanted.stream().map(SequenceValue::schema).toArray(String[]::new);
             String[] names = wanted.stream().map(SequenceValue::name).toArray(String[]::new);
             Long[] values = wanted.stream().map(SequenceValue::value).toArray(Long[]::new);
-            Set<String> set = new HashSet<>(Queries.list(to, """
-                    SELECT x.s, x.n FROM unnest(?::text[], ?::text[], ?::bigint[]) AS x(s, n, v)
+            // Never backwards: a sequence already further on the new side (a resumed cutover) keeps its position.
+            Map<String, Long> set = new HashMap<>();
+            for (Object[] r : Queries.list(to, """
+                    SELECT x.s, x.n, pg_catalog.setval(c.oid, CASE WHEN ps.increment_by > 0
+                               THEN greatest(x.v, coalesce(ps.last_value, x.v))
+                               ELSE least(x.v, coalesce(ps.last_value, x.v)) END, true)
+                    FROM unnest(?::text[], ?::text[], ?::bigint[]) AS x(s, n, v)
                     JOIN pg_namespace ns ON ns.nspname = x.s
                     JOIN pg_class c ON c.relnamespace = ns.oid AND c.relname = x.n AND c.relkind = 'S'
-                    CROSS JOIN LATERAL pg_catalog.setval(c.oid, x.v, true) AS sv
-                    """, rs -> rs.getString(1) + '\u0000' + rs.getString(2), to.createArrayOf("text", schemas), to.createArrayOf("text", names),
-                    to.createArrayOf("int8", values)));
+                    JOIN pg_sequences ps ON ps.schemaname = x.s AND ps.sequencename = x.n
+                    """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getLong(3)},
+                    to.createArrayOf("text", schemas), to.createArrayOf("text", names),
+                    to.createArrayOf("int8", values))) {
+                set.put(r[0] + "\u0000" + r[1], (Long) r[2]);
+            }
             List<SequenceValue> done = new ArrayList<>();
+            List<String> missing = new ArrayList<>();
             for (SequenceValue v : wanted) {
-                if (set.contains(v.schema() + '\u0000' + v.name())) {
-                    done.add(v);
+                Long value = set.get(v.schema() + '\u0000' + v.name());
+                if (value == null) {
+                    missing.add(v.schema() + "." + v.name());
                 } else {
-                    LOG.warn("{}: sequence {}.{} does not exist on the {}; it was not set", database, v.schema(), v.name(),
-                            sessions.connector(from.other()).role());
+                    done.add(new SequenceValue(v.schema(), v.name(), value));
                 }
+            }
+            if (!missing.isEmpty()) {
+                throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, database, "sequences " + missing
+                        + " do not exist on the " + sessions.connector(from.other()).role() + " (or cannot be set by the"
+                        + " migration role); after the switch the application would fail on them");
             }
             LOG.debug("{}: set {} sequences on the {}", database, done.size(), sessions.connector(from.other()).role());
             return done;

@@ -110,7 +110,8 @@ public final class TriggerFence implements Fence {
      * Each lock is awaited with a short timeout and retried, so a long transaction delays the installation, not the
      * application. Leaves an engaged fence engaged.
      */
-    public void install() {
+    @Override
+    public void prepare() {
         Connection c = sessions.get(side, database);
         try {
             boolean schemaExists = Queries.exists(c, "SELECT 1 FROM pg_namespace WHERE nspname = ?", name);
@@ -199,7 +200,15 @@ public final class TriggerFence implements Fence {
 
     @Override
     public void engage() {
-        install();
+        prepare();
+        engageInstalled();
+    }
+
+    /**
+     * Engages a fence whose triggers {@link #prepare()} has put in place: the part of {@link #engage()} that belongs in
+     * the write-unavailable window. A table that lacks its trigger fails the verification, which lifts the fence.
+     */
+    public void engageInstalled() {
         Instant start = Instant.now();
         Connection c = sessions.get(side, database);
         // The probe session connects while the fence goes up: opening it costs more than the rest of the check.
@@ -257,7 +266,7 @@ public final class TriggerFence implements Fence {
     }
 
     /**
-     * Drops the triggers (one table per transaction, as {@link #install()} creates them), then the guards and the
+     * Drops the triggers (one table per transaction, as {@link #prepare()} creates them), then the guards and the
      * schema. Waits only briefly for table locks: when the application holds them, the inert objects stay and a later
      * {@code complete()} removes them.
      *
@@ -311,12 +320,17 @@ public final class TriggerFence implements Fence {
      * deadlock_timeout}; our lock timeout is shorter, so without this a vacuum of a busy table would outlast every
      * attempt. Anti-wraparound vacuums are left alone: they must finish.
      */
-    private void yieldAutovacuum(Connection c) throws SQLException {
-        Queries.list(c, """
-                SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-                WHERE datname = current_database() AND backend_type = 'autovacuum worker'
-                  AND query NOT LIKE '%to prevent wraparound%'
-                """, rs -> null);
+    private void yieldAutovacuum(Connection c) {
+        try {
+            Queries.list(c, """
+                    SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+                    WHERE datname = current_database() AND backend_type = 'autovacuum worker'
+                      AND query NOT LIKE '%to prevent wraparound%'
+                    """, rs -> null);
+        } catch (SQLException e) {
+            // Without the right to signal autovacuum the lock timeout retries simply go on.
+            LOG.debug("{}: cannot ask autovacuum to yield: {}", database, e.getMessage());
+        }
     }
 
     @Override
@@ -372,17 +386,17 @@ public final class TriggerFence implements Fence {
     }
 
     private void replaceGuards(Connection c, boolean engaged) throws SQLException {
-        String check = """
-                IF pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
-                       coalesce(pg_catalog.current_setting(@setting, true), ''), 'UTF8')), 'hex') <> @hash THEN
-                  RAISE EXCEPTION USING ERRCODE = '25006', MESSAGE = @message, HINT = @hint;
-                END IF;
-                """
-                .replace("@setting", literal(KEY_SETTING))
-                .replace("@hash", literal(keyHash))
-                .replace("@message", literal("database " + database + " is fenced by pgmigrate migration " + migration
-                        + ": it accepts no writes while traffic moves to the other server"))
-                .replace("@hint", literal("reconnect through the traffic switch; the other server takes the writes"));
+        // Every name and operator qualified: the guard runs with the caller's search_path, and a role that can create
+        // objects could otherwise shadow "<>" with its own operator. Built by concatenation: the database name may
+        // contain anything, including text that looks like a placeholder.
+        String check = "IF pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(\n"
+                + "       coalesce(pg_catalog.current_setting(" + literal(KEY_SETTING) + ", true), ''), 'UTF8')), 'hex')"
+                + " OPERATOR(pg_catalog.<>) " + literal(keyHash) + " THEN\n"
+                + "  RAISE EXCEPTION USING ERRCODE = '25006', MESSAGE = " + literal("database " + database
+                + " is fenced by pgmigrate migration " + migration
+                + ": it accepts no writes while traffic moves to the other server")
+                + ", HINT = " + literal("reconnect through the traffic switch; the other server takes the writes")
+                + ";\nEND IF;\n";
         String dml = "BEGIN\n" + (engaged ? check : "") + "RETURN NULL;\nEND";
         String ddl = "BEGIN\n" + (engaged ? check : "NULL;\n") + "END";
         Queries.execute(c, "CREATE OR REPLACE FUNCTION " + guard() + " RETURNS trigger LANGUAGE plpgsql AS "
@@ -404,9 +418,20 @@ public final class TriggerFence implements Fence {
      * timeout, and refuses prepared transactions, which could commit later without running a statement.
      */
     private void drain(Connection c, Timestamp flipped) throws SQLException {
+        // Without pg_read_all_stats, other roles' sessions show no xact_start: the drain would be blind to them.
+        if (!Queries.exists(c, """
+                SELECT 1 FROM pg_roles WHERE rolname = current_user
+                  AND (rolsuper OR (pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')
+                                    AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')))
+                """)) {
+            throw new PgMigrateException(ErrorCode.PERMISSION_DENIED, database, "the migration role must see and end"
+                    + " other sessions to fence the " + sessions.connector(side).role() + ": GRANT pg_read_all_stats,"
+                    + " pg_signal_backend TO the migration role (or make it a superuser)");
+        }
         String inFlight = """
                 SELECT pid FROM pg_stat_activity
-                WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                WHERE datname = current_database() AND pid <> pg_backend_pid()
+                  AND backend_type IN ('client backend', 'background worker')
                   AND xact_start IS NOT NULL AND xact_start < ?
                 """;
         long deadline = System.nanoTime() + drainTimeout.toNanos();

@@ -64,10 +64,18 @@ public final class Connector {
 
     /** A connection to {@code database}, in auto-commit mode. */
     public Connection connect(String database) {
-        return Retry.decorateSupplier(retry, () -> attempt(database)).get();
+        return connect(database, "");
     }
 
-    private Connection attempt(String database) {
+    /**
+     * A connection to {@code database} with extra server settings in the startup packet ({@code -c name=value ...}):
+     * unlike a {@code SET} or a bound parameter, they never appear in the server's statement log.
+     */
+    public Connection connect(String database, String extraOptions) {
+        return Retry.decorateSupplier(retry, () -> attempt(database, extraOptions)).get();
+    }
+
+    private Connection attempt(String database, String extraOptions) {
         Properties props = new Properties();
         endpoint.properties().forEach(props::setProperty);
         endpoint.user().ifPresent(u -> props.setProperty("user", u));
@@ -76,7 +84,8 @@ public final class Connector {
         props.putIfAbsent("ApplicationName", "pgmigrate");
         props.putIfAbsent("tcpKeepAlive", "true");
         String options = props.getProperty("options");
-        props.setProperty("options", options == null ? SESSION_OPTIONS : options + " " + SESSION_OPTIONS);
+        String ours = extraOptions.isEmpty() ? SESSION_OPTIONS : SESSION_OPTIONS + " " + extraOptions;
+        props.setProperty("options", options == null ? ours : options + " " + ours);
         try {
             Connection c = DriverManager.getConnection(endpoint.jdbcUrl(database), props);
             c.setAutoCommit(true);

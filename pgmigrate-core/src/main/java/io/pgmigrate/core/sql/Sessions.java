@@ -11,62 +11,89 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * One open connection per side and database, reused across calls and re-opened when broken. Every new connection is
- * first handed to an initialiser (the cutover uses it to mark the session as the migration's own, so fences let it
- * through).
+ * One open connection per side and database, reused across calls and re-opened when broken. Every connection opened
+ * here carries the same extra startup options; the migration uses them to mark its sessions as its own, so its fences
+ * let them through.
  */
 public final class Sessions implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
 
     private final Map<Side, Connector> connectors = new EnumMap<>(Side.class);
-    private final Map<String, Connection> open = new LinkedHashMap<>();
-    private final SessionInit init;
+    private final Map<String, Held> open = new LinkedHashMap<>();
+    private final String startupOptions;
 
-    /** Prepares a newly opened connection. */
-    @FunctionalInterface
-    public interface SessionInit {
-        void prepare(Connection c) throws SQLException;
-    }
-
-    public Sessions(Connector source, Connector target, SessionInit init) {
+    /** @param startupOptions server settings for every connection, as {@code -c name=value ...} */
+    public Sessions(Connector source, Connector target, String startupOptions) {
         connectors.put(Side.SOURCE, source);
         connectors.put(Side.TARGET, target);
-        this.init = init;
+        this.startupOptions = startupOptions;
     }
 
     public Connector connector(Side side) {
         return connectors.get(side);
     }
 
-    /** The shared connection to {@code db} on {@code side}. */
-    public synchronized Connection get(Side side, String db) {
+    /**
+     * The shared connection to {@code db} on {@code side}, checked with a round trip at most every two seconds and
+     * replaced when broken, so a burst of statements (a cutover) costs no extra round trips.
+     */
+    public Connection get(Side side, String db) {
         String key = side + "\u0000" + db;
-        Connection c = open.get(key);
-        try {
-            if (c != null && c.isValid(2)) {
-                return c;
-            }
-        } catch (SQLException e) {
-            // fall through and reconnect
+        Held held;
+        synchronized (this) {
+            held = open.get(key);
         }
-        closeQuietly(c);
-        c = fresh(side, db);
-        open.put(key, c);
-        return c;
+        if (held != null && held.usable()) {
+            return held.connection;
+        }
+        synchronized (this) {
+            held = open.get(key);
+            if (held != null && held.usable()) {
+                return held.connection;
+            }
+            if (held != null) {
+                closeQuietly(held.connection);
+            }
+            held = new Held(fresh(side, db));
+            open.put(key, held);
+            return held.connection;
+        }
+    }
+
+    /** A cached connection and when it was last known to work. */
+    private static final class Held {
+        private static final long RECHECK_NANOS = 2_000_000_000L;
+        final Connection connection;
+        volatile long checked = System.nanoTime();
+
+        Held(Connection connection) {
+            this.connection = connection;
+        }
+
+        boolean usable() {
+            try {
+                if (connection.isClosed()) {
+                    return false;
+                }
+                long now = System.nanoTime();
+                if (now - checked < RECHECK_NANOS) {
+                    return true;
+                }
+                if (connection.isValid(2)) {
+                    checked = now;
+                    return true;
+                }
+                return false;
+            } catch (SQLException e) {
+                return false;
+            }
+        }
     }
 
     /** A new connection of the migration's own, not shared; the caller closes it. */
     public Connection fresh(Side side, String db) {
-        Connection c = connectors.get(side).connect(db);
-        try {
-            init.prepare(c);
-        } catch (SQLException e) {
-            closeQuietly(c);
-            throw io.pgmigrate.PgMigrateException.fromSql(io.pgmigrate.ErrorCode.CONNECTION_FAILED, db,
-                    "preparing a session on the " + connectors.get(side).role() + " failed", e);
-        }
-        return c;
+        return connectors.get(side).connect(db, startupOptions);
     }
 
     public Connection source(String db) {
@@ -81,7 +108,7 @@ public final class Sessions implements AutoCloseable {
     public synchronized void forget(String db) {
         open.entrySet().removeIf(e -> {
             if (e.getKey().endsWith("\u0000" + db)) {
-                closeQuietly(e.getValue());
+                closeQuietly(e.getValue().connection);
                 return true;
             }
             return false;
@@ -90,7 +117,7 @@ public final class Sessions implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        open.values().forEach(Sessions::closeQuietly);
+        open.values().forEach(h -> closeQuietly(h.connection));
         open.clear();
     }
 

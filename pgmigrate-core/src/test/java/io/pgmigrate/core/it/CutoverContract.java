@@ -22,6 +22,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -185,6 +186,41 @@ abstract class CutoverContract {
             }
             assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pgmigrate%'"))
                     .isZero();
+        }
+    }
+
+    @Test
+    void aWriteAlreadyRunningWhenTheFenceComesCannotCommit(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "drained";
+        Ledger.create(source, db, 1);
+        try (Migration m = builder(source, target, state, "drain", db).fenceDrainTimeout(Duration.ofMillis(200))
+                .build()) {
+            var fence = m.fence(Side.SOURCE, db);
+            fence.prepare(); // as a cutover does before its window
+            // The statement's trigger fires before it sleeps, with the guard still inert: only the drain stops it.
+            CompletableFuture<Integer> slow = CompletableFuture.supplyAsync(() -> {
+                try (Connection app = Ledger.connectAsApp(source.host(), source.port(), db);
+                     Statement s = app.createStatement()) {
+                    return s.executeUpdate("INSERT INTO ledger (writer, seq) SELECT 7, 1 FROM pg_sleep(2)");
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (Fixtures.count(source, db, "SELECT count(*) FROM pg_stat_activity WHERE usename = '"
+                    + Ledger.APP_ROLE + "' AND state = 'active' AND query LIKE '%pg_sleep%'") == 0) {
+                assertThat(System.nanoTime()).as("the slow insert started").isLessThan(deadline);
+                Thread.sleep(10);
+            }
+            fence.engage();
+            try {
+                assertThatThrownBy(slow::join).hasCauseInstanceOf(IllegalStateException.class);
+            } finally {
+                fence.lift();
+            }
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM ledger WHERE writer = 7"))
+                    .as("the write that was running when the fence came was not committed").isZero();
         }
     }
 

@@ -15,16 +15,23 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The migrating JVM killed ({@code SIGKILL}) between the fence and the traffic switch: a new {@link Migration} on the
- * same state directory either finishes the cutover or rolls it back, and no write a client saw committed is lost.
+ * The migrating JVM killed ({@code SIGKILL}) between the fence and the traffic switch, or just after traffic moved: a
+ * new {@link Migration} on the same state directory either finishes the cutover or rolls it back, and no write a
+ * client saw committed is lost.
  */
 @PostgresPair(source = 14, target = 18)
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -99,6 +106,47 @@ class CutoverCrashIT {
         }
     }
 
+    @Test
+    void aCutoverKilledJustAfterTheSwitchKeepsTheNewSidesWritesThroughARollback(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "crash_after";
+        try (TcpProxy proxy = prepare(source, target, state, "after", db);
+             ServerSocket control = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 4);
+            CutoverReport back;
+            try (w) {
+                w.awaitMoreCommits(200);
+                Process child = startChild(source, target, state, "after", db, control.getLocalPort());
+                try {
+                    // The child's switch asks us to move the proxy, then the child dies before journaling it.
+                    control.setSoTimeout(120_000);
+                    try (Socket s = control.accept();
+                         var in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+                         var out = new PrintWriter(s.getOutputStream(), true, StandardCharsets.UTF_8)) {
+                        proxy.switchTo(Side.valueOf(in.readLine()));
+                        out.println("OK");
+                    }
+                    awaitLine(child, CrashingCutover.SWITCHED, state, "after");
+                    w.awaitMoreCommits(200); // writes that only the target has
+                } finally {
+                    child.destroyForcibly();
+                    child.waitFor(30, TimeUnit.SECONDS);
+                }
+                try (Migration m = CutoverContract.builder(source, target, state, "after", db).trafficSwitch(proxy)
+                        .build()) {
+                    back = m.rollback();
+                    w.awaitMoreCommits(100);
+                    m.complete();
+                }
+            }
+            assertThat(back.to()).isEqualTo(Side.SOURCE);
+            assertThat(back.succeeded()).isTrue();
+            assertThat(proxy.active()).isEqualTo(Side.SOURCE);
+            assertThat(Ledger.keys(source, db)).as("the writes made on the target after the switch came back")
+                    .containsAll(w.confirmed());
+        }
+    }
+
     private static TcpProxy prepare(PostgresServer source, PostgresServer target, Path state, String name, String db) {
         Ledger.create(source, db, 4);
         Ledger.createRole(target);
@@ -113,23 +161,37 @@ class CutoverCrashIT {
     /** Runs a cutover in a child JVM and kills it with SIGKILL once it is inside the traffic switch. */
     private static void killMidCutover(PostgresServer source, PostgresServer target, Path state, String name, String db)
             throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                CrashingCutover.class.getName(), source.host(), Integer.toString(source.port()), target.host(),
-                Integer.toString(target.port()), source.superuser(), state.toString(), name, db);
-        pb.redirectError(state.resolve("child-" + name + ".log").toFile());
-        Process child = pb.start();
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
-                StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = out.readLine()) != null && !line.equals(CrashingCutover.SWITCHING)) {
-                // wait for the child to reach the switch
-            }
-            assertThat(line).as("the child reached the traffic switch; its log: " + state.resolve("child-" + name
-                    + ".log")).isEqualTo(CrashingCutover.SWITCHING);
+        Process child = startChild(source, target, state, name, db, -1);
+        try {
+            awaitLine(child, CrashingCutover.SWITCHING, state, name);
         } finally {
             child.destroyForcibly();
             child.waitFor(30, TimeUnit.SECONDS);
         }
+    }
+
+    private static Process startChild(PostgresServer source, PostgresServer target, Path state, String name, String db,
+                                      int controlPort) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
+                CrashingCutover.class.getName(), source.host(), Integer.toString(source.port()), target.host(),
+                Integer.toString(target.port()), source.superuser(), state.toString(), name, db));
+        if (controlPort > 0) {
+            command.add(Integer.toString(controlPort));
+        }
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.redirectError(state.resolve("child-" + name + ".log").toFile());
+        return pb.start();
+    }
+
+    /** Reads the child's output until {@code line}; its input stream stays open for later lines. */
+    private static void awaitLine(Process child, String line, Path state, String name) throws Exception {
+        BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+        String l;
+        while ((l = out.readLine()) != null && !l.equals(line)) {
+            // wait for the child to get there
+        }
+        assertThat(l).as("the child printed " + line + "; its log: " + state.resolve("child-" + name + ".log"))
+                .isEqualTo(line);
     }
 }

@@ -40,6 +40,20 @@ public final class ServerSettings {
     }
 
     /**
+     * The settings for a server of {@code major}: from 18 on, replication origins have their own limit,
+     * {@code max_active_replication_origins} (default 10), which every subscription and each of its table-sync workers
+     * count against; it gets the same room as slots.
+     */
+    public static Map<String, String> defaults(int major) {
+        if (major < 18) {
+            return DEFAULTS;
+        }
+        Map<String, String> m = new LinkedHashMap<>(DEFAULTS);
+        m.put("max_active_replication_origins", DEFAULTS.get("max_replication_slots"));
+        return Collections.unmodifiableMap(m);
+    }
+
+    /**
      * Checks a setting name: letters, digits and underscores, optionally one dot for extension settings.
      *
      * @throws IllegalArgumentException naming the key when it is not a plausible setting name

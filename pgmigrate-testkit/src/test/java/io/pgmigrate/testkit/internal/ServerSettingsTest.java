@@ -47,4 +47,10 @@ class ServerSettingsTest {
         assertThatThrownBy(() -> ServerSettings.checkValue("work_mem", null))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void postgres18GetsRoomForReplicationOrigins() {
+        assertThat(ServerSettings.defaults(18)).containsEntry("max_active_replication_origins", "40");
+        assertThat(ServerSettings.defaults(17)).doesNotContainKey("max_active_replication_origins");
+    }
 }

@@ -216,6 +216,47 @@ public final class NativeLink {
                 slot, lsn.toString()));
     }
 
+    /**
+     * Moves the subscription's replication origin forward to {@code lsn} (never back), so the stream resumes there
+     * even if the publisher's slot lost its latest position in a crash. The subscription must be disabled.
+     */
+    public void advanceOrigin(Connection target, Lsn lsn) throws SQLException {
+        Optional<Subscription> sub = subscription(target);
+        if (sub.isEmpty()) {
+            return;
+        }
+        String origin = "pg_" + sub.get().oid();
+        Lsn current = Queries.first(target, "SELECT coalesce(pg_replication_origin_progress(?, false), '0/0')::text",
+                rs -> Lsn.parse(rs.getString(1)), origin).orElse(Lsn.ZERO);
+        if (!current.isAtOrAfter(lsn)) {
+            Queries.first(target, "SELECT pg_replication_origin_advance(?, ?::pg_lsn)", rs -> null, origin,
+                    lsn.toString());
+        }
+    }
+
+    /** Waits until the subscription has no apply worker any more (after {@link #disable}, which only asks it to stop). */
+    public void awaitWorkerGone(Connection target, Duration timeout) throws SQLException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long wait = 2;
+        while (Queries.exists(target, """
+                SELECT 1 FROM pg_stat_subscription ss JOIN pg_subscription s ON s.oid = ss.subid
+                WHERE s.subname = ? AND ss.pid IS NOT NULL
+                  AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """, subscription)) {
+            if (System.nanoTime() > deadline) {
+                throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, database, "the workers of subscription "
+                        + subscription + " did not stop within " + timeout + " of DISABLE");
+            }
+            try {
+                Thread.sleep(wait);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new PgMigrateException(ErrorCode.INTERNAL, database, "interrupted while waiting for a worker", ie);
+            }
+            wait = Math.min(wait * 2, 50);
+        }
+    }
+
     /** Enables the subscription. */
     public void enable(Connection target) throws SQLException {
         Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " ENABLE");
