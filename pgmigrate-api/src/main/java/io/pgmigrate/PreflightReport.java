@@ -27,6 +27,11 @@ public record PreflightReport(List<Finding> findings) {
             return "preflight: no findings\n";
         }
         StringBuilder b = new StringBuilder();
+        long blockers = blockers().size();
+        long warnings = findings.stream().filter(f -> f.severity() == Severity.WARNING).count();
+        b.append(String.format("preflight: %d blocker(s), %d warning(s), %d note(s)%n", blockers, warnings,
+                findings.size() - blockers - warnings));
+        b.append(String.format("%-8s %-22s %s%n", "severity", "check", "database: object: what and why"));
         for (Finding f : findings) {
             b.append(String.format("%-8s %-22s %s%s%n", f.severity(), f.check(),
                     f.database().isEmpty() ? "" : f.database() + ": ",

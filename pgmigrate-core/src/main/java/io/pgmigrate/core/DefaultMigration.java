@@ -175,7 +175,14 @@ final class DefaultMigration implements Migration {
             throw new PgMigrateException(ErrorCode.PREFLIGHT_FAILED, "preflight found " + report.blockers().size()
                     + " blocker(s); nothing was changed:\n" + report.toTable());
         }
-        report.findings().forEach(f -> warn(f.database(), f.check() + ": " + f.message()));
+        for (io.pgmigrate.Finding f : report.findings()) {
+            if (f.severity() == io.pgmigrate.Severity.WARNING) {
+                warn(f.database(), f.check() + ": " + f.message());
+            } else {
+                LOG.info("preflight {}{}: {}", f.check(), f.database().isEmpty() ? "" : " (" + f.database() + ")",
+                        f.message());
+            }
+        }
         for (String db : config.databases()) {
             startDatabase(db);
         }

@@ -191,7 +191,11 @@ class CutoverCrashIT {
         while ((l = out.readLine()) != null && !l.equals(line)) {
             // wait for the child to get there
         }
-        assertThat(l).as("the child printed " + line + "; its log: " + state.resolve("child-" + name + ".log"))
-                .isEqualTo(line);
+        if (!line.equals(l)) {
+            Path log = state.resolve("child-" + name + ".log");
+            String text = java.nio.file.Files.exists(log) ? java.nio.file.Files.readString(log) : "(no log)";
+            throw new AssertionError("the child did not print " + line + "; its log:\n"
+                    + text.substring(Math.max(0, text.length() - 4000)));
+        }
     }
 }

@@ -1,0 +1,369 @@
+package io.pgmigrate.core.preflight;
+
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.Finding;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Severity;
+import io.pgmigrate.core.ObjectNames;
+import io.pgmigrate.core.sql.Connector;
+import io.pgmigrate.core.sql.Queries;
+import io.pgmigrate.core.state.Journal;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Optional;
+
+import static io.pgmigrate.core.sql.Identifiers.quote;
+
+/**
+ * Checks of one database on both sides: that it exists (or can be created), the tables and objects logical replication
+ * does not carry, extensions, encoding and collations, transactions that would hold up the start, privileges on the
+ * database and its tables, and names the migration would take that are already taken.
+ */
+final class DatabaseChecks {
+
+    /** Ordinary tables of the user: the same set the schema copy and the fence cover. */
+    private static final String USER_RELATIONS = """
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+              AND n.nspname NOT LIKE 'pgmigrate\\_%'
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                              AND d.deptype = 'e')
+            """;
+
+    private final String db;
+    private final Connector source;
+    private final Connector target;
+    private final ServerChecks.Side src;
+    private final ServerChecks.Side tgt;
+    private final ObjectNames names;
+    private final Journal.DatabaseEntry journal;
+    private final List<Finding> findings;
+    private final boolean first;
+
+    /** @param first whether this is the first database: server-wide checks made through it run once */
+    DatabaseChecks(String db, Connector source, Connector target, ServerChecks.Side src, ServerChecks.Side tgt,
+                   ObjectNames names, Journal.DatabaseEntry journal, List<Finding> findings, boolean first) {
+        this.db = db;
+        this.source = source;
+        this.target = target;
+        this.src = src;
+        this.tgt = tgt;
+        this.names = names;
+        this.journal = journal;
+        this.findings = findings;
+        this.first = first;
+    }
+
+    void run() {
+        try (Connection s = source.connect(db)) {
+            Optional<Connection> t = targetDatabase();
+            try {
+                privileges(s, t.orElse(null));
+                tables(s, t.orElse(null));
+                objectsNotReplicated(s);
+                extensions(s);
+                collation(s);
+                if (first) {
+                    transactions(s);
+                }
+                collisions(s, t.orElse(null));
+            } finally {
+                if (t.isPresent()) {
+                    t.get().close();
+                }
+            }
+        } catch (PgMigrateException e) {
+            String fix = e.code() == ErrorCode.DATABASE_MISSING ? "create the database on the source, or remove it from"
+                    + " databases(...)" : "check the endpoint, the credentials and pg_hba.conf for this database";
+            add(Severity.BLOCKER, "source_database", "", e.getMessage(), fix);
+        } catch (SQLException e) {
+            add(Severity.BLOCKER, "source_database", "", "checking the database failed: " + e.getMessage(), "");
+        }
+    }
+
+    /** The target database, or empty when it does not exist yet (it will be created: can it be?). */
+    private Optional<Connection> targetDatabase() throws SQLException {
+        try (Connection admin = target.connect("postgres")) {
+            if (Queries.exists(admin, "SELECT 1 FROM pg_database WHERE datname = ?", db)) {
+                return Optional.of(target.connect(db));
+            }
+        }
+        if (tgt.superuser() || tgt.createDb()) {
+            add(Severity.INFO, "target_database", "", "the database does not exist on the target; start() creates it"
+                    + " with the source's encoding and locale", "");
+        } else {
+            add(Severity.BLOCKER, "target_database", "", "the database does not exist on the target and the migration"
+                    + " role may not create databases there", "CREATE DATABASE " + quote(db) + " on the target, or"
+                    + " ALTER ROLE " + quote(tgt.role()) + " CREATEDB;");
+        }
+        return Optional.empty();
+    }
+
+    private void privileges(Connection s, Connection t) throws SQLException {
+        if (!src.superuser()) {
+            if (!Queries.exists(s, "SELECT 1 WHERE has_database_privilege(current_database(), 'CREATE')")) {
+                add(Severity.BLOCKER, "source_privileges", src.role(), "creating the publication needs CREATE on the"
+                        + " database", "GRANT CREATE ON DATABASE " + quote(db) + " TO " + quote(src.role()) + ";");
+            }
+            List<String> notOwned = Queries.list(s, "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
+                    + USER_RELATIONS + " AND c.relkind = 'r' AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1 LIMIT 20",
+                    rs -> rs.getString(1));
+            if (!notOwned.isEmpty()) {
+                add(Severity.BLOCKER, "source_privileges", src.role(), "a publication can name only tables its creator"
+                        + " owns; the migration role does not own " + notOwned, "GRANT <owner role> TO "
+                        + quote(src.role()) + "; or run the migration as the owner or a superuser");
+            }
+            List<String> noTrigger = Queries.list(s, "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
+                    + USER_RELATIONS + " AND c.relkind IN ('r', 'p') AND NOT has_table_privilege(c.oid, 'TRIGGER')"
+                    + " ORDER BY 1 LIMIT 20", rs -> rs.getString(1));
+            if (!noTrigger.isEmpty()) {
+                add(Severity.WARNING, "fence_privileges", src.role(), "the fence puts a trigger on every table; the"
+                        + " migration role lacks TRIGGER on " + noTrigger + ", so the cutover would be abandoned",
+                        "GRANT TRIGGER ON ALL TABLES IN SCHEMA <schema> TO " + quote(src.role()) + ";");
+            }
+        }
+        if (t != null && !tgt.superuser()
+                && !Queries.exists(t, "SELECT 1 WHERE has_database_privilege(current_database(), 'CREATE')")) {
+            add(Severity.BLOCKER, "target_privileges", tgt.role(), "creating the schema and the subscription needs"
+                    + " CREATE on the target database", "GRANT CREATE ON DATABASE " + quote(db) + " TO "
+                    + quote(tgt.role()) + ";");
+        }
+    }
+
+    private void tables(Connection s, Connection t) throws SQLException {
+        for (Object[] r : Queries.list(s, """
+                SELECT n.nspname, c.relname,
+                       (SELECT pg_catalog.format('%I', i.relname) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                        WHERE x.indrelid = c.oid AND x.indisunique AND x.indimmediate AND x.indpred IS NULL
+                          AND x.indexprs IS NULL
+                          AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                                          AND a.attnum = ANY (x.indkey) AND NOT a.attnotnull)
+                        ORDER BY i.relname LIMIT 1),
+                       coalesce((SELECT st.n_tup_upd + st.n_tup_del FROM pg_stat_user_tables st
+                                 WHERE st.relid = c.oid), 0)
+                """ + USER_RELATIONS + """
+                  AND c.relkind = 'r' AND c.relpersistence = 'p'
+                  AND (c.relreplident = 'n'
+                       OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index i
+                                                             WHERE i.indrelid = c.oid AND i.indisreplident))
+                       OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i
+                                                             WHERE i.indrelid = c.oid AND i.indisprimary)))
+                ORDER BY 1, 2
+                """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4)})) {
+            String table = quote((String) r[0], (String) r[1]);
+            String fix = (r[2] != null ? "ALTER TABLE " + table + " REPLICA IDENTITY USING INDEX " + r[2] + "; or " : "")
+                    + "ALTER TABLE " + table + " ADD PRIMARY KEY (...); or ALTER TABLE " + table
+                    + " REPLICA IDENTITY FULL; (FULL logs whole old rows)";
+            if ((Long) r[3] == 0) {
+                add(Severity.WARNING, "replica_identity", r[0] + "." + r[1], "the table has no primary key and no"
+                        + " replica identity; it has only received inserts so far, which replicate, but the first"
+                        + " UPDATE or DELETE on it fails on the source once it is published", fix);
+            } else {
+                add(Severity.BLOCKER, "replica_identity", r[0] + "." + r[1], "the table has no primary key and no"
+                        + " replica identity: once published, UPDATE and DELETE on it fail on the source", fix);
+            }
+        }
+        if (t != null && !journal.flag("subscription")) {
+            for (String table : Queries.list(s, "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
+                    + USER_RELATIONS + " AND c.relkind = 'r' AND c.relpersistence = 'p' AND NOT c.relispartition"
+                    + " ORDER BY 1", rs -> rs.getString(1))) {
+                if (Queries.exists(t, "SELECT 1 FROM pg_class WHERE oid = to_regclass(?) AND relkind = 'r'", table)
+                        && Queries.exists(t, "SELECT 1 FROM " + table + " LIMIT 1")) {
+                    add(Severity.BLOCKER, "target_rows", table, "the table already holds rows on the target; the"
+                            + " initial copy would duplicate them", "TRUNCATE " + table + " on the target, or leave"
+                            + " this database out of the migration");
+                }
+            }
+        }
+    }
+
+    private void objectsNotReplicated(Connection s) throws SQLException {
+        for (Object[] r : Queries.list(s, "SELECT c.relkind::text, c.relpersistence::text, c.relispartition,"
+                + " pg_catalog.format('%I.%I', n.nspname, c.relname) " + USER_RELATIONS
+                + " AND (c.relkind IN ('p', 'f', 'm') OR (c.relkind = 'r' AND c.relpersistence <> 'p')"
+                + "      OR (c.relkind = 'r' AND c.relispartition)"
+                + "      OR (c.relkind = 'r' AND EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid)))"
+                + " ORDER BY 4", rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getBoolean(3),
+                rs.getString(4)})) {
+            String kind = (String) r[0];
+            String persistence = (String) r[1];
+            String name = (String) r[3];
+            if (kind.equals("p")) {
+                add(Severity.WARNING, "partitioned_table", name, "partitioned tables are not migrated by this version;"
+                        + " their rows stay behind", "publish through the root (publish_via_partition_root) once"
+                        + " supported, or move the data separately");
+            } else if (kind.equals("f")) {
+                add(Severity.WARNING, "foreign_table", name, "foreign tables are not replicated; the data lives"
+                        + " elsewhere", "recreate the foreign server, user mapping and table on the target");
+            } else if (kind.equals("m")) {
+                add(Severity.WARNING, "materialized_view", name, "materialized views are not replicated",
+                        "REFRESH MATERIALIZED VIEW " + name + "; on the target after the cutover");
+            } else if (persistence.equals("u")) {
+                add(Severity.WARNING, "unlogged_table", name, "unlogged tables are not replicated; their rows stay"
+                        + " behind", "ALTER TABLE " + name + " SET LOGGED; before start(), or copy it yourself");
+            } else if (persistence.equals("t")) {
+                add(Severity.INFO, "temporary_table", name, "temporary tables belong to one session and are never"
+                        + " migrated", "");
+            } else if ((Boolean) r[2]) {
+                // a partition: reported with its partitioned table
+                continue;
+            } else {
+                add(Severity.WARNING, "inheritance", name, "tables that inherit from others are not migrated by this"
+                        + " version", "convert to declarative partitioning, or move the data separately");
+            }
+        }
+        long generated = Long.parseLong(Queries.string(s, "SELECT count(DISTINCT a.attrelid) FROM pg_attribute a"
+                + " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE a.attgenerated <> '' AND NOT a.attisdropped AND n.nspname NOT LIKE 'pg\\_%'"));
+        if (generated > 0) {
+            add(Severity.INFO, "generated_columns", "", generated + " table(s) have generated columns: the target"
+                    + " computes them itself; they are not replicated", "");
+        }
+        long largeObjects = Long.parseLong(Queries.string(s, "SELECT count(*) FROM pg_largeobject_metadata"));
+        if (largeObjects > 0) {
+            add(Severity.WARNING, "large_objects", "", largeObjects + " large objects exist; logical replication does"
+                    + " not carry large objects", "move them with pg_dump --large-objects (or lo_export/lo_import)"
+                    + " during the cutover, or store them in bytea columns");
+        }
+        long sequences = Long.parseLong(Queries.string(s, "SELECT count(*) FROM pg_sequences"
+                + " WHERE schemaname NOT LIKE 'pgmigrate\\_%'"));
+        if (sequences > 0) {
+            add(Severity.INFO, "sequences", "", sequences + " sequences: logical replication does not carry them;"
+                    + " cutover() copies their positions while the source is fenced", "");
+        }
+    }
+
+    private void extensions(Connection s) throws SQLException {
+        List<Object[]> used = Queries.list(s, "SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql'"
+                + " ORDER BY 1", rs -> new Object[]{rs.getString(1), rs.getString(2)});
+        if (used.isEmpty()) {
+            return;
+        }
+        try (Connection t = target.connect("postgres")) {
+            for (Object[] e : used) {
+                Optional<String> available = Queries.first(t, "SELECT default_version FROM pg_available_extensions"
+                        + " WHERE name = ?", rs -> rs.getString(1), e[0]);
+                if (available.isEmpty()) {
+                    add(Severity.BLOCKER, "extension", (String) e[0], "the source uses extension " + e[0] + " "
+                            + e[1] + ", which is not installable on the target", "install the extension's package on"
+                            + " the target server (it must appear in pg_available_extensions)");
+                }
+            }
+        }
+    }
+
+    private void collation(Connection s) throws SQLException {
+        String provider = src.major() >= 15 ? "datlocprovider::text" : "'c'";
+        String version = src.major() >= 15 ? "datcollversion" : "NULL::text";
+        Object[] source = Queries.first(s, "SELECT pg_encoding_to_char(encoding), datcollate, " + provider + ", "
+                + version + " FROM pg_database WHERE datname = current_database()", rs -> new Object[]{
+                rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)}).orElseThrow();
+        if (!"c".equals(source[2])) {
+            add(Severity.WARNING, "collation", "", "the source database uses the " + ("i".equals(source[2]) ? "ICU"
+                    : "builtin") + " locale provider; the target database is created with a libc locale, so text"
+                    + " may sort differently", "create the database on the target yourself with the same provider"
+                    + " before start()");
+        }
+        String tProvider = tgt.major() >= 15 ? "datlocprovider::text" : "'c'";
+        String tVersion = tgt.major() >= 15 ? "datcollversion" : "NULL::text";
+        try (Connection t = target.connect("postgres")) {
+            Optional<Object[]> target = Queries.first(t, "SELECT pg_encoding_to_char(encoding), datcollate, "
+                    + tProvider + ", " + tVersion + " FROM pg_database WHERE datname = coalesce((SELECT datname"
+                    + " FROM pg_database WHERE datname = ?), 'template0')", rs -> new Object[]{rs.getString(1),
+                    rs.getString(2), rs.getString(3), rs.getString(4)}, db);
+            if (target.isEmpty()) {
+                return;
+            }
+            Object[] tg = target.get();
+            if (!source[0].equals(tg[0]) && Queries.exists(t, "SELECT 1 FROM pg_database WHERE datname = ?", db)) {
+                add(Severity.BLOCKER, "encoding", "", "the source database is encoded " + source[0] + " and the"
+                        + " existing target database " + tg[0], "drop and recreate the target database with ENCODING "
+                        + source[0] + ", or let start() create it");
+            }
+            if (source[3] != null && tg[3] != null && !source[3].equals(tg[3])) {
+                add(Severity.WARNING, "collation_version", "", "the collation library differs (" + source[3]
+                        + " on the source, " + tg[3] + " on the target): indexes on text columns may need a rebuild",
+                        "REINDEX (CONCURRENTLY) the indexes on text columns on the target after the initial copy");
+            } else if (!String.valueOf(source[1]).equals(String.valueOf(tg[1]))) {
+                add(Severity.WARNING, "collation", "", "the source sorts text as " + source[1] + ", the target's"
+                        + " default is " + tg[1] + "; if the target database is created with the target's default,"
+                        + " ORDER BY results and text indexes differ", "create the target database with LC_COLLATE "
+                        + source[1] + " (start() tries that first)");
+            }
+        }
+    }
+
+    private void transactions(Connection s) throws SQLException {
+        // Creating a logical slot waits for every transaction running at that moment, in any database.
+        List<String> old = Queries.list(s, """
+                SELECT pid || ' (' || coalesce(usename, '?') || ' in ' || coalesce(datname, '?') || ', '
+                       || (now() - xact_start)::text || ')'
+                FROM pg_stat_activity
+                WHERE xact_start < now() - interval '1 minute' AND pid <> pg_backend_pid()
+                  AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)
+                ORDER BY xact_start LIMIT 10
+                """, rs -> rs.getString(1));
+        if (!old.isEmpty()) {
+            addServerWide(Severity.WARNING, "long_transactions", "transactions running for over a minute on the source"
+                    + " (" + String.join(", ", old) + ") hold up creating the replication slot until they end",
+                    "let them finish or end them (pg_terminate_backend) before start()");
+        }
+        List<String> prepared = Queries.list(s, "SELECT gid || ' (' || database || ')' FROM pg_prepared_xacts"
+                + " ORDER BY prepared LIMIT 10", rs -> rs.getString(1));
+        if (!prepared.isEmpty()) {
+            addServerWide(Severity.WARNING, "prepared_transactions", "prepared transactions " + prepared + " hold up"
+                    + " creating the replication slot, and would make a cutover refuse to fence",
+                    "COMMIT PREPARED or ROLLBACK PREPARED them");
+        }
+    }
+
+    private void collisions(Connection s, Connection t) throws SQLException {
+        collision(s, !journal.flag("publication"), "SELECT 1 FROM pg_publication WHERE pubname = ?",
+                names.publication(db), "source", "publication", "DROP PUBLICATION " + quote(names.publication(db)));
+        collision(s, !journal.flag("subscription"), "SELECT 1 FROM pg_replication_slots WHERE slot_name = ?",
+                names.slot(db), "source", "replication slot", "SELECT pg_drop_replication_slot("
+                        + io.pgmigrate.core.sql.Identifiers.literal(names.slot(db)) + ")");
+        collision(s, !journal.flag("reverseSubscription"), "SELECT 1 FROM pg_subscription WHERE subname = ?"
+                        + " AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                names.reverseSubscription(db), "source", "subscription",
+                "DROP SUBSCRIPTION " + quote(names.reverseSubscription(db)));
+        collision(s, !journal.flag("fence.SOURCE"), "SELECT 1 FROM pg_namespace WHERE nspname = ?", names.fence(db),
+                "source", "schema", "DROP SCHEMA " + quote(names.fence(db)) + " CASCADE");
+        try (Connection admin = target.connect("postgres")) {
+            collision(admin, !journal.flag("reverseSubscription"), "SELECT 1 FROM pg_replication_slots"
+                    + " WHERE slot_name = ?", names.reverseSlot(db), "target", "replication slot",
+                    "SELECT pg_drop_replication_slot(" + io.pgmigrate.core.sql.Identifiers.literal(names.reverseSlot(db))
+                            + ")");
+        }
+        if (t != null) {
+            collision(t, !journal.flag("subscription"), "SELECT 1 FROM pg_subscription WHERE subname = ?"
+                            + " AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    names.subscription(db), "target", "subscription", "DROP SUBSCRIPTION "
+                            + quote(names.subscription(db)));
+            collision(t, !journal.flag("reversePublication"), "SELECT 1 FROM pg_publication WHERE pubname = ?",
+                    names.reversePublication(db), "target", "publication", "DROP PUBLICATION "
+                            + quote(names.reversePublication(db)));
+            collision(t, !journal.flag("fence.TARGET"), "SELECT 1 FROM pg_namespace WHERE nspname = ?",
+                    names.fence(db), "target", "schema", "DROP SCHEMA " + quote(names.fence(db)) + " CASCADE");
+        }
+    }
+
+    private void collision(Connection c, boolean notOurs, String sql, String name, String side, String kind,
+                           String fix) throws SQLException {
+        if (notOurs && Queries.exists(c, sql, name)) {
+            add(Severity.BLOCKER, "name_collision", name, "a " + kind + " named " + name + " already exists on the "
+                    + side + " and was not created by this migration", "give the migration another name(...), or if"
+                    + " it is a leftover of an earlier run: " + fix + " on the " + side);
+        }
+    }
+
+    private void add(Severity severity, String check, String object, String message, String fix) {
+        findings.add(new Finding(severity, check, db, object, message, fix));
+    }
+
+    private void addServerWide(Severity severity, String check, String message, String fix) {
+        findings.add(new Finding(severity, check, "", "", message, fix));
+    }
+}
