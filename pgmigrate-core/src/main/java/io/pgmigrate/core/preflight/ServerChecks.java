@@ -32,7 +32,7 @@ final class ServerChecks {
     /** What one server says about itself and the migration role. */
     record Side(String name, int major, Map<String, String> settings, String role, boolean superuser,
                 boolean replication, boolean createSubscription, boolean seeAndSignal, boolean createDb,
-                int connLimit, int usedSlots, int usedSenders, int usedOrigins, int connections) {
+                int connLimit, int usedSlots, int usedSenders, int usedOrigins, int connections, long walBytes) {
 
         static Side read(Connection c, String name) throws SQLException {
             Map<String, String> settings = new HashMap<>();
@@ -53,11 +53,25 @@ final class ServerChecks {
                            (SELECT count(*) FROM pg_replication_slots),
                            (SELECT count(*) FROM pg_stat_replication),
                            (SELECT count(*) FROM pg_replication_origin),
-                           (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
+                           (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+                           r.rolsuper OR pg_has_role(r.oid, 'pg_monitor', 'MEMBER')
                     FROM pg_roles r WHERE r.rolname = current_user
-                    """, rs -> new Side(name, major, settings, rs.getString(1), rs.getBoolean(2), rs.getBoolean(3),
-                    rs.getBoolean(4), rs.getBoolean(5), rs.getBoolean(6), rs.getInt(7), rs.getInt(8), rs.getInt(9),
-                    rs.getInt(10), rs.getInt(11))).orElseThrow();
+                    """, rs -> new Object[]{rs.getString(1), rs.getBoolean(2), rs.getBoolean(3), rs.getBoolean(4),
+                    rs.getBoolean(5), rs.getBoolean(6), rs.getInt(7), rs.getInt(8), rs.getInt(9), rs.getInt(10),
+                    rs.getInt(11), rs.getBoolean(12)}).map(r -> {
+                // The WAL directory's size needs pg_monitor; -1 when it cannot be read.
+                long wal = -1;
+                if ((Boolean) r[11]) {
+                    try {
+                        wal = Long.parseLong(Queries.string(c, "SELECT coalesce(sum(size), 0) FROM pg_ls_waldir()"));
+                    } catch (SQLException e) {
+                        wal = -1;
+                    }
+                }
+                return new Side(name, major, settings, (String) r[0], (Boolean) r[1], (Boolean) r[2], (Boolean) r[3],
+                        (Boolean) r[4], (Boolean) r[5], (Integer) r[6], (Integer) r[7], (Integer) r[8], (Integer) r[9],
+                        (Integer) r[10], wal);
+            }).orElseThrow();
         }
 
         int setting(String key) {
@@ -229,6 +243,12 @@ final class ServerChecks {
     }
 
     private void walRetention() {
+        if (source.walBytes() >= 0) {
+            add(Severity.INFO, "wal_headroom", "source: pg_wal", "the source's WAL directory holds "
+                    + source.walBytes() / (1 << 20) + " MB now; from start() until the target confirms, the slot keeps"
+                    + " all WAL written meanwhile, so the WAL disk needs room for the writes of the initial copy's"
+                    + " duration (free space is not readable through SQL)", "");
+        }
         long keep = Long.parseLong(source.settings().getOrDefault("max_slot_wal_keep_size", "-1"));
         if (keep < 0) {
             add(Severity.INFO, "max_slot_wal_keep_size", "source: max_slot_wal_keep_size", "the source keeps WAL"

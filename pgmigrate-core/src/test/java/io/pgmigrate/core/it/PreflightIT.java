@@ -107,6 +107,7 @@ class PreflightIT {
             assertFinding(report, Severity.BLOCKER, "name_collision", "pgmigrate_pn_pf_names_pub");
             assertFinding(report, Severity.BLOCKER, "target_rows", "public.t");
             assertFinding(report, Severity.INFO, "version_pair", "");
+            assertFinding(report, Severity.INFO, "wal_headroom", "source: pg_wal");
         }
     }
 
