@@ -1,5 +1,8 @@
 package io.pgmigrate;
 
+import javax.net.ssl.SSLHandshakeException;
+import java.net.UnknownHostException;
+import java.security.GeneralSecurityException;
 import java.sql.SQLException;
 import java.util.Objects;
 import java.util.Optional;
@@ -47,7 +50,30 @@ public class PgMigrateException extends RuntimeException {
     public static PgMigrateException fromSql(ErrorCode code, String database, String message, SQLException cause) {
         String state = cause.getSQLState();
         return new PgMigrateException(code, database, message + ": " + cause.getMessage(), cause, state,
-                isTransient(state));
+                isTransient(cause));
+    }
+
+    /**
+     * Whether this failure may succeed when retried: {@link #isTransient(String)} of its SQLSTATE, except for the
+     * connection failures (class 08) that the next attempt would meet again: a host name that does not resolve, a
+     * TLS handshake or certificate check that failed, and a connection the driver rejected before logging in (08004:
+     * the server has no SSL though the endpoint requires it, or it asked for a password and none was given).
+     */
+    public static boolean isTransient(SQLException e) {
+        String state = e.getSQLState();
+        if (!isTransient(state)) {
+            return false;
+        }
+        if ("08004".equals(state)) {
+            return false;
+        }
+        for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+            if (t instanceof UnknownHostException || t instanceof SSLHandshakeException
+                    || t instanceof GeneralSecurityException) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

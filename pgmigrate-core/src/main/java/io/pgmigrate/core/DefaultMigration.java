@@ -46,6 +46,7 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import static io.pgmigrate.core.sql.Identifiers.literal;
 import static io.pgmigrate.core.sql.Identifiers.quote;
@@ -93,21 +94,32 @@ final class DefaultMigration implements Migration {
     }
 
     /**
-     * A peer endpoint with its server's credentials where it has none of its own, so a different address alone does
-     * not send one server to the other without a user or password.
+     * How one server reaches the other for a subscription. Not configured separately, it is the JVM's endpoint of that
+     * server, credentials and all. Configured explicitly, it takes the user from the JVM's endpoint when it has none,
+     * but a password only from itself: without one, the subscriber finds its own in its server's password file (or
+     * in the file its {@code passfile} names on the subscriber's machine), and no password is stored in the
+     * subscription (docs/security.md).
      */
     private static io.pgmigrate.Endpoint peerEndpoint(io.pgmigrate.Endpoint p, io.pgmigrate.Endpoint s) {
+        if (p.equals(s)) {
+            return s;
+        }
         if (p.user().isEmpty() && s.user().isPresent()) {
             p = p.user(s.user().get());
         }
-        if (p.password().isEmpty() && p.passfile().isEmpty()) {
-            if (s.password().isPresent()) {
-                p = p.password(s.password().get());
-            } else if (s.passfile().isPresent()) {
-                p = p.passfile(s.passfile().get());
-            }
-        }
         return p;
+    }
+
+    /**
+     * The password to write into a subscription's connection string: the peer endpoint's own, or, when the peer is
+     * the JVM's endpoint itself, one read from its passfile here. A separately configured peer's passfile is a path on
+     * the subscriber's machine, passed as libpq's {@code passfile} keyword instead (see {@link NativeLink}).
+     */
+    private Optional<String> subscriptionPassword(Connector reach, io.pgmigrate.Endpoint jvmSide, String db) {
+        if (reach.endpoint().password().isPresent()) {
+            return reach.endpoint().password();
+        }
+        return reach.endpoint().equals(jvmSide) ? reach.password(db) : Optional.empty();
     }
 
     @Override
@@ -170,10 +182,13 @@ final class DefaultMigration implements Migration {
                     : "cut over to the target; start() would run the forward stream against the reverse one. Call"
                     + " rollback() to go back, or complete() to finish"));
         }
-        PreflightReport report = preflight();
+        Preflight check = new Preflight(source, target, config.databases(), names, journal());
+        PreflightReport report = check.run();
         if (report.hasBlockers()) {
-            throw new PgMigrateException(ErrorCode.PREFLIGHT_FAILED, "preflight found " + report.blockers().size()
-                    + " blocker(s); nothing was changed:\n" + report.toTable());
+            // An unreachable server's own error (AUTHENTICATION_FAILED, ...) rides along as the cause.
+            throw new PgMigrateException(ErrorCode.PREFLIGHT_FAILED, null, "preflight found "
+                    + report.blockers().size() + " blocker(s); nothing was changed:\n" + report.toTable(),
+                    check.connectionFailure().orElse(null));
         }
         for (io.pgmigrate.Finding f : report.findings()) {
             if (f.severity() == io.pgmigrate.Severity.WARNING) {
@@ -207,7 +222,7 @@ final class DefaultMigration implements Migration {
                 entry.mark("schemaCopied");
                 link.ensurePublication(src, schema.tables());
             }
-            link.ensureSubscription(src, tgt, peer.endpoint(), peer.password(db));
+            link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db));
             LinkState state = link.read(src, tgt);
             phase(db, entry, state.allTablesReady() ? Phase.STREAMING : Phase.COPYING);
         } catch (SQLException e) {
@@ -455,7 +470,8 @@ final class DefaultMigration implements Migration {
                 Connector reach = publisher == Side.SOURCE ? peer : reversePeer;
                 link.ensurePublication(pub, tables);
                 link.ensureSlot(pub);
-                link.ensureSubscription(pub, sub, reach.endpoint(), reach.password(database),
+                link.ensureSubscription(pub, sub, reach.endpoint(), subscriptionPassword(reach,
+                                publisher == Side.SOURCE ? config.source() : config.target(), database),
                         new NativeLink.Options(false, false, false, originFilter()));
             }
 

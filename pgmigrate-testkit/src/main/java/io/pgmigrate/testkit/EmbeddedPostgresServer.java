@@ -30,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -70,6 +71,8 @@ public final class EmbeddedPostgresServer implements PostgresServer {
     private final Path dataDirectory;
     private final EmbeddedPostgres postgres;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** The superuser's password once password authentication is on; null while every local client is trusted. */
+    private volatile String password;
 
     private EmbeddedPostgresServer(int major, int port, Path dataDirectory, EmbeddedPostgres postgres) {
         this.major = major;
@@ -113,9 +116,12 @@ public final class EmbeddedPostgresServer implements PostgresServer {
         return SUPERUSER;
     }
 
+    /** As the superuser, with its password when the server was started with {@link Builder#superuserPassword}. */
     @Override
     public Endpoint endpoint() {
-        return Endpoint.of(HOST, port, null).user(SUPERUSER);
+        Endpoint e = Endpoint.of(HOST, port, null).user(SUPERUSER);
+        String p = password;
+        return p == null ? e : e.password(p);
     }
 
     /** The same as {@link #endpoint()}: every embedded server is on this machine's loopback address. */
@@ -156,6 +162,7 @@ public final class EmbeddedPostgresServer implements PostgresServer {
 
         private Integer major;
         private final Map<String, String> config = new LinkedHashMap<>();
+        private String superuserPassword;
 
         private Builder() {
         }
@@ -192,6 +199,29 @@ public final class EmbeddedPostgresServer implements PostgresServer {
                         + "only, because it is passed on the server's command line; was: " + value);
             }
             config.put(key, value);
+            return this;
+        }
+
+        /**
+         * Requires password authentication: the superuser gets {@code password}, and every TCP connection, replication
+         * connections included, must log in with SCRAM-SHA-256 ({@code pg_hba.conf}). {@link #endpoint()} and
+         * {@link #connect(String)} carry the password; {@link #jdbcUrl(String)} and {@link #toString()} never do.
+         * Without this option every client on 127.0.0.1 is trusted, as before.
+         *
+         * @throws IllegalArgumentException for an empty password or one with a line break or NUL character
+         * @throws IllegalStateException    when a password was already set
+         */
+        public Builder superuserPassword(String password) {
+            if (superuserPassword != null) {
+                throw new IllegalStateException("superuserPassword(...) was already set");
+            }
+            if (password == null || password.isEmpty()) {
+                throw new IllegalArgumentException("superuserPassword must not be empty");
+            }
+            if (password.indexOf('\n') >= 0 || password.indexOf('\r') >= 0 || password.indexOf('\0') >= 0) {
+                throw new IllegalArgumentException("superuserPassword must not contain line breaks or NUL characters");
+            }
+            this.superuserPassword = password;
             return this;
         }
 
@@ -268,6 +298,9 @@ public final class EmbeddedPostgresServer implements PostgresServer {
             }
             EmbeddedPostgresServer server = new EmbeddedPostgresServer(major, port, dataDirectory, pg);
             server.checkMajor(binaries);
+            if (superuserPassword != null) {
+                server.requirePassword(superuserPassword);
+            }
             LOG.info("Started {} (binaries {}, data in {})", server, binaries.version(), dataDirectory);
             return server;
         }
@@ -296,6 +329,61 @@ public final class EmbeddedPostgresServer implements PostgresServer {
         } catch (SQLException e) {
             close();
             throw new IllegalStateException("cannot query " + this + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Gives the superuser a password, then makes pg_hba.conf ask every TCP client for one. This happens after start
+     * because zonky checks a new server by logging in without a password; the Unix socket stays trusted.
+     */
+    private void requirePassword(String superuserPassword) {
+        try (Connection c = connect("postgres"); Statement s = c.createStatement()) {
+            s.execute("SET password_encryption = 'scram-sha-256'");
+            // A literal, not a parameter: ALTER ROLE takes none. standard_conforming_strings is on by default.
+            s.execute("ALTER ROLE " + SUPERUSER + " PASSWORD '" + superuserPassword.replace("'", "''") + "'");
+            Files.write(dataDirectory.resolve("pg_hba.conf"), List.of(
+                    "# pgmigrate-testkit: password authentication",
+                    "local   all          all                 trust",
+                    "local   replication  all                 trust",
+                    "host    all          all   127.0.0.1/32  scram-sha-256",
+                    "host    replication  all   127.0.0.1/32  scram-sha-256",
+                    "host    all          all   ::1/128       scram-sha-256",
+                    "host    replication  all   ::1/128       scram-sha-256"), StandardCharsets.UTF_8);
+            s.execute("SELECT pg_reload_conf()");
+        } catch (SQLException | IOException e) {
+            close();
+            throw new IllegalStateException("cannot turn on password authentication on " + this + ": "
+                    + e.getMessage(), e);
+        }
+        password = superuserPassword;
+        awaitPasswordRequired();
+    }
+
+    /** The postmaster rereads pg_hba.conf on its own time after the reload signal; wait until it has. */
+    private void awaitPasswordRequired() {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        long pause = 10;
+        while (true) {
+            Properties props = new Properties();
+            props.setProperty("user", SUPERUSER);
+            try (Connection c = new org.postgresql.Driver().connect(endpoint().jdbcUrl("postgres"), props)) {
+                // still trusted
+            } catch (SQLException e) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                close();
+                throw new IllegalStateException(this + " still admits clients without a password 30 s after"
+                        + " pg_hba.conf was reloaded");
+            }
+            try {
+                Thread.sleep(pause);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                close();
+                throw new IllegalStateException("interrupted while starting " + this, e);
+            }
+            pause = Math.min(pause * 2, 200);
         }
     }
 

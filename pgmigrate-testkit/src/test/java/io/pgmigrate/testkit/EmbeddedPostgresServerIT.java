@@ -13,6 +13,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -77,6 +78,53 @@ class EmbeddedPostgresServerIT {
             assertThat(show(pg, "max_replication_slots")).isEqualTo("40");
         }
         assertThat(Path.of("/tmp/pgmigrate-should-not-exist")).doesNotExist();
+    }
+
+    @Test
+    void aSuperuserPasswordIsRequiredFromEveryTcpClientAndCarriedByTheEndpointOnly() throws Exception {
+        String password = "it's a \"secret\" Ω";
+        try (EmbeddedPostgresServer pg = EmbeddedPostgresServer.builder().major(16).superuserPassword(password)
+                .start()) {
+            assertThat(pg.endpoint().password()).contains(password);
+            assertThat(show(pg, "server_version_num")).startsWith("16");
+            assertThat(pg.toString()).doesNotContain(password);
+            assertThat(pg.jdbcUrl("postgres")).doesNotContain("password");
+            assertThat(loginState(pg, null)).as("without a password").isIn("08004", "28P01");
+            assertThat(loginState(pg, "wrong")).as("with a wrong password").isEqualTo("28P01");
+            assertThat(loginState(pg, password)).as("with the password").isEqualTo("ok");
+            Properties replication = new Properties();
+            replication.setProperty("user", "postgres");
+            replication.setProperty("replication", "database");
+            replication.setProperty("assumeMinServerVersion", "10");
+            replication.setProperty("preferQueryMode", "simple");
+            try (Connection c = new org.postgresql.Driver().connect(pg.endpoint().jdbcUrl("postgres"), replication)) {
+                throw new AssertionError("a replication connection without a password was let in");
+            } catch (SQLException e) {
+                assertThat(e.getSQLState()).isIn("08004", "28P01");
+            }
+        }
+    }
+
+    @Test
+    void withoutASuperuserPasswordLocalClientsAreTrustedAsBefore() throws Exception {
+        try (EmbeddedPostgresServer pg = EmbeddedPostgresServer.start(14)) {
+            assertThat(pg.endpoint().password()).isEmpty();
+            assertThat(loginState(pg, null)).isEqualTo("ok");
+        }
+    }
+
+    /** "ok", or the SQLSTATE of logging in as the superuser with {@code password}. */
+    private static String loginState(EmbeddedPostgresServer pg, String password) {
+        Properties p = new Properties();
+        p.setProperty("user", "postgres");
+        if (password != null) {
+            p.setProperty("password", password);
+        }
+        try (Connection c = new org.postgresql.Driver().connect(pg.endpoint().jdbcUrl("postgres"), p)) {
+            return "ok";
+        } catch (SQLException e) {
+            return e.getSQLState();
+        }
     }
 
     private static List<EmbeddedPostgresServer> startAll(List<Integer> majors) throws Exception {

@@ -23,6 +23,16 @@ class EmbeddedPostgresServerTest {
     }
 
     @Test
+    void aSuperuserPasswordMustBeOneLineAndIsSetOnce() {
+        EmbeddedPostgresServer.Builder b = EmbeddedPostgresServer.builder();
+        assertThatThrownBy(() -> b.superuserPassword("")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> b.superuserPassword("a\nb")).isInstanceOf(IllegalArgumentException.class);
+        b.superuserPassword("secret");
+        assertThatThrownBy(() -> b.superuserPassword("other")).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("already set");
+    }
+
+    @Test
     void settingNamesAndValuesAreChecked() {
         EmbeddedPostgresServer.Builder b = EmbeddedPostgresServer.builder();
         assertThatThrownBy(() -> b.config("work mem", "1MB")).isInstanceOf(IllegalArgumentException.class);

@@ -26,6 +26,7 @@ public final class Preflight {
     private final List<String> databases;
     private final ObjectNames names;
     private final Journal journal;
+    private PgMigrateException connectionFailure;
 
     public Preflight(Connector source, Connector target, List<String> databases, ObjectNames names, Journal journal) {
         this.source = source;
@@ -44,6 +45,7 @@ public final class Preflight {
         try (Connection c = source.connect(databases.get(0))) {
             src = ServerChecks.Side.read(c, "source");
         } catch (PgMigrateException e) {
+            connectionFailure = e;
             findings.add(unreachable("source_connection", databases.get(0), e,
                     "check the source endpoint, the database name, SSL settings and pg_hba.conf"));
             return new PreflightReport(findings);
@@ -55,6 +57,7 @@ public final class Preflight {
         try (Connection c = target.connect("postgres")) {
             tgt = ServerChecks.Side.read(c, "target");
         } catch (PgMigrateException e) {
+            connectionFailure = e;
             findings.add(unreachable("target_connection", "postgres", e, "check the target endpoint, SSL settings and"
                     + " pg_hba.conf (pgmigrate connects to the target's database postgres first)"));
             return new PreflightReport(findings);
@@ -69,6 +72,11 @@ public final class Preflight {
                     db.equals(databases.get(0))).run();
         }
         return new PreflightReport(findings);
+    }
+
+    /** The error that kept the last run from reaching a server, with its own code (for the caller's exception). */
+    public java.util.Optional<PgMigrateException> connectionFailure() {
+        return java.util.Optional.ofNullable(connectionFailure);
     }
 
     private static Finding unreachable(String check, String db, PgMigrateException e, String fix) {

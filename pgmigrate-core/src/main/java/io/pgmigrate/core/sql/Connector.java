@@ -9,12 +9,21 @@ import io.pgmigrate.PgMigrateException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.net.ssl.SSLHandshakeException;
+import java.io.EOFException;
+import java.net.ConnectException;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.security.GeneralSecurityException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Opens JDBC connections to one server. Transient failures (server starting, too many connections, network) are
@@ -30,26 +39,28 @@ public final class Connector {
     private final Endpoint endpoint;
     private final String role;
     private final Duration connectTimeout;
+    private final int attempts;
     private final Retry retry;
 
     /**
      * @param endpoint       the server
      * @param role           how this server is called in messages ({@code source}, {@code target})
-     * @param connectTimeout bound on one attempt
+     * @param connectTimeout bound on one attempt: the TCP connect and every wait for the server during login
      * @param attempts       attempts for transient failures
      */
     public Connector(Endpoint endpoint, String role, Duration connectTimeout, int attempts) {
         this.endpoint = endpoint;
         this.role = role;
         this.connectTimeout = connectTimeout;
+        this.attempts = attempts;
         RetryConfig config = RetryConfig.custom()
                 .maxAttempts(attempts)
                 .intervalFunction(IntervalFunction.ofExponentialBackoff(Duration.ofMillis(200), 2.0, Duration.ofSeconds(5)))
                 .retryOnException(e -> e instanceof PgMigrateException p && p.isTransient())
                 .build();
         this.retry = Retry.of("connect-" + role, config);
-        retry.getEventPublisher().onRetry(e -> LOG.warn("{} {}: attempt {} failed ({}); retrying in {} ms", role, endpoint,
-                e.getNumberOfRetryAttempts(), e.getLastThrowable() == null ? "" : e.getLastThrowable().getMessage(),
+        retry.getEventPublisher().onRetry(e -> LOG.warn("{}; retrying in {} ms",
+                e.getLastThrowable() == null ? role + " " + endpoint : e.getLastThrowable().getMessage(),
                 e.getWaitInterval().toMillis()));
     }
 
@@ -70,28 +81,68 @@ public final class Connector {
     /**
      * A connection to {@code database} with extra server settings in the startup packet ({@code -c name=value ...}):
      * unlike a {@code SET} or a bound parameter, they never appear in the server's statement log.
+     *
+     * @throws PgMigrateException {@link ErrorCode#CONNECTION_FAILED}, {@link ErrorCode#AUTHENTICATION_FAILED},
+     *                            {@link ErrorCode#DATABASE_MISSING} or {@link ErrorCode#PERMISSION_DENIED}, naming
+     *                            the endpoint and database, after the configured attempts when the failure is
+     *                            transient and at once when it is not
      */
     public Connection connect(String database, String extraOptions) {
-        return Retry.decorateSupplier(retry, () -> attempt(database, extraOptions)).get();
+        AtomicInteger attempt = new AtomicInteger();
+        return Retry.decorateSupplier(retry, () -> attempt(database, extraOptions, attempt.incrementAndGet())).get();
     }
 
-    private Connection attempt(String database, String extraOptions) {
+    private Connection attempt(String database, String extraOptions, int attempt) {
         Properties props = new Properties();
         endpoint.properties().forEach(props::setProperty);
         endpoint.user().ifPresent(u -> props.setProperty("user", u));
         password(database).ifPresent(p -> props.setProperty("password", p));
-        props.setProperty("connectTimeout", Long.toString(Math.max(1, connectTimeout.toSeconds())));
+        int timeoutSeconds = (int) Math.max(1, connectTimeout.toSeconds());
+        props.setProperty("connectTimeout", Integer.toString(timeoutSeconds));
+        // pgjdbc's connectTimeout bounds the TCP connect only: a server that accepts and then stays silent would
+        // hold the login forever, and with sslmode=prefer pgjdbc may open a second connection without SSL after the
+        // first timed out. loginTimeout bounds the whole attempt; a socket timeout bounds each wait while logging in,
+        // so an abandoned attempt ends too. The endpoint's own socketTimeout (none by default) applies once open.
+        props.putIfAbsent("loginTimeout", Integer.toString(timeoutSeconds));
+        int sessionSocketTimeout = socketTimeoutSeconds(props.getProperty("socketTimeout"));
+        props.setProperty("socketTimeout", Integer.toString(sessionSocketTimeout == 0 ? timeoutSeconds
+                : Math.min(sessionSocketTimeout, timeoutSeconds)));
         props.putIfAbsent("ApplicationName", "pgmigrate");
         props.putIfAbsent("tcpKeepAlive", "true");
         String options = props.getProperty("options");
         String ours = extraOptions.isEmpty() ? SESSION_OPTIONS : SESSION_OPTIONS + " " + extraOptions;
         props.setProperty("options", options == null ? ours : options + " " + ours);
+        Connection c;
+        long started = System.nanoTime();
         try {
-            Connection c = DriverManager.getConnection(endpoint.jdbcUrl(database), props);
+            c = DriverManager.getConnection(endpoint.jdbcUrl(database), props);
+        } catch (SQLException e) {
+            boolean timedOut = System.nanoTime() - started >= TimeUnit.SECONDS.toNanos(timeoutSeconds) - 100_000_000L;
+            throw classify(database, e, attempt, timedOut);
+        }
+        try {
+            c.setNetworkTimeout(Runnable::run, sessionSocketTimeout * 1000);
             c.setAutoCommit(true);
             return c;
         } catch (SQLException e) {
-            throw classify(database, e);
+            try {
+                c.close();
+            } catch (SQLException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw classify(database, e, attempt, false);
+        }
+    }
+
+    private int socketTimeoutSeconds(String value) {
+        if (value == null || value.isBlank()) {
+            return 0;
+        }
+        try {
+            return Math.max(0, Integer.parseInt(value.trim()));
+        } catch (NumberFormatException e) {
+            throw new PgMigrateException(ErrorCode.INVALID_CONFIGURATION, role + " " + endpoint
+                    + ": connection property socketTimeout must be a whole number of seconds, was '" + value + "'");
         }
     }
 
@@ -100,31 +151,101 @@ public final class Connector {
         if (endpoint.password().isPresent()) {
             return endpoint.password();
         }
-        return endpoint.passfile().flatMap(f -> Passfile.lookup(f, endpoint.host(), endpoint.port(), database,
-                endpoint.user().orElse("")));
+        if (endpoint.passfile().isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            return Passfile.lookup(endpoint.passfile().get(), endpoint.host(), endpoint.port(), database,
+                    endpoint.user().orElse(""));
+        } catch (IllegalArgumentException e) {
+            throw new PgMigrateException(ErrorCode.INVALID_CONFIGURATION, database, role + " "
+                    + endpoint.database(database) + ": " + e.getMessage(), e);
+        }
     }
 
-    private PgMigrateException classify(String database, SQLException e) {
+    /**
+     * The exception for a failed attempt: its code, a message naming the endpoint (never the password), what to
+     * check, and the driver's message. Whether it is retried is {@link PgMigrateException#isTransient(SQLException)}.
+     */
+    PgMigrateException classify(String database, SQLException e, int attempt, boolean timedOut) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String where = role + " " + endpoint.database(database);
+        Throwable root = rootCause(e);
         ErrorCode code;
         String hint;
         if (state.equals("28P01") || state.equals("28000")) {
             code = ErrorCode.AUTHENTICATION_FAILED;
-            hint = "check the user and password, and that the server's pg_hba.conf admits this client";
+            hint = "check the user and password" + passfileNote(database)
+                    + ", and that the server's pg_hba.conf admits this user from this host";
+        } else if (state.equals("08004") && mentionsPassword(e)) {
+            code = ErrorCode.AUTHENTICATION_FAILED;
+            hint = "the server asks for a password and none was given: set the endpoint's password(...) or"
+                    + " passfile(...)" + passfileNote(database);
+        } else if (state.equals("08004")) {
+            code = ErrorCode.CONNECTION_FAILED;
+            hint = "the connection was rejected before login; if it is about SSL, the endpoint's sslmode ("
+                    + endpoint.properties().getOrDefault("sslmode", "prefer") + ") asks for SSL the server does not"
+                    + " offer: turn on ssl on the server or choose another sslmode";
         } else if (state.equals("3D000")) {
             code = ErrorCode.DATABASE_MISSING;
-            hint = "check the database name";
+            hint = "check the database name: it is taken exactly as written, case and spaces included";
         } else if (state.equals("42501")) {
             code = ErrorCode.PERMISSION_DENIED;
             hint = "grant the migration role CONNECT on the database";
+        } else if (root instanceof UnknownHostException) {
+            code = ErrorCode.CONNECTION_FAILED;
+            hint = "host name " + endpoint.host() + " does not resolve: check the host name and DNS";
+        } else if (root instanceof SSLHandshakeException || root instanceof GeneralSecurityException) {
+            code = ErrorCode.CONNECTION_FAILED;
+            hint = "the SSL handshake failed: check sslmode, sslrootcert and the server's certificate";
+        } else if (root instanceof ConnectException) {
+            code = ErrorCode.CONNECTION_FAILED;
+            hint = "nothing accepts connections on port " + endpoint.port() + ": check the host and port, and that"
+                    + " the server is running and listens there (listen_addresses)";
+        } else if (root instanceof SocketTimeoutException || (timedOut && state.startsWith("08"))) {
+            code = ErrorCode.CONNECTION_FAILED;
+            hint = "no answer within the connect timeout of " + Math.max(1, connectTimeout.toSeconds()) + " s: check the host and"
+                    + " port, firewalls, and that it is a PostgreSQL server that is not overloaded";
+        } else if (root instanceof EOFException || root instanceof SocketException) {
+            code = ErrorCode.CONNECTION_FAILED;
+            hint = "the server closed the connection during login: check that the port is PostgreSQL's, and the"
+                    + " server's log";
         } else if (state.startsWith("08") || state.isEmpty()) {
             code = ErrorCode.CONNECTION_FAILED;
             hint = "check host, port, SSL settings and that the server is running and reachable";
+        } else if (state.equals("53300") || state.startsWith("57P0")) {
+            code = ErrorCode.CONNECTION_FAILED;
+            hint = "the server is not accepting connections now (starting, shutting down, or at max_connections)";
         } else {
             code = ErrorCode.CONNECTION_FAILED;
             hint = "see the server's message";
         }
-        return PgMigrateException.fromSql(code, database, "cannot connect to " + where + " (" + hint + ")", e);
+        String tries = !PgMigrateException.isTransient(e) ? ""
+                : attempt >= attempts ? " after " + attempts + (attempts == 1 ? " attempt" : " attempts")
+                : " (attempt " + attempt + " of " + attempts + ")";
+        return PgMigrateException.fromSql(code, database, "cannot connect to " + where + tries + " (" + hint + ")",
+                e);
+    }
+
+    private String passfileNote(String database) {
+        return endpoint.passfile()
+                .filter(f -> endpoint.password().isEmpty())
+                .map(f -> "; passfile " + f + (password(database).isPresent() ? " has a line for "
+                        : " has no line for ") + endpoint.host() + ":" + endpoint.port() + ":" + database + ":"
+                        + endpoint.user().orElse(""))
+                .orElse("");
+    }
+
+    private static boolean mentionsPassword(SQLException e) {
+        String m = e.getMessage();
+        return m != null && (m.contains("password") || m.contains("SCRAM") || m.contains("authentication"));
+    }
+
+    private static Throwable rootCause(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t;
     }
 }

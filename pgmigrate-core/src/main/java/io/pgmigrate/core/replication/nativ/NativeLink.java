@@ -474,7 +474,12 @@ public final class NativeLink {
         append(b, "host", source.host());
         append(b, "port", Integer.toString(source.port()));
         source.user().ifPresent(u -> append(b, "user", u));
-        password.ifPresent(p -> append(b, "password", p));
+        if (password.isPresent()) {
+            append(b, "password", password.get());
+        } else {
+            // A path on the subscriber's machine: libpq in the subscription's worker reads it there.
+            source.passfile().ifPresent(f -> append(b, "passfile", f.toString()));
+        }
         source.database().ifPresent(d -> append(b, "dbname", d));
         source.properties().forEach((k, v) -> {
             if (LIBPQ_PASSTHROUGH.contains(k)) {

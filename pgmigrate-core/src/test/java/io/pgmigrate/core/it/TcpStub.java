@@ -1,0 +1,130 @@
+package io.pgmigrate.core.it;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A TCP listener on 127.0.0.1 that counts the connections it accepts and then stays silent, closes them at once, or
+ * forwards them to a real server: how a test sees how often a client tried.
+ */
+final class TcpStub implements AutoCloseable {
+
+    enum Behaviour { SILENT, CLOSE, FORWARD }
+
+    private final ServerSocket listener;
+    private final Behaviour behaviour;
+    private final InetSocketAddress forwardTo;
+    private final AtomicInteger accepted = new AtomicInteger();
+    private final List<Socket> open = new CopyOnWriteArrayList<>();
+    private final Thread acceptor;
+
+    private TcpStub(Behaviour behaviour, InetSocketAddress forwardTo) throws IOException {
+        this.behaviour = behaviour;
+        this.forwardTo = forwardTo;
+        this.listener = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
+        this.acceptor = new Thread(this::acceptLoop, "tcp-stub-" + behaviour);
+        acceptor.setDaemon(true);
+        acceptor.start();
+    }
+
+    /** Accepts and never sends a byte. */
+    static TcpStub silent() throws IOException {
+        return new TcpStub(Behaviour.SILENT, null);
+    }
+
+    /** Accepts and closes the connection at once. */
+    static TcpStub closing() throws IOException {
+        return new TcpStub(Behaviour.CLOSE, null);
+    }
+
+    /** Accepts and forwards every byte both ways to {@code host:port}. */
+    static TcpStub forwarding(String host, int port) throws IOException {
+        return new TcpStub(Behaviour.FORWARD, new InetSocketAddress(host, port));
+    }
+
+    int port() {
+        return listener.getLocalPort();
+    }
+
+    /** Connections accepted so far. */
+    int accepted() {
+        return accepted.get();
+    }
+
+    private void acceptLoop() {
+        while (!listener.isClosed()) {
+            Socket client;
+            try {
+                client = listener.accept();
+            } catch (IOException e) {
+                return;
+            }
+            accepted.incrementAndGet();
+            switch (behaviour) {
+                case SILENT -> open.add(client);
+                case CLOSE -> closeQuietly(client);
+                case FORWARD -> forward(client);
+            }
+        }
+    }
+
+    private void forward(Socket client) {
+        try {
+            Socket server = new Socket();
+            server.connect(forwardTo, 5_000);
+            open.add(client);
+            open.add(server);
+            pump(client, server);
+            pump(server, client);
+        } catch (IOException e) {
+            closeQuietly(client);
+        }
+    }
+
+    private void pump(Socket from, Socket to) {
+        Thread t = new Thread(() -> {
+            byte[] buffer = new byte[8192];
+            try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+                int n;
+                while ((n = in.read(buffer)) >= 0) {
+                    out.write(buffer, 0, n);
+                    out.flush();
+                }
+            } catch (IOException e) {
+                // one side went away
+            } finally {
+                closeQuietly(from);
+                closeQuietly(to);
+            }
+        }, "tcp-stub-pump");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException e) {
+            // closing anyway
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        listener.close();
+        open.forEach(TcpStub::closeQuietly);
+        try {
+            acceptor.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
