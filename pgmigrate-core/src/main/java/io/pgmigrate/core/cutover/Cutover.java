@@ -273,7 +273,8 @@ public final class Cutover {
 
     /**
      * Tables the stream does not carry, such as one created on both sides after {@code start()}: the fence would
-     * hold their writes back and the cutover would leave their rows behind.
+     * hold their writes back and the cutover would leave their rows behind. Kinds preflight already reported as not
+     * migrated (unlogged, partitioned, inherited, foreign) are not asked about again.
      */
     private String unpublished(String db, Side from, String publication) {
         try {
@@ -284,6 +285,7 @@ public final class Cutover {
                       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
                       AND n.nspname NOT LIKE 'pgmigrate\\_%'
                       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+                      AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid OR h.inhparent = c.oid)
                       AND NOT EXISTS (SELECT 1 FROM pg_publication_tables pt
                                       WHERE pt.pubname = ? AND pt.schemaname = n.nspname AND pt.tablename = c.relname)
                     ORDER BY 1

@@ -184,7 +184,8 @@ final class DatabaseChecks {
                 + " pg_catalog.format('%I.%I', n.nspname, c.relname) " + USER_RELATIONS
                 + " AND (c.relkind IN ('p', 'f', 'm') OR (c.relkind = 'r' AND c.relpersistence <> 'p')"
                 + "      OR (c.relkind = 'r' AND c.relispartition)"
-                + "      OR (c.relkind = 'r' AND EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid)))"
+                + "      OR (c.relkind = 'r' AND EXISTS (SELECT 1 FROM pg_inherits h"
+                + "                                      WHERE h.inhrelid = c.oid OR h.inhparent = c.oid)))"
                 + " ORDER BY 4", rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getBoolean(3),
                 rs.getString(4)})) {
             String kind = (String) r[0];
@@ -210,8 +211,9 @@ final class DatabaseChecks {
                 // a partition: reported with its partitioned table
                 continue;
             } else {
-                add(Severity.WARNING, "inheritance", name, "tables that inherit from others are not migrated by this"
-                        + " version", "convert to declarative partitioning, or move the data separately");
+                add(Severity.WARNING, "inheritance", name, "tables in an inheritance hierarchy (parents and children)"
+                        + " are not migrated by this version; their rows stay behind", "convert to declarative"
+                        + " partitioning, or move the data separately");
             }
         }
         long generated = Long.parseLong(Queries.string(s, "SELECT count(DISTINCT a.attrelid) FROM pg_attribute a"

@@ -77,6 +77,7 @@ class PreflightIT {
             assertFinding(report, Severity.WARNING, "unlogged_table", "public.scratch");
             assertFinding(report, Severity.WARNING, "partitioned_table", "public.events");
             assertFinding(report, Severity.WARNING, "inheritance", "public.child");
+            assertFinding(report, Severity.WARNING, "inheritance", "public.parent");
             assertFinding(report, Severity.WARNING, "materialized_view", "public.totals");
             assertFinding(report, Severity.WARNING, "foreign_table", "public.remote");
             assertFinding(report, Severity.WARNING, "large_objects", "");
