@@ -83,6 +83,12 @@ public interface Migration extends AutoCloseable {
      */
     CutoverReport rollback();
 
+    /**
+     * Compares the source's and the target's schema of one migrated database at the catalog level: objects the target
+     * lacks, objects only the target has, and objects whose definitions differ, each with both definitions.
+     */
+    SchemaDiff schemaDiff(String database);
+
     /** The fence of one database on one side, for tools that compose their own cutover. */
     Fence fence(Side side, String database);
 

@@ -420,6 +420,16 @@ final class DefaultMigration implements Migration {
                 requireDatabase(database)));
     }
 
+    @Override
+    public synchronized io.pgmigrate.SchemaDiff schemaDiff(String database) {
+        String db = requireDatabase(database);
+        try {
+            return io.pgmigrate.core.schema.SchemaComparison.compare(sessions.source(db), sessions.target(db));
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.VERIFICATION_FAILED, db, "comparing the schemas failed", e);
+        }
+    }
+
     private String requireDatabase(String database) {
         if (!config.databases().contains(database)) {
             throw new IllegalArgumentException("database " + database + " is not part of migration " + config.name()

@@ -229,6 +229,54 @@ final class DatabaseChecks {
                     + " not carry large objects", "move them with pg_dump --large-objects (or lo_export/lo_import)"
                     + " during the cutover, or store them in bytea columns");
         }
+        // Object kinds the catalog copy does not create yet: named here so nothing is skipped silently.
+        List<String> other = Queries.list(s, """
+                SELECT kind || ' ' || name FROM (
+                  SELECT 'aggregate' AS kind, p.oid::regprocedure::text AS name, p.pronamespace AS ns, p.oid AS oid,
+                         'pg_proc'::regclass AS cls
+                  FROM pg_proc p WHERE p.prokind = 'a'
+                  UNION ALL SELECT 'statistics object', pg_catalog.format('%I.%I', n.nspname, x.stxname), x.stxnamespace,
+                         x.oid, 'pg_statistic_ext'::regclass
+                  FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace
+                  UNION ALL SELECT 'collation', pg_catalog.format('%I.%I', n.nspname, c.collname), c.collnamespace,
+                         c.oid, 'pg_collation'::regclass
+                  FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+                  UNION ALL SELECT 'operator', o.oid::regoperator::text, o.oprnamespace, o.oid,
+                         'pg_operator'::regclass FROM pg_operator o
+                  UNION ALL SELECT 'text search configuration', c.oid::regconfig::text, c.cfgnamespace, c.oid,
+                         'pg_ts_config'::regclass FROM pg_ts_config c
+                  UNION ALL SELECT 'base type', t.oid::regtype::text, t.typnamespace, t.oid, 'pg_type'::regclass
+                  FROM pg_type t WHERE t.typtype = 'b' AND t.typelem = 0
+                ) o JOIN pg_namespace n ON n.oid = o.ns
+                WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+                  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = o.cls AND e.objid = o.oid
+                                  AND e.deptype = 'e')
+                ORDER BY 1 LIMIT 50
+                """, rs -> rs.getString(1));
+        if (!other.isEmpty()) {
+            add(Severity.WARNING, "not_copied", "", "the schema copy does not create these yet: " + other
+                    + "; whatever uses them on the target fails", "create them on the target before start()"
+                    + " (the copy leaves existing objects alone only for tables), or wait for a version that copies"
+                    + " them");
+        }
+        // Policies name roles, and roles are not copied: a missing one makes the schema copy fail.
+        List<String> roles = Queries.list(s, "SELECT DISTINCT r FROM pg_policies p, unnest(p.roles) r"
+                + " WHERE r <> 'public' ORDER BY 1", rs -> rs.getString(1));
+        if (!roles.isEmpty()) {
+            try (Connection t = target.connect("postgres")) {
+                List<String> missing = new java.util.ArrayList<>();
+                for (String role : roles) {
+                    if (!Queries.exists(t, "SELECT 1 FROM pg_roles WHERE rolname = ?", role)) {
+                        missing.add(role);
+                    }
+                }
+                if (!missing.isEmpty()) {
+                    add(Severity.BLOCKER, "missing_roles", String.join(", ", missing), "row-level security policies"
+                            + " name roles that do not exist on the target; creating the policies would fail",
+                            "CREATE ROLE ... on the target for each of them (roles are server-wide and not copied)");
+                }
+            }
+        }
         long sequences = Long.parseLong(Queries.string(s, "SELECT count(*) FROM pg_sequences"
                 + " WHERE schemaname NOT LIKE 'pgmigrate\\_%'"));
         if (sequences > 0) {

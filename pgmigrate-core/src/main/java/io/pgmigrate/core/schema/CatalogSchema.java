@@ -16,16 +16,19 @@ import java.util.Set;
 /**
  * The schema of one source database as the DDL that recreates it, read from the catalog with PostgreSQL's own
  * {@code format_type} and {@code pg_get_*def} functions (the reading session has {@code search_path = pg_catalog}, so
- * they print fully qualified names). This first slice covers schemas, extensions, sequences, tables, constraints and
- * indexes. Tables it cannot copy (partitioned, unlogged, foreign, inherited, materialized views) are listed in
- * {@link #notCopied()} with the reason; other object kinds (types, functions, views, triggers, grants) are not read
- * yet and so not listed either: the schema-copy issue adds them.
+ * they print fully qualified names). Covers schemas, extensions, enum, range, domain and composite types, functions and
+ * procedures, sequences, tables with their columns and constraints, indexes, views, materialized views (created empty),
+ * triggers, rules, row-level security and comments. Tables it cannot copy yet (partitioned, unlogged, foreign,
+ * inherited) and aggregates are listed in {@link #notCopied()} with the reason; grants and ownership are not copied.
  *
  * @param tables     the tables to replicate, in name order
- * @param statements the DDL, in dependency order
+ * @param beforeData the DDL a table needs before rows arrive, in dependency order: schemas to views
+ * @param afterData  what can be built once the rows are there: secondary indexes, foreign keys, replica identity,
+ *                   triggers, rules, row-level security, comments
  * @param notCopied  objects left out, each with the reason
  */
-public record CatalogSchema(List<TableRef> tables, List<String> statements, List<String> notCopied) {
+public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List<String> afterData,
+                            List<String> notCopied) {
 
     /** Objects that belong to the system or to an extension are never copied as such. */
     // Plain strings with surrounding spaces: text blocks strip the trailing space they are concatenated after.
@@ -36,13 +39,30 @@ public record CatalogSchema(List<TableRef> tables, List<String> statements, List
 
     public CatalogSchema {
         tables = List.copyOf(tables);
-        statements = List.copyOf(statements);
+        beforeData = List.copyOf(beforeData);
+        afterData = List.copyOf(afterData);
         notCopied = List.copyOf(notCopied);
+    }
+
+    /**
+     * Everything, for a copy whose data arrives through the subscription into a complete schema: {@link #beforeData()}
+     * then {@link #afterData()}.
+     */
+    public List<String> statements() {
+        List<String> all = new ArrayList<>(beforeData);
+        all.addAll(afterData);
+        return all;
+    }
+
+    /** Which PostgreSQL 12 lacks: pg_trigger.tgparentid (13+) marks triggers cloned onto partitions. */
+    private static String tgParent(Connection c) throws SQLException {
+        return c.getMetaData().getDatabaseMajorVersion() >= 13 ? "t.tgparentid = 0" : "true";
     }
 
     /** Reads the schema of the database {@code source} is connected to. */
     public static CatalogSchema read(Connection source) throws SQLException {
         List<String> ddl = new ArrayList<>();
+        List<String> afterData = new ArrayList<>();
         List<String> notCopied = new ArrayList<>();
 
         ddl.addAll(Queries.list(source, """
@@ -60,6 +80,88 @@ public record CatalogSchema(List<TableRef> tables, List<String> statements, List
                 FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace
                 WHERE x.extname <> 'plpgsql'
                 ORDER BY x.extname
+                """, rs -> rs.getString(1)));
+
+        // Types: enums and ranges first (functions may take them), then functions, then domains (whose checks may
+        // call functions) and composites (which may use domains). Bodies are not checked while they are created
+        // (check_function_bodies = off in applyTo), so a function may name tables created further down.
+        String userType = """
+                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                WHERE """ + USER_NAMESPACE + """
+                  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid
+                                  AND e.deptype = 'e')
+                """;
+        ddl.addAll(Queries.list(source, """
+                SELECT format('CREATE TYPE %I.%I AS ENUM (%s)', n.nspname, t.typname,
+                              (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
+                               FROM pg_enum e WHERE e.enumtypid = t.oid))
+                """ + userType + " AND t.typtype = 'e' ORDER BY n.nspname, t.typname", rs -> rs.getString(1)));
+        ddl.addAll(Queries.list(source, """
+                SELECT format('CREATE TYPE %I.%I AS RANGE (SUBTYPE = %s%s)', n.nspname, t.typname,
+                              format_type(r.rngsubtype, NULL),
+                              CASE WHEN r.rngsubdiff <> 0 THEN ', SUBTYPE_DIFF = ' || r.rngsubdiff::regproc::text
+                                   ELSE '' END)
+                FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid JOIN pg_namespace n ON n.oid = t.typnamespace
+                WHERE """ + USER_NAMESPACE + """
+                  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid
+                                  AND e.deptype = 'e')
+                ORDER BY n.nspname, t.typname
+                """, rs -> rs.getString(1)));
+        ddl.addAll(Queries.list(source, """
+                SELECT pg_get_functiondef(p.oid)
+                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE """ + USER_NAMESPACE + """
+                  AND p.prokind IN ('f', 'p', 'w')
+                  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid
+                                  AND e.deptype = 'e')
+                ORDER BY p.oid
+                """, rs -> rs.getString(1)));
+        notCopied.addAll(Queries.list(source, """
+                SELECT 'aggregate ' || p.oid::regprocedure::text || ': aggregates are not copied yet'
+                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE """ + USER_NAMESPACE + """
+                  AND p.prokind = 'a'
+                  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid
+                                  AND e.deptype = 'e')
+                ORDER BY 1
+                """, rs -> rs.getString(1)));
+        for (Object[] d : Queries.list(source, """
+                SELECT t.oid, format('CREATE DOMAIN %I.%I AS %s', n.nspname, t.typname,
+                                     format_type(t.typbasetype, t.typtypmod))
+                       || CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation
+                               THEN (SELECT format(' COLLATE %I.%I', cn.nspname, co.collname) FROM pg_collation co
+                                     JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation)
+                               ELSE '' END
+                       || CASE WHEN t.typdefault IS NOT NULL THEN ' DEFAULT ' || t.typdefault ELSE '' END
+                       || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
+                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_type bt ON bt.oid = t.typbasetype
+                WHERE t.typtype = 'd' AND """ + USER_NAMESPACE + """
+                  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid
+                                  AND e.deptype = 'e')
+                ORDER BY t.oid
+                """, rs -> new Object[]{rs.getLong(1), rs.getString(2)})) {
+            ddl.add((String) d[1]);
+            ddl.addAll(Queries.list(source, """
+                    SELECT format('ALTER DOMAIN %I.%I ADD CONSTRAINT %I %s', n.nspname, t.typname, k.conname,
+                                  pg_get_constraintdef(k.oid))
+                    FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace
+                    WHERE k.contypid = ? AND k.contype = 'c'
+                    ORDER BY k.conname
+                    """, rs -> rs.getString(1), d[0]));
+        }
+        ddl.addAll(Queries.list(source, """
+                SELECT format('CREATE TYPE %I.%I AS (%s)', n.nspname, t.typname,
+                              (SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
+                                                 || CASE WHEN a.attcollation <> 0 AND a.attcollation <> at.typcollation
+                                                         THEN format(' COLLATE %I.%I', cn.nspname, co.collname)
+                                                         ELSE '' END, ', ' ORDER BY a.attnum)
+                               FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
+                               LEFT JOIN pg_collation co ON co.oid = a.attcollation
+                               LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                               WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped))
+                """ + userType + """
+                  AND t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'
+                ORDER BY t.oid
                 """, rs -> rs.getString(1)));
 
         // Tables: plain, permanent, not partitions. Everything else is reported.
@@ -183,7 +285,7 @@ public record CatalogSchema(List<TableRef> tables, List<String> statements, List
                 ORDER BY n.nspname, c.relname, k.contype DESC, k.conname
                 """;
         ddl.addAll(Queries.list(source, constraints, rs -> rs.getString(1), oidArray(tables.keySet()), "{p,u,c,x}"));
-        ddl.addAll(Queries.list(source, """
+        afterData.addAll(Queries.list(source, """
                 SELECT pg_get_indexdef(i.indexrelid)
                 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                 WHERE i.indrelid = ANY (?::oid[])
@@ -191,20 +293,111 @@ public record CatalogSchema(List<TableRef> tables, List<String> statements, List
                                   AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
                 ORDER BY ic.relname
                 """, rs -> rs.getString(1), oidArray(tables.keySet())));
-        ddl.addAll(Queries.list(source, constraints, rs -> rs.getString(1), oidArray(tables.keySet()), "{f}"));
+        afterData.addAll(Queries.list(source, constraints, rs -> rs.getString(1), oidArray(tables.keySet()), "{f}"));
+
+        // Views and materialized views in creation order (a view can only be created after what it reads), then
+        // triggers, rules, row-level security and comments. Materialized views are created empty: their data is
+        // computed from tables that are still being copied, so they are refreshed after the cutover.
+        ddl.addAll(Queries.list(source, """
+                SELECT CASE c.relkind
+                         WHEN 'v' THEN format('CREATE VIEW %I.%I%s AS %s', n.nspname, c.relname,
+                                              CASE WHEN c.reloptions IS NOT NULL
+                                                   THEN ' WITH (' || array_to_string(c.reloptions, ', ') || ')'
+                                                   ELSE '' END,
+                                              pg_get_viewdef(c.oid))
+                         ELSE format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA', n.nspname, c.relname,
+                                     rtrim(pg_get_viewdef(c.oid), ';'))
+                       END
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('v', 'm') AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """
+                ORDER BY c.oid
+                """, rs -> rs.getString(1)));
+        afterData.addAll(Queries.list(source, """
+                SELECT pg_get_indexdef(i.indexrelid)
+                FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                JOIN pg_class ic ON ic.oid = i.indexrelid
+                WHERE c.relkind = 'm' AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """
+                ORDER BY ic.relname
+                """, rs -> rs.getString(1)));
+        afterData.addAll(Queries.list(source, """
+                SELECT pg_get_triggerdef(t.oid)
+                       || CASE WHEN t.tgenabled = 'D'
+                               THEN format('; ALTER TABLE %I.%I DISABLE TRIGGER %I', n.nspname, c.relname, t.tgname)
+                               ELSE '' END
+                FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE NOT t.tgisinternal AND t.tgname NOT LIKE 'pgmigrate\\_%' AND t.tgparentid = 0
+                  AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """
+                ORDER BY n.nspname, c.relname, t.tgname
+                """.replace("t.tgparentid = 0", tgParent(source)), rs -> rs.getString(1)));
+        afterData.addAll(Queries.list(source, """
+                SELECT pg_get_ruledef(r.oid)
+                FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE r.rulename <> '_RETURN' AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """
+                ORDER BY n.nspname, c.relname, r.rulename
+                """, rs -> rs.getString(1)));
+        afterData.addAll(Queries.list(source, """
+                SELECT format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', n.nspname, c.relname)
+                       || CASE WHEN c.relforcerowsecurity
+                               THEN format('; ALTER TABLE %I.%I FORCE ROW LEVEL SECURITY', n.nspname, c.relname)
+                               ELSE '' END
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relrowsecurity AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """
+                ORDER BY n.nspname, c.relname
+                """, rs -> rs.getString(1)));
+        afterData.addAll(Queries.list(source, """
+                SELECT format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s', p.policyname, p.schemaname,
+                              p.tablename, p.permissive, p.cmd,
+                              (SELECT string_agg(CASE WHEN r = 'public' THEN 'PUBLIC' ELSE quote_ident(r) END, ', ')
+                               FROM unnest(p.roles) r),
+                              CASE WHEN p.qual IS NOT NULL THEN ' USING (' || p.qual || ')' ELSE '' END,
+                              CASE WHEN p.with_check IS NOT NULL THEN ' WITH CHECK (' || p.with_check || ')'
+                                   ELSE '' END)
+                FROM pg_policies p
+                WHERE p.schemaname NOT IN ('pg_catalog', 'information_schema')
+                ORDER BY p.schemaname, p.tablename, p.policyname
+                """, rs -> rs.getString(1)));
+        afterData.addAll(Queries.list(source, """
+                SELECT format('COMMENT ON %s %s IS %L', o.kind, o.name, d.description)
+                FROM pg_description d
+                CROSS JOIN LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) i
+                CROSS JOIN LATERAL (SELECT CASE i.type
+                           WHEN 'table column' THEN 'COLUMN' WHEN 'view column' THEN 'COLUMN'
+                           WHEN 'materialized view column' THEN 'COLUMN'
+                           WHEN 'table constraint' THEN 'CONSTRAINT' WHEN 'domain constraint' THEN 'CONSTRAINT'
+                           WHEN 'table' THEN 'TABLE' WHEN 'view' THEN 'VIEW'
+                           WHEN 'materialized view' THEN 'MATERIALIZED VIEW' WHEN 'index' THEN 'INDEX'
+                           WHEN 'sequence' THEN 'SEQUENCE' WHEN 'schema' THEN 'SCHEMA' WHEN 'type' THEN 'TYPE'
+                           WHEN 'domain' THEN 'DOMAIN' WHEN 'function' THEN 'FUNCTION'
+                           WHEN 'procedure' THEN 'PROCEDURE' WHEN 'trigger' THEN 'TRIGGER' WHEN 'rule' THEN 'RULE'
+                           WHEN 'policy' THEN 'POLICY' END AS kind,
+                         CASE WHEN i.type IN ('table constraint', 'trigger', 'rule', 'policy')
+                              THEN regexp_replace(i.identity, '^(.*) on (.*)$', '\\1 ON \\2')
+                              WHEN i.type = 'domain constraint'
+                              THEN regexp_replace(i.identity, '^(.*) on (.*)$', '\\1 ON DOMAIN \\2')
+                              ELSE i.identity END AS name) o
+                WHERE o.kind IS NOT NULL
+                  -- a schema's own comment has no schema of its own: its name is the identity
+                  AND coalesce(i.schema, CASE WHEN i.type = 'schema' THEN i.identity END)
+                      NOT IN ('pg_catalog', 'information_schema')
+                  AND coalesce(i.schema, CASE WHEN i.type = 'schema' THEN i.identity END) NOT LIKE 'pg\\_%'
+                  AND coalesce(i.schema, CASE WHEN i.type = 'schema' THEN i.identity END) NOT LIKE 'pgmigrate\\_%'
+                  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid
+                                  AND e.deptype = 'e')
+                ORDER BY 1
+                """, rs -> rs.getString(1)));
 
         for (Map.Entry<Long, Character> e : replicaIdentity.entrySet()) {
             TableRef t = tables.get(e.getKey());
             switch (e.getValue()) {
-                case 'f' -> ddl.add("ALTER TABLE ONLY " + t.quoted() + " REPLICA IDENTITY FULL");
-                case 'n' -> ddl.add("ALTER TABLE ONLY " + t.quoted() + " REPLICA IDENTITY NOTHING");
+                case 'f' -> afterData.add("ALTER TABLE ONLY " + t.quoted() + " REPLICA IDENTITY FULL");
+                case 'n' -> afterData.add("ALTER TABLE ONLY " + t.quoted() + " REPLICA IDENTITY NOTHING");
                 case 'i' -> Queries.first(source, """
                         SELECT format('ALTER TABLE ONLY %I.%I REPLICA IDENTITY USING INDEX %I', n.nspname, c.relname,
                                       ic.relname)
                         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
                         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_class ic ON ic.oid = i.indexrelid
                         WHERE i.indrelid = ? AND i.indisreplident
-                        """, rs -> rs.getString(1), e.getKey()).ifPresent(ddl::add); // index dropped: default identity
+                        """, rs -> rs.getString(1), e.getKey()).ifPresent(afterData::add); // index gone: default
                 default -> {
                 }
             }
@@ -212,7 +405,7 @@ public record CatalogSchema(List<TableRef> tables, List<String> statements, List
 
         List<TableRef> tableList = new ArrayList<>(tables.values());
         tableList.sort(null);
-        return new CatalogSchema(tableList, ddl, notCopied);
+        return new CatalogSchema(tableList, ddl, afterData, notCopied);
     }
 
     /**
@@ -239,7 +432,9 @@ public record CatalogSchema(List<TableRef> tables, List<String> statements, List
         boolean auto = target.getAutoCommit();
         target.setAutoCommit(false);
         try {
-            for (String statement : statements) {
+            // A function body may name objects created further down.
+            Queries.execute(target, "SET LOCAL check_function_bodies = off");
+            for (String statement : statements()) {
                 try {
                     Queries.execute(target, statement);
                 } catch (SQLException e) {

@@ -57,6 +57,10 @@ class PreflightIT {
                 CREATE EXTENSION postgres_fdw;
                 CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw;
                 CREATE FOREIGN TABLE remote (id int) SERVER elsewhere;
+                CREATE AGGREGATE total_len (text) (SFUNC = textcat, STYPE = text);
+                CREATE ROLE auditor;
+                ALTER TABLE priced ENABLE ROW LEVEL SECURITY;
+                CREATE POLICY auditors_see_all ON priced FOR SELECT TO auditor USING (true);
                 """);
         // The statistics that tell an insert-only table from an updated one reach pg_stat_user_tables asynchronously.
         long deadline = System.nanoTime() + 30_000_000_000L;
@@ -82,6 +86,8 @@ class PreflightIT {
             assertFinding(report, Severity.WARNING, "foreign_table", "public.remote");
             assertFinding(report, Severity.WARNING, "large_objects", "");
             assertFinding(report, Severity.INFO, "generated_columns", "");
+            assertThat(finding(report, "not_copied", "").message()).contains("aggregate public.total_len(text)");
+            assertFinding(report, Severity.BLOCKER, "missing_roles", "auditor");
             // adminpack was removed from PostgreSQL 17: the 18 target cannot install it.
             assertFinding(report, Severity.BLOCKER, "extension", "adminpack");
             assertThat(report.findings()).noneMatch(f -> f.object().equals("postgres_fdw"));
