@@ -297,7 +297,7 @@ final class DefaultMigration implements Migration {
             if (now > deadline) {
                 throw new PgMigrateException(ErrorCode.TIMEOUT, "not in sync after " + timeout + ": " + describe(st));
             }
-            sleep(Math.min(pause, Math.max(1, (deadline - now) / 1_000_000)));
+            Waits.pause(Math.min(pause, Math.max(1, (deadline - now) / 1_000_000)), null);
             pause = Math.min(pause * 2, 250);
         }
     }
@@ -574,15 +574,6 @@ final class DefaultMigration implements Migration {
         LOG.warn("{}: {}", db, message);
         for (MigrationListener l : config.listeners()) {
             l.onWarning(db, message);
-        }
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PgMigrateException(ErrorCode.TIMEOUT, "interrupted while waiting");
         }
     }
 

@@ -5,6 +5,7 @@ import io.pgmigrate.Lsn;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Sentinel;
 import io.pgmigrate.Side;
+import io.pgmigrate.core.Waits;
 import io.pgmigrate.core.sql.Queries;
 import io.pgmigrate.core.sql.Sessions;
 import org.slf4j.Logger;

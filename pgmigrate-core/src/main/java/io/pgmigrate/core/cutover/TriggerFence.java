@@ -4,6 +4,7 @@ import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Fence;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Side;
+import io.pgmigrate.core.Waits;
 import io.pgmigrate.core.sql.Queries;
 import io.pgmigrate.core.sql.Sessions;
 import io.pgmigrate.core.state.Journal;

@@ -41,6 +41,8 @@ final class DatabaseChecks {
     private final Journal.DatabaseEntry journal;
     private final List<Finding> findings;
     private final boolean first;
+    /** The target's maintenance database, open for the whole check: one connection instead of one per question. */
+    private Connection admin;
 
     /** @param first whether this is the first database: server-wide checks made through it run once */
     DatabaseChecks(String db, Connector source, Connector target, ServerChecks.Side src, ServerChecks.Side tgt,
@@ -57,7 +59,8 @@ final class DatabaseChecks {
     }
 
     void run() {
-        try (Connection s = source.connect(db)) {
+        try (Connection s = source.connect(db); Connection a = target.connect("postgres")) {
+            admin = a;
             Optional<Connection> t = targetDatabase();
             try {
                 privileges(s, t.orElse(null));
@@ -85,10 +88,8 @@ final class DatabaseChecks {
 
     /** The target database, or empty when it does not exist yet (it will be created: can it be?). */
     private Optional<Connection> targetDatabase() throws SQLException {
-        try (Connection admin = target.connect("postgres")) {
-            if (Queries.exists(admin, "SELECT 1 FROM pg_database WHERE datname = ?", db)) {
-                return Optional.of(target.connect(db));
-            }
+        if (Queries.exists(admin, "SELECT 1 FROM pg_database WHERE datname = ?", db)) {
+            return Optional.of(target.connect(db));
         }
         if (tgt.superuser() || tgt.createDb()) {
             add(Severity.INFO, "target_database", "", "the database does not exist on the target; start() creates it"
@@ -262,20 +263,14 @@ final class DatabaseChecks {
         // Policies name roles, and roles are not copied: a missing one makes the schema copy fail.
         List<String> roles = Queries.list(s, "SELECT DISTINCT r FROM pg_policies p, unnest(p.roles) r"
                 + " WHERE r <> 'public' ORDER BY 1", rs -> rs.getString(1));
-        if (!roles.isEmpty()) {
-            try (Connection t = target.connect("postgres")) {
-                List<String> missing = new java.util.ArrayList<>();
-                for (String role : roles) {
-                    if (!Queries.exists(t, "SELECT 1 FROM pg_roles WHERE rolname = ?", role)) {
-                        missing.add(role);
-                    }
-                }
-                if (!missing.isEmpty()) {
-                    add(Severity.BLOCKER, "missing_roles", String.join(", ", missing), "row-level security policies"
-                            + " name roles that do not exist on the target; creating the policies would fail",
-                            "CREATE ROLE ... on the target for each of them (roles are server-wide and not copied)");
-                }
-            }
+        List<String> missing = roles.isEmpty() ? List.of() : Queries.list(admin, """
+                SELECT r FROM unnest(?::text[]) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
+                ORDER BY 1
+                """, rs -> rs.getString(1), admin.createArrayOf("text", roles.toArray()));
+        if (!missing.isEmpty()) {
+            add(Severity.BLOCKER, "missing_roles", String.join(", ", missing), "row-level security policies name"
+                    + " roles that do not exist on the target; creating the policies would fail", "CREATE ROLE ... on"
+                    + " the target for each of them (roles are server-wide and not copied)");
         }
         long sequences = Long.parseLong(Queries.string(s, "SELECT count(*) FROM pg_sequences"
                 + " WHERE schemaname NOT LIKE 'pgmigrate\\_%'"));
@@ -291,15 +286,16 @@ final class DatabaseChecks {
         if (used.isEmpty()) {
             return;
         }
-        try (Connection t = target.connect("postgres")) {
-            for (Object[] e : used) {
-                Optional<String> available = Queries.first(t, "SELECT default_version FROM pg_available_extensions"
-                        + " WHERE name = ?", rs -> rs.getString(1), e[0]);
-                if (available.isEmpty()) {
-                    add(Severity.BLOCKER, "extension", (String) e[0], "the source uses extension " + e[0] + " "
-                            + e[1] + ", which is not installable on the target", "install the extension's package on"
-                            + " the target server (it must appear in pg_available_extensions)");
-                }
+        List<String> names = used.stream().map(e -> (String) e[0]).toList();
+        List<String> unavailable = Queries.list(admin, """
+                SELECT x FROM unnest(?::text[]) x
+                WHERE NOT EXISTS (SELECT 1 FROM pg_available_extensions a WHERE a.name = x)
+                """, rs -> rs.getString(1), admin.createArrayOf("text", names.toArray()));
+        for (Object[] e : used) {
+            if (unavailable.contains((String) e[0])) {
+                add(Severity.BLOCKER, "extension", (String) e[0], "the source uses extension " + e[0] + " "
+                        + e[1] + ", which is not installable on the target", "install the extension's package on"
+                        + " the target server (it must appear in pg_available_extensions)");
             }
         }
     }
@@ -318,30 +314,28 @@ final class DatabaseChecks {
         }
         String tProvider = tgt.major() >= 15 ? "datlocprovider::text" : "'c'";
         String tVersion = tgt.major() >= 15 ? "datcollversion" : "NULL::text";
-        try (Connection t = target.connect("postgres")) {
-            Optional<Object[]> target = Queries.first(t, "SELECT pg_encoding_to_char(encoding), datcollate, "
-                    + tProvider + ", " + tVersion + " FROM pg_database WHERE datname = coalesce((SELECT datname"
-                    + " FROM pg_database WHERE datname = ?), 'template0')", rs -> new Object[]{rs.getString(1),
-                    rs.getString(2), rs.getString(3), rs.getString(4)}, db);
-            if (target.isEmpty()) {
-                return;
-            }
-            Object[] tg = target.get();
-            if (!source[0].equals(tg[0]) && Queries.exists(t, "SELECT 1 FROM pg_database WHERE datname = ?", db)) {
-                add(Severity.BLOCKER, "encoding", "", "the source database is encoded " + source[0] + " and the"
-                        + " existing target database " + tg[0], "drop and recreate the target database with ENCODING "
-                        + source[0] + ", or let start() create it");
-            }
-            if (source[3] != null && tg[3] != null && !source[3].equals(tg[3])) {
-                add(Severity.WARNING, "collation_version", "", "the collation library differs (" + source[3]
-                        + " on the source, " + tg[3] + " on the target): indexes on text columns may need a rebuild",
-                        "REINDEX (CONCURRENTLY) the indexes on text columns on the target after the initial copy");
-            } else if (!String.valueOf(source[1]).equals(String.valueOf(tg[1]))) {
-                add(Severity.WARNING, "collation", "", "the source sorts text as " + source[1] + ", the target's"
-                        + " default is " + tg[1] + "; if the target database is created with the target's default,"
-                        + " ORDER BY results and text indexes differ", "create the target database with LC_COLLATE "
-                        + source[1] + " (start() tries that first)");
-            }
+        Optional<Object[]> target = Queries.first(admin, "SELECT pg_encoding_to_char(encoding), datcollate, "
+                + tProvider + ", " + tVersion + " FROM pg_database WHERE datname = coalesce((SELECT datname"
+                + " FROM pg_database WHERE datname = ?), 'template0')", rs -> new Object[]{rs.getString(1),
+                rs.getString(2), rs.getString(3), rs.getString(4)}, db);
+        if (target.isEmpty()) {
+            return;
+        }
+        Object[] tg = target.get();
+        if (!source[0].equals(tg[0]) && Queries.exists(admin, "SELECT 1 FROM pg_database WHERE datname = ?", db)) {
+            add(Severity.BLOCKER, "encoding", "", "the source database is encoded " + source[0] + " and the"
+                    + " existing target database " + tg[0], "drop and recreate the target database with ENCODING "
+                    + source[0] + ", or let start() create it");
+        }
+        if (source[3] != null && tg[3] != null && !source[3].equals(tg[3])) {
+            add(Severity.WARNING, "collation_version", "", "the collation library differs (" + source[3]
+                    + " on the source, " + tg[3] + " on the target): indexes on text columns may need a rebuild",
+                    "REINDEX (CONCURRENTLY) the indexes on text columns on the target after the initial copy");
+        } else if (!String.valueOf(source[1]).equals(String.valueOf(tg[1]))) {
+            add(Severity.WARNING, "collation", "", "the source sorts text as " + source[1] + ", the target's"
+                    + " default is " + tg[1] + "; if the target database is created with the target's default,"
+                    + " ORDER BY results and text indexes differ", "create the target database with LC_COLLATE "
+                    + source[1] + " (start() tries that first)");
         }
     }
 
@@ -381,12 +375,10 @@ final class DatabaseChecks {
                 "DROP SUBSCRIPTION " + quote(names.reverseSubscription(db)));
         collision(s, !journal.flag("fence.SOURCE"), "SELECT 1 FROM pg_namespace WHERE nspname = ?", names.fence(db),
                 "source", "schema", "DROP SCHEMA " + quote(names.fence(db)) + " CASCADE");
-        try (Connection admin = target.connect("postgres")) {
-            collision(admin, !journal.flag("reverseSubscription"), "SELECT 1 FROM pg_replication_slots"
-                    + " WHERE slot_name = ?", names.reverseSlot(db), "target", "replication slot",
-                    "SELECT pg_drop_replication_slot(" + io.pgmigrate.core.sql.Identifiers.literal(names.reverseSlot(db))
-                            + ")");
-        }
+        collision(admin, !journal.flag("reverseSubscription"), "SELECT 1 FROM pg_replication_slots"
+                + " WHERE slot_name = ?", names.reverseSlot(db), "target", "replication slot",
+                "SELECT pg_drop_replication_slot(" + io.pgmigrate.core.sql.Identifiers.literal(names.reverseSlot(db))
+                        + ")");
         if (t != null) {
             collision(t, !journal.flag("subscription"), "SELECT 1 FROM pg_subscription WHERE subname = ?"
                             + " AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())",

@@ -37,6 +37,20 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
     private static final String NOT_EXTENSION_MEMBER = " NOT EXISTS (SELECT 1 FROM pg_depend e"
             + " WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e') ";
 
+    /**
+     * The attributes of the composite type {@code t} as a column list with types and non-default collations: what
+     * the copy creates and what {@link SchemaSnapshot} compares, so the two agree by construction.
+     */
+    static final String COMPOSITE_ATTRIBUTES = """
+            (SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
+                               || CASE WHEN a.attcollation <> 0 AND a.attcollation <> at.typcollation
+                                       THEN format(' COLLATE %I.%I', cn.nspname, co.collname) ELSE '' END,
+                               ', ' ORDER BY a.attnum)
+             FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
+             LEFT JOIN pg_collation co ON co.oid = a.attcollation
+             LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)""";
+
     public CatalogSchema {
         tables = List.copyOf(tables);
         beforeData = List.copyOf(beforeData);
@@ -150,16 +164,8 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                     """, rs -> rs.getString(1), d[0]));
         }
         ddl.addAll(Queries.list(source, """
-                SELECT format('CREATE TYPE %I.%I AS (%s)', n.nspname, t.typname,
-                              (SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
-                                                 || CASE WHEN a.attcollation <> 0 AND a.attcollation <> at.typcollation
-                                                         THEN format(' COLLATE %I.%I', cn.nspname, co.collname)
-                                                         ELSE '' END, ', ' ORDER BY a.attnum)
-                               FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
-                               LEFT JOIN pg_collation co ON co.oid = a.attcollation
-                               LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-                               WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped))
-                """ + userType + """
+                SELECT format('CREATE TYPE %I.%I AS (%s)', n.nspname, t.typname, """ + COMPOSITE_ATTRIBUTES + ")"
+                + userType + """
                   AND t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'
                 ORDER BY t.oid
                 """, rs -> rs.getString(1)));

@@ -253,15 +253,8 @@ public record SchemaSnapshot(SortedMap<Key, String> objects) {
                         || coalesce((SELECT string_agg(format(' CONSTRAINT %I %s', k.conname,
                                                               pg_get_constraintdef(k.oid)), '' ORDER BY k.conname)
                                      FROM pg_constraint k WHERE k.contypid = t.oid AND k.contype <> 'n'), '')
-                   WHEN 'c' THEN 'COMPOSITE (' || coalesce((
-                            SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
-                                              || CASE WHEN a.attcollation <> 0 AND a.attcollation <> at.typcollation
-                                                      THEN format(' COLLATE %I.%I', cn.nspname, co.collname)
-                                                      ELSE '' END, ', ' ORDER BY a.attnum)
-                            FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
-                            LEFT JOIN pg_collation co ON co.oid = a.attcollation
-                            LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-                            WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+                   WHEN 'c' THEN 'COMPOSITE (' || coalesce(""" + CatalogSchema.COMPOSITE_ATTRIBUTES + """
+                            , '') || ')'
                    WHEN 'r' THEN (SELECT 'RANGE (SUBTYPE = ' || format_type(r.rngsubtype, NULL)
                                          || format(', SUBTYPE_OPCLASS = %I.%I', ocn.nspname, oc.opcname)
                                          || CASE WHEN r.rngcollation <> 0

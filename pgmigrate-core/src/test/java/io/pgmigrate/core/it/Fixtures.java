@@ -77,6 +77,18 @@ final class Fixtures {
         }
     }
 
+    /** Waits for every thread to end; writers stop on their own once told to. */
+    static void joinAll(List<Thread> threads) {
+        for (Thread t : threads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted while stopping writers", e);
+            }
+        }
+    }
+
     /** Writer threads inserting, updating and deleting rows of {@code items} until stopped. */
     static final class Writers implements AutoCloseable {
 
@@ -121,14 +133,7 @@ final class Fixtures {
         @Override
         public void close() {
             running.set(false);
-            for (Thread t : threads) {
-                try {
-                    t.join();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new AssertionError("interrupted while stopping writers", e);
-                }
-            }
+            joinAll(threads);
             if (!failures.isEmpty()) {
                 throw new AssertionError("a writer failed", failures.get(0));
             }

@@ -226,14 +226,7 @@ final class Ledger {
         @Override
         public void close() {
             running.set(false);
-            for (Thread t : threads) {
-                try {
-                    t.join();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new AssertionError("interrupted while stopping writers", e);
-                }
-            }
+            Fixtures.joinAll(threads);
             if (!unexpected.isEmpty()) {
                 throw new AssertionError("a writer saw an unexpected error", unexpected.get(0));
             }

@@ -6,6 +6,7 @@ import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Lsn;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.TableStatus;
+import io.pgmigrate.core.Waits;
 import io.pgmigrate.core.schema.TableRef;
 import io.pgmigrate.core.sql.Queries;
 import io.pgmigrate.core.state.Journal;
@@ -247,12 +248,7 @@ public final class NativeLink {
                 throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, database, "the workers of subscription "
                         + subscription + " did not stop within " + timeout + " of DISABLE");
             }
-            try {
-                Thread.sleep(wait);
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                throw new PgMigrateException(ErrorCode.INTERNAL, database, "interrupted while waiting for a worker", ie);
-            }
+            Waits.pause(wait, database);
             wait = Math.min(wait * 2, 50);
         }
     }
@@ -396,12 +392,7 @@ public final class NativeLink {
                     throw e;
                 }
             }
-            try {
-                Thread.sleep(wait);
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                throw new PgMigrateException(ErrorCode.INTERNAL, database, "interrupted while dropping slot " + name, ie);
-            }
+            Waits.pause(wait, database);
             wait = Math.min(wait * 2, 500);
         }
     }
@@ -421,12 +412,7 @@ public final class NativeLink {
                 throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, database, "replication slot " + name
                         + " is still in use 10 s after its walsender was terminated");
             }
-            try {
-                Thread.sleep(wait);
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                throw new PgMigrateException(ErrorCode.INTERNAL, database, "interrupted while releasing slot " + name, ie);
-            }
+            Waits.pause(wait, database);
             wait = Math.min(wait * 2, 100);
         }
     }
