@@ -42,6 +42,9 @@ public final class MigrationBuilder {
     private Long cutoverMaxLagBytes;
     private Duration fenceDrainTimeout;
     private Long sequenceMargin;
+    private SchemaStrategy schemaStrategy;
+    private Path pgDump;
+    private Boolean ownershipAndGrants;
 
     MigrationBuilder() {
     }
@@ -154,6 +157,37 @@ public final class MigrationBuilder {
         return this;
     }
 
+    /**
+     * How {@code start()} creates each database's schema on the target. Default {@link SchemaStrategy#CATALOG}: read
+     * from the source's catalog, no external program needed.
+     */
+    public MigrationBuilder schemaStrategy(SchemaStrategy strategy) {
+        checkUnset(this.schemaStrategy, "schemaStrategy");
+        this.schemaStrategy = requireNonNull(strategy, "schemaStrategy");
+        return this;
+    }
+
+    /**
+     * The pg_dump executable {@link SchemaStrategy#PG_DUMP} runs; it must be at least as new as the source server.
+     * Default: the newest suitable one on the {@code PATH} or in the usual installation directories.
+     */
+    public MigrationBuilder pgDump(Path executable) {
+        checkUnset(this.pgDump, "pgDump");
+        this.pgDump = requireNonNull(executable, "pgDump");
+        return this;
+    }
+
+    /**
+     * Whether the schema copy (CATALOG or PG_DUMP) also gives every object its source owner and copies its grants. The roles are
+     * server-wide and not copied: preflight reports each one the target lacks. Default {@code false}: the target's
+     * objects belong to the migration's role.
+     */
+    public MigrationBuilder ownershipAndGrants(boolean copy) {
+        checkUnset(this.ownershipAndGrants, "ownershipAndGrants");
+        this.ownershipAndGrants = copy;
+        return this;
+    }
+
     /** The databases to migrate. Default: the database in the source URL. */
     public MigrationBuilder databases(String... databases) {
         return databases(databases == null ? null : Arrays.asList(databases));
@@ -260,6 +294,15 @@ public final class MigrationBuilder {
             dbs = List.of(db);
         }
         Engine e = engine == null ? Engine.NATIVE : engine;
+        SchemaStrategy strategy = schemaStrategy == null ? SchemaStrategy.CATALOG : schemaStrategy;
+        if (pgDump != null && strategy != SchemaStrategy.PG_DUMP) {
+            throw new IllegalStateException("pgDump is set but schemaStrategy is " + strategy
+                    + "; call schemaStrategy(SchemaStrategy.PG_DUMP) or leave pgDump out");
+        }
+        if (Boolean.TRUE.equals(ownershipAndGrants) && strategy == SchemaStrategy.NONE) {
+            throw new IllegalStateException("ownershipAndGrants is set but schemaStrategy is NONE, so pgmigrate creates"
+                    + " no schema to give owners and grants to; leave one of them out");
+        }
         if (e == Engine.STREAM) {
             throw new IllegalStateException("engine STREAM is not available in this version; use Engine.NATIVE");
         }
@@ -282,7 +325,9 @@ public final class MigrationBuilder {
                         cutoverTimeout == null ? Duration.ofSeconds(30) : cutoverTimeout,
                         cutoverMaxLagBytes == null ? 16L << 20 : cutoverMaxLagBytes,
                         fenceDrainTimeout == null ? Duration.ofMillis(500) : fenceDrainTimeout,
-                        sequenceMargin == null ? 0 : sequenceMargin));
+                        sequenceMargin == null ? 0 : sequenceMargin),
+                new MigrationConfig.SchemaSettings(strategy, java.util.Optional.ofNullable(pgDump),
+                        Boolean.TRUE.equals(ownershipAndGrants)));
         return provider().create(config);
     }
 

@@ -1,7 +1,9 @@
 package io.pgmigrate;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A validated migration configuration, as {@link MigrationBuilder#build()} hands it to the implementation.
@@ -20,12 +22,13 @@ import java.util.List;
  * @param connectAttempts      attempts for transient connection failures, with exponential backoff
  * @param targetAsSeenBySource how the source server reaches the target (the reverse stream); usually {@code target}
  * @param cutover              the cutover's bounds and margins
+ * @param schema               how the target's schema is created
  */
 public record MigrationConfig(String name, Endpoint source, Endpoint target, Endpoint sourceAsSeenByTarget,
                               List<String> databases, Engine engine, TrafficSwitch trafficSwitch,
                               List<MigrationListener> listeners, StateStore stateStore, Duration progressInterval,
                               Duration connectTimeout, int connectAttempts, Endpoint targetAsSeenBySource,
-                              CutoverSettings cutover) {
+                              CutoverSettings cutover, SchemaSettings schema) {
 
     public MigrationConfig {
         databases = List.copyOf(databases);
@@ -43,10 +46,21 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
     public record CutoverSettings(Duration timeout, long maxLagBytes, Duration drainTimeout, long sequenceMargin) {
     }
 
+    /**
+     * How the target's schema is created.
+     *
+     * @param strategy           catalog copy, pg_dump, or none (the user's)
+     * @param pgDump             the pg_dump executable PG_DUMP uses; empty: search the {@code PATH} and the usual
+     *                           installation directories
+     * @param ownershipAndGrants whether the schema copy also sets each object's owner and copies its grants
+     */
+    public record SchemaSettings(SchemaStrategy strategy, Optional<Path> pgDump, boolean ownershipAndGrants) {
+    }
+
     @Override
     public String toString() {
         return "MigrationConfig[name=" + name + ", source=" + source + ", target=" + target + ", databases=" + databases
-                + ", engine=" + engine + ", trafficSwitch=" + trafficSwitch.description() + ", stateStore=" + stateStore
+                + ", engine=" + engine + ", schema=" + schema.strategy() + ", trafficSwitch=" + trafficSwitch.description() + ", stateStore=" + stateStore
                 + "]";
     }
 }

@@ -12,6 +12,7 @@ import io.pgmigrate.MigrationStatus;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Phase;
 import io.pgmigrate.PreflightReport;
+import io.pgmigrate.SchemaStrategy;
 import io.pgmigrate.SequenceSync;
 import io.pgmigrate.Side;
 import io.pgmigrate.TableVerification;
@@ -24,6 +25,7 @@ import io.pgmigrate.core.cutover.TriggerFence;
 import io.pgmigrate.core.replication.nativ.LinkState;
 import io.pgmigrate.core.replication.nativ.NativeLink;
 import io.pgmigrate.core.schema.CatalogSchema;
+import io.pgmigrate.core.schema.PgDump;
 import io.pgmigrate.core.schema.TableRef;
 import io.pgmigrate.core.sql.Connector;
 import io.pgmigrate.core.sql.Queries;
@@ -171,7 +173,7 @@ final class DefaultMigration implements Migration {
 
     @Override
     public PreflightReport preflight() {
-        return new Preflight(source, target, config.databases(), names, journal()).run();
+        return new Preflight(source, target, config.databases(), names, journal(), config.schema()).run();
     }
 
     @Override
@@ -182,7 +184,7 @@ final class DefaultMigration implements Migration {
                     : "cut over to the target; start() would run the forward stream against the reverse one. Call"
                     + " rollback() to go back, or complete() to finish"));
         }
-        Preflight check = new Preflight(source, target, config.databases(), names, journal());
+        Preflight check = new Preflight(source, target, config.databases(), names, journal(), config.schema());
         PreflightReport report = check.run();
         if (report.hasBlockers()) {
             // An unreachable server's own error (AUTHENTICATION_FAILED, ...) rides along as the cause.
@@ -212,11 +214,31 @@ final class DefaultMigration implements Migration {
             Connection tgt = sessions.target(db);
             if (!link.subscriptionExists(tgt)) {
                 phase(db, entry, Phase.SCHEMA);
-                CatalogSchema schema = CatalogSchema.read(src); // objects it cannot copy were preflight warnings
-                if (schema.applyTo(tgt, db)) {
+                MigrationConfig.SchemaSettings settings = config.schema();
+                // Objects the catalog copy cannot create were preflight warnings; with NONE and PG_DUMP it still
+                // names the tables to publish.
+                CatalogSchema schema = CatalogSchema.read(src, settings.ownershipAndGrants());
+                boolean created = switch (settings.strategy()) {
+                    case CATALOG -> schema.applyTo(tgt, db);
+                    case PG_DUMP -> {
+                        PgDump pgDump = PgDump.find(settings.pgDump(), src.getMetaData().getDatabaseMajorVersion(),
+                                tgt.getMetaData().getDatabaseMajorVersion());
+                        String script = pgDump.dump(source, db, settings.ownershipAndGrants());
+                        // A session of its own: the script changes session settings (search_path among them).
+                        try (Connection c = target.connect(db)) {
+                            boolean done = CatalogSchema.apply(c, db, schema.tables(), List.of(script));
+                            if (done) {
+                                LOG.info("{}: applied the schema from {}", db, pgDump);
+                            }
+                            yield done;
+                        }
+                    }
+                    case NONE -> false;
+                };
+                if (created && settings.strategy() == SchemaStrategy.CATALOG) {
                     LOG.info("{}: created the schema on the target ({} tables, {} statements)", db,
                             schema.tables().size(), schema.statements().size());
-                } else {
+                } else if (!created) {
                     requireEmpty(tgt, db, schema.tables());
                 }
                 entry.mark("schemaCopied");
@@ -257,7 +279,7 @@ final class DefaultMigration implements Migration {
 
     private static void requireEmpty(Connection tgt, String db, List<TableRef> tables) throws SQLException {
         for (TableRef t : tables) {
-            if (Queries.exists(tgt, "SELECT 1 FROM ONLY " + t.quoted() + " LIMIT 1")) {
+            if (Queries.exists(tgt, "SELECT 1 FROM " + t.quoted() + " LIMIT 1")) {
                 throw new PgMigrateException(ErrorCode.SCHEMA_COPY_FAILED, db, "the target table " + t
                         + " already holds rows; the initial copy would duplicate them. Empty it on the target"
                         + " (TRUNCATE " + t.quoted() + ") or leave this database out of the migration");

@@ -274,18 +274,19 @@ public final class Cutover {
     /**
      * Tables the stream does not carry, such as one created on both sides after {@code start()}: the fence would
      * hold their writes back and the cutover would leave their rows behind. Kinds preflight already reported as not
-     * migrated (unlogged, partitioned, inherited, foreign) are not asked about again.
+     * migrated (unlogged, inherited, foreign) are not asked about again; a partitioned table is published as itself.
      */
     private String unpublished(String db, Side from, String publication) {
         try {
             List<String> missing = Queries.list(sessions.get(from, db), """
                     SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_class c
                     JOIN pg_namespace n ON n.oid = c.relnamespace
-                    WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND NOT c.relispartition
+                    WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' AND NOT c.relispartition
                       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
                       AND n.nspname NOT LIKE 'pgmigrate\\_%'
                       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
-                      AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid OR h.inhparent = c.oid)
+                      AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid
+                                      OR (h.inhparent = c.oid AND c.relkind = 'r'))
                       AND NOT EXISTS (SELECT 1 FROM pg_publication_tables pt
                                       WHERE pt.pubname = ? AND pt.schemaname = n.nspname AND pt.tablename = c.relname)
                     ORDER BY 1

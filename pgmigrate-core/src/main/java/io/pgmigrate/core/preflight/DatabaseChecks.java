@@ -2,16 +2,24 @@ package io.pgmigrate.core.preflight;
 
 import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Finding;
+import io.pgmigrate.MigrationConfig;
 import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.SchemaDiff;
+import io.pgmigrate.SchemaStrategy;
 import io.pgmigrate.Severity;
 import io.pgmigrate.core.ObjectNames;
+import io.pgmigrate.core.schema.CatalogSchema;
+import io.pgmigrate.core.schema.SchemaComparison;
+import io.pgmigrate.core.schema.TableRef;
 import io.pgmigrate.core.sql.Connector;
 import io.pgmigrate.core.sql.Queries;
 import io.pgmigrate.core.state.Journal;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import static io.pgmigrate.core.sql.Identifiers.quote;
@@ -19,7 +27,8 @@ import static io.pgmigrate.core.sql.Identifiers.quote;
 /**
  * Checks of one database on both sides: that it exists (or can be created), the tables and objects logical replication
  * does not carry, extensions, encoding and collations, transactions that would hold up the start, privileges on the
- * database and its tables, and names the migration would take that are already taken.
+ * database and its tables, what the schema strategy needs (objects the catalog copy cannot create, roles, or with NONE
+ * the user's own tables on the target), and names the migration would take that are already taken.
  */
 final class DatabaseChecks {
 
@@ -41,12 +50,15 @@ final class DatabaseChecks {
     private final Journal.DatabaseEntry journal;
     private final List<Finding> findings;
     private final boolean first;
+    private final MigrationConfig.SchemaSettings schema;
     /** The target's maintenance database, open for the whole check: one connection instead of one per question. */
     private Connection admin;
 
     /** @param first whether this is the first database: server-wide checks made through it run once */
     DatabaseChecks(String db, Connector source, Connector target, ServerChecks.Side src, ServerChecks.Side tgt,
-                   ObjectNames names, Journal.DatabaseEntry journal, List<Finding> findings, boolean first) {
+                   ObjectNames names, Journal.DatabaseEntry journal, List<Finding> findings, boolean first,
+                   MigrationConfig.SchemaSettings schema) {
+        this.schema = schema;
         this.db = db;
         this.source = source;
         this.target = target;
@@ -66,6 +78,7 @@ final class DatabaseChecks {
                 privileges(s, t.orElse(null));
                 tables(s, t.orElse(null));
                 objectsNotReplicated(s);
+                schema(s, t.orElse(null));
                 extensions(s);
                 collation(s);
                 if (first) {
@@ -168,9 +181,10 @@ final class DatabaseChecks {
         }
         if (t != null && !journal.flag("subscription")) {
             for (String table : Queries.list(s, "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
-                    + USER_RELATIONS + " AND c.relkind = 'r' AND c.relpersistence = 'p' AND NOT c.relispartition"
-                    + " ORDER BY 1", rs -> rs.getString(1))) {
-                if (Queries.exists(t, "SELECT 1 FROM pg_class WHERE oid = to_regclass(?) AND relkind = 'r'", table)
+                    + USER_RELATIONS + " AND c.relkind IN ('r', 'p') AND c.relpersistence = 'p'"
+                    + " AND NOT c.relispartition ORDER BY 1", rs -> rs.getString(1))) {
+                if (Queries.exists(t, "SELECT 1 FROM pg_class WHERE oid = to_regclass(?) AND relkind IN ('r', 'p')",
+                        table)
                         && Queries.exists(t, "SELECT 1 FROM " + table + " LIMIT 1")) {
                     add(Severity.BLOCKER, "target_rows", table, "the table already holds rows on the target; the"
                             + " initial copy would duplicate them", "TRUNCATE " + table + " on the target, or leave"
@@ -193,9 +207,11 @@ final class DatabaseChecks {
             String persistence = (String) r[1];
             String name = (String) r[3];
             if (kind.equals("p")) {
-                add(Severity.WARNING, "partitioned_table", name, "partitioned tables are not migrated by this version;"
-                        + " their rows stay behind", "publish through the root (publish_via_partition_root) once"
-                        + " supported, or move the data separately");
+                if (src.major() < 13 && !(Boolean) r[2]) {
+                    add(Severity.WARNING, "partitioned_table", name, "partitioned tables replicate through their root"
+                            + " (publish_via_partition_root), which PostgreSQL " + src.major() + " lacks; their rows"
+                            + " stay behind", "upgrade the source to 13 or later first, or move the data separately");
+                }
             } else if (kind.equals("f")) {
                 add(Severity.WARNING, "foreign_table", name, "foreign tables are not replicated; the data lives"
                         + " elsewhere", "recreate the foreign server, user mapping and table on the target");
@@ -230,8 +246,23 @@ final class DatabaseChecks {
                     + " not carry large objects", "move them with pg_dump --large-objects (or lo_export/lo_import)"
                     + " during the cutover, or store them in bytea columns");
         }
+        long sequences = Long.parseLong(Queries.string(s, "SELECT count(*) FROM pg_sequences"
+                + " WHERE schemaname NOT LIKE 'pgmigrate\\_%'"));
+        if (sequences > 0) {
+            add(Severity.INFO, "sequences", "", sequences + " sequences: logical replication does not carry them;"
+                    + " cutover() copies their positions while the source is fenced", "");
+        }
+    }
+
+    /** What the schema strategy needs: objects the copy cannot create, roles it names, or the user's own schema. */
+    private void schema(Connection s, Connection t) throws SQLException {
+        schemaDifferences(s, t);
+        if (schema.strategy() == SchemaStrategy.NONE) {
+            userSchema(s, t);
+            return;
+        }
         // Object kinds the catalog copy does not create yet: named here so nothing is skipped silently.
-        List<String> other = Queries.list(s, """
+        List<String> other = schema.strategy() != SchemaStrategy.CATALOG ? List.<String>of() : Queries.list(s, """
                 SELECT kind || ' ' || name FROM (
                   SELECT 'aggregate' AS kind, p.oid::regprocedure::text AS name, p.pronamespace AS ns, p.oid AS oid,
                          'pg_proc'::regclass AS cls
@@ -260,24 +291,129 @@ final class DatabaseChecks {
                     + " (the copy leaves existing objects alone only for tables), or wait for a version that copies"
                     + " them");
         }
-        // Policies name roles, and roles are not copied: a missing one makes the schema copy fail.
-        List<String> roles = Queries.list(s, "SELECT DISTINCT r FROM pg_policies p, unnest(p.roles) r"
-                + " WHERE r <> 'public' ORDER BY 1", rs -> rs.getString(1));
+        // Policies, owners and grants name roles, and roles are not copied: a missing one makes the copy fail.
+        java.util.Set<String> roles = new java.util.TreeSet<>(Queries.list(s, "SELECT DISTINCT r FROM pg_policies p,"
+                + " unnest(p.roles) r WHERE r <> 'public' ORDER BY 1", rs -> rs.getString(1)));
+        if (schema.ownershipAndGrants()) {
+            roles.addAll(CatalogSchema.rolesOfOwnersAndGrants(s));
+        }
         List<String> missing = roles.isEmpty() ? List.of() : Queries.list(admin, """
                 SELECT r FROM unnest(?::text[]) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
                 ORDER BY 1
                 """, rs -> rs.getString(1), admin.createArrayOf("text", roles.toArray()));
         if (!missing.isEmpty()) {
-            add(Severity.BLOCKER, "missing_roles", String.join(", ", missing), "row-level security policies name"
-                    + " roles that do not exist on the target; creating the policies would fail", "CREATE ROLE ... on"
+            add(Severity.BLOCKER, "missing_roles", String.join(", ", missing), (schema.ownershipAndGrants()
+                    ? "owners, grants and row-level security policies name" : "row-level security policies name")
+                    + " roles that do not exist on the target; creating the schema would fail", "CREATE ROLE ... on"
                     + " the target for each of them (roles are server-wide and not copied)");
         }
-        long sequences = Long.parseLong(Queries.string(s, "SELECT count(*) FROM pg_sequences"
-                + " WHERE schemaname NOT LIKE 'pgmigrate\\_%'"));
-        if (sequences > 0) {
-            add(Severity.INFO, "sequences", "", sequences + " sequences: logical replication does not carry them;"
-                    + " cutover() copies their positions while the source is fenced", "");
+    }
+
+    /**
+     * A target that already has every table keeps its schema (the copy is skipped): how it differs from the source's
+     * is worth knowing before start(). A warning when pgmigrate would have created the schema, information with NONE,
+     * where differences are the user's choice.
+     */
+    private void schemaDifferences(Connection s, Connection t) throws SQLException {
+        if (t == null || journal.flag("subscription")) {
+            return;
         }
+        List<TableRef> tables = CatalogSchema.read(s).tables();
+        if (tables.isEmpty()) {
+            return;
+        }
+        for (TableRef table : tables) {
+            if (!Queries.exists(t, "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    + " WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')", table.schema(),
+                    table.name())) {
+                return;
+            }
+        }
+        SchemaDiff diff = SchemaComparison.compare(s, t);
+        if (diff.isEmpty()) {
+            return;
+        }
+        List<String> first = diff.differences().stream().limit(5)
+                .map(d -> d.kind() + " " + d.objectType() + " " + d.name()).toList();
+        add(schema.strategy() == SchemaStrategy.NONE ? Severity.INFO : Severity.WARNING, "schema_diff", "",
+                "the target already has every table, so its schema is used as it is, and it differs from the source's"
+                        + " in " + diff.differences().size() + " object(s): " + String.join("; ", first)
+                        + (diff.differences().size() > 5 ? "; ..." : ""),
+                "Migration.schemaDiff(\"" + db + "\").toText() shows both definitions; align the target, or drop its"
+                        + " tables to have the schema copied");
+    }
+
+    /**
+     * SchemaStrategy NONE: every table the stream would carry must exist on the target with every replicated column,
+     * no column the target generates itself, and no extra NOT NULL column without a default.
+     */
+    private void userSchema(Connection s, Connection t) throws SQLException {
+        String fix = "create it with your schema tool before start(), or use SchemaStrategy.CATALOG";
+        if (t == null) {
+            add(Severity.BLOCKER, "target_schema", "", "schema strategy NONE leaves the schema to you, but the target"
+                    + " has no database " + db, "CREATE DATABASE " + quote(db) + " and its schema on the target");
+            return;
+        }
+        String columns = """
+                SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '',
+                       a.attnotnull AND a.atthasdef = false AND a.attidentity = ''
+                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p') AND a.attnum > 0
+                  AND NOT a.attisdropped
+                ORDER BY a.attnum
+                """;
+        for (TableRef table : CatalogSchema.read(s).tables()) {
+            Map<String, Object[]> source = new LinkedHashMap<>();
+            for (Object[] c : Queries.list(s, columns, DatabaseChecks::column, table.schema(), table.name())) {
+                source.put((String) c[0], c);
+            }
+            List<Object[]> target = Queries.list(t, columns, DatabaseChecks::column, table.schema(), table.name());
+            String name = display(table.schema()) + "." + display(table.name());
+            if (target.isEmpty()) {
+                add(Severity.BLOCKER, "target_schema", name, "the table does not exist on the target; schema strategy"
+                        + " NONE leaves the schema to you", fix);
+                continue;
+            }
+            Map<String, Object[]> byName = new LinkedHashMap<>();
+            target.forEach(c -> byName.put((String) c[0], c));
+            for (Object[] c : source.values()) {
+                Object[] other = byName.get((String) c[0]);
+                String column = name + "." + display((String) c[0]);
+                if ((Boolean) c[2]) {
+                    continue; // generated on the source: not replicated; the target computes its own or has none
+                }
+                if (other == null) {
+                    add(Severity.BLOCKER, "target_schema", column, "the column does not exist on the target; every"
+                            + " replicated row would fail", "ALTER TABLE " + table.quoted() + " ADD COLUMN " + quote((String) c[0])
+                            + " " + c[1] + " on the target");
+                } else if ((Boolean) other[2]) {
+                    add(Severity.BLOCKER, "target_schema", column, "the target generates the column itself, but the"
+                            + " source sends values for it; replicated rows would fail", "make it a plain column on"
+                            + " the target");
+                } else if (!c[1].equals(other[1])) {
+                    add(Severity.WARNING, "target_schema", column, "the column is " + c[1] + " on the source but "
+                            + other[1] + " on the target; values are converted through their text form, and one that"
+                            + " does not fit stops the stream", "ALTER TABLE " + table.quoted() + " ALTER COLUMN "
+                            + quote((String) c[0]) + " TYPE " + c[1] + " on the target, unless the change is intended");
+                }
+            }
+            for (Object[] c : target) {
+                if (!source.containsKey((String) c[0]) && (Boolean) c[3]) {
+                    add(Severity.BLOCKER, "target_schema", name + "." + display((String) c[0]), "the target has this"
+                            + " NOT NULL column without a default, which the source does not have; every replicated"
+                            + " insert would fail", "give it a default on the target, or drop NOT NULL");
+                }
+            }
+        }
+    }
+
+    /** An identifier as format('%I') prints it: bare when it is a plain lower-case name, else quoted. */
+    private static String display(String identifier) {
+        return identifier.matches("[a-z_][a-z0-9_$]*") ? identifier : quote(identifier);
+    }
+
+    private static Object[] column(java.sql.ResultSet rs) throws SQLException {
+        return new Object[]{rs.getString(1), rs.getString(2), rs.getBoolean(3), rs.getBoolean(4)};
     }
 
     private void extensions(Connection s) throws SQLException {

@@ -1,10 +1,13 @@
 package io.pgmigrate.core.preflight;
 
 import io.pgmigrate.Finding;
+import io.pgmigrate.MigrationConfig;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.PreflightReport;
+import io.pgmigrate.SchemaStrategy;
 import io.pgmigrate.Severity;
 import io.pgmigrate.core.ObjectNames;
+import io.pgmigrate.core.schema.PgDump;
 import io.pgmigrate.core.sql.Connector;
 import io.pgmigrate.core.state.Journal;
 
@@ -26,9 +29,12 @@ public final class Preflight {
     private final List<String> databases;
     private final ObjectNames names;
     private final Journal journal;
+    private final MigrationConfig.SchemaSettings schema;
     private PgMigrateException connectionFailure;
 
-    public Preflight(Connector source, Connector target, List<String> databases, ObjectNames names, Journal journal) {
+    public Preflight(Connector source, Connector target, List<String> databases, ObjectNames names, Journal journal,
+                     MigrationConfig.SchemaSettings schema) {
+        this.schema = schema;
         this.source = source;
         this.target = target;
         this.databases = databases;
@@ -67,9 +73,19 @@ public final class Preflight {
             return new PreflightReport(findings);
         }
         new ServerChecks(src, tgt, newLinks, databases.size(), findings).run();
+        if (schema.strategy() == SchemaStrategy.PG_DUMP) {
+            try {
+                PgDump found = PgDump.find(schema.pgDump(), src.major(), tgt.major());
+                findings.add(new Finding(Severity.INFO, "pg_dump", "", found.executable().toString(), "the schema is"
+                        + " copied with " + found, ""));
+            } catch (PgMigrateException e) {
+                findings.add(new Finding(Severity.BLOCKER, "pg_dump", "", "", e.getMessage(), "install a pg_dump "
+                        + src.major() + " or later, set pgDump(Path), or use SchemaStrategy.CATALOG"));
+            }
+        }
         for (String db : databases) {
             new DatabaseChecks(db, source, target, src, tgt, names, journal.database(db), findings,
-                    db.equals(databases.get(0))).run();
+                    db.equals(databases.get(0)), schema).run();
         }
         return new PreflightReport(findings);
     }

@@ -51,6 +51,102 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
              LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
              WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)""";
 
+    /**
+     * The objects the copy creates that carry an owner and privileges: kind for GRANT and ALTER, name, owner, ACL.
+     * A sequence that belongs to a column ({@code linked}) gets its table's owner with it; array types, table row
+     * types and multiranges follow the type or table they belong to.
+     */
+    private static final String OWNED_OBJECTS = """
+            SELECT 'SCHEMA' AS kind, format('%I', n.nspname) AS name, n.nspowner AS owner, n.nspacl AS acl,
+                   NULL::oid AS rel, false AS linked
+            FROM pg_namespace n
+            WHERE """ + USER_NAMESPACE + """
+              AND n.nspname <> 'public' AND n.nspname NOT LIKE 'pgmigrate\\_%'
+              AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_namespace'::regclass AND e.objid = n.oid
+                              AND e.deptype = 'e')
+            UNION ALL
+            SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                  ELSE 'TABLE' END,
+                   format('%I.%I', n.nspname, c.relname), c.relowner, c.relacl, c.oid,
+                   EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                           AND c.relkind = 'S' AND d.deptype IN ('a', 'i'))
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """
+              AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid AND NOT c.relispartition)
+              AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid AND c.relkind = 'r')
+            UNION ALL
+            SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.oid::regprocedure::text,
+                   p.proowner, p.proacl, NULL, false
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE p.prokind IN ('f', 'p', 'w') AND """ + USER_NAMESPACE + """
+              AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid
+                              AND e.deptype = 'e')
+            UNION ALL
+            SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, format('%I.%I', n.nspname, t.typname),
+                   t.typowner, t.typacl, NULL, false
+            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+            WHERE t.typtype IN ('e', 'r', 'd', 'c') AND """ + USER_NAMESPACE + """
+              AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
+              AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid
+                              AND e.deptype = 'e')
+            """;
+
+    /**
+     * Grants as the source has them: an object with an ACL of its own loses PUBLIC's default privileges first, then
+     * gets every grant but its owner's (which the owner has anyway); column grants follow their table's.
+     */
+    private static final String GRANTS = """
+            WITH o AS (""" + OWNED_OBJECTS + """
+            )
+            SELECT s FROM (
+                SELECT o.kind, o.name, 0 AS step, format('REVOKE ALL ON %s %s FROM PUBLIC',
+                       CASE o.kind WHEN 'VIEW' THEN 'TABLE' WHEN 'MATERIALIZED VIEW' THEN 'TABLE' ELSE o.kind END,
+                       o.name) AS s
+                FROM o WHERE o.acl IS NOT NULL
+                UNION ALL
+                SELECT o.kind, o.name, 1, format('GRANT %s ON %s %s TO %s%s', a.privilege_type,
+                       CASE o.kind WHEN 'VIEW' THEN 'TABLE' WHEN 'MATERIALIZED VIEW' THEN 'TABLE' ELSE o.kind END,
+                       o.name, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                       CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+                FROM o CROSS JOIN LATERAL aclexplode(o.acl) a
+                WHERE o.acl IS NOT NULL AND a.grantee <> o.owner
+                UNION ALL
+                SELECT o.kind, o.name, 2, format('GRANT %s (%I) ON TABLE %s TO %s%s', a.privilege_type, att.attname,
+                       o.name, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                       CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+                FROM o JOIN pg_attribute att ON att.attrelid = o.rel AND att.attnum > 0 AND NOT att.attisdropped
+                CROSS JOIN LATERAL aclexplode(att.attacl) a
+                WHERE att.attacl IS NOT NULL AND a.grantee <> o.owner
+            ) g
+            ORDER BY g.kind, g.name, g.step, g.s
+            """;
+
+    private static final String OWNERS = """
+            WITH o AS (""" + OWNED_OBJECTS + """
+            )
+            SELECT format('ALTER %s %s OWNER TO %I', o.kind, o.name, pg_get_userbyid(o.owner))
+            FROM o WHERE NOT o.linked
+            ORDER BY o.kind, o.name
+            """;
+
+    /** The roles the copy's owners and grants name ({@link #read(Connection, boolean)} with true): they must exist. */
+    public static List<String> rolesOfOwnersAndGrants(Connection source) throws SQLException {
+        return Queries.list(source, """
+                WITH o AS (""" + OWNED_OBJECTS + """
+                )
+                SELECT DISTINCT r FROM (
+                    SELECT pg_get_userbyid(o.owner) AS r FROM o
+                    UNION ALL
+                    SELECT pg_get_userbyid(a.grantee) FROM o CROSS JOIN LATERAL aclexplode(o.acl) a WHERE a.grantee <> 0
+                    UNION ALL
+                    SELECT pg_get_userbyid(a.grantee) FROM o
+                    JOIN pg_attribute att ON att.attrelid = o.rel AND att.attnum > 0 AND NOT att.attisdropped
+                    CROSS JOIN LATERAL aclexplode(att.attacl) a WHERE a.grantee <> 0
+                ) x
+                ORDER BY 1
+                """, rs -> rs.getString(1));
+    }
+
     public CatalogSchema {
         tables = List.copyOf(tables);
         beforeData = List.copyOf(beforeData);
@@ -73,8 +169,18 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
         return c.getMetaData().getDatabaseMajorVersion() >= 13 ? "t.tgparentid = 0" : "true";
     }
 
-    /** Reads the schema of the database {@code source} is connected to. */
+    /** Reads the schema of the database {@code source} is connected to, without owners and grants. */
     public static CatalogSchema read(Connection source) throws SQLException {
+        return read(source, false);
+    }
+
+    /**
+     * Reads the schema of the database {@code source} is connected to.
+     *
+     * @param ownershipAndGrants whether to give every object its source owner and copy its grants (last, so the
+     *                           migration's role creates everything and then hands it over)
+     */
+    public static CatalogSchema read(Connection source, boolean ownershipAndGrants) throws SQLException {
         List<String> ddl = new ArrayList<>();
         List<String> afterData = new ArrayList<>();
         List<String> notCopied = new ArrayList<>();
@@ -170,43 +276,78 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                 ORDER BY t.oid
                 """, rs -> rs.getString(1)));
 
-        // Tables: plain, permanent, not partitions. Everything else is reported.
+        // Tables: plain and unlogged ones, partitioned tables and their partitions. Only permanent tables are
+        // replicated: partitioned ones through their root (publish_via_partition_root, PostgreSQL 13+), so a row
+        // lands in whatever partition the target's bounds choose. Inheritance and foreign tables are reported.
+        boolean viaRoot = source.getMetaData().getDatabaseMajorVersion() >= 13;
         Map<Long, TableRef> tables = new LinkedHashMap<>();
+        Map<Long, TableRef> created = new LinkedHashMap<>();
         Map<Long, Character> replicaIdentity = new LinkedHashMap<>();
+        Map<Long, String[]> createTable = new LinkedHashMap<>(); // the statement before and after the columns
+        List<Long> partitions = new ArrayList<>();
         for (Object[] row : Queries.list(source, """
                 SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence, c.relispartition,
-                       EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid),
-                       c.relreplident
+                       EXISTS (SELECT 1 FROM pg_inherits i WHERE (i.inhrelid = c.oid AND NOT c.relispartition)
+                                                            OR (i.inhparent = c.oid AND c.relkind <> 'p')),
+                       c.relreplident,
+                       CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_get_partkeydef(c.oid) ELSE '' END
+                       || CASE WHEN am.amname IS NOT NULL AND am.amname <> 'heap'
+                               THEN format(' USING %I', am.amname) ELSE '' END
+                       || CASE WHEN c.reloptions IS NOT NULL
+                               THEN ' WITH (' || array_to_string(c.reloptions, ', ') || ')' ELSE '' END,
+                       (SELECT format('%I.%I', pn.nspname, pc.relname) || ' ' || pg_get_expr(c.relpartbound, c.oid)
+                        FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
+                        JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+                        WHERE i.inhrelid = c.oid AND c.relispartition),
+                       (WITH RECURSIVE up(oid, depth) AS (
+                            SELECT c.oid, 0
+                            UNION ALL
+                            SELECT i.inhparent, up.depth + 1 FROM up JOIN pg_inherits i ON i.inhrelid = up.oid
+                            JOIN pg_class pc ON pc.oid = up.oid WHERE pc.relispartition)
+                        SELECT max(depth) FROM up),
+                       (SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition)
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE c.relkind IN ('r', 'p', 'f', 'm') AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """
-                ORDER BY n.nspname, c.relname
+                LEFT JOIN pg_am am ON am.oid = c.relam
+                WHERE c.relkind IN ('r', 'p', 'f') AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """
+                ORDER BY 11, n.nspname, c.relname
                 """, rs -> new Object[]{rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4),
-                rs.getString(5), rs.getBoolean(6), rs.getBoolean(7), rs.getString(8)})) {
+                rs.getString(5), rs.getBoolean(6), rs.getBoolean(7), rs.getString(8), rs.getString(9),
+                rs.getString(10), rs.getLong(12)})) {
+            long oid = (Long) row[0];
             TableRef t = new TableRef((String) row[1], (String) row[2]);
             String kind = (String) row[3];
-            String reason = switch (kind) {
-                case "p" -> "partitioned tables are not copied yet";
-                case "f" -> "foreign tables are not replicated";
-                case "m" -> "materialized views are not copied yet";
-                default -> {
-                    if (!"p".equals(row[4])) {
-                        yield "unlogged and temporary tables cannot be replicated";
-                    }
-                    if ((Boolean) row[5]) {
-                        yield "partitions are not copied yet";
-                    }
-                    if ((Boolean) row[6]) {
-                        yield "table inheritance is not copied yet";
-                    }
-                    yield null;
-                }
-            };
+            boolean permanent = "p".equals(row[4]);
+            boolean partition = (Boolean) row[5];
+            String reason = null;
+            if (kind.equals("f")) {
+                reason = "foreign tables are not copied; recreate the server, user mapping and table on the target";
+            } else if ((Boolean) row[6]) {
+                reason = "table inheritance is not copied; convert it to declarative partitioning";
+            } else if (kind.equals("p") && !viaRoot) {
+                reason = "partitioned tables replicate through their root, which needs a source on PostgreSQL 13"
+                        + " or later";
+            } else if (partition && !created.containsKey((Long) row[10])) {
+                reason = "its partitioned table is not copied";
+            }
             if (reason != null) {
                 notCopied.add("table " + t + ": " + reason);
-            } else {
-                tables.put((Long) row[0], t);
-                replicaIdentity.put((Long) row[0], ((String) row[7]).charAt(0));
+                continue;
             }
+            String options = (String) row[8];
+            String unlogged = permanent ? "" : "UNLOGGED ";
+            if (partition) {
+                partitions.add(oid);
+                createTable.put(oid, new String[]{"CREATE " + unlogged + "TABLE " + t.quoted() + " PARTITION OF "
+                        + row[9] + options});
+            } else {
+                createTable.put(oid, new String[]{"CREATE " + unlogged + "TABLE " + t.quoted() + " (\n    ",
+                        "\n)" + options});
+                if (permanent) {
+                    tables.put(oid, t); // unlogged tables are created, but their rows cannot be replicated
+                }
+            }
+            created.put(oid, t);
+            replicaIdentity.put(oid, ((String) row[7]).charAt(0));
         }
 
         // Sequences that are not identity sequences (those come with their column).
@@ -258,14 +399,16 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                 LEFT JOIN pg_class sc ON sc.oid = sd.objid AND sc.relkind = 'S'
                 LEFT JOIN pg_namespace sn ON sn.oid = sc.relnamespace
                 LEFT JOIN pg_sequence sq ON sq.seqrelid = sc.oid
-                WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND """ + USER_NAMESPACE + """
+                WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND """ + USER_NAMESPACE + """
                 ORDER BY a.attrelid, a.attnum
                 """, rs -> new Object[]{rs.getLong(1), rs.getString(2)})) {
             columns.computeIfAbsent((Long) row[0], k -> new ArrayList<>()).add((String) row[1]);
         }
-        for (Map.Entry<Long, TableRef> e : tables.entrySet()) {
-            List<String> cols = columns.getOrDefault(e.getKey(), List.of());
-            ddl.add("CREATE TABLE " + e.getValue().quoted() + " (\n    " + String.join(",\n    ", cols) + "\n)");
+        for (Map.Entry<Long, String[]> e : createTable.entrySet()) {
+            if (!partitions.contains(e.getKey())) {
+                List<String> cols = columns.getOrDefault(e.getKey(), List.of());
+                ddl.add(e.getValue()[0] + String.join(",\n    ", cols) + e.getValue()[1]);
+            }
         }
 
         ddl.addAll(Queries.list(source, """
@@ -280,26 +423,68 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a'
                   AND t.oid = ANY (?::oid[])
                 ORDER BY 1
-                """, rs -> rs.getString(1), oidArray(tables.keySet())));
+                """, rs -> rs.getString(1), oidArray(created.keySet())));
 
-        // Constraints other than foreign keys, then indexes, then foreign keys (which need the referenced keys).
+        // Constraints other than foreign keys, then the partitions (which clone their parent's keys, checks,
+        // indexes and triggers as they are created) and what is their own, then indexes, then foreign keys (which
+        // need the referenced keys). ONLY keeps a plain table's constraint off inheritance children; a partitioned
+        // table takes none (it has no partitions yet when its constraints are added).
         String constraints = """
-                SELECT format('ALTER TABLE ONLY %I.%I ADD CONSTRAINT %I %s', n.nspname, c.relname, k.conname,
+                SELECT format('ALTER TABLE %s%I.%I ADD CONSTRAINT %I %s',
+                              CASE WHEN c.relkind = 'r' THEN 'ONLY ' ELSE '' END, n.nspname, c.relname, k.conname,
                               pg_get_constraintdef(k.oid))
                 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE k.conrelid = ANY (?::oid[]) AND k.conislocal AND k.contype = ANY (?::"char"[])
+                WHERE k.conrelid = ANY (?::oid[]) AND k.conislocal AND k.conparentid = 0
+                  AND k.contype = ANY (?::"char"[])
                 ORDER BY n.nspname, c.relname, k.contype DESC, k.conname
                 """;
-        ddl.addAll(Queries.list(source, constraints, rs -> rs.getString(1), oidArray(tables.keySet()), "{p,u,c,x}"));
-        afterData.addAll(Queries.list(source, """
+        Set<Long> parents = new HashSet<>(created.keySet());
+        parents.removeAll(partitions);
+        ddl.addAll(Queries.list(source, constraints, rs -> rs.getString(1), oidArray(parents), "{p,u,c,x}"));
+        for (Long p : partitions) {
+            ddl.add(createTable.get(p)[0]);
+        }
+        // A partition's columns come from its parent; a default or NOT NULL of its own is set afterwards.
+        ddl.addAll(Queries.list(source, """
+                SELECT format('ALTER TABLE ONLY %I.%I ALTER COLUMN %I ', n.nspname, c.relname, a.attname)
+                       || CASE WHEN d.adbin IS NOT NULL THEN 'SET DEFAULT ' || pg_get_expr(d.adbin, d.adrelid)
+                               ELSE 'DROP DEFAULT' END
+                       || CASE WHEN a.attnotnull AND NOT pa.attnotnull
+                               THEN format(', ALTER COLUMN %I SET NOT NULL', a.attname) ELSE '' END
+                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                JOIN pg_inherits i ON i.inhrelid = c.oid
+                JOIN pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = a.attname
+                LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                LEFT JOIN pg_attrdef pd ON pd.adrelid = pa.attrelid AND pd.adnum = pa.attnum
+                WHERE c.oid = ANY (?::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+                  AND (pg_get_expr(d.adbin, d.adrelid) IS DISTINCT FROM pg_get_expr(pd.adbin, pd.adrelid)
+                       OR (a.attnotnull AND NOT pa.attnotnull))
+                ORDER BY c.oid, a.attnum
+                """, rs -> rs.getString(1), oidArray(partitions)));
+        ddl.addAll(Queries.list(source, constraints, rs -> rs.getString(1), oidArray(partitions), "{p,u,c,x}"));
+        // A partitioned table's index is created ON ONLY it, its partitions' indexes on them, and then attached:
+        // the same names as on the source, which an index cascading to the partitions would not guarantee.
+        String indexes = """
                 SELECT pg_get_indexdef(i.indexrelid)
                 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                 WHERE i.indrelid = ANY (?::oid[])
                   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
                                   AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
                 ORDER BY ic.relname
-                """, rs -> rs.getString(1), oidArray(tables.keySet())));
-        afterData.addAll(Queries.list(source, constraints, rs -> rs.getString(1), oidArray(tables.keySet()), "{f}"));
+                """;
+        afterData.addAll(Queries.list(source, indexes, rs -> rs.getString(1), oidArray(created.keySet())));
+        afterData.addAll(Queries.list(source, """
+                SELECT format('ALTER INDEX %I.%I ATTACH PARTITION %I.%I', pn.nspname, p.relname, cn.nspname, ic.relname)
+                FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                JOIN pg_namespace cn ON cn.oid = ic.relnamespace
+                JOIN pg_inherits h ON h.inhrelid = i.indexrelid
+                JOIN pg_class p ON p.oid = h.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                WHERE i.indrelid = ANY (?::oid[])
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
+                                  AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
+                ORDER BY (SELECT count(*) FROM pg_partition_ancestors(i.indrelid)) DESC, ic.relname
+                """, rs -> rs.getString(1), oidArray(partitions)));
+        afterData.addAll(Queries.list(source, constraints, rs -> rs.getString(1), oidArray(created.keySet()), "{f}"));
 
         // Views and materialized views in creation order (a view can only be created after what it reads), then
         // triggers, rules, row-level security and comments. Materialized views are created empty: their data is
@@ -411,6 +596,10 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
 
         List<TableRef> tableList = new ArrayList<>(tables.values());
         tableList.sort(null);
+        if (ownershipAndGrants) {
+            afterData.addAll(Queries.list(source, GRANTS, rs -> rs.getString(1)));
+            afterData.addAll(Queries.list(source, OWNERS, rs -> rs.getString(1)));
+        }
         return new CatalogSchema(tableList, ddl, afterData, notCopied);
     }
 
@@ -422,6 +611,15 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
      * @return whether anything was created
      */
     public boolean applyTo(Connection target, String database) throws SQLException {
+        return apply(target, database, tables, statements());
+    }
+
+    /**
+     * Runs {@code statements} on the target in one transaction unless every one of {@code tables} exists there
+     * already, as {@link #applyTo} describes. A statement may hold several commands (a pg_dump script).
+     */
+    public static boolean apply(Connection target, String database, List<TableRef> tables, List<String> statements)
+            throws SQLException {
         Set<TableRef> existing = new HashSet<>(Queries.list(target, """
                 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('r', 'p')
@@ -440,12 +638,13 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
         try {
             // A function body may name objects created further down.
             Queries.execute(target, "SET LOCAL check_function_bodies = off");
-            for (String statement : statements()) {
+            for (String statement : statements) {
                 try {
                     Queries.execute(target, statement);
                 } catch (SQLException e) {
                     throw PgMigrateException.fromSql(ErrorCode.SCHEMA_COPY_FAILED, database,
-                            "cannot create on the target: " + firstLine(statement), e);
+                            "cannot create on the target: " + (statement.startsWith("--")
+                                    ? "pg_dump's schema script" : firstLine(statement)), e);
                 }
             }
             target.commit();
@@ -458,7 +657,7 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
         }
     }
 
-    private static String oidArray(Set<Long> oids) {
+    private static String oidArray(java.util.Collection<Long> oids) {
         StringBuilder b = new StringBuilder("{");
         for (Long o : oids) {
             if (b.length() > 1) {

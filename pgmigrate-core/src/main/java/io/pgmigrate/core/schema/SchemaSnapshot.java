@@ -357,10 +357,15 @@ public record SchemaSnapshot(SortedMap<Key, String> objects) {
             WHERE k.contype <> 'n' AND k.conparentid = 0 AND""" + USER_NAMESPACE + " AND "
             + notExtensionMember("pg_class", "c.oid");
 
-    // Indexes that implement a primary key, unique or exclusion constraint are compared as that constraint.
+    // Indexes that implement a primary key, unique or exclusion constraint are compared as that constraint. A
+    // partition's index names the partitioned table's index it is attached to; an invalid one says so.
     private static final String INDEXES = """
             SELECT 'index', format('%I.%I', n.nspname, ic.relname), pg_get_indexdef(i.indexrelid)
                    || CASE WHEN i.indisreplident THEN ' REPLICA IDENTITY' ELSE '' END
+                   || coalesce((SELECT format(' PARTITION OF %I.%I', pn.nspname, p.relname)
+                                FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
+                                JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = i.indexrelid), '')
+                   || CASE WHEN NOT i.indisvalid THEN ' INVALID' ELSE '' END
             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
             WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
                               AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))

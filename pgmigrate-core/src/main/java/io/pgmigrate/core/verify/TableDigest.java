@@ -11,8 +11,8 @@ import java.util.stream.Collectors;
 
 /**
  * Row count and digest of one table: the md5 of every row's text form (columns in the order given), sorted, then
- * hashed together. Equal digests on both sides mean the same multiset of rows, whatever the physical order. The
- * server does the work; only two values travel.
+ * hashed together; a partitioned table's rows are those of its partitions. Equal digests on both sides mean the same
+ * multiset of rows, whatever the physical order or partition. The server does the work; only two values travel.
  *
  * @param rows   number of rows
  * @param digest hex digest of all rows
@@ -24,7 +24,7 @@ public record TableDigest(long rows, String digest) {
         String row = columns.isEmpty() ? "''"
                 : "ROW(" + columns.stream().map(Identifiers::quote).collect(Collectors.joining(", ")) + ")::text";
         return Queries.first(c, "SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), md5(''))"
-                        + " FROM (SELECT md5(" + row + ") AS h FROM ONLY " + table.quoted() + ") AS rows",
+                        + " FROM (SELECT md5(" + row + ") AS h FROM " + table.quoted() + ") AS rows",
                 rs -> new TableDigest(rs.getLong(1), rs.getString(2))).orElseThrow();
     }
 

@@ -63,8 +63,15 @@ final class Fixtures {
     /** Count and md5 of every row in primary-key order, computed on the server: the proof of equality. */
     static String fingerprint(PostgresServer server, String db, String qualifiedTable) throws SQLException {
         try (Connection c = server.connect(db); Statement s = c.createStatement();
-             var rs = s.executeQuery("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t.id)), '')"
+             var rs = s.executeQuery("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '')"
                      + " FROM " + qualifiedTable + " t")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    static String text(PostgresServer server, String db, String sql) throws SQLException {
+        try (Connection c = server.connect(db); Statement s = c.createStatement(); var rs = s.executeQuery(sql)) {
             rs.next();
             return rs.getString(1);
         }

@@ -23,6 +23,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Each write is one transaction: insert {@code (writer, seq)} into {@code ledger} (id from a bigserial, so the
  * sequences must be carried over) and add one to the writer's row in {@code counters}. A commit whose outcome the
  * client did not learn is retried with the same {@code seq}; a unique violation then means it had committed.
+ * {@code ledger} is partitioned (history and live rows), so every cutover proof also carries a partitioned table
+ * through the stream, the fence and the way back.
  */
 final class Ledger {
 
@@ -35,8 +37,11 @@ final class Ledger {
     static void create(PostgresServer server, String db, int writers) {
         server.createDatabase(db);
         server.execute(db, """
-                CREATE TABLE ledger (id bigserial PRIMARY KEY, writer integer NOT NULL, seq bigint NOT NULL,
-                                     note text, UNIQUE (writer, seq));
+                CREATE TABLE ledger (id bigserial, writer integer NOT NULL, seq bigint NOT NULL,
+                                     note text, PRIMARY KEY (id, writer), UNIQUE (writer, seq))
+                    PARTITION BY LIST (writer);
+                CREATE TABLE ledger_history PARTITION OF ledger FOR VALUES IN (-1);
+                CREATE TABLE ledger_live PARTITION OF ledger DEFAULT;
                 CREATE TABLE counters (writer integer PRIMARY KEY, n bigint NOT NULL);
                 CREATE TABLE audit (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
                 INSERT INTO audit (note) SELECT 'a' || g FROM generate_series(1, 77) g;
@@ -132,8 +137,9 @@ final class Ledger {
                     c.commit();
                     committed(writer, seq++);
                 } catch (SQLException e) {
-                    if ("23505".equals(e.getSQLState()) && e.getMessage().contains("ledger_writer_seq_key")) {
-                        // The previous attempt of this seq did commit; the client just did not hear it.
+                    if ("23505".equals(e.getSQLState()) && e.getMessage().contains("_writer_seq_key")) {
+                        // The previous attempt of this seq did commit; the client just did not hear it. (The index is the
+                        // partition's: ledger_live_writer_seq_key.)
                         committed(writer, seq++);
                     } else if (!"25006".equals(e.getSQLState()) && !isConnectionProblem(e)) {
                         synchronized (unexpected) {

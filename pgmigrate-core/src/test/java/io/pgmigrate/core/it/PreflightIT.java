@@ -79,7 +79,8 @@ class PreflightIT {
             assertThat(finding(report, "replica_identity", "public.has_unique").fix())
                     .contains("REPLICA IDENTITY USING INDEX has_unique_a");
             assertFinding(report, Severity.WARNING, "unlogged_table", "public.scratch");
-            assertFinding(report, Severity.WARNING, "partitioned_table", "public.events");
+            // Partitioned tables replicate through their root from 13 on: nothing to report on 14.
+            assertThat(report.findings()).noneMatch(f -> f.object().equals("public.events"));
             assertFinding(report, Severity.WARNING, "inheritance", "public.child");
             assertFinding(report, Severity.WARNING, "inheritance", "public.parent");
             assertFinding(report, Severity.WARNING, "materialized_view", "public.totals");

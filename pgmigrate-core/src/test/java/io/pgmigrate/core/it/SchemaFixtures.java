@@ -22,6 +22,12 @@ final class SchemaFixtures {
                 RETURN v ~ '^[A-Z]+-[0-9]+$';
             END
             $$;
+            CREATE FUNCTION app.touch_bestand() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                NEW.menge := NEW.menge + 0;
+                RETURN NEW;
+            END
+            $$;
             CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 NEW.updated := now();
@@ -78,24 +84,42 @@ final class SchemaFixtures {
             COMMENT ON VIEW "Lager"."Große Bestellungen" IS 'per customer';
             """;
 
-    /** Tables the catalog copy does not handle yet (partitioned with a default partition, unlogged with a rule). */
-    static final String NOT_YET_COPIED = """
+    /**
+     * A partitioned table (range, with a list-partitioned partition and a default partition, a foreign key, a
+     * trigger, an index on the parent and one on a single partition) and an unlogged table with a rule.
+     */
+    static final String PARTITIONED = """
             CREATE TABLE "Lager"."Bestand ""Äpfel""\" (
                 "Lager-ID" integer NOT NULL,
                 day date NOT NULL,
-                menge integer DEFAULT 0,
+                menge integer DEFAULT 0 CHECK (menge >= 0),
+                kunde bigint REFERENCES app.customers (id),
                 PRIMARY KEY ("Lager-ID", day)
             ) PARTITION BY RANGE (day);
             CREATE TABLE "Lager"."Bestand 2024" PARTITION OF "Lager"."Bestand ""Äpfel""\"
                 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-            CREATE TABLE "Lager"."Bestand sonst" PARTITION OF "Lager"."Bestand ""Äpfel""\" DEFAULT;
+            CREATE TABLE "Lager"."Bestand 2025" PARTITION OF "Lager"."Bestand ""Äpfel""\"
+                FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY LIST ("Lager-ID");
+            CREATE TABLE "Lager"."Bestand 2025 Nord" PARTITION OF "Lager"."Bestand 2025" FOR VALUES IN (1, 2);
+            CREATE TABLE "Lager"."Bestand 2025 Süd" PARTITION OF "Lager"."Bestand 2025" DEFAULT;
+            CREATE TABLE "Lager"."Bestand sonst" PARTITION OF "Lager"."Bestand ""Äpfel""\" (menge DEFAULT 7) DEFAULT;
             CREATE INDEX bestand_menge_idx ON "Lager"."Bestand ""Äpfel""\" (menge);
+            CREATE INDEX bestand_2024_kunde_idx ON "Lager"."Bestand 2024" (kunde);
+            CREATE TRIGGER bestand_touch BEFORE UPDATE ON "Lager"."Bestand ""Äpfel""\" FOR EACH ROW
+                WHEN (OLD.menge IS DISTINCT FROM NEW.menge) EXECUTE FUNCTION app.touch_bestand();
             CREATE UNLOGGED TABLE "Lager".scratch (k text, v text) WITH (fillfactor = 70);
             CREATE RULE scratch_no_delete AS ON DELETE TO "Lager".scratch DO INSTEAD NOTHING;
             """;
 
-    /** Both. */
-    static final String RICH = COPYABLE + NOT_YET_COPIED;
+    /** Every object kind the catalog copy handles. */
+    static final String RICH = COPYABLE + PARTITIONED;
+
+    /** Objects the copy reports instead of creating: an aggregate and an inheritance hierarchy. */
+    static final String NOT_COPIED = """
+            CREATE AGGREGATE app.text_concat(text) (SFUNC = textcat, STYPE = text, INITCOND = '');
+            CREATE TABLE app.events (id bigint PRIMARY KEY, at timestamptz NOT NULL);
+            CREATE TABLE app.login_events (who text) INHERITS (app.events);
+            """;
 
     private SchemaFixtures() {
     }

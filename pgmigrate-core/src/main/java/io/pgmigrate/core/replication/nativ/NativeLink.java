@@ -113,9 +113,13 @@ public final class NativeLink {
             return;
         }
         journal.mark(publicationFlag());
+        // A partitioned table is published as itself, not as its partitions: the subscriber has the same table and
+        // routes each row by its own bounds, and a row moving between partitions stays one update.
         String sql = "CREATE PUBLICATION " + quote(publication)
                 + (tables.isEmpty() ? "" : " FOR TABLE " + tables.stream().map(TableRef::quoted)
-                .collect(Collectors.joining(", ")));
+                .collect(Collectors.joining(", ")))
+                + (source.getMetaData().getDatabaseMajorVersion() >= 13
+                ? " WITH (publish_via_partition_root = true)" : "");
         try {
             Queries.execute(source, sql);
         } catch (SQLException e) {
