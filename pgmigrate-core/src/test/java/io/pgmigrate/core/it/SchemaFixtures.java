@@ -56,6 +56,11 @@ final class SchemaFixtures {
                 updated timestamptz
             );
             CREATE PROCEDURE app.archive(days integer) LANGUAGE sql AS $$ DELETE FROM app.orders WHERE false $$;
+            CREATE TABLE app.bookings (
+                id integer PRIMARY KEY,
+                during tstzrange NOT NULL,
+                CONSTRAINT bookings_no_overlap EXCLUDE USING gist (during WITH &&) DEFERRABLE
+            );
             CREATE INDEX orders_open_idx ON app.orders (customer_id) INCLUDE (qty) WHERE qty > 10;
             CREATE INDEX orders_code_lower_idx ON app.orders (lower(code), created DESC);
             CREATE UNIQUE INDEX customers_name_idx ON app.customers USING btree (name text_pattern_ops);
