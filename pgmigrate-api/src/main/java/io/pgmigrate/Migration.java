@@ -44,6 +44,13 @@ public interface Migration extends AutoCloseable {
     void start();
 
     /**
+     * Stops the stream of every database without dropping anything: the subscriptions are disabled, the slots keep
+     * every change since, and {@link #start()} resumes (also after a cutover, where it resumes the reverse stream).
+     * For a supervisor such as Pacemaker that stops and starts the migration. Refused in the middle of a cutover.
+     */
+    void pause();
+
+    /**
      * Waits until every table is copied and the target has durably applied every transaction the source had committed
      * when this method was called. Listeners receive a status every progress interval meanwhile. Writes a few bytes
      * of WAL on the source (a logical-decoding message) to mark that point.

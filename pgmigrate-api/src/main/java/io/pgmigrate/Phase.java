@@ -10,6 +10,11 @@ public enum Phase {
     COPYING,
     /** Every table is copied and changes stream continuously from source to target. */
     STREAMING,
+    /**
+     * The stream is stopped by {@link Migration#pause()}: its slot keeps every change, and {@link Migration#start()}
+     * resumes where it stopped.
+     */
+    PAUSED,
     /** A cutover or rollback is under way: the side traffic leaves is fenced while traffic moves. */
     CUTTING_OVER,
     /** Traffic goes to the target; the reverse stream keeps the source in step so {@code rollback()} can return. */

@@ -178,6 +178,9 @@ final class DefaultMigration implements Migration {
 
     @Override
     public synchronized void start() {
+        if (!Cutover.pending(journal()) && Cutover.active(journal()) == Side.TARGET && resumeReverse()) {
+            return;
+        }
         if (Cutover.pending(journal()) || Cutover.active(journal()) != Side.SOURCE) {
             throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is "
                     + (Cutover.pending(journal()) ? "in the middle of a cutover; call cutover() or rollback()"
@@ -203,6 +206,51 @@ final class DefaultMigration implements Migration {
         for (String db : config.databases()) {
             startDatabase(db);
         }
+    }
+
+    @Override
+    public synchronized void pause() {
+        if (Cutover.pending(journal())) {
+            throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
+                    + " of a cutover; call cutover() or rollback() first");
+        }
+        Side publisher = Cutover.active(journal());
+        for (String db : config.databases()) {
+            Journal.DatabaseEntry entry = journal().database(db);
+            if (entry.phase() == Phase.NOT_STARTED || entry.phase() == Phase.COMPLETED) {
+                continue;
+            }
+            NativeLink link = link(publisher, db);
+            try {
+                Connection subscriber = sessions.get(publisher.other(), db);
+                if (link.subscriptionExists(subscriber)) {
+                    link.disable(subscriber);
+                }
+            } catch (SQLException e) {
+                throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "pausing the stream failed", e);
+            }
+            phase(db, entry, Phase.PAUSED);
+        }
+    }
+
+    /** After a cutover, {@code start()} resumes a paused reverse stream; false when none is paused. */
+    private boolean resumeReverse() {
+        boolean resumed = false;
+        for (String db : config.databases()) {
+            Journal.DatabaseEntry entry = journal().database(db);
+            if (entry.phase() != Phase.PAUSED) {
+                continue;
+            }
+            try {
+                link(Side.TARGET, db).enable(sessions.get(Side.SOURCE, db));
+            } catch (SQLException e) {
+                throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "resuming the reverse stream"
+                        + " failed", e);
+            }
+            phase(db, entry, Phase.CUT_OVER);
+            resumed = true;
+        }
+        return resumed;
     }
 
     private void startDatabase(String db) {
@@ -369,7 +417,7 @@ final class DefaultMigration implements Migration {
                             + sessions.connector(publisher.other()).role();
                 } else if (s.subscriptionExists() && !s.slotExists()) {
                     phase = Phase.FAILED;
-                } else if (!s.subscriptionExists()) {
+                } else if (!s.subscriptionExists() || (recorded == Phase.PAUSED && !s.enabled())) {
                     phase = recorded;
                 } else if (publisher == Side.TARGET) {
                     phase = Phase.CUT_OVER;

@@ -67,6 +67,40 @@ class RestartIT {
     }
 
     @Test
+    void pauseStopsTheStreamWithoutLosingChangesAndStartResumesIt(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        Fixtures.createShop(source, "paused", 1_000);
+        try (Migration m = Migration.builder().name("paused").source(source.endpoint()).target(target.endpoint())
+                .databases("paused").stateDirectory(state).build()) {
+            m.start();
+            m.awaitInSync(Duration.ofMinutes(1));
+            m.pause();
+            assertThat(m.status().databases()).singleElement()
+                    .satisfies(d -> assertThat(d.phase()).isEqualTo(Phase.PAUSED));
+            source.execute("paused", "INSERT INTO items (qty) SELECT g FROM generate_series(1, 300) g;"
+                    + " DELETE FROM items WHERE id <= 10");
+            Thread.sleep(500);
+            assertThat(Fixtures.count(target, "paused", "SELECT count(*) FROM items")).as("nothing applied while paused")
+                    .isEqualTo(1_000);
+            assertThat(Fixtures.count(target, "paused",
+                    "SELECT count(*) FROM pg_subscription WHERE subenabled AND subdbid = (SELECT oid FROM pg_database"
+                            + " WHERE datname = current_database())")).isZero();
+            assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isOne();
+        }
+        // A new process resumes, as a supervisor's start would.
+        try (Migration m = Migration.builder().name("paused").source(source.endpoint()).target(target.endpoint())
+                .databases("paused").stateDirectory(state).build()) {
+            m.start();
+            m.awaitInSync(Duration.ofMinutes(1));
+            assertThat(m.status().databases()).singleElement()
+                    .satisfies(d -> assertThat(d.phase()).isEqualTo(Phase.STREAMING));
+            assertThat(Fixtures.fingerprint(target, "paused", "public.items"))
+                    .isEqualTo(Fixtures.fingerprint(source, "paused", "public.items"));
+            m.complete();
+        }
+    }
+
+    @Test
     void aLostSlotIsReportedAndCompleteStillCleansUp(@Source PostgresServer source, @Target PostgresServer target,
                                                      @TempDir Path state) throws Exception {
         Fixtures.createShop(source, "lost", 1_000);
