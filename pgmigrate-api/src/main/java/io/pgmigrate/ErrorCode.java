@@ -39,6 +39,11 @@ public enum ErrorCode {
     CUTOVER_FAILED,
     /** A comparison of source and target found differences. */
     VERIFICATION_FAILED,
+    /**
+     * A command of the cluster manager (Pacemaker's {@code crm_resource}, {@code cibadmin}, ...) failed or the cluster
+     * did not reach the expected state in time; the message names the command, its exit code and output.
+     */
+    CLUSTER_COMMAND_FAILED,
     /** The operation is not valid in the migration's current phase. */
     INVALID_PHASE,
     /** No implementation of the API (pgmigrate-core) is on the class path. */

@@ -200,6 +200,61 @@ public final class PostgresBinaries implements PgBinaryResolver {
     }
 
     /**
+     * The binaries unpacked into a directory of their own ({@code bin/postgres}, {@code bin/initdb},
+     * {@code bin/pg_ctl}, {@code lib}, {@code share}), for servers started outside zonky: for example inside a network
+     * namespace with a launch prefix such as {@code nsenter --net=... unshare --user --}, as the Pacemaker lab does.
+     * Unpacked once per version under {@code java.io.tmpdir}/pgmigrate-binaries and reused; concurrent callers see a
+     * complete directory or none.
+     */
+    public Path installDirectory() {
+        Path base = Path.of(System.getProperty("java.io.tmpdir"), "pgmigrate-binaries");
+        Path dir = base.resolve("pg-" + version() + "-" + platform.classifier());
+        if (Files.isExecutable(dir.resolve("bin").resolve("postgres"))) {
+            return dir;
+        }
+        try {
+            Files.createDirectories(base);
+            Path tmp = Files.createTempDirectory(base, "unpacking-");
+            tmp.toFile().setReadable(true, false); // created 0700; servers may run as another user
+            tmp.toFile().setExecutable(true, false);
+            try (InputStream raw = getPgBinary(null, null);
+                 var xz = new org.apache.commons.compress.compressors.xz.XZCompressorInputStream(
+                         new java.io.BufferedInputStream(raw));
+                 var tar = new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(xz)) {
+                org.apache.commons.compress.archivers.tar.TarArchiveEntry e;
+                while ((e = tar.getNextEntry()) != null) {
+                    Path out = tmp.resolve(e.getName()).normalize();
+                    if (!out.startsWith(tmp)) {
+                        throw new IOException("archive entry outside the directory: " + e.getName());
+                    }
+                    if (e.isDirectory()) {
+                        Files.createDirectories(out);
+                    } else if (e.isSymbolicLink()) {
+                        Files.createDirectories(out.getParent());
+                        Files.createSymbolicLink(out, Path.of(e.getLinkName()));
+                    } else {
+                        Files.createDirectories(out.getParent());
+                        Files.copy(tar, out);
+                        if ((e.getMode() & 0100) != 0) {
+                            out.toFile().setExecutable(true, false);
+                        }
+                    }
+                }
+            }
+            try {
+                Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException raced) {
+                if (!Files.isExecutable(dir.resolve("bin").resolve("postgres"))) {
+                    throw raced;
+                }
+            }
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot unpack PostgreSQL " + version() + " binaries into " + dir, e);
+        }
+    }
+
+    /**
      * The {@code .txz} archive of this major for zonky. The arguments are ignored: the platform was chosen when this
      * resolver was made, from {@code os.name} and {@code os.arch}.
      */

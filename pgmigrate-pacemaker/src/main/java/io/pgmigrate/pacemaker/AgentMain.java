@@ -1,0 +1,224 @@
+package io.pgmigrate.pacemaker;
+
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.DatabaseStatus;
+import io.pgmigrate.Migration;
+import io.pgmigrate.MigrationStatus;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Phase;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The Java side of the {@code pgmigrate} OCF resource agent, and a small command line for operators:
+ *
+ * <pre>
+ * run CONFIG --status FILE [--resource NAME]   supervise the migration until stopped (the agent's start)
+ * status CONFIG                                print each database's phase and lag
+ * pause CONFIG | rollback CONFIG | complete CONFIG
+ * validate CONFIG                              check the file (the agent's validate-all)
+ * </pre>
+ *
+ * {@code run} starts or resumes the migration, then once a second writes the state to the status file
+ * ({@code state=STARTING|RUNNING|IN_SYNC|CUT_OVER|FAILED|STOPPED}, {@code message=}, {@code updated=}), which the
+ * agent's monitor reads, and carries out a cutover requested through the cluster attribute ({@link CutoverTrigger}).
+ * After a cutover it asks Pacemaker to stop the resource ({@code target-role=Stopped}): its work is done, and the
+ * reverse stream goes on in the servers for a rollback. On SIGTERM (the agent's stop) it pauses the stream before the
+ * cutover (never after it) and exits; nothing is dropped.
+ */
+public final class AgentMain {
+
+    private static final long SYNC_LAG_BYTES = 1 << 20;
+
+    private AgentMain() {
+    }
+
+    public static void main(String[] args) {
+        try {
+            System.exit(run(List.of(args)));
+        } catch (IllegalArgumentException | PgMigrateException e) {
+            System.err.println("pgmigrate: " + e.getMessage());
+            System.exit(e instanceof IllegalArgumentException ? 6 : 1); // 6: OCF_ERR_CONFIGURED
+        }
+    }
+
+    static int run(List<String> args) {
+        if (args.size() < 2) {
+            throw new IllegalArgumentException("usage: run|status|pause|rollback|complete|validate CONFIG"
+                    + " [--status FILE] [--resource NAME]");
+        }
+        AgentConfig config = AgentConfig.read(Path.of(args.get(1)));
+        CommandRunner runner = CommandRunner.local();
+        switch (args.get(0)) {
+            case "validate" -> {
+                config.migration(runner).close(); // builds it: every setting checked, no connection opened
+                System.out.println("ok");
+                return 0;
+            }
+            case "status" -> {
+                try (Migration m = config.migration(runner)) {
+                    for (DatabaseStatus d : m.status().databases()) {
+                        System.out.println(d.database() + " " + d.phase() + " lag=" + d.lagBytes() + " "
+                                + d.message());
+                    }
+                }
+                return 0;
+            }
+            case "pause" -> {
+                try (Migration m = config.migration(runner)) {
+                    m.pause();
+                }
+                return 0;
+            }
+            case "rollback" -> {
+                try (Migration m = config.migration(runner)) {
+                    System.out.println(m.rollback().toText());
+                }
+                return 0;
+            }
+            case "complete" -> {
+                try (Migration m = config.migration(runner)) {
+                    m.complete();
+                }
+                return 0;
+            }
+            case "run" -> {
+                return supervise(config, runner, option(args, "--status"), option(args, "--resource"));
+            }
+            default -> throw new IllegalArgumentException("unknown command " + args.get(0));
+        }
+    }
+
+    private static String option(List<String> args, String name) {
+        int i = args.indexOf(name);
+        return i >= 0 && i + 1 < args.size() ? args.get(i + 1) : null;
+    }
+
+    private static int supervise(AgentConfig config, CommandRunner runner, String statusFile, String resource) {
+        if (statusFile == null) {
+            throw new IllegalArgumentException("run needs --status FILE");
+        }
+        Path status = Path.of(statusFile);
+        AtomicBoolean stopping = new AtomicBoolean();
+        CountDownLatch finished = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopping.set(true);
+            try {
+                finished.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "pgmigrate-stop"));
+        write(status, "STARTING", "");
+        String state = "STARTING";
+        try (Migration m = config.migration(runner)) {
+            try {
+                state = begin(m);
+                write(status, state, "");
+                CutoverTrigger trigger = new CutoverTrigger(m, runner, config.triggerAttribute());
+                boolean stopRequested = false;
+                while (!stopping.get()) {
+                    if (!state.equals("CUT_OVER")) {
+                        try {
+                            trigger.poll().ifPresent(r -> log(r.toText()));
+                        } catch (PgMigrateException e) {
+                            log("the requested cutover failed, the source keeps the traffic: " + e.getMessage());
+                        }
+                        state = state(m.status());
+                    }
+                    write(status, state, "");
+                    if (state.equals("CUT_OVER") && !stopRequested && resource != null) {
+                        // Done: Pacemaker stops the resource; the stop leaves the reverse stream running.
+                        runner.attempt(List.of("crm_resource", "--resource", resource, "--meta",
+                                "--set-parameter", "target-role", "--parameter-value", "Stopped"));
+                        stopRequested = true;
+                        log("cut over; asked Pacemaker to stop " + resource);
+                    }
+                    sleep(1000);
+                }
+                if (!state.equals("CUT_OVER")) {
+                    m.pause();
+                    log("stopped: the stream is paused, the slots keep every change");
+                }
+                write(status, "STOPPED", "");
+                return 0;
+            } catch (PgMigrateException e) {
+                write(status, "FAILED", e.getMessage());
+                log("failed: " + e.getMessage());
+                // Stay up so the monitor reports FAILED until Pacemaker stops the resource.
+                while (!stopping.get()) {
+                    sleep(500);
+                }
+                return 1;
+            }
+        } finally {
+            finished.countDown();
+        }
+    }
+
+    /** Starts or resumes; finishes a cutover a crash interrupted. */
+    private static String begin(Migration m) {
+        MigrationStatus st = m.status();
+        if (st.databases().stream().anyMatch(d -> d.phase() == Phase.CUTTING_OVER)) {
+            log("finishing the cutover an earlier run began");
+            CutoverReport r = m.cutover();
+            log(r.toText());
+            return "CUT_OVER";
+        }
+        if (st.databases().stream().allMatch(d -> d.phase() == Phase.CUT_OVER)) {
+            return "CUT_OVER";
+        }
+        m.start();
+        return state(m.status());
+    }
+
+    static String state(MigrationStatus st) {
+        List<DatabaseStatus> dbs = st.databases();
+        if (dbs.stream().anyMatch(d -> d.phase() == Phase.FAILED)) {
+            throw new PgMigrateException(io.pgmigrate.ErrorCode.REPLICATION_FAILED, dbs.stream()
+                    .filter(d -> d.phase() == Phase.FAILED).map(d -> d.database() + ": " + d.message()).toList()
+                    .toString());
+        }
+        if (dbs.stream().allMatch(d -> d.phase() == Phase.CUT_OVER)) {
+            return "CUT_OVER";
+        }
+        if (dbs.stream().allMatch(d -> d.phase() == Phase.STREAMING && d.lagBytes() <= SYNC_LAG_BYTES)) {
+            return "IN_SYNC";
+        }
+        return "RUNNING";
+    }
+
+    private static void write(Path file, String state, String message) {
+        String text = "state=" + state + "\nmessage=" + message.replace('\n', ' ') + "\nupdated="
+                + Instant.now().getEpochSecond() + "\n";
+        try {
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            Files.writeString(tmp, text, StandardCharsets.UTF_8);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    private static void log(String line) {
+        System.out.println(Instant.now() + " " + line);
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package io.pgmigrate.pacemaker;
+
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.PgMigrateException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs the cluster's command-line tools ({@code crm_resource}, {@code cibadmin}, {@code crm_attribute}): arguments as a
+ * list, never through a shell; output captured; a non-zero exit or a timeout becomes an exception that names the
+ * command, the exit code and what it printed. A prefix runs every command somewhere else, for example on a cluster
+ * node in a network namespace ({@code nsenter -t PID -n -m -u}) or over {@code ssh node}.
+ */
+public final class CommandRunner {
+
+    /** What a command printed and how it ended. */
+    public record Result(int exitCode, String stdout, String stderr) {
+
+        /** stdout without surrounding whitespace. */
+        public String out() {
+            return stdout.strip();
+        }
+    }
+
+    private final List<String> prefix;
+    private final Duration timeout;
+
+    private CommandRunner(List<String> prefix, Duration timeout) {
+        this.prefix = List.copyOf(prefix);
+        this.timeout = timeout;
+    }
+
+    /** Runs commands on this host, each bounded by 30 s. */
+    public static CommandRunner local() {
+        return new CommandRunner(List.of(), Duration.ofSeconds(30));
+    }
+
+    /** Runs every command as {@code prefix + command}, for example {@code List.of("ssh", "node-a")}. */
+    public CommandRunner withPrefix(List<String> prefix) {
+        List<String> p = new ArrayList<>(this.prefix);
+        p.addAll(prefix);
+        return new CommandRunner(p, timeout);
+    }
+
+    /** Bounds every command by {@code timeout}. */
+    public CommandRunner withTimeout(Duration timeout) {
+        return new CommandRunner(prefix, timeout);
+    }
+
+    /** Runs {@code command}; throws unless it exits with 0. */
+    public Result run(String... command) {
+        return run(List.of(command));
+    }
+
+    /** Runs {@code command}; throws unless it exits with 0. */
+    public Result run(List<String> command) {
+        Result r = attempt(command);
+        if (r.exitCode() != 0) {
+            throw failure(command, r);
+        }
+        return r;
+    }
+
+    /** Runs {@code command} and returns how it ended, whatever the exit code; throws only when it cannot run. */
+    public Result attempt(List<String> command) {
+        List<String> full = new ArrayList<>(prefix);
+        full.addAll(command);
+        Process p;
+        try {
+            p = new ProcessBuilder(full).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .start();
+        } catch (IOException e) {
+            throw new PgMigrateException(ErrorCode.INVALID_CONFIGURATION, null, "cannot run " + String.join(" ", full)
+                    + ": " + e.getMessage() + " (is Pacemaker installed, and " + full.get(0) + " on the PATH?)", e);
+        }
+        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
+        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
+        try {
+            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+                throw new PgMigrateException(ErrorCode.TIMEOUT, String.join(" ", full) + " did not finish within "
+                        + timeout.toMillis() + " ms");
+            }
+            return new Result(p.exitValue(), out.get(), err.get());
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new PgMigrateException(ErrorCode.TIMEOUT, null, "interrupted while " + String.join(" ", full) + " ran", e);
+        } catch (ExecutionException e) {
+            throw new PgMigrateException(ErrorCode.INVALID_CONFIGURATION, null, "cannot read the output of "
+                    + String.join(" ", full), e.getCause());
+        }
+    }
+
+    private PgMigrateException failure(List<String> command, Result r) {
+        String said = (r.stderr().strip() + " " + r.stdout().strip()).strip();
+        List<String> full = new ArrayList<>(prefix);
+        full.addAll(command);
+        return new PgMigrateException(ErrorCode.CLUSTER_COMMAND_FAILED, String.join(" ", full) + " failed with exit code "
+                + r.exitCode() + (said.isEmpty() ? "" : ": " + said));
+    }
+
+    private static String read(InputStream in) {
+        try (in) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return prefix.isEmpty() ? "local" : String.join(" ", prefix);
+    }
+}

@@ -1,0 +1,92 @@
+package io.pgmigrate.pacemaker;
+
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.Migration;
+import io.pgmigrate.PgMigrateException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Runs {@link Migration#cutover()} once when an operator asks for it through the cluster: a node attribute named
+ * {@code pgmigrate-cutover} (by default) set to {@code start} on any node, for example with
+ * {@code crm_attribute --node NODE --name pgmigrate-cutover --update start --lifetime reboot}. The outcome is written
+ * to the cluster property {@code <attribute>-result} ({@code done}, or {@code failed: <reason>}), which also keeps the
+ * request from being carried out twice, across restarts and nodes. Call {@link #poll()} from the loop that supervises
+ * the migration.
+ */
+public final class CutoverTrigger {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CutoverTrigger.class);
+    private static final Pattern VALUE = Pattern.compile("value=\"([^\"]*)\"");
+
+    private final Migration migration;
+    private final CommandRunner runner;
+    private final String attribute;
+
+    public CutoverTrigger(Migration migration, CommandRunner runner, String attribute) {
+        if (!attribute.matches("[A-Za-z0-9_.-]+")) {
+            throw new IllegalArgumentException("attribute must be letters, digits, _ . -, was '" + attribute + "'");
+        }
+        this.migration = migration;
+        this.runner = runner;
+        this.attribute = attribute;
+    }
+
+    /** The attribute operators set to {@code start}. */
+    public String attribute() {
+        return attribute;
+    }
+
+    /** The recorded outcome of an earlier cutover request, if any. */
+    public Optional<String> result() {
+        CommandRunner.Result r = runner.attempt(List.of("crm_attribute", "--type", "crm_config", "--name",
+                attribute + "-result", "--query", "--quiet"));
+        return r.exitCode() == 0 && !r.out().isEmpty() ? Optional.of(r.out()) : Optional.empty();
+    }
+
+    /** Whether some node carries the attribute with the value {@code start}. */
+    public boolean requested() {
+        CommandRunner.Result r = runner.attempt(List.of("cibadmin", "--query", "--xpath",
+                "//status/node_state/transient_attributes//nvpair[@name='" + attribute + "']"));
+        if (r.exitCode() != 0) {
+            return false; // 105: no node has it
+        }
+        Matcher m = VALUE.matcher(r.stdout());
+        while (m.find()) {
+            if (m.group(1).equals("start")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Checks for a request and carries it out: at most once, whatever happens (the outcome is recorded before this
+     * returns). Returns the report of a cutover it ran.
+     */
+    public Optional<CutoverReport> poll() {
+        if (!requested() || result().isPresent()) {
+            return Optional.empty();
+        }
+        LOG.info("cutover requested through the cluster attribute {}", attribute);
+        record("running");
+        try {
+            CutoverReport report = migration.cutover();
+            record("done");
+            LOG.info("cutover done:\n{}", report.toText());
+            return Optional.of(report);
+        } catch (PgMigrateException e) {
+            record("failed: " + e.getMessage().replace('\n', ' '));
+            throw e;
+        }
+    }
+
+    private void record(String outcome) {
+        runner.run("crm_attribute", "--type", "crm_config", "--name", attribute + "-result", "--update", outcome);
+    }
+}
