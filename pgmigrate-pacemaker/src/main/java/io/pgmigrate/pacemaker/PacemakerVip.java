@@ -102,7 +102,7 @@ public final class PacemakerVip implements TrafficSwitch {
         try {
             awaitStarted(want);
         } catch (PgMigrateException e) {
-            LOG.warn("VIP {} did not start {}; moving it back {}", vip, want, other);
+            LOG.warn("VIP {} did not start at {}; moving it back to {}", vip, want, other);
             try {
                 apply(other);
                 awaitStarted(other);
@@ -111,7 +111,7 @@ public final class PacemakerVip implements TrafficSwitch {
             }
             throw e;
         }
-        LOG.info("VIP {} started {} in {} ms", vip, want, (System.nanoTime() - started) / 1_000_000);
+        LOG.info("VIP {} started at {} in {} ms", vip, want, (System.nanoTime() - started) / 1_000_000);
     }
 
     /**
@@ -165,8 +165,9 @@ public final class PacemakerVip implements TrafficSwitch {
                 return;
             }
             if (System.nanoTime() > deadline) {
-                throw new PgMigrateException(ErrorCode.CLUSTER_COMMAND_FAILED, "VIP " + vip + " did not start " + p
-                        + (expected == null ? "" : " (node " + expected + ")") + " within " + startTimeout.toMillis()
+                throw new PgMigrateException(ErrorCode.CLUSTER_COMMAND_FAILED, "VIP " + vip + " did not start "
+                        + (p.node() != null ? "on " + p : p + (expected == null ? "" : " (node " + expected + ")"))
+                        + " within " + startTimeout.toMillis()
                         + " ms; Pacemaker reports it running on " + (last.isEmpty() ? "no node" : last)
                         + " (see crm_mon -1 for failed actions)");
             }

@@ -2,6 +2,8 @@ package io.pgmigrate.pacemaker;
 
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.Endpoint;
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Migration;
 import io.pgmigrate.Side;
 import io.pgmigrate.testkit.PostgresBinaries;
@@ -26,6 +28,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -225,6 +228,28 @@ class PacemakerLabIT {
         PacemakerVip.builder(lab.get("VIP_RESOURCE")).runner(lab.runner("a"))
                 .source(PacemakerVip.Placement.node(lab.get("NODE_A")))
                 .target(PacemakerVip.Placement.node(lab.get("NODE_B"))).build().release();
+    }
+
+    @Test
+    @Order(3)
+    void aVipThatDoesNotStartWhereAskedIsPutBackAndTheSwitchFails() {
+        PacemakerVip vip = PacemakerVip.builder(lab.get("VIP_RESOURCE")).runner(lab.runner("a"))
+                .source(PacemakerVip.Placement.node(lab.get("NODE_A")))
+                .target(PacemakerVip.Placement.node("pgmlab-nowhere")) // not a node of this cluster
+                .startTimeout(Duration.ofSeconds(3)).build();
+        try {
+            vip.prepare();
+            assertThatThrownBy(() -> vip.switchTo(Side.TARGET)).isInstanceOf(PgMigrateException.class)
+                    .hasMessageContaining("did not start on node pgmlab-nowhere within 3000 ms")
+                    .satisfies(e -> assertThat(((PgMigrateException) e).code())
+                            .isEqualTo(ErrorCode.CLUSTER_COMMAND_FAILED));
+            assertThat(vip.runningOn()).as("traffic stays where it was").containsExactly(lab.get("NODE_A"));
+            assertThat(lab.exec("a", "cibadmin", "--query", "--xpath",
+                    "//rsc_location[@id='pgmigrate-" + lab.get("VIP_RESOURCE") + "-placement']"))
+                    .as("the constraint is back on the source's node").contains("node=\"" + lab.get("NODE_A") + "\"");
+        } finally {
+            vip.release();
+        }
     }
 
     private static String result() {
