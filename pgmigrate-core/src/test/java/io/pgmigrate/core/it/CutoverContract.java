@@ -44,7 +44,7 @@ abstract class CutoverContract {
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
         String a = "ledger_a";
         String b = "Ledger B";
-        Ledger.create(source, a, 4);
+        Ledger.create(source, a, 4, true); // a partitioned ledger, through cutover and rollback
         Ledger.create(source, b, 2);
         Ledger.createRole(target);
         try (TcpProxy proxy = proxy(source, target);
