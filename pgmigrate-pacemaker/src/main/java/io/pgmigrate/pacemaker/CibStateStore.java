@@ -58,6 +58,7 @@ public final class CibStateStore implements StateStore {
     @Override
     public void save(String key, String document) {
         String value = Base64.getEncoder().encodeToString(document.getBytes(StandardCharsets.UTF_8));
+        // Not runner.run(): its error would quote the whole command line, the document included.
         CommandRunner.Result r = runner.attempt(List.of("crm_attribute", "--type", "crm_config", "--name",
                 property(key), "--update", value));
         if (r.exitCode() != 0) {
@@ -68,11 +69,12 @@ public final class CibStateStore implements StateStore {
 
     @Override
     public void delete(String key) {
-        CommandRunner.Result r = runner.attempt(List.of("crm_attribute", "--type", "crm_config", "--name",
-                property(key), "--delete"));
-        if (r.exitCode() != 0 && r.exitCode() != 105 && r.exitCode() != 6) {
-            throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "deleting the state from the CIB failed"
-                    + " (crm_attribute exit code " + r.exitCode() + "): " + r.stderr().strip());
+        try {
+            runner.runAccepting(List.of("crm_attribute", "--type", "crm_config", "--name", property(key), "--delete"),
+                    PacemakerVip.NO_SUCH_OBJECT, 6);
+        } catch (PgMigrateException e) {
+            throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null, "deleting the state from the CIB failed: "
+                    + e.getMessage(), e);
         }
     }
 

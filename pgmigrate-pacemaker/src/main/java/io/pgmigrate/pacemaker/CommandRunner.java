@@ -70,6 +70,18 @@ public final class CommandRunner {
         return r;
     }
 
+    /**
+     * Runs {@code command}; throws unless it exits with 0 or one of {@code alsoAccepted} (for example 105, the
+     * Pacemaker tools' "no such object", where absence is an answer).
+     */
+    public Result runAccepting(List<String> command, int... alsoAccepted) {
+        Result r = attempt(command);
+        if (r.exitCode() != 0 && java.util.Arrays.stream(alsoAccepted).noneMatch(c -> c == r.exitCode())) {
+            throw failure(command, r);
+        }
+        return r;
+    }
+
     /** Runs {@code command} and returns how it ended, whatever the exit code; throws only when it cannot run. */
     public Result attempt(List<String> command) {
         List<String> full = new ArrayList<>(prefix);

@@ -36,6 +36,8 @@ public final class PacemakerVip implements TrafficSwitch {
     private static final Logger LOG = LoggerFactory.getLogger(PacemakerVip.class);
     private static final Pattern RESOURCE = Pattern.compile("<resource\\b([^>]*?)(?:/>|>(.*?)</resource>)",
             Pattern.DOTALL);
+    /** Exit code of the Pacemaker tools for "no such object". */
+    static final int NO_SUCH_OBJECT = 105;
     private static final Pattern NODE = Pattern.compile("<node name=\"([^\"]+)\"");
 
     /** Where the VIP must run for one side: on a node, or wherever a resource runs. */
@@ -136,12 +138,8 @@ public final class PacemakerVip implements TrafficSwitch {
     /** Removes pgmigrate's constraint, leaving the VIP to the cluster's own constraints. */
     public void release() {
         String tag = source.node() != null ? "rsc_location" : "rsc_colocation";
-        CommandRunner.Result r = runner.attempt(List.of("cibadmin", "--delete", "--scope", "constraints",
-                "--xml-text", "<" + tag + " id=\"" + constraintId + "\"/>"));
-        if (r.exitCode() != 0 && r.exitCode() != 105) { // 105: no such object
-            runner.run("cibadmin", "--delete", "--scope", "constraints", "--xml-text",
-                    "<" + tag + " id=\"" + constraintId + "\"/>");
-        }
+        runner.runAccepting(List.of("cibadmin", "--delete", "--scope", "constraints", "--xml-text",
+                "<" + tag + " id=\"" + constraintId + "\"/>"), NO_SUCH_OBJECT);
     }
 
     /** One CIB update: creates or rewrites pgmigrate's constraint to put the VIP at {@code p}. */
@@ -156,11 +154,9 @@ public final class PacemakerVip implements TrafficSwitch {
 
     private void awaitStarted(Placement p) {
         long deadline = System.nanoTime() + startTimeout.toNanos();
-        List<String> last = List.of();
-        String expected = null;
         while (true) {
-            expected = nodeOf(p);
-            last = locate(vip);
+            String expected = nodeOf(p);
+            List<String> last = locate(vip);
             if (expected != null && last.equals(List.of(expected))) {
                 return;
             }

@@ -256,9 +256,12 @@ final class DatabaseChecks {
 
     /** What the schema strategy needs: objects the copy cannot create, roles it names, or the user's own schema. */
     private void schema(Connection s, Connection t) throws SQLException {
-        schemaDifferences(s, t);
+        // The tables the stream would carry, and their columns on the target (one catalog read, one query per side).
+        List<TableRef> tables = t == null ? List.of() : CatalogSchema.read(s).tables();
+        Map<TableRef, List<Object[]>> onTarget = t == null ? Map.of() : columns(t, tables);
+        schemaDifferences(s, t, tables, onTarget);
         if (schema.strategy() == SchemaStrategy.NONE) {
-            userSchema(s, t);
+            userSchema(s, t, tables, onTarget);
             return;
         }
         // Object kinds the catalog copy does not create yet: named here so nothing is skipped silently.
@@ -314,20 +317,10 @@ final class DatabaseChecks {
      * is worth knowing before start(). A warning when pgmigrate would have created the schema, information with NONE,
      * where differences are the user's choice.
      */
-    private void schemaDifferences(Connection s, Connection t) throws SQLException {
-        if (t == null || journal.flag("subscription")) {
+    private void schemaDifferences(Connection s, Connection t, List<TableRef> tables,
+                                   Map<TableRef, List<Object[]>> onTarget) throws SQLException {
+        if (t == null || journal.flag("subscription") || tables.isEmpty() || onTarget.size() < tables.size()) {
             return;
-        }
-        List<TableRef> tables = CatalogSchema.read(s).tables();
-        if (tables.isEmpty()) {
-            return;
-        }
-        for (TableRef table : tables) {
-            if (!Queries.exists(t, "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                    + " WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')", table.schema(),
-                    table.name())) {
-                return;
-            }
         }
         SchemaDiff diff = SchemaComparison.compare(s, t);
         if (diff.isEmpty()) {
@@ -347,29 +340,23 @@ final class DatabaseChecks {
      * SchemaStrategy NONE: every table the stream would carry must exist on the target with every replicated column,
      * no column the target generates itself, and no extra NOT NULL column without a default.
      */
-    private void userSchema(Connection s, Connection t) throws SQLException {
+    private void userSchema(Connection s, Connection t, List<TableRef> tables,
+                            Map<TableRef, List<Object[]>> onTarget) throws SQLException {
         String fix = "create it with your schema tool before start(), or use SchemaStrategy.CATALOG";
         if (t == null) {
             add(Severity.BLOCKER, "target_schema", "", "schema strategy NONE leaves the schema to you, but the target"
                     + " has no database " + db, "CREATE DATABASE " + quote(db) + " and its schema on the target");
             return;
         }
-        String columns = """
-                SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '',
-                       a.attnotnull AND a.atthasdef = false AND a.attidentity = ''
-                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p') AND a.attnum > 0
-                  AND NOT a.attisdropped
-                ORDER BY a.attnum
-                """;
-        for (TableRef table : CatalogSchema.read(s).tables()) {
+        Map<TableRef, List<Object[]>> onSource = columns(s, tables);
+        for (TableRef table : tables) {
             Map<String, Object[]> source = new LinkedHashMap<>();
-            for (Object[] c : Queries.list(s, columns, DatabaseChecks::column, table.schema(), table.name())) {
+            for (Object[] c : onSource.getOrDefault(table, List.of())) {
                 source.put((String) c[0], c);
             }
-            List<Object[]> target = Queries.list(t, columns, DatabaseChecks::column, table.schema(), table.name());
+            List<Object[]> target = onTarget.get(table);
             String name = display(table.schema()) + "." + display(table.name());
-            if (target.isEmpty()) {
+            if (target == null) {
                 add(Severity.BLOCKER, "target_schema", name, "the table does not exist on the target; schema strategy"
                         + " NONE leaves the schema to you", fix);
                 continue;
@@ -412,8 +399,34 @@ final class DatabaseChecks {
         return identifier.matches("[a-z_][a-z0-9_$]*") ? identifier : quote(identifier);
     }
 
-    private static Object[] column(java.sql.ResultSet rs) throws SQLException {
-        return new Object[]{rs.getString(1), rs.getString(2), rs.getBoolean(3), rs.getBoolean(4)};
+    /**
+     * The columns of those of {@code tables} that exist on {@code c}, in attribute order: name, type, generated,
+     * NOT NULL without a default. A table that does not exist has no key.
+     */
+    private static Map<TableRef, List<Object[]>> columns(Connection c, List<TableRef> tables) throws SQLException {
+        Map<TableRef, List<Object[]>> out = new LinkedHashMap<>();
+        if (tables.isEmpty()) {
+            return out;
+        }
+        for (Object[] r : Queries.list(c, """
+                SELECT n.nspname, cl.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '',
+                       a.attnotnull AND NOT a.atthasdef AND a.attidentity = ''
+                FROM unnest(?::text[], ?::text[]) AS want(nsp, rel)
+                JOIN pg_namespace n ON n.nspname = want.nsp
+                JOIN pg_class cl ON cl.relnamespace = n.oid AND cl.relname = want.rel AND cl.relkind IN ('r', 'p')
+                LEFT JOIN pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
+                ORDER BY n.nspname, cl.relname, a.attnum
+                """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                rs.getBoolean(5), rs.getBoolean(6)},
+                c.createArrayOf("text", tables.stream().map(TableRef::schema).toArray()),
+                c.createArrayOf("text", tables.stream().map(TableRef::name).toArray()))) {
+            List<Object[]> cols = out.computeIfAbsent(new TableRef((String) r[0], (String) r[1]),
+                    k -> new java.util.ArrayList<>());
+            if (r[2] != null) {
+                cols.add(new Object[]{r[2], r[3], r[4], r[5]});
+            }
+        }
+        return out;
     }
 
     private void extensions(Connection s) throws SQLException {

@@ -399,7 +399,8 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                 LEFT JOIN pg_class sc ON sc.oid = sd.objid AND sc.relkind = 'S'
                 LEFT JOIN pg_namespace sn ON sn.oid = sc.relnamespace
                 LEFT JOIN pg_sequence sq ON sq.seqrelid = sc.oid
-                WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND """ + USER_NAMESPACE + """
+                WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped
+                  AND """ + USER_NAMESPACE + """
                 ORDER BY a.attrelid, a.attnum
                 """, rs -> new Object[]{rs.getLong(1), rs.getString(2)})) {
             columns.computeIfAbsent((Long) row[0], k -> new ArrayList<>()).add((String) row[1]);

@@ -186,7 +186,7 @@ public record PgDump(Path executable, int major) {
             throw new PgMigrateException(ErrorCode.SCHEMA_COPY_FAILED, database, "interrupted while " + this
                     + " ran", e);
         } finally {
-            deleteQuietly(dir);
+            deleteAll(dir);
         }
     }
 
@@ -219,7 +219,7 @@ public record PgDump(Path executable, int major) {
         return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'";
     }
 
-    private static void deleteQuietly(Path dir) {
+    private static void deleteAll(Path dir) {
         if (dir == null) {
             return;
         }
