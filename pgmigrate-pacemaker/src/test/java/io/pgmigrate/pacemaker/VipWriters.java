@@ -1,5 +1,7 @@
 package io.pgmigrate.pacemaker;
 
+import io.pgmigrate.testkit.Pacer;
+
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -17,9 +19,12 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Application threads writing through the VIP: each commit inserts {@code (writer, seq)}; a commit whose outcome the
  * client did not learn is retried with the same {@code seq}, and a unique violation then means it had committed. Every
- * commit a client saw is remembered, to be looked for on the side that ends up with the traffic.
+ * commit a client saw is remembered, to be looked for on the side that ends up with the traffic. Each writer commits
+ * at most {@link #RATE} times a second, a load the stream absorbs on any machine.
  */
 final class VipWriters implements AutoCloseable {
+
+    static final int RATE = 50;
 
     static final String TABLE = "CREATE TABLE ledger (writer integer, seq bigint, at timestamptz DEFAULT now(),"
             + " PRIMARY KEY (writer, seq))";
@@ -49,8 +54,10 @@ final class VipWriters implements AutoCloseable {
     private void run(String url, int writer) {
         long seq = 1;
         Connection c = null;
+        Pacer pacer = Pacer.perSecond(RATE);
         while (running.get()) {
             try {
+                pacer.await();
                 if (c == null) {
                     c = connect(url);
                 }
@@ -60,7 +67,6 @@ final class VipWriters implements AutoCloseable {
                     ins.executeUpdate();
                 }
                 committed(writer, seq++);
-                Thread.sleep(5);
             } catch (SQLException e) {
                 if ("23505".equals(e.getSQLState())) {
                     committed(writer, seq++);

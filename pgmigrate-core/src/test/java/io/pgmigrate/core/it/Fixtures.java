@@ -1,5 +1,6 @@
 package io.pgmigrate.core.it;
 
+import io.pgmigrate.testkit.Pacer;
 import io.pgmigrate.testkit.PostgresServer;
 
 import java.sql.Connection;
@@ -96,7 +97,7 @@ final class Fixtures {
         }
     }
 
-    /** Writer threads inserting, updating and deleting rows of {@code items} until stopped. */
+    /** Writer threads inserting, updating and deleting rows of {@code items} until stopped, each 100 a second. */
     static final class Writers implements AutoCloseable {
 
         private final AtomicBoolean running = new AtomicBoolean(true);
@@ -115,7 +116,9 @@ final class Fixtures {
         private void run(PostgresServer server, String db, long maxId) {
             try (Connection c = server.connect(db); Statement s = c.createStatement()) {
                 ThreadLocalRandom r = ThreadLocalRandom.current();
+                Pacer pacer = Pacer.perSecond(100);
                 while (running.get()) {
+                    pacer.await();
                     long id = 1 + r.nextLong(maxId);
                     switch (r.nextInt(3)) {
                         case 0 -> s.execute("INSERT INTO items (qty, name, doc, tags) VALUES (" + r.nextInt(1000)

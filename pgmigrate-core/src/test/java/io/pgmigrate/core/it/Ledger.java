@@ -1,5 +1,6 @@
 package io.pgmigrate.core.it;
 
+import io.pgmigrate.testkit.Pacer;
 import io.pgmigrate.testkit.PostgresServer;
 
 import java.sql.Connection;
@@ -108,8 +109,14 @@ final class Ledger {
         return ((long) writer << 40) | seq;
     }
 
-    /** Writer threads committing through {@code host:port} until stopped. */
+    /**
+     * Writer threads committing through {@code host:port} until stopped, each at most {@link #RATE} commits a second:
+     * an application's steady load, which the stream absorbs on any machine. A test that needs the target behind
+     * makes it so itself.
+     */
     static final class Writers implements AutoCloseable {
+
+        static final int RATE = 50;
 
         private final AtomicBoolean running = new AtomicBoolean(true);
         private final List<Thread> threads = new ArrayList<>();
@@ -132,8 +139,10 @@ final class Ledger {
         private void run(String host, int port, String db, int writer) {
             long seq = 1;
             Connection c = null;
+            Pacer pacer = Pacer.perSecond(RATE);
             while (running.get()) {
                 try {
+                    pacer.await();
                     if (c == null) {
                         c = connectAsApp(host, port, db);
                         c.setAutoCommit(false);
@@ -149,6 +158,9 @@ final class Ledger {
                     }
                     c.commit();
                     committed(writer, seq++);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
                 } catch (SQLException e) {
                     if ("23505".equals(e.getSQLState()) && e.getMessage().contains("_writer_seq_key")) {
                         // The previous attempt of this seq did commit; the client just did not hear it. (The index is the
