@@ -19,4 +19,10 @@ public final class CutoverException extends PgMigrateException {
     public CutoverReport report() {
         return report;
     }
+
+    /** The code and the report's failure, which names the database itself. */
+    @Override
+    public String getMessage() {
+        return "[" + code() + "] " + detail();
+    }
 }

@@ -40,6 +40,7 @@ public final class MigrationBuilder {
     private Endpoint targetAsSeenBySource;
     private Duration cutoverTimeout;
     private Long cutoverMaxLagBytes;
+    private Duration cutoverCatchUpTimeout;
     private Duration fenceDrainTimeout;
     private Long sequenceMargin;
     private SchemaStrategy schemaStrategy;
@@ -119,8 +120,9 @@ public final class MigrationBuilder {
     }
 
     /**
-     * The cutover refuses to fence anything while a stream is more than this many WAL bytes behind, so the
-     * write-unavailable window stays short. Default 16 MiB.
+     * The cutover fences nothing while a stream is more than this many WAL bytes behind, so the write-unavailable
+     * window stays short: it first waits up to {@link #cutoverCatchUpTimeout(Duration)} for the stream to catch up.
+     * Default 16 MiB.
      */
     public MigrationBuilder cutoverMaxLagBytes(long bytes) {
         checkUnset(this.cutoverMaxLagBytes, "cutoverMaxLagBytes");
@@ -128,6 +130,18 @@ public final class MigrationBuilder {
             throw new IllegalArgumentException("cutoverMaxLagBytes must be zero or more, was " + bytes);
         }
         this.cutoverMaxLagBytes = bytes;
+        return this;
+    }
+
+    /**
+     * How long a cutover (or rollback) waits, before it touches anything, for every stream to come within
+     * {@link #cutoverMaxLagBytes(long)} of its source, reporting progress to the listeners meanwhile. When the lag
+     * does not come down in this time the cutover is refused, naming the source's WAL rate and the stream's apply
+     * rate over the wait. The wait is outside the write-unavailable window. Default 5 minutes.
+     */
+    public MigrationBuilder cutoverCatchUpTimeout(Duration timeout) {
+        checkUnset(this.cutoverCatchUpTimeout, "cutoverCatchUpTimeout");
+        this.cutoverCatchUpTimeout = requirePositive(timeout, "cutoverCatchUpTimeout");
         return this;
     }
 
@@ -325,7 +339,8 @@ public final class MigrationBuilder {
                         cutoverTimeout == null ? Duration.ofSeconds(30) : cutoverTimeout,
                         cutoverMaxLagBytes == null ? 16L << 20 : cutoverMaxLagBytes,
                         fenceDrainTimeout == null ? Duration.ofMillis(500) : fenceDrainTimeout,
-                        sequenceMargin == null ? 0 : sequenceMargin),
+                        sequenceMargin == null ? 0 : sequenceMargin,
+                        cutoverCatchUpTimeout == null ? Duration.ofMinutes(5) : cutoverCatchUpTimeout),
                 new MigrationConfig.SchemaSettings(strategy, java.util.Optional.ofNullable(pgDump),
                         Boolean.TRUE.equals(ownershipAndGrants)));
         return provider().create(config);

@@ -38,12 +38,15 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
     /**
      * Bounds of a cutover.
      *
-     * @param timeout       bound on the sentinel wait; the cutover is abandoned when it runs out
-     * @param maxLagBytes   the cutover does not start while any stream is further behind than this
-     * @param drainTimeout  how long transactions that began before the fence may run on before they are terminated
+     * @param timeout        bound on the sentinel wait; the cutover is abandoned when it runs out
+     * @param maxLagBytes    the cutover fences nothing while any stream is further behind than this
+     * @param drainTimeout   how long transactions that began before the fence may run on before they are terminated
      * @param sequenceMargin increments added to each sequence copied to the new side
+     * @param catchUpTimeout how long the cutover waits for every stream to come within {@code maxLagBytes} before it
+     *                       refuses
      */
-    public record CutoverSettings(Duration timeout, long maxLagBytes, Duration drainTimeout, long sequenceMargin) {
+    public record CutoverSettings(Duration timeout, long maxLagBytes, Duration drainTimeout, long sequenceMargin,
+                                  Duration catchUpTimeout) {
     }
 
     /**

@@ -112,6 +112,11 @@ public class PgMigrateException extends RuntimeException {
         return transientFailure;
     }
 
+    /** What went wrong, without the code and database that {@link #getMessage()} puts before it. */
+    public String detail() {
+        return super.getMessage();
+    }
+
     @Override
     public String getMessage() {
         String m = super.getMessage();

@@ -81,6 +81,11 @@ class MigrationBuilderTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cutoverTimeout");
         assertThatThrownBy(() -> Migration.builder().cutoverMaxLagBytes(-1))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cutoverMaxLagBytes");
+        assertThatThrownBy(() -> Migration.builder().cutoverCatchUpTimeout(Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cutoverCatchUpTimeout");
+        assertThatThrownBy(() -> Migration.builder().cutoverCatchUpTimeout(Duration.ofMinutes(1))
+                .cutoverCatchUpTimeout(Duration.ofMinutes(2)))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("cutoverCatchUpTimeout");
         assertThatThrownBy(() -> Migration.builder().fenceDrainTimeout(Duration.ofMillis(-1)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("fenceDrainTimeout");
         assertThatThrownBy(() -> Migration.builder().sequenceMargin(-5))

@@ -349,9 +349,7 @@ final class DefaultMigration implements Migration {
             MigrationStatus st = status();
             long now = System.nanoTime();
             if (now >= nextProgress) {
-                for (MigrationListener l : config.listeners()) {
-                    l.onProgress(st);
-                }
+                notifyProgress(st);
                 nextProgress = now + config.progressInterval().toNanos();
             }
             boolean done = true;
@@ -369,6 +367,12 @@ final class DefaultMigration implements Migration {
             }
             Waits.pause(Math.min(pause, Math.max(1, (deadline - now) / 1_000_000)), null);
             pause = Math.min(pause * 2, 250);
+        }
+    }
+
+    private void notifyProgress(MigrationStatus st) {
+        for (MigrationListener l : config.listeners()) {
+            l.onProgress(st);
         }
     }
 
@@ -563,6 +567,11 @@ final class DefaultMigration implements Migration {
             @Override
             public void phase(String database, Phase phase) {
                 DefaultMigration.this.phase(database, journal().database(database), phase);
+            }
+
+            @Override
+            public void progress() {
+                notifyProgress(status());
             }
         };
     }

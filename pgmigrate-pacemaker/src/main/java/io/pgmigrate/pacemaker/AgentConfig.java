@@ -49,7 +49,7 @@ public record AgentConfig(Properties properties, Path file) {
             "source.passfile", "target.url", "target.user", "target.passfile", "source.as_seen_by_target",
             "target.as_seen_by_source", "state", "vip.resource", "vip.source.node", "vip.target.node",
             "vip.source.resource", "vip.target.resource", "vip.timeout_seconds", "trigger.attribute",
-            "schema.strategy", "cutover.timeout_seconds");
+            "schema.strategy", "cutover.timeout_seconds", "cutover.catch_up_timeout_seconds");
 
     /** Reads and checks {@code file}: unknown keys, missing required ones and passwords are errors. */
     public static AgentConfig read(Path file) {
@@ -112,6 +112,8 @@ public record AgentConfig(Properties properties, Path file) {
         b.stateStore(store);
         get("schema.strategy").ifPresent(s -> b.schemaStrategy(SchemaStrategy.valueOf(s.toUpperCase())));
         get("cutover.timeout_seconds").ifPresent(s -> b.cutoverTimeout(Duration.ofSeconds(Long.parseLong(s))));
+        get("cutover.catch_up_timeout_seconds").ifPresent(s -> b.cutoverCatchUpTimeout(
+                Duration.ofSeconds(Long.parseLong(s))));
         if (get("vip.resource").isPresent()) {
             PacemakerVip.Builder vip = PacemakerVip.builder(get("vip.resource").get()).runner(runner);
             vip.source(placement("vip.source"));

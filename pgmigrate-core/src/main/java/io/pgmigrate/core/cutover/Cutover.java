@@ -75,6 +75,9 @@ public final class Cutover {
         /** Whether both servers run PostgreSQL 16 or later, so subscriptions can skip replicated changes. */
         boolean originFilter();
 
+        /** Hands the migration's current status to its listeners, while the cutover waits for a backlog. */
+        void progress();
+
         void phase(String database, Phase phase);
     }
 
@@ -158,7 +161,16 @@ public final class Cutover {
         Pending p = resumed;
         try (Parallel parallel = new Parallel(dbs.size())) {
             long t = System.nanoTime();
-            precheck(parallel, from, to);
+            catchUp(parallel, from, to);
+            steps.add(step("catch up", t));
+            t = System.nanoTime();
+            parallel.run(dbs, db -> {
+                String why = unpublished(db, from, ctx.link(from, db).publication());
+                if (why != null) {
+                    throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: " + why
+                            + "; nothing was changed");
+                }
+            });
             steps.add(step("pre-check", t));
             if (p == null) {
                 p = Pending.start(to);
@@ -219,7 +231,7 @@ public final class Cutover {
             // unlike after a crash inside it.
             PgMigrateException cause = e instanceof PgMigrateException pe ? pe
                     : new PgMigrateException(ErrorCode.INTERNAL, null, e.toString(), e);
-            String why = cause.getMessage();
+            String why = cause.database().map(db -> "database \"" + db + "\": ").orElse("") + cause.detail();
             if (p == null) {
                 CutoverReport r = report(to, Instant.now(), Instant.now(), steps, sentinels, sequences, false, why);
                 throw new CutoverException(cause.database().orElse(null), r, cause);
@@ -237,38 +249,45 @@ public final class Cutover {
         return finish(p, steps, Map.copyOf(sequences));
     }
 
-    /** Refuses to start unless every inbound stream runs, has copied every table and is close behind. */
-    private void precheck(Parallel parallel, Side from, Side to) {
-        parallel.run(config.databases(), db -> {
-            NativeLink inbound = ctx.link(from, db);
-            LinkState s;
-            try {
-                s = inbound.read(sessions.get(from, db), sessions.get(to, db));
-            } catch (SQLException e) {
-                throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the stream's state failed", e);
-            }
-            String why = null;
-            if (!s.subscriptionExists()) {
-                why = "subscription " + inbound.subscription() + " does not exist on the " + role(to)
-                        + (from == Side.SOURCE ? "; call start() first" : "");
-            } else if (!s.slotExists()) {
-                why = "replication slot " + inbound.slot() + " is gone from the " + role(from);
-            } else if (!s.enabled()) {
-                why = "subscription " + inbound.subscription() + " is disabled on the " + role(to);
-            } else if (!s.allTablesReady()) {
-                why = "the initial copy is still running; call awaitInSync(...) first";
-            } else if (s.lagBytes() > config.cutover().maxLagBytes()) {
-                why = "the " + role(to) + " is " + s.lagBytes() + " bytes behind (more than cutoverMaxLagBytes "
-                        + config.cutover().maxLagBytes() + "); call awaitInSync(...) first";
-            }
-            if (why == null) {
-                why = unpublished(db, from, inbound.publication());
-            }
-            if (why != null) {
-                throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: " + why
-                        + "; nothing was changed");
-            }
-        });
+    /**
+     * Refuses to start unless every inbound stream runs and has copied every table, and waits (bounded by
+     * {@code cutoverCatchUpTimeout}) until each is within {@code cutoverMaxLagBytes}.
+     */
+    private void catchUp(Parallel parallel, Side from, Side to) {
+        CatchUp wait = new CatchUp(config.cutover().maxLagBytes(), config.cutover().catchUpTimeout(),
+                config.progressInterval(), ctx::progress);
+        wait.await(() -> {
+            Map<String, LinkState> states = new ConcurrentHashMap<>();
+            parallel.run(config.databases(), db -> states.put(db, readRunning(db, from, to)));
+            return states;
+        }, role(to));
+    }
+
+    /** The inbound stream's state; throws for what waiting cannot mend. */
+    private LinkState readRunning(String db, Side from, Side to) {
+        NativeLink inbound = ctx.link(from, db);
+        LinkState s;
+        try {
+            s = inbound.read(sessions.get(from, db), sessions.get(to, db));
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the stream's state failed", e);
+        }
+        String why = null;
+        if (!s.subscriptionExists()) {
+            why = "subscription " + inbound.subscription() + " does not exist on the " + role(to)
+                    + (from == Side.SOURCE ? "; call start() first" : "");
+        } else if (!s.slotExists()) {
+            why = "replication slot " + inbound.slot() + " is gone from the " + role(from);
+        } else if (!s.enabled()) {
+            why = "subscription " + inbound.subscription() + " is disabled on the " + role(to)
+                    + (from == Side.SOURCE ? "; call start() to resume it" : "");
+        } else if (!s.allTablesReady()) {
+            why = "the initial copy is still running; call awaitInSync(...) first";
+        }
+        if (why != null) {
+            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: " + why + "; nothing was changed");
+        }
+        return s;
     }
 
     /**

@@ -1,7 +1,14 @@
 package io.pgmigrate.core.it;
 
 import io.pgmigrate.CutoverException;
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Migration;
+import io.pgmigrate.MigrationListener;
+import io.pgmigrate.MigrationStatus;
+import io.pgmigrate.Phase;
+import io.pgmigrate.Side;
+import io.pgmigrate.core.traffic.TcpProxy;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
@@ -11,16 +18,143 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
-/** The cutover's pre-check refuses before touching anything when the stream would leave rows behind. */
+/**
+ * The cutover's pre-check: it waits, outside the write-unavailable window, for a stream that is behind, and refuses
+ * before touching anything when the stream cannot catch up in time or would leave rows behind. "Behind" is made on
+ * purpose: a transaction on the target holds a lock the apply worker needs, so the subscription stays enabled and
+ * applies nothing until the test lets it, whatever the machine's speed.
+ */
 @PostgresPair(source = 14, target = 18)
-@Timeout(value = 3, unit = TimeUnit.MINUTES)
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
 class CutoverPrecheckIT {
+
+    private static final Duration SYNC = Duration.ofMinutes(2);
+    private static final long DEFAULT_MAX_LAG = 16L << 20;
+
+    @Test
+    void aCutoverCalledWhileTheTargetIsTensOfMegabytesBehindWaitsForItAndLosesNothing(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "backlog";
+        Ledger.create(source, db, 2);
+        Ledger.createRole(target);
+        AtomicBoolean cutoverCalled = new AtomicBoolean();
+        CompletableFuture<Void> cutoverWaits = new CompletableFuture<>();
+        AtomicLong waitingSeen = new AtomicLong();
+        MigrationListener listener = new MigrationListener() {
+            @Override
+            public void onProgress(MigrationStatus status) {
+                if (cutoverCalled.get() && !cutoverWaits.isDone()) {
+                    waitingSeen.set(System.nanoTime());
+                    cutoverWaits.complete(null);
+                }
+            }
+        };
+        try (TcpProxy proxy = CutoverContract.proxy(source, target);
+             Migration m = CutoverContract.builder(source, target, state, "backlog", db).trafficSwitch(proxy)
+                     .listener(listener).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            Ledger.grant(target, db);
+            Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
+            CutoverReport report;
+            Instant released;
+            long releasedNanos;
+            long backlog;
+            try (w) {
+                w.awaitMoreCommits(100);
+                try (Connection block = blockApply(target, db)) {
+                    source.execute(db, bulkInsert(150_000));
+                    backlog = m.status().databases().get(0).lagBytes();
+                    assertThat(backlog).as("the target is tens of MB behind").isGreaterThan(2 * DEFAULT_MAX_LAG);
+
+                    cutoverCalled.set(true);
+                    CompletableFuture<CutoverReport> cutover = CompletableFuture.supplyAsync(m::cutover);
+                    // the cutover reports progress while it waits (or, refusing at once, fails the test here)
+                    CompletableFuture.anyOf(cutoverWaits, cutover).get(2, TimeUnit.MINUTES);
+                    assertThat(cutover).as("the cutover waits for the backlog").isNotDone();
+                    assertThat(proxy.active()).isEqualTo(Side.SOURCE);
+                    w.awaitMoreCommits(50); // nothing is fenced while it waits
+                    released = Instant.now();
+                    releasedNanos = System.nanoTime();
+                    block.rollback();
+                    report = cutover.get(3, TimeUnit.MINUTES);
+                }
+                w.awaitMoreCommits(100);
+            }
+            System.out.println(report.toText());
+
+            assertThat(report.succeeded()).isTrue();
+            assertThat(proxy.active()).isEqualTo(Side.TARGET);
+            CutoverReport.Step catchUp = report.steps().get(0);
+            assertThat(catchUp.name()).isEqualTo("catch up");
+            assertThat(catchUp.duration()).as("the step lasted at least from the cutover's first wait to the release")
+                    .isGreaterThanOrEqualTo(Duration.ofNanos(releasedNanos - waitingSeen.get()));
+            assertThat(report.fenceStart()).as("the wait is outside the write-unavailable window").isAfter(released);
+            assertThat(Ledger.keys(target, db)).as("every write a client saw committed is on the target")
+                    .containsAll(w.confirmed());
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM ledger WHERE writer = -4")).isEqualTo(150_000);
+            m.awaitInSync(SYNC); // the reverse stream: nothing else differs, so nothing was lost on the way
+            assertThat(Fixtures.fingerprint(source, db, "public.ledger"))
+                    .isEqualTo(Fixtures.fingerprint(target, db, "public.ledger"));
+            m.complete();
+        }
+    }
+
+    @Test
+    void aTargetThatCannotCatchUpInTimeIsRefusedNamingBothRatesAndNothingIsChanged(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "stuck";
+        Ledger.create(source, db, 2);
+        Ledger.createRole(target);
+        try (Migration m = CutoverContract.builder(source, target, state, "stuck", db).cutoverMaxLagBytes(1 << 20)
+                .cutoverCatchUpTimeout(Duration.ofSeconds(3)).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            Ledger.grant(target, db);
+            Ledger.Writers w = new Ledger.Writers(source.host(), source.port(), db, 2);
+            try (w) {
+                w.awaitMoreCommits(50);
+                try (Connection block = blockApply(target, db)) {
+                    source.execute(db, bulkInsert(20_000));
+                    String sourceBefore = replicationObjects(source, db);
+                    String targetBefore = replicationObjects(target, db);
+
+                    CutoverException e = catchThrowableOfType(CutoverException.class, m::cutover);
+
+                    assertThat(e).isNotNull();
+                    System.out.println(e.getMessage());
+                    assertThat(e.code()).isEqualTo(ErrorCode.CUTOVER_FAILED);
+                    assertThat(e.report().succeeded()).isFalse();
+                    assertThat(e.getMessage()).contains("database \"stuck\"").contains("cutoverCatchUpTimeout")
+                            .containsPattern("the publisher wrote WAL at [0-9.]+ KiB/s")
+                            .contains("the stream applied 0.0 KiB/s").contains("cannot catch up at this load")
+                            .contains("nothing was changed");
+                    assertThat(replicationObjects(source, db)).isEqualTo(sourceBefore);
+                    assertThat(replicationObjects(target, db)).isEqualTo(targetBefore);
+                    assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.STREAMING);
+                    w.awaitMoreCommits(50); // the source still takes writes
+                    CutoverContract.assertSourceAcceptsWrites(source, db);
+                    block.rollback();
+                }
+            }
+            m.awaitInSync(SYNC);
+            assertThat(Ledger.keys(target, db)).containsAll(w.confirmed());
+            m.complete();
+        }
+    }
 
     @Test
     void aTableCreatedAfterStartThatTheStreamDoesNotCarryStopsTheCutoverBeforeTheFence(
@@ -45,6 +179,42 @@ class CutoverPrecheckIT {
                     .as("no fence was installed").isZero();
             source.execute(db, "INSERT INTO late VALUES (2)"); // the source is writable
             m.complete();
+        }
+    }
+
+    /**
+     * A transaction on the target that holds a lock the apply worker needs to write {@code ledger}: the subscription
+     * stays enabled and connected but applies nothing until the transaction ends (closing the connection ends it).
+     */
+    private static Connection blockApply(PostgresServer target, String db) throws SQLException {
+        Connection c = target.connect(db);
+        c.setAutoCommit(false);
+        try (Statement s = c.createStatement()) {
+            s.execute("LOCK TABLE ledger IN SHARE MODE");
+        }
+        return c;
+    }
+
+    /** One transaction of {@code rows} wide ledger rows of writer -4: about 350 bytes of WAL each. */
+    private static String bulkInsert(int rows) {
+        return "INSERT INTO ledger (writer, seq, note) SELECT -4, g, repeat('x', 200) FROM generate_series(1, "
+                + rows + ") g";
+    }
+
+    /** Every publication, subscription, slot and pgmigrate trigger or schema the server's catalogs show. */
+    private static String replicationObjects(PostgresServer server, String db) throws SQLException {
+        try (Connection c = server.connect(db); Statement s = c.createStatement();
+             var rs = s.executeQuery("""
+                     SELECT coalesce(string_agg(o, ', ' ORDER BY o), '') FROM (
+                       SELECT 'publication ' || pubname FROM pg_publication
+                       UNION ALL SELECT 'subscription ' || subname || ' enabled ' || subenabled FROM pg_subscription
+                       UNION ALL SELECT 'slot ' || slot_name FROM pg_replication_slots
+                       UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgname LIKE 'pgmigrate%'
+                       UNION ALL SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname LIKE 'pgmigrate%'
+                     ) objects(o)
+                     """)) {
+            rs.next();
+            return rs.getString(1);
         }
     }
 }
