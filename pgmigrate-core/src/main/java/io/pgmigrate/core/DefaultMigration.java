@@ -160,7 +160,9 @@ final class DefaultMigration implements Migration {
 
     private TriggerFence triggerFence(Side side, String db) {
         return new TriggerFence(sessions, side, db, names.fence(db), config.name(), sha256(sessionKey),
-                config.cutover().drainTimeout(), journal().database(db));
+                config.cutover().drainTimeout(), journal().database(db),
+                List.of(names.subscription(db), names.reverseSubscription(db)),
+                List.of(names.slot(db), names.reverseSlot(db)));
     }
 
     private static String sha256(String s) {

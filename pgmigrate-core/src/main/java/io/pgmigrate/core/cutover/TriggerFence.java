@@ -61,16 +61,21 @@ public final class TriggerFence implements Fence {
     private final String keyHash;
     private final Duration drainTimeout;
     private final Journal.DatabaseEntry journal;
+    private final String[] ownSubscriptions;
+    private final String[] ownSlots;
     private volatile Instant engagedAt;
     private volatile Instant liftedAt;
 
     /**
      * @param name         the schema, trigger and event trigger name ({@code pgmigrate_<name>_<db>_fence})
      * @param keyHash      hex SHA-256 of the session key the migration's sessions carry
-     * @param drainTimeout how long transactions begun before the fence may run on before they are terminated
+     * @param drainTimeout     how long transactions begun before the fence may run on before they are terminated
+     * @param ownSubscriptions the migration's subscriptions, whose apply workers the drain leaves alone
+     * @param ownSlots         the migration's slots, whose walsenders the drain leaves alone
      */
     public TriggerFence(Sessions sessions, Side side, String database, String name, String migration, String keyHash,
-                        Duration drainTimeout, Journal.DatabaseEntry journal) {
+                        Duration drainTimeout, Journal.DatabaseEntry journal, List<String> ownSubscriptions,
+                        List<String> ownSlots) {
         this.sessions = sessions;
         this.side = side;
         this.database = database;
@@ -79,6 +84,8 @@ public final class TriggerFence implements Fence {
         this.keyHash = keyHash;
         this.drainTimeout = drainTimeout;
         this.journal = journal;
+        this.ownSubscriptions = ownSubscriptions.toArray(String[]::new);
+        this.ownSlots = ownSlots.toArray(String[]::new);
     }
 
     private String flag() {
@@ -429,19 +436,30 @@ public final class TriggerFence implements Fence {
                     + " other sessions to fence the " + sessions.connector(side).role() + ": GRANT pg_read_all_stats,"
                     + " pg_signal_backend TO the migration role (or make it a superuser)");
         }
+        // Every kind of backend, not a list of kinds: a background worker reports its own bgw_type as backend_type,
+        // and a replication=database walsender runs plain SQL, showing no xact_start while it does: any walsender
+        // that is neither idle nor streaming counts as in flight. Left alone: this session, autovacuum (it writes no
+        // rows a stream carries), and the apply workers and walsenders of the migration's own streams, by pid.
         String inFlight = """
-                SELECT pid FROM pg_stat_activity
-                WHERE datname = current_database() AND pid <> pg_backend_pid()
-                  AND backend_type IN ('client backend', 'background worker')
-                  AND xact_start IS NOT NULL AND xact_start < ?
+                SELECT a.pid FROM pg_stat_activity a
+                WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+                  AND ((a.xact_start IS NOT NULL AND a.xact_start < ?)
+                       OR (a.backend_type = 'walsender' AND a.state IS DISTINCT FROM 'idle'
+                           AND NOT EXISTS (SELECT 1 FROM pg_stat_replication r
+                                           WHERE r.pid = a.pid AND r.state <> 'startup')))
+                  AND a.backend_type <> 'autovacuum worker'
+                  AND NOT EXISTS (SELECT 1 FROM pg_stat_subscription s JOIN pg_subscription u ON u.oid = s.subid
+                                  WHERE s.pid = a.pid AND u.subname = ANY (?))
+                  AND NOT EXISTS (SELECT 1 FROM pg_replication_slots r
+                                  WHERE r.active_pid = a.pid AND r.slot_name = ANY (?))
                 """;
         long deadline = System.nanoTime() + drainTimeout.toNanos();
         long pause = 2;
-        List<Integer> left = Queries.list(c, inFlight, rs -> rs.getInt(1), flipped);
+        List<Integer> left = inFlight(c, inFlight, flipped);
         while (!left.isEmpty() && System.nanoTime() < deadline) {
             Waits.pause(pause, database);
             pause = Math.min(pause * 2, 50);
-            left = Queries.list(c, inFlight, rs -> rs.getInt(1), flipped);
+            left = inFlight(c, inFlight, flipped);
         }
         if (!left.isEmpty()) {
             LOG.info("{}: terminating {} session(s) whose transactions began before the fence", database, left.size());
@@ -450,7 +468,7 @@ public final class TriggerFence implements Fence {
             }
             long gone = System.nanoTime() + Duration.ofSeconds(10).toNanos();
             pause = 2;
-            while (!Queries.list(c, inFlight, rs -> rs.getInt(1), flipped).isEmpty()) {
+            while (!inFlight(c, inFlight, flipped).isEmpty()) {
                 if (System.nanoTime() > gone) {
                     throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, database, "sessions that began a transaction"
                             + " before the fence did not exit within 10 s of being terminated");
@@ -473,6 +491,11 @@ public final class TriggerFence implements Fence {
                     + " could still commit on the " + sessions.connector(side).role() + " after the fence; COMMIT PREPARED"
                     + " or ROLLBACK PREPARED them, then run the cutover again");
         }
+    }
+
+    private List<Integer> inFlight(Connection c, String query, Timestamp flipped) throws SQLException {
+        return Queries.list(c, query, rs -> rs.getInt(1), flipped, c.createArrayOf("text", ownSubscriptions),
+                c.createArrayOf("text", ownSlots));
     }
 
     /**

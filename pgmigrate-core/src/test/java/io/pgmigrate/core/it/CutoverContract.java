@@ -207,12 +207,7 @@ abstract class CutoverContract {
                     throw new IllegalStateException(e);
                 }
             });
-            long deadline = System.nanoTime() + 30_000_000_000L;
-            while (Fixtures.count(source, db, "SELECT count(*) FROM pg_stat_activity WHERE usename = '"
-                    + Ledger.APP_ROLE + "' AND state = 'active' AND query LIKE '%pg_sleep%'") == 0) {
-                assertThat(System.nanoTime()).as("the slow insert started").isLessThan(deadline);
-                Thread.sleep(10);
-            }
+            awaitActive(source, db, "usename = '" + Ledger.APP_ROLE + "'");
             fence.engage();
             try {
                 assertThatThrownBy(slow::join).hasCauseInstanceOf(IllegalStateException.class);
@@ -221,6 +216,38 @@ abstract class CutoverContract {
             }
             assertThat(Fixtures.count(source, db, "SELECT count(*) FROM ledger WHERE writer = 7"))
                     .as("the write that was running when the fence came was not committed").isZero();
+        }
+    }
+
+    /**
+     * A {@code replication=database} connection runs SQL as a walsender, not a client backend: the drain must see its
+     * transaction too (review F1; background workers report their own {@code backend_type} the same way).
+     */
+    @Test
+    void aWriteRunningOnAReplicationConnectionWhenTheFenceComesCannotCommit(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "drained_walsender";
+        Ledger.create(source, db, 1);
+        try (Migration m = builder(source, target, state, "drainws", db).fenceDrainTimeout(Duration.ofMillis(200))
+                .build()) {
+            var fence = m.fence(Side.SOURCE, db);
+            fence.prepare();
+            CompletableFuture<Integer> slow = CompletableFuture.supplyAsync(() -> {
+                try (Connection walsender = replicationConnection(source, db); Statement s = walsender.createStatement()) {
+                    return s.executeUpdate("INSERT INTO ledger (writer, seq) SELECT 9, 1 FROM pg_sleep(3)");
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            awaitActive(source, db, "backend_type = 'walsender'");
+            fence.engage();
+            try {
+                assertThatThrownBy(slow::join).hasCauseInstanceOf(IllegalStateException.class);
+            } finally {
+                fence.lift();
+            }
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM ledger WHERE writer = 9"))
+                    .as("the walsender's write that was running when the fence came was not committed").isZero();
         }
     }
 
@@ -271,6 +298,28 @@ abstract class CutoverContract {
             m.awaitInSync(SYNC);
             assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.STREAMING);
         }
+    }
+
+    /** Waits until a session matching {@code condition} runs the test's {@code pg_sleep} statement in {@code db}. */
+    private static void awaitActive(PostgresServer server, String db, String condition) throws Exception {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (Fixtures.count(server, db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                + " AND " + condition + " AND state = 'active' AND query LIKE '%pg_sleep%'") == 0) {
+            assertThat(System.nanoTime()).as("the slow insert started").isLessThan(deadline);
+            Thread.sleep(10);
+        }
+    }
+
+    /** A logical replication connection, which runs plain SQL too (simple query protocol only). */
+    private static Connection replicationConnection(PostgresServer server, String db) throws SQLException {
+        var endpoint = server.endpoint(db);
+        java.util.Properties p = new java.util.Properties();
+        p.setProperty("user", server.superuser());
+        endpoint.password().ifPresent(pw -> p.setProperty("password", pw));
+        p.setProperty("replication", "database");
+        p.setProperty("preferQueryMode", "simple");
+        p.setProperty("assumeMinServerVersion", "10");
+        return new org.postgresql.Driver().connect(endpoint.jdbcUrl(db), p);
     }
 
     static String counters(PostgresServer server, String db) throws SQLException {
