@@ -281,6 +281,8 @@ public final class Cutover {
         } else if (!s.enabled()) {
             why = "subscription " + inbound.subscription() + " is disabled on the " + role(to)
                     + (from == Side.SOURCE ? "; call start() to resume it" : "");
+        } else if (!s.unsubscribed().isEmpty()) {
+            why = s.problem();
         } else if (!s.allTablesReady()) {
             why = "the initial copy is still running; call awaitInSync(...) first";
         }

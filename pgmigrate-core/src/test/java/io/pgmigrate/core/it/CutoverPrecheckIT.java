@@ -183,6 +183,44 @@ class CutoverPrecheckIT {
     }
 
     /**
+     * A table added to the publication without a refresh of the subscription is not in {@code pg_subscription_rel}:
+     * the apply worker skips its changes without an error and the sentinel still arrives (review F2). The pre-check
+     * compares both catalogs and refuses, naming the fix; after the fix the rows arrive.
+     */
+    @Test
+    void aPublishedTableTheSubscriptionDoesNotKnowStopsTheCutoverBeforeTheFence(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "unrefreshed";
+        source.createDatabase(db);
+        source.execute(db, "CREATE TABLE early (id int PRIMARY KEY)");
+        try (Migration m = Migration.builder().name("unref").source(source.endpoint()).target(target.endpoint())
+                .databases(db).stateDirectory(state).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            for (PostgresServer s : new PostgresServer[]{source, target}) {
+                s.execute(db, "CREATE TABLE late (id int PRIMARY KEY)");
+            }
+            source.execute(db, "INSERT INTO late SELECT g FROM generate_series(1, 10) g");
+            // The first half of the remedy the pre-check used to print: published, but the subscription not refreshed.
+            source.execute(db, "ALTER PUBLICATION pgmigrate_unref_unrefreshed_pub ADD TABLE late");
+            source.execute(db, "INSERT INTO late SELECT g FROM generate_series(11, 20) g");
+
+            CutoverException e = catchThrowableOfType(CutoverException.class, m::cutover);
+            assertThat(e).as("the cutover is refused").isNotNull();
+            assertThat(e.getMessage()).contains("public.late").contains("REFRESH PUBLICATION")
+                    .contains("nothing was changed");
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%'"))
+                    .as("no fence was installed").isZero();
+
+            target.execute(db, "ALTER SUBSCRIPTION pgmigrate_unref_unrefreshed_sub REFRESH PUBLICATION");
+            m.awaitInSync(SYNC);
+            assertThat(m.cutover().succeeded()).isTrue();
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM late")).isEqualTo(20);
+            m.complete();
+        }
+    }
+
+    /**
      * A transaction on the target that holds a lock the apply worker needs to write {@code ledger}: the subscription
      * stays enabled and connected but applies nothing until the transaction ends (closing the connection ends it).
      */

@@ -3,6 +3,7 @@ package io.pgmigrate.core.replication.nativ;
 import io.pgmigrate.CopyState;
 import io.pgmigrate.Lsn;
 import io.pgmigrate.TableStatus;
+import io.pgmigrate.core.schema.TableRef;
 
 import java.time.Duration;
 import java.util.List;
@@ -16,16 +17,20 @@ import java.util.List;
  * @param sourceLsn          the source's current WAL position
  * @param confirmedLsn       the slot's confirmed flush position: the target has durably applied everything before it
  * @param lagTime            replay lag as the source's walsender reports it
- * @param tables             copy state per table
+ * @param tables             copy state per table the subscription lists
+ * @param unsubscribed       tables in the publication that the subscription does not list: their changes are skipped
  * @param problem            why the link does not progress, or empty
  */
 public record LinkState(boolean subscriptionExists, boolean enabled, boolean slotExists, Lsn sourceLsn,
-                        Lsn confirmedLsn, Duration lagTime, List<TableStatus> tables, String problem) {
+                        Lsn confirmedLsn, Duration lagTime, List<TableStatus> tables, List<TableRef> unsubscribed,
+                        String problem) {
 
     public LinkState {
         tables = List.copyOf(tables);
+        unsubscribed = List.copyOf(unsubscribed);
     }
 
+    /** Whether every table the subscription lists is copied; {@link #unsubscribed()} says what it does not list. */
     public boolean allTablesReady() {
         return tables.stream().allMatch(t -> t.state() == CopyState.READY);
     }

@@ -16,10 +16,13 @@ import org.slf4j.LoggerFactory;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 import static io.pgmigrate.core.sql.Identifiers.conninfoValue;
@@ -334,8 +337,27 @@ public final class NativeLink {
                 problem = errorCounts(target, sub.get().oid());
             }
         }
+        // A published table the subscription does not list is skipped by the apply worker without an error.
+        List<TableRef> unsubscribed = new ArrayList<>();
+        if (sub.isPresent()) {
+            Set<TableRef> subscribed = new HashSet<>();
+            tables.forEach(t -> subscribed.add(new TableRef(t.schema(), t.table())));
+            estimates.keySet().stream().filter(t -> !subscribed.contains(t)).sorted()
+                    .forEach(unsubscribed::add);
+        }
+        if (!unsubscribed.isEmpty()) {
+            // Listed as pending, so nothing reports the link in sync: a REFRESH makes them pending for real.
+            List<TableStatus> all = new ArrayList<>(tables);
+            unsubscribed.forEach(t -> all.add(new TableStatus(t.schema(), t.name(), CopyState.PENDING,
+                    estimates.getOrDefault(t, -1L), 0, 0)));
+            tables = all;
+            String skipped = "tables " + unsubscribed + " are in publication " + publication + " but not in subscription "
+                    + subscription + ", so their changes are skipped: run ALTER SUBSCRIPTION " + quote(subscription)
+                    + " REFRESH PUBLICATION on the subscriber (it copies their rows)";
+            problem = problem.isEmpty() ? skipped : skipped + "; " + problem;
+        }
         return new LinkState(sub.isPresent(), enabled, slotRow.isPresent(), current, confirmed, lagTime, tables,
-                problem);
+                unsubscribed, problem);
     }
 
     /**
