@@ -59,7 +59,11 @@ public record CutoverReport(Side to, Instant fenceStart, Instant switchEnd, List
     public record Step(String name, Duration duration) {
     }
 
-    /** A sequence as it was set on the new side: the next {@code nextval} returns a value after {@code value}. */
-    public record SequenceValue(String schema, String name, long value) {
+    /**
+     * A sequence as the new side has it after the copy.
+     *
+     * @param nextValue what the next {@code nextval()} on the new side returns
+     */
+    public record SequenceValue(String schema, String name, long nextValue) {
     }
 }

@@ -159,8 +159,12 @@ public final class MigrationBuilder {
     }
 
     /**
-     * Increments to add to every sequence copied at cutover, for applications that take sequence values on the old
-     * side outside the migrated tables. Default 0: the new side continues exactly after the old side's last value.
+     * Increments every sequence's next value on the new side is set past the old side's at cutover. The fence stops
+     * writes, not {@code nextval()}: a session left on the old side, or one holding cached values ({@code CACHE}),
+     * can still take values there, and an application that fetches ids apart from its inserts (Hibernate's pooled
+     * optimizers, invoice numbers) would then reuse them on the new side. The margin bounds how many such values may
+     * be taken without a collision. Default 1000; 0 makes the new side continue exactly after the old side's next
+     * value.
      */
     public MigrationBuilder sequenceMargin(long increments) {
         checkUnset(this.sequenceMargin, "sequenceMargin");
@@ -339,7 +343,7 @@ public final class MigrationBuilder {
                         cutoverTimeout == null ? Duration.ofSeconds(30) : cutoverTimeout,
                         cutoverMaxLagBytes == null ? 16L << 20 : cutoverMaxLagBytes,
                         fenceDrainTimeout == null ? Duration.ofMillis(500) : fenceDrainTimeout,
-                        sequenceMargin == null ? 0 : sequenceMargin,
+                        sequenceMargin == null ? 1000 : sequenceMargin,
                         cutoverCatchUpTimeout == null ? Duration.ofMinutes(5) : cutoverCatchUpTimeout),
                 new MigrationConfig.SchemaSettings(strategy, java.util.Optional.ofNullable(pgDump),
                         Boolean.TRUE.equals(ownershipAndGrants)));

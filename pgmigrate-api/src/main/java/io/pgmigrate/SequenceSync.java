@@ -10,11 +10,13 @@ import java.util.List;
 public interface SequenceSync {
 
     /**
-     * Reads every sequence on the side this sync reads from and sets it on the other side, {@code margin} increments
-     * further (within the sequence's bounds), never moving one backwards. Sequences never used on the reading side are
-     * left alone; one the migration role cannot read, or one missing on the other side, fails the call.
+     * Reads every sequence on the side this sync reads from and sets it on the other side so that its next value is
+     * the reading side's next value plus {@code margin} increments (within the sequence's bounds), never moving one
+     * backwards. A sequence whose {@code is_called} is false (after {@code RESTART} or {@code setval(..., false)})
+     * counts from the value it will hand out next. One the migration role cannot read, or one missing on the other
+     * side, fails the call.
      *
-     * @return the values set
+     * @return every sequence with the next value the other side now hands out
      */
     List<CutoverReport.SequenceValue> sync(long margin);
 }

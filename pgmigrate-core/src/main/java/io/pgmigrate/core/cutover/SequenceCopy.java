@@ -18,14 +18,19 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import static io.pgmigrate.core.sql.Identifiers.quote;
+
 /**
- * Copies sequences with one query on each side: {@code pg_sequences} on the side read from, one {@code setval} per
- * sequence in a single statement on the other. Logical replication does not carry sequences, so without this the new
- * side would hand out values the old side already used.
+ * Copies sequences: the next value of every one is read on each side (a few queries, whatever their number), and one
+ * statement sets those that are behind on the new side. Logical replication does not carry sequences, so without this
+ * the new side would hand out values the old side already used. Positions are compared as "the value the next
+ * {@code nextval()} returns", so a sequence with {@code is_called = false} is copied as exactly that.
  */
 public final class SequenceCopy implements SequenceSync {
 
     private static final Logger LOG = LoggerFactory.getLogger(SequenceCopy.class);
+    /** Sequences read per query: each is a relation of its own, read with one {@code UNION ALL} arm. */
+    private static final int READ_BATCH = 500;
 
     private final Sessions sessions;
     private final Side from;
@@ -55,60 +60,115 @@ public final class SequenceCopy implements SequenceSync {
                         + " sequences " + unreadable + " on the " + sessions.connector(from).role()
                         + "; GRANT SELECT ON SEQUENCE ... TO it");
             }
-            List<SequenceValue> wanted = new ArrayList<>();
-            for (Object[] r : Queries.list(fromConn, """
-                    SELECT schemaname, sequencename, last_value, increment_by, min_value, max_value FROM pg_sequences
-                    WHERE last_value IS NOT NULL AND schemaname NOT LIKE 'pgmigrate\\_%'
+            List<Sequence> sequences = Queries.list(fromConn, """
+                    SELECT schemaname, sequencename, increment_by, min_value, max_value FROM pg_sequences
+                    WHERE schemaname NOT LIKE 'pgmigrate\\_%'
                     ORDER BY 1, 2
-                    """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4),
-                    rs.getLong(5), rs.getLong(6)})) {
-                BigInteger next = BigInteger.valueOf((Long) r[2])
-                        .add(BigInteger.valueOf((Long) r[3]).multiply(BigInteger.valueOf(margin)));
-                long value = next.max(BigInteger.valueOf((Long) r[4])).min(BigInteger.valueOf((Long) r[5])).longValue();
-                wanted.add(new SequenceValue((String) r[0], (String) r[1], value));
-            }
-            if (wanted.isEmpty()) {
+                    """, rs -> new Sequence(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4),
+                    rs.getLong(5)));
+            if (sequences.isEmpty()) {
                 return List.of();
             }
+            Map<String, BigInteger> fromNext = nextValues(fromConn, sequences);
             Connection to = sessions.get(from.other(), database);
-            String[] schemas = wanted.stream().map(SequenceValue::schema).toArray(String[]::new);
-            String[] names = wanted.stream().map(SequenceValue::name).toArray(String[]::new);
-            Long[] values = wanted.stream().map(SequenceValue::value).toArray(Long[]::new);
-            // Never backwards: a sequence already further on the new side (a resumed cutover) keeps its position.
-            Map<String, Long> set = new HashMap<>();
-            for (Object[] r : Queries.list(to, """
-                    SELECT x.s, x.n, pg_catalog.setval(c.oid, CASE WHEN ps.increment_by > 0
-                               THEN greatest(x.v, coalesce(ps.last_value, x.v))
-                               ELSE least(x.v, coalesce(ps.last_value, x.v)) END, true)
-                    FROM unnest(?::text[], ?::text[], ?::bigint[]) AS x(s, n, v)
-                    JOIN pg_namespace ns ON ns.nspname = x.s
-                    JOIN pg_class c ON c.relnamespace = ns.oid AND c.relname = x.n AND c.relkind = 'S'
-                    JOIN pg_sequences ps ON ps.schemaname = x.s AND ps.sequencename = x.n
-                    """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getLong(3)},
-                    to.createArrayOf("text", schemas), to.createArrayOf("text", names),
-                    to.createArrayOf("int8", values))) {
-                set.put(r[0] + "\u0000" + r[1], (Long) r[2]);
-            }
-            List<SequenceValue> done = new ArrayList<>();
-            List<String> missing = new ArrayList<>();
-            for (SequenceValue v : wanted) {
-                Long value = set.get(v.schema() + '\u0000' + v.name());
-                if (value == null) {
-                    missing.add(v.schema() + "." + v.name());
-                } else {
-                    done.add(new SequenceValue(v.schema(), v.name(), value));
-                }
-            }
+            List<String> missing = Queries.list(to, """
+                    SELECT x.s || '.' || x.n FROM unnest(?::text[], ?::text[]) AS x(s, n)
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_sequences ps WHERE ps.schemaname = x.s AND ps.sequencename = x.n
+                                      AND has_sequence_privilege(pg_catalog.format('%I.%I', x.s, x.n), 'SELECT, UPDATE'))
+                    """, rs -> rs.getString(1), to.createArrayOf("text", column(sequences, Sequence::schema)),
+                    to.createArrayOf("text", column(sequences, Sequence::name)));
             if (!missing.isEmpty()) {
                 throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, database, "sequences " + missing
                         + " do not exist on the " + sessions.connector(from.other()).role() + " (or cannot be set by the"
                         + " migration role); after the switch the application would fail on them");
             }
-            LOG.debug("{}: set {} sequences on the {}", database, done.size(), sessions.connector(from.other()).role());
+            Map<String, BigInteger> toNext = nextValues(to, sequences);
+            List<SequenceValue> done = new ArrayList<>();
+            List<Sequence> toSet = new ArrayList<>();
+            List<Long> lastValues = new ArrayList<>();
+            List<Boolean> called = new ArrayList<>();
+            for (Sequence q : sequences) {
+                BigInteger increment = BigInteger.valueOf(q.increment());
+                BigInteger wanted = fromNext.get(q.key()).add(increment.multiply(BigInteger.valueOf(margin)));
+                BigInteger current = toNext.get(q.key());
+                // Never backwards: a sequence already further on the new side (a resumed cutover) keeps its position.
+                if (q.increment() > 0 ? current.compareTo(wanted) >= 0 : current.compareTo(wanted) <= 0) {
+                    done.add(new SequenceValue(q.schema(), q.name(), q.clamp(current)));
+                    continue;
+                }
+                toSet.add(q);
+                if (!q.contains(wanted)) {
+                    // Past its bound, as the old side's is or will be within the margin: exhausted on the new side too.
+                    long bound = q.increment() > 0 ? q.max() : q.min();
+                    lastValues.add(bound);
+                    called.add(true);
+                    done.add(new SequenceValue(q.schema(), q.name(), bound));
+                    continue;
+                }
+                // Stored as the value before the next one, as nextval() leaves it, where the bounds allow.
+                BigInteger before = wanted.subtract(increment);
+                lastValues.add(q.contains(before) ? before.longValue() : wanted.longValue());
+                called.add(q.contains(before));
+                done.add(new SequenceValue(q.schema(), q.name(), wanted.longValue()));
+            }
+            if (!toSet.isEmpty()) {
+                Queries.list(to, """
+                        SELECT pg_catalog.setval(pg_catalog.format('%I.%I', x.s, x.n)::regclass, x.v, x.c)
+                        FROM unnest(?::text[], ?::text[], ?::bigint[], ?::boolean[]) AS x(s, n, v, c)
+                        """, rs -> null, to.createArrayOf("text", column(toSet, Sequence::schema)),
+                        to.createArrayOf("text", column(toSet, Sequence::name)),
+                        to.createArrayOf("int8", lastValues.toArray(Long[]::new)),
+                        to.createArrayOf("bool", called.toArray(Boolean[]::new)));
+            }
+            LOG.debug("{}: set {} of {} sequences on the {}", database, toSet.size(), done.size(),
+                    sessions.connector(from.other()).role());
             return done;
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, database, "copying sequences from the "
                     + sessions.connector(from).role() + " failed", e);
+        }
+    }
+
+    /**
+     * The value the next {@code nextval()} returns, per sequence, read from the sequences themselves in one query:
+     * {@code pg_sequences.last_value} is NULL not only for a sequence never used but for every one whose
+     * {@code is_called} is false (after {@code RESTART} or {@code setval(..., false)}).
+     */
+    private static Map<String, BigInteger> nextValues(Connection c, List<Sequence> sequences) throws SQLException {
+        Map<String, BigInteger> out = new HashMap<>();
+        for (int start = 0; start < sequences.size(); start += READ_BATCH) {
+            List<Sequence> batch = sequences.subList(start, Math.min(sequences.size(), start + READ_BATCH));
+            StringBuilder sql = new StringBuilder();
+            for (int i = 0; i < batch.size(); i++) {
+                Sequence q = batch.get(i);
+                sql.append(i == 0 ? "" : "\nUNION ALL ").append("SELECT ").append(i)
+                        .append(", CASE WHEN is_called THEN last_value::numeric + ").append(q.increment())
+                        .append(" ELSE last_value END FROM ").append(quote(q.schema(), q.name()));
+            }
+            // numeric: one past a sequence that reached its bound does not fit in a bigint
+            Queries.list(c, sql.toString(), rs -> out.put(batch.get(rs.getInt(1)).key(),
+                    rs.getBigDecimal(2).toBigIntegerExact()));
+        }
+        return out;
+    }
+
+    private static String[] column(List<Sequence> sequences, java.util.function.Function<Sequence, String> f) {
+        return sequences.stream().map(f).toArray(String[]::new);
+    }
+
+    /** A sequence's name and bounds as {@code pg_sequences} shows them. */
+    private record Sequence(String schema, String name, long increment, long min, long max) {
+
+        String key() {
+            return schema + '\u0000' + name;
+        }
+
+        long clamp(BigInteger value) {
+            return value.max(BigInteger.valueOf(min)).min(BigInteger.valueOf(max)).longValue();
+        }
+
+        boolean contains(BigInteger value) {
+            return value.compareTo(BigInteger.valueOf(min)) >= 0 && value.compareTo(BigInteger.valueOf(max)) <= 0;
         }
     }
 }

@@ -86,12 +86,13 @@ abstract class CutoverContract {
                 // The target's sequence went on after the source's: the writes after the switch did not collide.
                 assertThat(Fixtures.count(target, db, "SELECT last_value FROM ledger_id_seq"))
                         .isGreaterThanOrEqualTo(Fixtures.count(source, db, "SELECT max(id) FROM ledger"));
-                assertThat(Fixtures.count(target, db, "SELECT last_value FROM free_standing")).isEqualTo(1009);
+                // 1009 on the source, plus the default sequenceMargin of 1000 increments.
+                assertThat(Fixtures.count(target, db, "SELECT last_value FROM free_standing")).isEqualTo(2009);
             }
             assertThat(report.sequences().get(a)).extracting(CutoverReport.SequenceValue::name)
                     .contains("ledger_id_seq", "free_standing", "audit_id_seq");
             target.execute(a, "INSERT INTO audit (note) VALUES ('after the cutover')");
-            assertThat(Fixtures.count(target, a, "SELECT max(id) FROM audit")).isEqualTo(78);
+            assertThat(Fixtures.count(target, a, "SELECT max(id) FROM audit")).isEqualTo(77 + 1000 + 1);
 
             // One direction at a time: the forward subscription is off, the reverse one on.
             String enabled = "SELECT count(*) FROM pg_subscription WHERE subenabled AND " + HERE;
