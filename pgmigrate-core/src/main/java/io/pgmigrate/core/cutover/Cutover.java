@@ -164,13 +164,7 @@ public final class Cutover {
             catchUp(parallel, from, to);
             steps.add(step("catch up", t));
             t = System.nanoTime();
-            parallel.run(dbs, db -> {
-                String why = unpublished(db, from, ctx.link(from, db).publication());
-                if (why != null) {
-                    throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: " + why
-                            + "; nothing was changed");
-                }
-            });
+            parallel.run(dbs, db -> requirePublished(db, from, "pre-check: ", "; nothing was changed"));
             steps.add(step("pre-check", t));
             if (p == null) {
                 p = Pending.start(to);
@@ -191,7 +185,12 @@ public final class Cutover {
             p = p.fenced(fenceStart);
             p.save(journal);
             t = System.nanoTime();
-            parallel.run(dbs, db -> ctx.fence(from, db).engageInstalled()); // installed during prepare
+            parallel.run(dbs, db -> {
+                ctx.fence(from, db).engageInstalled(); // installed during prepare
+                // Again, now that the DDL guard holds: a table created since the pre-check has a fence trigger too,
+                // but its rows would stay behind.
+                requirePublished(db, from, "inside the fence: ", "; the cutover is abandoned");
+            });
             p = p.at(Step.FENCED);
             p.save(journal);
             steps.add(step("fence " + role(from), t));
@@ -297,6 +296,13 @@ public final class Cutover {
      * hold their writes back and the cutover would leave their rows behind. Kinds preflight already reported as not
      * migrated (unlogged, inherited, foreign) are not asked about again; a partitioned table is published as itself.
      */
+    private void requirePublished(String db, Side from, String when, String outcome) {
+        String why = unpublished(db, from, ctx.link(from, db).publication());
+        if (why != null) {
+            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, when + why + outcome);
+        }
+    }
+
     private String unpublished(String db, Side from, String publication) {
         try {
             List<String> missing = Queries.list(sessions.get(from, db), """

@@ -221,6 +221,44 @@ class CutoverPrecheckIT {
     }
 
     /**
+     * A table created after the pre-check, while the cutover prepares, gets a fence trigger like every other table but
+     * is in no publication: its rows would stay behind (review F13). The check is repeated inside the fence, where the
+     * DDL guard stops new tables; the cutover is abandoned and nothing is lost.
+     */
+    @Test
+    void aTableCreatedWhileTheCutoverPreparesStopsItBeforeTheSwitch(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "racing_table";
+        source.createDatabase(db);
+        source.execute(db, "CREATE TABLE early (id int PRIMARY KEY)");
+        MigrationListener createsATable = new MigrationListener() {
+            @Override
+            public void onPhase(String database, Phase phase) {
+                if (phase == Phase.CUTTING_OVER) { // after the pre-check, before the fence triggers are installed
+                    for (PostgresServer s : new PostgresServer[]{source, target}) {
+                        s.execute(db, "CREATE TABLE racer (id int PRIMARY KEY)");
+                    }
+                    source.execute(db, "INSERT INTO racer VALUES (1)");
+                }
+            }
+        };
+        try (Migration m = Migration.builder().name("racing").source(source.endpoint()).target(target.endpoint())
+                .databases(db).stateDirectory(state).listener(createsATable).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+
+            CutoverException e = catchThrowableOfType(CutoverException.class, m::cutover);
+            assertThat(e).as("the cutover is abandoned").isNotNull();
+            assertThat(e.getMessage()).contains("public.racer").contains("not in publication");
+            assertThat(e.report().succeeded()).isFalse();
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%'"))
+                    .as("the fence is gone").isZero();
+            source.execute(db, "INSERT INTO racer VALUES (2)"); // the source is writable
+            m.complete();
+        }
+    }
+
+    /**
      * A transaction on the target that holds a lock the apply worker needs to write {@code ledger}: the subscription
      * stays enabled and connected but applies nothing until the transaction ends (closing the connection ends it).
      */
