@@ -237,7 +237,13 @@ public final class Cutover {
             }
             if (p.step() == Step.SWITCHING) {
                 p = p.at(Step.OUTBOUND_READY); // the switch said no: a later call must undo, not finish
-                p.save(journal);
+                try {
+                    p.save(journal);
+                } catch (RuntimeException journalDown) {
+                    // The store refused (maybe SWITCHING itself): traffic has not moved, so undoing is still right.
+                    // What it holds says at most OUTBOUND_READY, which a later call undoes too.
+                    cause.addSuppressed(journalDown);
+                }
             }
             CutoverReport r = undo(p, why, steps, sentinels, sequences);
             throw new CutoverException(cause.database().orElse(null), r, cause);
@@ -470,10 +476,17 @@ public final class Cutover {
                     ctx.journal().database(db).unmark(outboundCreatedFlag(to));
                 }
             }, problems);
-            for (String db : dbs) {
-                ctx.phase(db, from == Side.SOURCE ? Phase.STREAMING : Phase.CUT_OVER);
+            try {
+                for (String db : dbs) {
+                    ctx.phase(db, from == Side.SOURCE ? Phase.STREAMING : Phase.CUT_OVER);
+                }
+                journal.remove(KEY);
+            } catch (RuntimeException e) {
+                // The fences are lifted and traffic is where it was; the store keeps the pending move, which the next
+                // cutover() or rollback() undoes again (every step of the undo is idempotent).
+                problems.add("the state store could not record the undo (" + e.getMessage() + "); call "
+                        + (to == Side.TARGET ? "cutover()" : "rollback()") + " again once it works");
             }
-            journal.remove(KEY);
             Instant start = p.fenceStart().orElse(lifted);
             String failure = why + (problems.isEmpty() ? "" : "; while undoing: " + String.join("; ", problems));
             LOG.warn("{} abandoned before the traffic switch, traffic stays on the {}: {}",

@@ -323,6 +323,89 @@ abstract class CutoverContract {
         return new org.postgresql.Driver().connect(endpoint.jdbcUrl(db), p);
     }
 
+    /**
+     * The state store stops accepting writes (a cluster store without quorum, a full disk) just as the cutover
+     * journals SWITCHING: nothing has moved yet, so the cutover must still be undone, its fence lifted, instead of
+     * leaving the source fenced with no traffic anywhere (review F16). A later process on the healed store cuts over.
+     */
+    @Test
+    void aStateStoreThatFailsAtTheSwitchLeavesTheSourceWritableAndTrafficWhereItWas(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "store_fails";
+        Ledger.create(source, db, 2);
+        Ledger.createRole(target);
+        FailingStore store = new FailingStore(io.pgmigrate.StateStore.directory(state));
+        try (TcpProxy proxy = proxy(source, target)) {
+            try (Migration m = Migration.builder().name("storefail").source(source.endpoint())
+                    .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(proxy).build()) {
+                m.start();
+                m.awaitInSync(SYNC);
+                Ledger.grant(target, db);
+                Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
+                CutoverException failure;
+                try (w) {
+                    w.awaitMoreCommits(100);
+                    store.failFrom("\"SWITCHING\"");
+                    failure = org.junit.jupiter.api.Assertions.assertThrows(CutoverException.class, m::cutover);
+                    w.awaitMoreCommits(100); // the source takes writes again
+                }
+                assertThat(failure.report().succeeded()).isFalse();
+                assertThat(failure.report().failure()).contains("state store");
+                assertThat(proxy.active()).isEqualTo(Side.SOURCE);
+                assertSourceAcceptsWrites(source, db);
+                assertThat(Ledger.keys(source, db)).containsAll(w.confirmed());
+            }
+            store.heal();
+            try (Migration m = Migration.builder().name("storefail").source(source.endpoint())
+                    .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(proxy).build()) {
+                assertThat(m.cutover().succeeded()).isTrue();
+                assertThat(proxy.active()).isEqualTo(Side.TARGET);
+                m.complete();
+            }
+        }
+    }
+
+    /** A state store that refuses every save from the first document containing a marker on, until healed. */
+    private static final class FailingStore implements io.pgmigrate.StateStore {
+
+        private final io.pgmigrate.StateStore delegate;
+        private volatile String marker;
+        private volatile boolean failing;
+
+        FailingStore(io.pgmigrate.StateStore delegate) {
+            this.delegate = delegate;
+        }
+
+        void failFrom(String marker) {
+            this.marker = marker;
+        }
+
+        void heal() {
+            marker = null;
+            failing = false;
+        }
+
+        @Override
+        public java.util.Optional<String> load(String key) {
+            return delegate.load(key);
+        }
+
+        @Override
+        public void save(String key, String document) {
+            String m = marker;
+            failing |= m != null && document.contains(m);
+            if (failing) {
+                throw new io.pgmigrate.PgMigrateException(ErrorCode.STATE_STORE_FAILED, "the test's state store is down");
+            }
+            delegate.save(key, document);
+        }
+
+        @Override
+        public void delete(String key) {
+            delegate.delete(key);
+        }
+    }
+
     static String counters(PostgresServer server, String db) throws SQLException {
         try (Connection c = server.connect(db); Statement s = c.createStatement();
              var rs = s.executeQuery("SELECT string_agg(writer || '=' || n, ',' ORDER BY writer) FROM counters")) {
