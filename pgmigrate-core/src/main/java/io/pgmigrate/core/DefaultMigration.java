@@ -554,8 +554,9 @@ final class DefaultMigration implements Migration {
                 Connection pub = sessions.get(publisher, database);
                 Connection sub = sessions.get(publisher.other(), database);
                 Connector reach = publisher == Side.SOURCE ? peer : reversePeer;
-                link.ensurePublication(pub, tables);
+                link.ensurePublicationOf(pub, tables);
                 link.ensureSlot(pub);
+                link.dropIfStale(pub, sub);
                 link.ensureSubscription(pub, sub, reach.endpoint(), subscriptionPassword(reach,
                                 publisher == Side.SOURCE ? config.source() : config.target(), database),
                         new NativeLink.Options(false, false, false, originFilter()));

@@ -69,7 +69,10 @@ public final class Cutover {
 
         TriggerFence fence(Side side, String database);
 
-        /** Creates the link whose publisher is {@code publisher} if missing, subscription disabled. */
+        /**
+         * Creates the link whose publisher is {@code publisher} if missing, subscription disabled, publishing exactly
+         * {@code tables}; an existing disabled link is brought to that table set.
+         */
         void prepareLink(Side publisher, String database, List<TableRef> tables) throws SQLException;
 
         /** Whether both servers run PostgreSQL 16 or later, so subscriptions can skip replicated changes. */
@@ -336,15 +339,16 @@ public final class Cutover {
         ctx.fence(from, db).prepare();
         try {
             NativeLink outbound = ctx.link(to, db);
+            // The way back carries what the way here carries, decided from the servers every time: a journaled flag
+            // may stand for an object a crashed process never created, and tables may have joined the stream since
+            // the last move.
+            List<TableRef> tables = Queries.list(sessions.get(from, db), """
+                    SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ? ORDER BY 1, 2
+                    """, rs -> new TableRef(rs.getString(1), rs.getString(2)), ctx.link(from, db).publication());
             if (!outbound.created()) {
-                List<TableRef> tables = Queries.list(sessions.get(from, db), """
-                        SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ? ORDER BY 1, 2
-                        """, rs -> new TableRef(rs.getString(1), rs.getString(2)), ctx.link(from, db).publication());
                 ctx.journal().database(db).mark(outboundCreatedFlag(to));
-                ctx.prepareLink(to, db, tables);
-            } else {
-                ctx.prepareLink(to, db, List.of());
             }
+            ctx.prepareLink(to, db, tables);
             // Skip what the outbound slot holds from before (changes the inbound stream applied): done now for the
             // bulk and again in the window for the rest, so the window decodes little.
             advanceOutbound(db, to);

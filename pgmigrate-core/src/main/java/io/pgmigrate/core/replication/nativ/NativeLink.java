@@ -133,6 +133,54 @@ public final class NativeLink {
     }
 
     /**
+     * Makes the publication publish exactly {@code tables}: created when missing, its table set replaced when ours and
+     * different. The journal's flag alone proves nothing: a process may have died between marking and creating.
+     */
+    public void ensurePublicationOf(Connection publisher, List<TableRef> tables) throws SQLException {
+        if (!Queries.exists(publisher, "SELECT 1 FROM pg_publication WHERE pubname = ?", publication)) {
+            ensurePublication(publisher, tables);
+            return;
+        }
+        requireOurs(publicationFlag(), publication, "publication", "DROP PUBLICATION " + quote(publication));
+        if (tables.isEmpty() || publishedTables(publisher).equals(Set.copyOf(tables))) {
+            return;
+        }
+        Queries.execute(publisher, "ALTER PUBLICATION " + quote(publication) + " SET TABLE "
+                + tables.stream().map(TableRef::quoted).collect(Collectors.joining(", ")));
+        LOG.info("{}: publication {} now publishes {} tables", database, publication, tables.size());
+    }
+
+    /**
+     * Drops a disabled subscription (keeping its slot and the journal's record) whose tables are not the
+     * publication's: a disabled subscription cannot be refreshed, and once enabled it would skip the changes of every
+     * table it does not list. {@link #ensureSubscription} then creates it again on the same slot.
+     */
+    public void dropIfStale(Connection publisher, Connection subscriber) throws SQLException {
+        Optional<Subscription> sub = subscription(subscriber);
+        if (sub.isEmpty() || sub.get().enabled()) {
+            return;
+        }
+        requireOurs(subscriptionFlag(), subscription, "subscription", "DROP SUBSCRIPTION " + quote(subscription));
+        Set<TableRef> listed = Set.copyOf(Queries.list(subscriber, """
+                SELECT n.nspname, c.relname FROM pg_subscription_rel sr
+                JOIN pg_class c ON c.oid = sr.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE sr.srsubid = ?
+                """, rs -> new TableRef(rs.getString(1), rs.getString(2)), sub.get().oid()));
+        if (listed.equals(publishedTables(publisher))) {
+            return;
+        }
+        Queries.execute(subscriber, "ALTER SUBSCRIPTION " + quote(subscription) + " SET (slot_name = NONE)");
+        Queries.execute(subscriber, "DROP SUBSCRIPTION " + quote(subscription));
+        LOG.info("{}: dropped disabled subscription {} to create it again for the publication's tables", database,
+                subscription);
+    }
+
+    private Set<TableRef> publishedTables(Connection publisher) throws SQLException {
+        return Set.copyOf(Queries.list(publisher, "SELECT schemaname, tablename FROM pg_publication_tables"
+                + " WHERE pubname = ?", rs -> new TableRef(rs.getString(1), rs.getString(2)), publication));
+    }
+
+    /**
      * Creates the subscription (and with it the slot on the source and the initial copy) unless it exists; enables it
      * when it exists but is disabled.
      *
