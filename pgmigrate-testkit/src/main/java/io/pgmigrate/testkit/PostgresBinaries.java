@@ -34,6 +34,8 @@ public final class PostgresBinaries implements PgBinaryResolver {
 
     /** The zonky binaries version used for each major: the newest on Maven Central when this testkit was released. */
     private static final Map<Integer, String> PINNED = Map.of(
+            12, "12.22.0",
+            13, "13.23.0",
             14, "14.24.0",
             15, "15.19.0",
             16, "16.15.0",

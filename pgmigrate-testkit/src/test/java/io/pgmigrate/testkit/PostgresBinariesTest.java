@@ -25,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class PostgresBinariesTest {
 
     private static final Map<Integer, String> PINNED = Map.of(
-            14, "14.24.0", 15, "15.19.0", 16, "16.15.0", 17, "17.11.0", 18, "18.6.0");
+            12, "12.22.0", 13, "13.23.0", 14, "14.24.0", 15, "15.19.0", 16, "16.15.0", 17, "17.11.0", 18, "18.6.0");
 
     private final Map<String, String> properties = new HashMap<>(Map.of("user.home", "/home/ci"));
 
@@ -34,7 +34,7 @@ class PostgresBinariesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {14, 15, 16, 17, 18})
+    @ValueSource(ints = {12, 13, 14, 15, 16, 17, 18})
     void eachSupportedMajorHasAPinnedVersionAtTheStandardMavenPath(int major) {
         PostgresBinaries b = configure(major, Platform.LINUX_AMD64);
         String v = PINNED.get(major);
@@ -51,17 +51,17 @@ class PostgresBinariesTest {
     }
 
     @Test
-    void supportedMajorsAreFourteenToEighteen() {
-        assertThat(PostgresBinaries.supportedMajors()).containsExactly(14, 15, 16, 17, 18);
+    void supportedMajorsAreTwelveToEighteen() {
+        assertThat(PostgresBinaries.supportedMajors()).containsExactly(12, 13, 14, 15, 16, 17, 18);
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {9, 13, 19})
+    @ValueSource(ints = {9, 11, 19})
     void unknownMajorIsRejectedNamingTheSupportedOnes(int major) {
         assertThatThrownBy(() -> configure(major, Platform.LINUX_AMD64))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("major " + major)
-                .hasMessageContaining("[14, 15, 16, 17, 18]");
+                .hasMessageContaining("[12, 13, 14, 15, 16, 17, 18]");
         assertThatThrownBy(() -> PostgresBinaries.forMajor(major)).isInstanceOf(IllegalArgumentException.class);
     }
 

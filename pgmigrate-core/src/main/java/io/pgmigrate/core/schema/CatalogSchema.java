@@ -511,7 +511,7 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                 WHERE c.relkind = 'm' AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """
                 ORDER BY ic.relname
                 """, rs -> rs.getString(1)));
-        afterData.addAll(Queries.list(source, """
+        afterData.addAll(Queries.list(source, ("""
                 SELECT pg_get_triggerdef(t.oid)
                        || CASE WHEN t.tgenabled = 'D'
                                THEN format('; ALTER TABLE %I.%I DISABLE TRIGGER %I', n.nspname, c.relname, t.tgname)
@@ -520,7 +520,7 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                 WHERE NOT t.tgisinternal AND t.tgname NOT LIKE 'pgmigrate\\_%' AND t.tgparentid = 0
                   AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """
                 ORDER BY n.nspname, c.relname, t.tgname
-                """.replace("t.tgparentid = 0", tgParent(source)), rs -> rs.getString(1)));
+                """).replace("t.tgparentid = 0", tgParent(source)), rs -> rs.getString(1)));
         afterData.addAll(Queries.list(source, """
                 SELECT pg_get_ruledef(r.oid)
                 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace

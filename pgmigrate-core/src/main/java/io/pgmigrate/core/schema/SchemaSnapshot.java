@@ -97,9 +97,12 @@ public record SchemaSnapshot(SortedMap<Key, String> objects) {
 
     private static SchemaSnapshot readCatalog(Connection c) throws SQLException {
         SortedMap<Key, String> objects = new TreeMap<>();
-        boolean before16 = c.getMetaData().getDatabaseMajorVersion() < 16;
+        int major = c.getMetaData().getDatabaseMajorVersion();
+        boolean before16 = major < 16;
+        // PostgreSQL 12 has no tgparentid; it marks the triggers it clones onto partitions internal.
+        String triggers = major >= 13 ? TRIGGERS : TRIGGERS.replace("g.tgparentid = 0", "true");
         for (String sql : List.of(SCHEMAS, EXTENSIONS, TYPES, SEQUENCES, TABLES, CONSTRAINTS, INDEXES, VIEWS,
-                FUNCTIONS, TRIGGERS, EVENT_TRIGGERS, RULES, POLICIES, COMMENTS)) {
+                FUNCTIONS, triggers, EVENT_TRIGGERS, RULES, POLICIES, COMMENTS)) {
             for (Object[] row : Queries.list(c, sql,
                     rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getString(3)})) {
                 Key key = new Key((String) row[0], (String) row[1]);

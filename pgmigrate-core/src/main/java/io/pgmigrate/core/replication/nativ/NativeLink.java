@@ -355,13 +355,18 @@ public final class NativeLink {
         String problem = "";
         boolean enabled = sub.map(Subscription::enabled).orElse(false);
         if (sub.isPresent()) {
+            // The reverse stream's subscriber is the source, which may be older than 14: no copy progress there.
+            String progress = target.getMetaData().getDatabaseMajorVersion() >= 14 ? """
+                    LEFT JOIN pg_stat_progress_copy p ON p.relid = sr.srrelid
+                         AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    """ : "LEFT JOIN (SELECT NULL::oid AS relid, 0::bigint AS tuples_processed,"
+                    + " 0::bigint AS bytes_processed) p ON false\n";
             tables = Queries.list(target, """
                     SELECT n.nspname, c.relname, sr.srsubstate, p.tuples_processed, p.bytes_processed
                     FROM pg_subscription_rel sr
                     JOIN pg_class c ON c.oid = sr.srrelid
                     JOIN pg_namespace n ON n.oid = c.relnamespace
-                    LEFT JOIN pg_stat_progress_copy p ON p.relid = sr.srrelid
-                         AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    """ + progress + """
                     WHERE sr.srsubid = ?
                     ORDER BY n.nspname, c.relname
                     """, rs -> {

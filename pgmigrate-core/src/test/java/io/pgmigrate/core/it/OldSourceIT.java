@@ -1,0 +1,62 @@
+package io.pgmigrate.core.it;
+
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.Migration;
+import io.pgmigrate.Phase;
+import io.pgmigrate.Side;
+import io.pgmigrate.core.traffic.TcpProxy;
+import io.pgmigrate.testkit.PostgresPair;
+import io.pgmigrate.testkit.PostgresServer;
+import io.pgmigrate.testkit.Source;
+import io.pgmigrate.testkit.Target;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The oldest source pgmigrate accepts, PostgreSQL 12, upgraded to 18 and back: after the cutover the source is the
+ * reverse stream's subscriber, so everything that reads a subscriber (status, awaitInSync, the rollback's pre-check)
+ * must work on 12 too (review F10: {@code pg_stat_progress_copy} exists from 14 on).
+ */
+@PostgresPair(source = 12, target = 18)
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class OldSourceIT {
+
+    private static final Duration SYNC = Duration.ofMinutes(2);
+
+    @Test
+    void aTwelveSourceCutsOverToEighteenAndRollsBackWithTheNewSidesWrites(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "legacy";
+        Ledger.create(source, db, 2);
+        Ledger.createRole(target);
+        try (TcpProxy proxy = CutoverContract.proxy(source, target);
+             Migration m = CutoverContract.builder(source, target, state, "legacy", db).trafficSwitch(proxy).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            Ledger.grant(target, db);
+            Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
+            CutoverReport back;
+            try (w) {
+                w.awaitMoreCommits(100);
+                assertThat(m.cutover().succeeded()).isTrue();
+                w.awaitMoreCommits(100); // on the target now
+                assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.CUT_OVER);
+                m.awaitInSync(SYNC);
+                back = m.rollback();
+                w.awaitMoreCommits(100);
+            }
+            assertThat(back.succeeded()).isTrue();
+            assertThat(proxy.active()).isEqualTo(Side.SOURCE);
+            assertThat(Ledger.keys(source, db)).as("every write a client saw committed is on the source")
+                    .containsAll(w.confirmed());
+            m.complete();
+        }
+    }
+}
