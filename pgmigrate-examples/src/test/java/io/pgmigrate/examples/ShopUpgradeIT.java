@@ -61,7 +61,8 @@ class ShopUpgradeIT {
 
         assertThat(serverVersion(pg18)).startsWith("18");
         assertThat(count(pg18, "SELECT count(*) FROM orders")).isEqualTo(10_002);
-        assertThat(count(pg18, "SELECT max(id) FROM orders")).isEqualTo(10_002);
+        // The new side's sequence starts sequenceMargin (1000 by default) past the old side's last id, 10_001.
+        assertThat(count(pg18, "SELECT max(id) FROM orders")).isEqualTo(10_001 + 1_000 + 1);
     }
 
     private static String serverVersion(PostgresServer server) throws Exception {
