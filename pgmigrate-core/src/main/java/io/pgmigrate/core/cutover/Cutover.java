@@ -162,6 +162,8 @@ public final class Cutover {
         Map<String, List<SequenceValue>> sequences = new ConcurrentHashMap<>();
         Instant fenceStart = null;
         Pending p = resumed;
+        // Inside the window every wait for a server is bounded: a silent network must not hold the fence.
+        Sessions.Bound window = () -> { };
         try (Parallel parallel = new Parallel(dbs.size())) {
             long t = System.nanoTime();
             catchUp(parallel, from, to);
@@ -187,6 +189,7 @@ public final class Cutover {
             fenceStart = p.fenceStart().orElse(Instant.now());
             p = p.fenced(fenceStart);
             p.save(journal);
+            window = sessions.bounded(config.cutover().timeout());
             t = System.nanoTime();
             parallel.run(dbs, db -> {
                 ctx.fence(from, db).engageInstalled(); // installed during prepare
@@ -228,7 +231,9 @@ public final class Cutover {
             p.save(journal);
             config.trafficSwitch().switchTo(to);
             steps.add(step("traffic switch (" + config.trafficSwitch().description() + ")", t));
+            window.close();
         } catch (RuntimeException | Error e) {
+            window.close();
             // The switch reported failure, so by its contract traffic stayed where it was: undoing is safe here,
             // unlike after a crash inside it.
             PgMigrateException cause = e instanceof PgMigrateException pe ? pe
@@ -447,7 +452,8 @@ public final class Cutover {
         List<String> dbs = config.databases();
         long t = System.nanoTime();
         List<String> problems = new ArrayList<>();
-        try (Parallel parallel = new Parallel(dbs.size())) {
+        try (Parallel parallel = new Parallel(dbs.size());
+             Sessions.Bound bounded = sessions.bounded(config.cutover().timeout())) {
             boolean wasInterrupted = Thread.interrupted(); // undo must run to its end
             parallel.runAll(dbs, db -> ctx.fence(from, db).disengage(), problems);
             if (!problems.isEmpty()) {

@@ -520,6 +520,9 @@ public final class TriggerFence implements Fence {
         probe.setAutoCommit(false);
         try {
             Queries.execute(probe, "SET LOCAL transaction_read_only = off");
+            // Behind a queued ACCESS EXCLUSIVE request (an application's TRUNCATE or ALTER waiting for a read) the
+            // probe would wait as long as the read: it gives up instead, and the cutover with it.
+            Queries.execute(probe, "SET LOCAL lock_timeout = '2s'");
             Queries.execute(probe, "DELETE FROM " + table.get() + " WHERE false");
             throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, database, "a fresh session could still write to "
                     + table.get() + " on the " + sessions.connector(side).role() + " after the fence");

@@ -6,6 +6,7 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -22,6 +23,8 @@ public final class Sessions implements AutoCloseable {
     private final Map<Side, Connector> connectors = new EnumMap<>(Side.class);
     private final Map<String, Held> open = new LinkedHashMap<>();
     private final String startupOptions;
+    /** The network bound every shared connection has now, in milliseconds; 0: the endpoint's own. */
+    private int boundMillis;
 
     /** @param startupOptions server settings for every connection, as {@code -c name=value ...} */
     public Sessions(Connector source, Connector target, String startupOptions) {
@@ -56,9 +59,35 @@ public final class Sessions implements AutoCloseable {
                 closeQuietly(held.connection);
             }
             held = new Held(fresh(side, db));
+            if (boundMillis > 0) {
+                held.bound(boundMillis);
+            }
             open.put(key, held);
             return held.connection;
         }
+    }
+
+    /**
+     * Bounds every wait for the server on the shared connections, open now or opened until the returned handle is
+     * closed, to {@code timeout}: a silent network then fails the statement instead of holding it until TCP gives
+     * up, hours later (pgjdbc closes a connection whose wait ran out, and the next {@link #get} opens a new one).
+     * Closing the handle restores each connection's own bound.
+     */
+    public synchronized Bound bounded(Duration timeout) {
+        boundMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        open.values().forEach(h -> h.bound(boundMillis));
+        return () -> {
+            synchronized (Sessions.this) {
+                boundMillis = 0;
+                open.values().forEach(Held::unbound);
+            }
+        };
+    }
+
+    /** The handle {@link #bounded(Duration)} returns. */
+    public interface Bound extends AutoCloseable {
+        @Override
+        void close();
     }
 
     /** A cached connection and when it was last known to work. */
@@ -66,9 +95,34 @@ public final class Sessions implements AutoCloseable {
         private static final long RECHECK_NANOS = 2_000_000_000L;
         final Connection connection;
         volatile long checked = System.nanoTime();
+        private int ownTimeoutMillis = -1;
 
         Held(Connection connection) {
             this.connection = connection;
+        }
+
+        void bound(int millis) {
+            try {
+                if (ownTimeoutMillis < 0) {
+                    ownTimeoutMillis = connection.getNetworkTimeout();
+                }
+                connection.setNetworkTimeout(Runnable::run, ownTimeoutMillis == 0 ? millis
+                        : Math.min(ownTimeoutMillis, millis));
+            } catch (SQLException e) {
+                LOG.debug("bounding a connection's network wait failed; it is broken and will be replaced", e);
+            }
+        }
+
+        void unbound() {
+            if (ownTimeoutMillis < 0) {
+                return;
+            }
+            try {
+                connection.setNetworkTimeout(Runnable::run, ownTimeoutMillis);
+            } catch (SQLException e) {
+                LOG.debug("restoring a connection's network wait failed; it is broken and will be replaced", e);
+            }
+            ownTimeoutMillis = -1;
         }
 
         boolean usable() {

@@ -2,6 +2,7 @@ package io.pgmigrate.core.it;
 
 import io.pgmigrate.CutoverException;
 import io.pgmigrate.CutoverReport;
+import io.pgmigrate.Endpoint;
 import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationListener;
@@ -29,6 +30,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 /**
@@ -255,6 +257,60 @@ class CutoverPrecheckIT {
                     .as("the fence is gone").isZero();
             source.execute(db, "INSERT INTO racer VALUES (2)"); // the source is writable
             m.complete();
+        }
+    }
+
+    /**
+     * The network to the target goes silent just after the fence went up: packets dropped, no reset. Without bounded
+     * I/O the cutover waited for an answer until TCP gave up, hours later, with the source fenced all along (review
+     * F9). Every statement inside the window has {@code cutoverTimeout} as its network bound, so the cutover is
+     * abandoned and the source writable again within about that time.
+     */
+    @Test
+    void aTargetThatGoesSilentInsideTheWindowCannotHoldTheFenceBeyondTheCutoverTimeout(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "partitioned_network";
+        Ledger.create(source, db, 1);
+        Ledger.createRole(target);
+        try (TcpStub network = TcpStub.forwarding(target.host(), target.port())) {
+            Endpoint throughNetwork = Endpoint.of("jdbc:postgresql://127.0.0.1:" + network.port() + "/")
+                    .user(target.superuser());
+            // The journal's FENCED entry is written right after the fence went up: the partition starts there.
+            io.pgmigrate.StateStore directory = io.pgmigrate.StateStore.directory(state);
+            io.pgmigrate.StateStore cutsTheNetwork = new io.pgmigrate.StateStore() {
+                @Override
+                public java.util.Optional<String> load(String key) {
+                    return directory.load(key);
+                }
+
+                @Override
+                public void save(String key, String document) {
+                    directory.save(key, document);
+                    if (document.contains("\"FENCED\"")) {
+                        network.blackHole();
+                    }
+                }
+
+                @Override
+                public void delete(String key) {
+                    directory.delete(key);
+                }
+            };
+            try (Migration m = Migration.builder().name("partition").source(source.endpoint()).target(throughNetwork)
+                    .targetAsSeenBySource(target.endpoint()).databases(db).stateStore(cutsTheNetwork)
+                    .cutoverTimeout(Duration.ofSeconds(5)).connectTimeout(Duration.ofSeconds(2)).connectAttempts(1)
+                    .build()) {
+                m.start();
+                m.awaitInSync(SYNC);
+                Ledger.grant(target, db);
+
+                CompletableFuture<CutoverReport> cutover = CompletableFuture.supplyAsync(m::cutover);
+                Throwable failure = catchThrowable(() -> cutover.get(2, TimeUnit.MINUTES));
+                assertThat(failure).as("the cutover gives up instead of waiting on the silent network")
+                        .isInstanceOf(java.util.concurrent.ExecutionException.class)
+                        .hasCauseInstanceOf(CutoverException.class);
+                CutoverContract.assertSourceAcceptsWrites(source, db);
+            }
         }
     }
 

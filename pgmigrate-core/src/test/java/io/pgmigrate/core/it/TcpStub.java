@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A TCP listener on 127.0.0.1 that counts the connections it accepts and then stays silent, closes them at once, or
- * forwards them to a real server: how a test sees how often a client tried.
+ * forwards them to a real server: how a test sees how often a client tried. A forwarding stub can turn into a black
+ * hole, as a silent network partition does: open connections stay open, but nothing more gets through either way.
  */
 final class TcpStub implements AutoCloseable {
 
@@ -25,6 +26,7 @@ final class TcpStub implements AutoCloseable {
     private final AtomicInteger accepted = new AtomicInteger();
     private final List<Socket> open = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
+    private volatile boolean blackHole;
 
     private TcpStub(Behaviour behaviour, InetSocketAddress forwardTo) throws IOException {
         this.behaviour = behaviour;
@@ -54,6 +56,11 @@ final class TcpStub implements AutoCloseable {
         return listener.getLocalPort();
     }
 
+    /** From now on every byte is dropped, on open connections and new ones; nothing is closed. */
+    void blackHole() {
+        blackHole = true;
+    }
+
     /** Connections accepted so far. */
     int accepted() {
         return accepted.get();
@@ -68,7 +75,7 @@ final class TcpStub implements AutoCloseable {
                 return;
             }
             accepted.incrementAndGet();
-            switch (behaviour) {
+            switch (blackHole ? Behaviour.SILENT : behaviour) {
                 case SILENT -> open.add(client);
                 case CLOSE -> closeQuietly(client);
                 case FORWARD -> forward(client);
@@ -95,8 +102,10 @@ final class TcpStub implements AutoCloseable {
             try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
                 int n;
                 while ((n = in.read(buffer)) >= 0) {
-                    out.write(buffer, 0, n);
-                    out.flush();
+                    if (!blackHole) {
+                        out.write(buffer, 0, n);
+                        out.flush();
+                    }
                 }
             } catch (IOException e) {
                 // one side went away
