@@ -159,10 +159,14 @@ final class DefaultMigration implements Migration {
     }
 
     private TriggerFence triggerFence(Side side, String db) {
+        return triggerFence(side, db, true);
+    }
+
+    private TriggerFence triggerFence(Side side, String db, boolean guardDdl) {
         return new TriggerFence(sessions, side, db, names.fence(db), config.name(), sha256(sessionKey),
                 config.cutover().drainTimeout(), journal().database(db),
                 List.of(names.subscription(db), names.reverseSubscription(db)),
-                List.of(names.slot(db), names.reverseSlot(db)));
+                List.of(names.slot(db), names.reverseSlot(db)), guardDdl);
     }
 
     private static String sha256(String s) {
@@ -294,6 +298,11 @@ final class DefaultMigration implements Migration {
                 entry.mark("schemaCopied");
                 link.ensurePublication(src, schema.tables());
             }
+            // The target takes no writes but the stream's until the cutover moves traffic there: a stray write (a
+            // job pointed at the wrong host, an application instance started early, a switch that moved some traffic
+            // and then failed) would diverge silently or be lost. Apply and copy workers run in replica mode, where
+            // the fence's triggers do not fire; DDL stays allowed, for indexes the team builds ahead.
+            triggerFence(Side.TARGET, db, false).engage();
             link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db));
             LinkState state = link.read(src, tgt);
             phase(db, entry, state.allTablesReady() ? Phase.STREAMING : Phase.COPYING);

@@ -63,6 +63,7 @@ public final class TriggerFence implements Fence {
     private final Journal.DatabaseEntry journal;
     private final String[] ownSubscriptions;
     private final String[] ownSlots;
+    private final boolean guardDdl;
     private volatile Instant engagedAt;
     private volatile Instant liftedAt;
 
@@ -72,10 +73,12 @@ public final class TriggerFence implements Fence {
      * @param drainTimeout     how long transactions begun before the fence may run on before they are terminated
      * @param ownSubscriptions the migration's subscriptions, whose apply workers the drain leaves alone
      * @param ownSlots         the migration's slots, whose walsenders the drain leaves alone
+     * @param guardDdl         whether a superuser's fence also refuses DDL (an event trigger); the target's fence
+     *                         while it only receives the stream leaves DDL alone
      */
     public TriggerFence(Sessions sessions, Side side, String database, String name, String migration, String keyHash,
                         Duration drainTimeout, Journal.DatabaseEntry journal, List<String> ownSubscriptions,
-                        List<String> ownSlots) {
+                        List<String> ownSlots, boolean guardDdl) {
         this.sessions = sessions;
         this.side = side;
         this.database = database;
@@ -86,6 +89,7 @@ public final class TriggerFence implements Fence {
         this.journal = journal;
         this.ownSubscriptions = ownSubscriptions.toArray(String[]::new);
         this.ownSlots = ownSlots.toArray(String[]::new);
+        this.guardDdl = guardDdl;
     }
 
     private String flag() {
@@ -130,7 +134,7 @@ public final class TriggerFence implements Fence {
             }
             journal.mark(flag());
             boolean superuser = Queries.exists(c, "SELECT 1 FROM pg_roles WHERE rolname = current_user AND rolsuper");
-            inTransaction(c, () -> installGuards(c, superuser));
+            inTransaction(c, () -> installGuards(c, superuser && guardDdl));
             long deadline = System.nanoTime() + INSTALL_BOUND.toNanos();
             int created = 0;
             for (String table : Queries.list(c, USER_TABLES + """

@@ -287,10 +287,13 @@ final class ServerChecks {
         }
         for (Side s : List.of(source, target)) {
             if (!s.superuser() && !s.seeAndSignal()) {
-                add(Severity.WARNING, "fence_privileges", s.role(), "the fence must see and end other sessions'"
-                        + " transactions on the " + s.name() + "; without superuser, pg_read_all_stats and"
-                        + " pg_signal_backend the cutover refuses to fence", "GRANT pg_read_all_stats, pg_signal_backend"
-                        + " TO " + quote(s.role()) + ";");
+                // start() fences the target at once; the source only at cutover.
+                boolean atStart = s == target;
+                add(atStart ? Severity.BLOCKER : Severity.WARNING, "fence_privileges", s.name() + ": " + s.role(),
+                        "the fence must see and end other sessions' transactions on the " + s.name()
+                        + "; without superuser, pg_read_all_stats and pg_signal_backend " + (atStart
+                        ? "start() cannot fence the target against stray writes" : "the cutover refuses to fence"),
+                        "GRANT pg_read_all_stats, pg_signal_backend TO " + quote(s.role()) + ";");
             }
         }
     }

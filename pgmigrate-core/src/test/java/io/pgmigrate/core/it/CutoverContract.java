@@ -324,6 +324,68 @@ abstract class CutoverContract {
     }
 
     /**
+     * The target is fenced from {@code start()} on (review F4): a write that reaches it while traffic still belongs to
+     * the source, whether a stray job during streaming or a client served by a switch that moved some traffic and then
+     * failed, is refused instead of committed there and lost when the cutover is undone.
+     */
+    @Test
+    void aWriteThatReachesTheTargetBeforeTheSwitchSucceededIsRefusedNotLost(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "early_target";
+        Ledger.create(source, db, 2);
+        Ledger.createRole(target);
+        try (TcpProxy proxy = proxy(source, target)) {
+            // Moves traffic to the target, lets a client write there, puts traffic back, then reports failure: a VIP
+            // that answered on the new node for a moment before its start timed out.
+            List<SQLException> refused = new java.util.concurrent.CopyOnWriteArrayList<>();
+            io.pgmigrate.TrafficSwitch flaky = new io.pgmigrate.TrafficSwitch() {
+                @Override
+                public void switchTo(Side side) {
+                    proxy.switchTo(side);
+                    if (side == Side.TARGET) {
+                        try (Connection c = Ledger.connectAsApp(proxy.host(), proxy.port(), db);
+                             Statement st = c.createStatement()) {
+                            st.executeUpdate("INSERT INTO ledger (writer, seq, note) VALUES (-5, 1, 'briefly served')");
+                        } catch (SQLException e) {
+                            refused.add(e);
+                        }
+                        proxy.switchTo(Side.SOURCE);
+                        throw new IllegalStateException("the new side did not come up in time");
+                    }
+                }
+
+                @Override
+                public String description() {
+                    return "flaky switch";
+                }
+            };
+            try (Migration m = builder(source, target, state, "early", db).trafficSwitch(flaky).build()) {
+                m.start();
+                m.awaitInSync(SYNC);
+                Ledger.grant(target, db);
+
+                assertThatThrownBy(() -> target.execute(db, "DELETE FROM counters WHERE writer = 0"))
+                        .as("a stray write while streaming, even a superuser's").hasMessageContaining("25006");
+
+                Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
+                try (w) {
+                    w.awaitMoreCommits(100);
+                    assertThatThrownBy(m::cutover).isInstanceOf(CutoverException.class);
+                    w.awaitMoreCommits(100);
+                }
+                assertThat(refused).as("the client the failed switch served was refused")
+                        .singleElement().extracting(SQLException::getSQLState).isEqualTo("25006");
+                assertThat(Fixtures.count(target, db, "SELECT count(*) FROM ledger WHERE writer = -5")).isZero();
+                assertThat(proxy.active()).isEqualTo(Side.SOURCE);
+                assertThat(Ledger.keys(source, db)).containsAll(w.confirmed());
+                m.awaitInSync(SYNC);
+                assertThat(Fixtures.fingerprint(source, db, "public.ledger"))
+                        .isEqualTo(Fixtures.fingerprint(target, db, "public.ledger"));
+            }
+        }
+    }
+
+    /**
      * The state store stops accepting writes (a cluster store without quorum, a full disk) just as the cutover
      * journals SWITCHING: nothing has moved yet, so the cutover must still be undone, its fence lifted, instead of
      * leaving the source fenced with no traffic anywhere (review F16). A later process on the healed store cuts over.

@@ -137,7 +137,8 @@ class PreflightIT {
             assertFinding(report, Severity.BLOCKER, "source_privileges", "weak");
             assertFinding(report, Severity.BLOCKER, "target_privileges", "weak");
             assertFinding(report, Severity.BLOCKER, "target_database", "");
-            assertFinding(report, Severity.WARNING, "fence_privileges", "weak");
+            assertFinding(report, Severity.WARNING, "fence_privileges", "source: weak"); // fenced at cutover
+            assertFinding(report, Severity.BLOCKER, "fence_privileges", "target: weak"); // fenced by start()
             assertFinding(report, Severity.WARNING, "connection_limit", "weak");
             assertThat(report.findings()).filteredOn(f -> f.check().equals("source_privileges"))
                     .anySatisfy(f -> assertThat(f.message()).contains("public.owned_by_postgres"));
