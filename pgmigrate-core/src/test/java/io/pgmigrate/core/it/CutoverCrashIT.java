@@ -108,7 +108,7 @@ class CutoverCrashIT {
     }
 
     @Test
-    void aCutoverKilledJustAfterTheSwitchKeepsTheNewSidesWritesThroughARollback(
+    void aCutoverKilledJustAfterTheSwitchIsFinishedByARollbackThatKeepsTheNewSidesWrites(
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
         String db = "crash_after";
         try (TcpProxy proxy = prepare(source, target, state, "after", db);
@@ -128,13 +128,16 @@ class CutoverCrashIT {
                         out.println("OK");
                     }
                     awaitLine(child, CrashingCutover.SWITCHED, state, "after");
-                    w.awaitMoreCommits(200); // writes that only the target has
                 } finally {
                     child.destroyForcibly();
                     child.waitFor(30, TimeUnit.SECONDS);
                 }
+                // Traffic reached the target, but its fence comes off only when a process finishes the cutover:
+                // until then nothing is accepted on either side, rather than writes nobody carries back.
+                assertTargetRefusesWrites(proxy, db);
                 try (Migration m = CutoverContract.builder(source, target, state, "after", db).trafficSwitch(proxy)
                         .build()) {
+                    // Finishes the cutover first (the target takes the writers' commits), then rolls back with them.
                     back = m.rollback();
                     w.awaitMoreCommits(100);
                     m.complete();
@@ -145,6 +148,17 @@ class CutoverCrashIT {
             assertThat(proxy.active()).isEqualTo(Side.SOURCE);
             assertThat(Ledger.keys(source, db)).as("the writes made on the target after the switch came back")
                     .containsAll(w.confirmed());
+        }
+    }
+
+    private static void assertTargetRefusesWrites(TcpProxy proxy, String db) throws Exception {
+        assertThat(proxy.active()).isEqualTo(Side.TARGET);
+        try (java.sql.Connection c = Ledger.connectAsApp(proxy.host(), proxy.port(), db);
+             java.sql.Statement s = c.createStatement()) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                            () -> s.executeUpdate("INSERT INTO ledger (writer, seq) VALUES (-6, 1)"))
+                    .isInstanceOfSatisfying(java.sql.SQLException.class,
+                            e -> assertThat(e.getSQLState()).isEqualTo("25006"));
         }
     }
 

@@ -71,13 +71,14 @@ abstract class SchemaCopyContract {
             assertThat(Fixtures.count(target, db, "SELECT count(*) FROM \"Lager\".\"Bestand sonst\"")).isEqualTo(1);
             // Unlogged: created, but its rows are not replicated.
             assertThat(Fixtures.count(target, db, "SELECT count(*) FROM \"Lager\".scratch")).isZero();
+            m.complete();
             // Identical rows also mean the target's copy of the trigger did not fire for replicated changes (apply
-            // workers run in replica mode; it would have stamped its own now()). A write on the target fires it.
+            // workers run in replica mode; it would have stamped its own now()). A write on the target fires it,
+            // once complete() has removed the fence that refuses writes there while it only receives the stream.
             String stamp = "SELECT (extract(epoch FROM updated) * 1000000)::bigint FROM app.orders WHERE id = 1";
             long replicated = Fixtures.count(source, db, stamp);
             target.execute(db, "UPDATE app.orders SET qty = qty + 1 WHERE id = 1");
             assertThat(Fixtures.count(target, db, stamp)).isGreaterThan(replicated);
-            m.complete();
         }
     }
 
