@@ -618,20 +618,27 @@ final class DefaultMigration implements Migration {
                 boolean targetExists = Queries.exists(sessions.target(MAINTENANCE_DB),
                         "SELECT 1 FROM pg_database WHERE datname = ?", db);
                 Connection tgt = targetExists ? sessions.target(db) : null;
-                // Fences first: an engaged one refuses the DDL below from sessions of another process.
+                // The streams go before the fences: a side whose fence is lifted while a stream still applies into
+                // it would take writes that race the stream, and stay so if a drop fails. An engaged fence of another
+                // process (another key) is taken over first, so its DDL guard lets the drops through.
+                List<Side> fenced = new ArrayList<>();
                 for (Side side : Side.values()) {
                     if (entry.flag("fence." + side) && (side == Side.SOURCE || targetExists)) {
-                        TriggerFence f = triggerFence(side, db);
-                        f.disengage();
-                        if (!f.remove()) {
-                            throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, db, "the fence on the "
-                                    + sessions.connector(side).role() + " could not be removed because its tables stay"
-                                    + " locked; complete() can be called again");
-                        }
+                        triggerFence(side, db).adopt();
+                        fenced.add(side);
                     }
                 }
                 link(Side.TARGET, db).drop(tgt, sessions.source(db));
                 link(Side.SOURCE, db).drop(sessions.source(db), tgt);
+                for (Side side : fenced) {
+                    TriggerFence f = triggerFence(side, db);
+                    f.disengage();
+                    if (!f.remove()) {
+                        throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, db, "the fence on the "
+                                + sessions.connector(side).role() + " could not be removed because its tables stay"
+                                + " locked; complete() can be called again");
+                    }
+                }
             } catch (SQLException e) {
                 throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db,
                         "removing the replication objects failed; complete() can be called again", e);

@@ -396,7 +396,7 @@ abstract class CutoverContract {
         String db = "store_fails";
         Ledger.create(source, db, 2);
         Ledger.createRole(target);
-        FailingStore store = new FailingStore(io.pgmigrate.StateStore.directory(state));
+        FailingStateStore store = new FailingStateStore(io.pgmigrate.StateStore.directory(state));
         try (TcpProxy proxy = proxy(source, target)) {
             try (Migration m = Migration.builder().name("storefail").source(source.endpoint())
                     .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(proxy).build()) {
@@ -424,47 +424,6 @@ abstract class CutoverContract {
                 assertThat(proxy.active()).isEqualTo(Side.TARGET);
                 m.complete();
             }
-        }
-    }
-
-    /** A state store that refuses every save from the first document containing a marker on, until healed. */
-    private static final class FailingStore implements io.pgmigrate.StateStore {
-
-        private final io.pgmigrate.StateStore delegate;
-        private volatile String marker;
-        private volatile boolean failing;
-
-        FailingStore(io.pgmigrate.StateStore delegate) {
-            this.delegate = delegate;
-        }
-
-        void failFrom(String marker) {
-            this.marker = marker;
-        }
-
-        void heal() {
-            marker = null;
-            failing = false;
-        }
-
-        @Override
-        public java.util.Optional<String> load(String key) {
-            return delegate.load(key);
-        }
-
-        @Override
-        public void save(String key, String document) {
-            String m = marker;
-            failing |= m != null && document.contains(m);
-            if (failing) {
-                throw new io.pgmigrate.PgMigrateException(ErrorCode.STATE_STORE_FAILED, "the test's state store is down");
-            }
-            delegate.save(key, document);
-        }
-
-        @Override
-        public void delete(String key) {
-            delegate.delete(key);
         }
     }
 

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The reverse stream a cutover prepares carries every table the forward stream carries, whatever came before. */
 @PostgresPair(source = 14, target = 18)
@@ -101,6 +102,38 @@ class ReverseStreamIT {
             assertThat(Fixtures.count(source, db, "SELECT count(*) FROM joined")).as("both rows on the source")
                     .isEqualTo(2);
             m.complete();
+        }
+    }
+
+    /**
+     * {@code complete()} after a cutover lifted the old side's fence before it stopped the reverse stream: writes to
+     * the old side then raced the reverse apply, and when a later step failed ("complete() can be called again") the
+     * old side stayed writable with the reverse stream running (review F23). The streams go first now; here the state
+     * store fails at the first step and the old side is still fenced.
+     */
+    @Test
+    void completeStopsTheReverseStreamBeforeItLiftsTheOldSidesFence(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "completed";
+        Ledger.create(source, db, 1);
+        Ledger.createRole(target);
+        FailingStateStore store = new FailingStateStore(io.pgmigrate.StateStore.directory(state));
+        try (Migration m = Migration.builder().name("done").source(source.endpoint()).target(target.endpoint())
+                .databases(db).stateStore(store).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            Ledger.grant(target, db);
+            assertThat(m.cutover().succeeded()).isTrue();
+
+            store.failNow();
+            assertThatThrownBy(m::complete).isInstanceOf(io.pgmigrate.PgMigrateException.class);
+            CutoverContract.assertSourceRefusesWrites(source, db);
+
+            store.heal();
+            m.complete();
+            CutoverContract.assertSourceAcceptsWrites(source, db);
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_subscription"
+                    + " WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())")).isZero();
         }
     }
 
