@@ -424,6 +424,12 @@ final class DefaultMigration implements Migration {
                 LinkState s = link.read(sessions.get(publisher, db), sessions.get(publisher.other(), db));
                 Phase phase;
                 String message = s.problem();
+                NativeLink idle = link(publisher.other(), db);
+                if (idle.created() && recorded != Phase.CUTTING_OVER) {
+                    String lost = idle.keepIdleSlotCurrent(sessions.get(publisher.other(), db),
+                            sessions.get(publisher, db));
+                    message = lost.isEmpty() ? message : message.isEmpty() ? lost : message + "; " + lost;
+                }
                 if (recorded == Phase.CUTTING_OVER) {
                     phase = recorded;
                 } else if (!s.subscriptionExists() && recorded != Phase.SCHEMA) {

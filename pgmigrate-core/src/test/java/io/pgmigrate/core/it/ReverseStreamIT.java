@@ -137,6 +137,46 @@ class ReverseStreamIT {
         }
     }
 
+    /**
+     * After a cutover the forward stream's slot stays on the old side for a rollback, disabled, and nothing moved it:
+     * every change the reverse stream applied there stayed pinned in the old side's WAL, until its disk filled or
+     * {@code max_slot_wal_keep_size} invalidated the slot and with it the rollback (review F11). A rollback starts the
+     * forward stream at the old side's position of that moment anyway, so {@code status()} keeps the idle slot there.
+     */
+    @Test
+    void theIdleForwardSlotFollowsTheOldSideSoItPinsNoWalAndTheRollbackStillWorks(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "idle_slot";
+        Ledger.create(source, db, 1);
+        Ledger.createRole(target);
+        try (TcpProxy proxy = CutoverContract.proxy(source, target);
+             Migration m = CutoverContract.builder(source, target, state, "idle", db).trafficSwitch(proxy).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            Ledger.grant(target, db);
+            assertThat(m.cutover().succeeded()).isTrue();
+
+            // About 10 MB of writes on the new side, which the reverse stream applies on the old one.
+            target.execute(db, "INSERT INTO ledger (writer, seq, note) SELECT 0, g, repeat('x', 200)"
+                    + " FROM generate_series(1, 30000) g");
+            m.awaitInSync(SYNC);
+            m.status();
+            String retained = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint"
+                    + " FROM pg_replication_slots WHERE slot_name = 'pgmigrate_idle_idle_slot_slot'";
+            assertThat(Fixtures.count(source, db, retained)).as("WAL the idle forward slot keeps on the old side")
+                    .isLessThan(1L << 20);
+
+            assertThat(m.rollback().succeeded()).isTrue();
+            source.execute(db, "INSERT INTO ledger (writer, seq, note) VALUES (1, 1, 'after the rollback')");
+            m.awaitInSync(SYNC);
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM ledger WHERE writer = 1"))
+                    .as("the forward stream runs again from where the rollback left it").isOne();
+            assertThat(Fixtures.fingerprint(source, db, "public.ledger"))
+                    .isEqualTo(Fixtures.fingerprint(target, db, "public.ledger"));
+            m.complete();
+        }
+    }
+
     /** Leaves the journal as a process killed between marking the reverse publication and creating it would. */
     @SuppressWarnings("unchecked")
     private static void crashedBeforeCreatingTheReversePublication(Path state, String name, String db)

@@ -273,6 +273,26 @@ public final class NativeLink {
     }
 
     /**
+     * For the link that does not run (the way back after a cutover, the way forth after a rollback): moves its slot
+     * to the publisher's current position while its subscription is disabled. The next move starts the link there
+     * anyway ({@link #advanceSlot} in its prepare and window), so whatever older WAL the slot kept would only pin the
+     * publisher's disk, or, past {@code max_slot_wal_keep_size}, get the slot invalidated and the move with it.
+     *
+     * @return why the link could not carry a move back any more, or empty
+     */
+    public String keepIdleSlotCurrent(Connection publisher, Connection subscriber) throws SQLException {
+        Optional<Subscription> sub = subscription(subscriber);
+        if (sub.isEmpty() || sub.get().enabled()) {
+            return "";
+        }
+        if (!slotExists(publisher)) {
+            return "replication slot " + slot + ", kept for a move back, is gone: that move is no longer possible";
+        }
+        advanceSlot(publisher, Lsn.parse(Queries.string(publisher, "SELECT pg_current_wal_flush_lsn()::text")));
+        return "";
+    }
+
+    /**
      * Moves the subscription's replication origin forward to {@code lsn} (never back), so the stream resumes there
      * even if the publisher's slot lost its latest position in a crash. The subscription must be disabled.
      */
