@@ -78,6 +78,7 @@ final class DatabaseChecks {
                 privileges(s, t.orElse(null));
                 tables(s, t.orElse(null));
                 objectsNotReplicated(s);
+                upstreamSubscriptions(s);
                 schema(s, t.orElse(null));
                 extensions(s);
                 collation(s);
@@ -155,8 +156,19 @@ final class DatabaseChecks {
                           AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
                                           AND a.attnum = ANY (x.indkey) AND NOT a.attnotnull)
                         ORDER BY i.relname LIMIT 1),
-                       coalesce((SELECT st.n_tup_upd + st.n_tup_del FROM pg_stat_user_tables st
-                                 WHERE st.relid = c.oid), 0)
+                       -- Columns whose type has no equality (json, xml, point, ...), directly, as a domain or as
+                       -- an array element: with REPLICA IDENTITY FULL the subscriber cannot find their rows.
+                       (SELECT string_agg(pg_catalog.format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)),
+                                          ', ' ORDER BY a.attnum)
+                        FROM pg_attribute a
+                        JOIN pg_type ty ON ty.oid = a.atttypid
+                        JOIN pg_type base ON base.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype
+                                                             WHEN ty.typcategory = 'A' THEN ty.typelem
+                                                             ELSE ty.oid END
+                        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND base.typtype = 'b'
+                          AND NOT EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod
+                                          WHERE am.amname IN ('btree', 'hash') AND oc.opcdefault
+                                            AND oc.opcintype = base.oid))
                 """ + USER_RELATIONS + """
                   AND c.relkind = 'r' AND c.relpersistence = 'p'
                   AND (c.relreplident = 'n'
@@ -165,19 +177,19 @@ final class DatabaseChecks {
                        OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i
                                                              WHERE i.indrelid = c.oid AND i.indisprimary)))
                 ORDER BY 1, 2
-                """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4)})) {
+                """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)})) {
             String table = quote((String) r[0], (String) r[1]);
+            String noEquality = (String) r[3];
             String fix = (r[2] != null ? "ALTER TABLE " + table + " REPLICA IDENTITY USING INDEX " + r[2] + "; or " : "")
-                    + "ALTER TABLE " + table + " ADD PRIMARY KEY (...); or ALTER TABLE " + table
-                    + " REPLICA IDENTITY FULL; (FULL logs whole old rows)";
-            if ((Long) r[3] == 0) {
-                add(Severity.WARNING, "replica_identity", r[0] + "." + r[1], "the table has no primary key and no"
-                        + " replica identity; it has only received inserts so far, which replicate, but the first"
-                        + " UPDATE or DELETE on it fails on the source once it is published", fix);
-            } else {
-                add(Severity.BLOCKER, "replica_identity", r[0] + "." + r[1], "the table has no primary key and no"
-                        + " replica identity: once published, UPDATE and DELETE on it fail on the source", fix);
-            }
+                    + "ALTER TABLE " + table + " ADD PRIMARY KEY (...);"
+                    + (noEquality == null ? " or ALTER TABLE " + table + " REPLICA IDENTITY FULL; (FULL logs whole"
+                    + " old rows; it costs nothing for a table that only receives inserts)" : "");
+            // Always a blocker: whether the table was ever updated is read from statistics that a reset or a crash
+            // clears, and a wrong guess makes the first UPDATE or DELETE on the production source fail.
+            add(Severity.BLOCKER, "replica_identity", r[0] + "." + r[1], "the table has no primary key and no replica"
+                    + " identity: once published, every UPDATE and DELETE on it fails on the source"
+                    + (noEquality == null ? "" : "; REPLICA IDENTITY FULL would not help, because its columns "
+                    + noEquality + " have no equality operator for the subscriber to find rows by"), fix);
         }
         if (t != null && !journal.flag("subscription")) {
             for (String table : Queries.list(s, "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
@@ -191,6 +203,26 @@ final class DatabaseChecks {
                             + " this database out of the migration");
                 }
             }
+        }
+    }
+
+    /**
+     * Subscriptions of the source database's own (other than this migration's reverse stream): their apply workers
+     * write in replica mode, where the fence's triggers do not fire, and they are not migrated, so after the cutover
+     * their changes keep landing on the old side while the new side never receives them.
+     */
+    private void upstreamSubscriptions(Connection s) throws SQLException {
+        for (String sub : Queries.list(s, """
+                SELECT pg_catalog.format('%I', subname) FROM pg_subscription
+                WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND subname <> ?
+                ORDER BY 1
+                """, rs -> rs.getString(1), names.reverseSubscription(db))) {
+            add(Severity.WARNING, "upstream_subscription", sub, "the source database subscribes to another server;"
+                    + " its changes pass the fence (apply workers run in replica mode) and the subscription is not"
+                    + " migrated, so after the cutover they keep arriving on the old side and never on the new one",
+                    "before the cutover, create the subscription on the target (copy_data = false, from the position"
+                    + " the source reached) and, inside the cutover, ALTER SUBSCRIPTION " + sub + " DISABLE on the"
+                    + " source");
         }
     }
 

@@ -42,6 +42,7 @@ class PreflightIT {
                 INSERT INTO no_key VALUES (1, 'x'); UPDATE no_key SET b = 'y';
                 CREATE TABLE insert_only (a int, b text);
                 INSERT INTO insert_only VALUES (1, 'x');
+                CREATE TABLE no_key_no_equality (doc json, at point, tags xml[], n int);
                 CREATE TABLE has_unique (a int NOT NULL, b text);
                 CREATE UNIQUE INDEX has_unique_a ON has_unique (a);
                 UPDATE has_unique SET b = b;
@@ -62,20 +63,25 @@ class PreflightIT {
                 ALTER TABLE priced ENABLE ROW LEVEL SECURITY;
                 CREATE POLICY auditors_see_all ON priced FOR SELECT TO auditor USING (true);
                 """);
-        // The statistics that tell an insert-only table from an updated one reach pg_stat_user_tables asynchronously.
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (Fixtures.count(source, db, "SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables"
-                + " WHERE relname = 'no_key'") == 0) {
-            assertThat(System.nanoTime()).as("statistics arrived").isLessThan(deadline);
-            Thread.sleep(50);
-        }
+        // The source is itself a subscriber of some upstream server (not connected: only its catalog entry matters).
+        source.execute(db, "CREATE SUBSCRIPTION upstream_feed CONNECTION 'host=127.0.0.1 port=1 dbname=upstream'"
+                + " PUBLICATION feed WITH (connect = false)");
         try (Migration m = Migration.builder().name("pf").source(source.endpoint()).target(target.endpoint())
                 .databases(db).stateDirectory(state).build()) {
             PreflightReport report = m.preflight();
             System.out.print(report.toTable());
 
             assertFinding(report, Severity.BLOCKER, "replica_identity", "public.no_key");
-            assertFinding(report, Severity.WARNING, "replica_identity", "public.insert_only");
+            // Whether a table was ever updated comes from statistics a reset clears: no guessing (review F20).
+            assertFinding(report, Severity.BLOCKER, "replica_identity", "public.insert_only");
+            assertThat(finding(report, "replica_identity", "public.insert_only").fix())
+                    .contains("REPLICA IDENTITY FULL");
+            // FULL needs an equality operator on every column to find the row on the subscriber (review F19).
+            assertFinding(report, Severity.BLOCKER, "replica_identity", "public.no_key_no_equality");
+            assertThat(finding(report, "replica_identity", "public.no_key_no_equality").fix())
+                    .doesNotContain("REPLICA IDENTITY FULL").contains("ADD PRIMARY KEY");
+            assertThat(finding(report, "replica_identity", "public.no_key_no_equality").message())
+                    .contains("doc json").contains("at point").contains("tags xml[]").doesNotContain("n integer");
             assertThat(finding(report, "replica_identity", "public.has_unique").fix())
                     .contains("REPLICA IDENTITY USING INDEX has_unique_a");
             assertFinding(report, Severity.WARNING, "unlogged_table", "public.scratch");
@@ -89,6 +95,8 @@ class PreflightIT {
             assertFinding(report, Severity.INFO, "generated_columns", "");
             assertThat(finding(report, "not_copied", "").message()).contains("aggregate public.total_len(text)");
             assertFinding(report, Severity.BLOCKER, "missing_roles", "auditor");
+            // Its apply workers write in replica mode, past the fence (review F15).
+            assertFinding(report, Severity.WARNING, "upstream_subscription", "upstream_feed");
             // adminpack was removed from PostgreSQL 17: the 18 target cannot install it.
             assertFinding(report, Severity.BLOCKER, "extension", "adminpack");
             assertThat(report.findings()).noneMatch(f -> f.object().equals("postgres_fdw"));
@@ -97,6 +105,9 @@ class PreflightIT {
             assertThatThrownBy(m::start).isInstanceOfSatisfying(PgMigrateException.class,
                     e -> assertThat(e.code()).isEqualTo(ErrorCode.PREFLIGHT_FAILED));
             assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_publication")).as("nothing changed").isZero();
+        } finally {
+            source.execute(db, "ALTER SUBSCRIPTION upstream_feed SET (slot_name = NONE)");
+            source.execute(db, "DROP SUBSCRIPTION upstream_feed");
         }
     }
 
