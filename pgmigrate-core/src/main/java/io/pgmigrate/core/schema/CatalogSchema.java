@@ -513,9 +513,14 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                 """, rs -> rs.getString(1)));
         afterData.addAll(Queries.list(source, ("""
                 SELECT pg_get_triggerdef(t.oid)
-                       || CASE WHEN t.tgenabled = 'D'
-                               THEN format('; ALTER TABLE %I.%I DISABLE TRIGGER %I', n.nspname, c.relname, t.tgname)
-                               ELSE '' END
+                       || CASE t.tgenabled
+                              WHEN 'D' THEN format('; ALTER TABLE %I.%I DISABLE TRIGGER %I', n.nspname, c.relname,
+                                                   t.tgname)
+                              WHEN 'R' THEN format('; ALTER TABLE %I.%I ENABLE REPLICA TRIGGER %I', n.nspname,
+                                                   c.relname, t.tgname)
+                              WHEN 'A' THEN format('; ALTER TABLE %I.%I ENABLE ALWAYS TRIGGER %I', n.nspname,
+                                                   c.relname, t.tgname)
+                              ELSE '' END
                 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE NOT t.tgisinternal AND t.tgname NOT LIKE 'pgmigrate\\_%' AND t.tgparentid = 0
                   AND """ + USER_NAMESPACE + " AND " + NOT_EXTENSION_MEMBER + """

@@ -66,6 +66,17 @@ final class SchemaFixtures {
             CREATE UNIQUE INDEX customers_name_idx ON app.customers USING btree (name text_pattern_ops);
             CREATE TRIGGER orders_touch BEFORE UPDATE ON app.orders FOR EACH ROW
                 WHEN (OLD.qty IS DISTINCT FROM NEW.qty) EXECUTE FUNCTION app.touch();
+            CREATE FUNCTION app.noted() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RETURN NULL;
+            END
+            $$;
+            CREATE TRIGGER customers_replicated AFTER INSERT ON app.customers FOR EACH ROW
+                EXECUTE FUNCTION app.noted();
+            ALTER TABLE app.customers ENABLE REPLICA TRIGGER customers_replicated;
+            CREATE TRIGGER customers_always AFTER UPDATE ON app.customers FOR EACH STATEMENT
+                EXECUTE FUNCTION app.noted();
+            ALTER TABLE app.customers ENABLE ALWAYS TRIGGER customers_always;
             ALTER TABLE app.customers ENABLE ROW LEVEL SECURITY;
             CREATE POLICY customers_happy ON app.customers FOR SELECT TO PUBLIC
                 USING (mood <> 'sad'::app.mood);
