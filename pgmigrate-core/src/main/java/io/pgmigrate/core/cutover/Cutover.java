@@ -325,7 +325,8 @@ public final class Cutover {
                     WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' AND NOT c.relispartition
                       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
                       AND n.nspname NOT LIKE 'pgmigrate\\_%'
-                      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+                      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                      AND d.objid = c.oid AND d.deptype = 'e')
                       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid
                                       OR (h.inhparent = c.oid AND c.relkind = 'r'))
                       AND NOT EXISTS (SELECT 1 FROM pg_publication_tables pt

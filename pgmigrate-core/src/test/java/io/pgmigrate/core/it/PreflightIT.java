@@ -43,6 +43,8 @@ class PreflightIT {
                 CREATE TABLE insert_only (a int, b text);
                 INSERT INTO insert_only VALUES (1, 'x');
                 CREATE TABLE no_key_no_equality (doc json, at point, tags xml[], n int);
+                CREATE SCHEMA pgmigrate_userdata;
+                CREATE TABLE pgmigrate_userdata.notes (id int PRIMARY KEY);
                 CREATE TABLE has_unique (a int NOT NULL, b text);
                 CREATE UNIQUE INDEX has_unique_a ON has_unique (a);
                 UPDATE has_unique SET b = b;
@@ -95,6 +97,8 @@ class PreflightIT {
             assertFinding(report, Severity.INFO, "generated_columns", "");
             assertThat(finding(report, "not_copied", "").message()).contains("aggregate public.total_len(text)");
             assertFinding(report, Severity.BLOCKER, "missing_roles", "auditor");
+            // Tables in a schema of pgmigrate's prefix would escape the fence (review F14).
+            assertFinding(report, Severity.BLOCKER, "reserved_schema", "pgmigrate_userdata");
             // Its apply workers write in replica mode, past the fence (review F15).
             assertFinding(report, Severity.WARNING, "upstream_subscription", "upstream_feed");
             // adminpack was removed from PostgreSQL 17: the 18 target cannot install it.
