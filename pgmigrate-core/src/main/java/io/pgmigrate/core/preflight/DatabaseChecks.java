@@ -399,7 +399,15 @@ final class DatabaseChecks {
                 Object[] other = byName.get((String) c[0]);
                 String column = name + "." + display((String) c[0]);
                 if ((Boolean) c[2]) {
-                    continue; // generated on the source: not replicated; the target computes its own or has none
+                    // Generated on the source: not replicated. Fine when the target computes its own or has none;
+                    // a plain column there would silently stay NULL in every row (review F21).
+                    if (other != null && !(Boolean) other[2]) {
+                        add(Severity.BLOCKER, "target_schema", column, "the column is generated on the source, so"
+                                + " the stream does not send it, but plain on the target, where it would be NULL in"
+                                + " every row", "make it GENERATED ALWAYS AS (...) STORED on the target with the"
+                                + " source's expression, or drop it there");
+                    }
+                    continue;
                 }
                 if (other == null) {
                     add(Severity.BLOCKER, "target_schema", column, "the column does not exist on the target; every"

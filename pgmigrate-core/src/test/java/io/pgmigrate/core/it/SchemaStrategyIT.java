@@ -108,9 +108,10 @@ class SchemaStrategyIT {
                 """);
         target.createDatabase("own");
         // The user's schema, not yet right: notes is missing, items lacks qty, has a NOT NULL column the source
-        // does not send, and a wider type for name.
+        // does not send, a wider type for name, and a plain column where the source generates one.
         target.execute("own", """
-                CREATE TABLE items (id bigint PRIMARY KEY, name varchar(200) NOT NULL, tenant int NOT NULL);
+                CREATE TABLE items (id bigint PRIMARY KEY, name varchar(200) NOT NULL, tenant int NOT NULL,
+                                    doubled integer);
                 """);
         try (Migration m = Migration.builder().name("own").source(source.endpoint()).target(target.endpoint())
                 .databases("own").schemaStrategy(SchemaStrategy.NONE).stateDirectory(state).build()) {
@@ -120,14 +121,15 @@ class SchemaStrategyIT {
                     org.assertj.core.groups.Tuple.tuple(Severity.WARNING, "public.items.name"),
                     org.assertj.core.groups.Tuple.tuple(Severity.BLOCKER, "public.items.qty"),
                     org.assertj.core.groups.Tuple.tuple(Severity.BLOCKER, "public.items.tenant"),
+                    org.assertj.core.groups.Tuple.tuple(Severity.BLOCKER, "public.items.doubled"),
                     org.assertj.core.groups.Tuple.tuple(Severity.BLOCKER, "public.notes"));
             assertThatThrownBy(m::start).isInstanceOf(PgMigrateException.class).hasMessageContaining("target_schema");
 
             // Fixed by the user, with an extra nullable column and an index of the target's own.
             target.execute("own", """
                     DROP TABLE items;
-                    CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty integer, doubled integer,
-                                        note text);
+                    CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty integer,
+                                        doubled integer GENERATED ALWAYS AS (qty * 2) STORED, note text);
                     CREATE INDEX items_name_idx ON items (name);
                     CREATE TABLE notes (id bigint PRIMARY KEY, body text);
                     """);
@@ -142,10 +144,9 @@ class SchemaStrategyIT {
             m.awaitInSync(Duration.ofMinutes(1));
             assertThat(Fixtures.count(target, "own", "SELECT count(*) FROM notes")).isEqualTo(1);
             assertThat(Fixtures.count(target, "own", "SELECT qty FROM items WHERE id = 1")).isEqualTo(5);
-            // Nothing of the user's schema was replaced: the generated column stayed plain here and the extra
-            // column and index are still there.
-            assertThat(Fixtures.count(target, "own", "SELECT count(*) FROM items WHERE doubled IS NULL"))
-                    .isEqualTo(2);
+            // Nothing of the user's schema was replaced: the target computes the generated column itself, and the
+            // extra column and index are still there.
+            assertThat(Fixtures.count(target, "own", "SELECT doubled FROM items WHERE id = 1")).isEqualTo(10);
             assertThat(Fixtures.count(target, "own",
                     "SELECT count(*) FROM pg_indexes WHERE indexname = 'items_name_idx'")).isEqualTo(1);
             m.complete();
