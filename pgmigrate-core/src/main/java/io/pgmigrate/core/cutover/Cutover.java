@@ -169,7 +169,10 @@ public final class Cutover {
             catchUp(parallel, from, to);
             steps.add(step("catch up", t));
             t = System.nanoTime();
-            parallel.run(dbs, db -> requirePublished(db, from, "pre-check: ", "; nothing was changed"));
+            parallel.run(dbs, db -> {
+                requirePublished(db, from, "pre-check: ", "; nothing was changed");
+                requireSamePartitions(db, from, to);
+            });
             steps.add(step("pre-check", t));
             if (p == null) {
                 p = Pending.start(to);
@@ -310,6 +313,43 @@ public final class Cutover {
      * hold their writes back and the cutover would leave their rows behind. Kinds preflight already reported as not
      * migrated (unlogged, inherited, foreign) are not asked about again; a partitioned table is published as itself.
      */
+    /** Every partition of every partitioned table, with its parent and bounds, as one comparable line each. */
+    private static final String PARTITIONS = """
+            SELECT pg_catalog.format('%I.%I (of %I.%I, %s)', n.nspname, c.relname, pn.nspname, p.relname,
+                                     pg_catalog.pg_get_expr(c.relpartbound, c.oid))
+            FROM pg_inherits i
+            JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+            WHERE c.relispartition AND pn.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND pn.nspname NOT LIKE 'pg\\_%' AND pn.nspname NOT LIKE 'pgmigrate\\_%'
+            ORDER BY 1
+            """;
+
+    /**
+     * Partitions publish through their root, so attaching, detaching or dropping one is not carried: a partition on
+     * one side only means rows that would come back (dropped by a retention job) or never arrive (attached with its
+     * rows). Refuses unless both sides have the same partitions with the same bounds.
+     */
+    private void requireSamePartitions(String db, Side from, Side to) {
+        try {
+            List<String> old = Queries.list(sessions.get(from, db), PARTITIONS, rs -> rs.getString(1));
+            List<String> next = Queries.list(sessions.get(to, db), PARTITIONS, rs -> rs.getString(1));
+            List<String> onlyOld = old.stream().filter(x -> !next.contains(x)).toList();
+            List<String> onlyNext = next.stream().filter(x -> !old.contains(x)).toList();
+            if (onlyOld.isEmpty() && onlyNext.isEmpty()) {
+                return;
+            }
+            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: the partitions differ"
+                    + (onlyOld.isEmpty() ? "" : "; only on the " + role(from) + ": " + onlyOld)
+                    + (onlyNext.isEmpty() ? "" : "; only on the " + role(to) + ": " + onlyNext)
+                    + ". Partitions are published through their root, so attaching, detaching or dropping one is not"
+                    + " carried: make the same change on the other side (its rows with it), then cut over; nothing"
+                    + " was changed");
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the partitions failed", e);
+        }
+    }
+
     private void requirePublished(String db, Side from, String when, String outcome) {
         String why = unpublished(db, from, ctx.link(from, db).publication());
         if (why != null) {

@@ -315,6 +315,35 @@ class CutoverPrecheckIT {
     }
 
     /**
+     * Partitions publish through their root: a partition dropped (or attached, or detached) on one side only is not
+     * carried, so the dropped rows would come back after the cutover, or attached ones never arrive (review F5). The
+     * pre-check compares the partitions of both sides and names the difference; made on both sides, it passes.
+     */
+    @Test
+    void aPartitionDroppedOnOneSideOnlyStopsTheCutoverUntilBothSidesAgree(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "retention";
+        Ledger.create(source, db, 1, true);
+        Ledger.createRole(target);
+        try (Migration m = CutoverContract.builder(source, target, state, "retention", db).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            Ledger.grant(target, db);
+            // A retention job drops the history partition with its rows, on the source only.
+            source.execute(db, "DROP TABLE ledger_history");
+
+            CutoverException e = catchThrowableOfType(CutoverException.class, m::cutover);
+            assertThat(e).as("the cutover is refused").isNotNull();
+            assertThat(e.getMessage()).contains("public.ledger_history").contains("only on the target")
+                    .contains("nothing was changed");
+
+            target.execute(db, "DROP TABLE ledger_history"); // the same change on the other side
+            assertThat(m.cutover().succeeded()).isTrue();
+            m.complete();
+        }
+    }
+
+    /**
      * A transaction on the target that holds a lock the apply worker needs to write {@code ledger}: the subscription
      * stays enabled and connected but applies nothing until the transaction ends (closing the connection ends it).
      */
