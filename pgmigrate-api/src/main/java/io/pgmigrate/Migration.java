@@ -1,6 +1,7 @@
 package io.pgmigrate;
 
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * One migration of one or more databases from a source server to a target server. Create it with
@@ -89,6 +90,17 @@ public interface Migration extends AutoCloseable {
      * @throws CutoverException when a step before the switch failed; traffic stays on the target
      */
     CutoverReport rollback();
+
+    /**
+     * Brings a cutover or rollback that a crashed process left half done to a consistent end, without starting a new
+     * one: a move that reached the traffic switch is finished (the new side may hold writes nobody else has), one that
+     * did not is undone (fences lifted, traffic where it was). What a supervisor calls when it restarts: unlike
+     * {@link #cutover()} and {@link #rollback()}, it never moves traffic in a direction nobody asked for.
+     *
+     * @return the report of the finished or undone move; empty when none was pending
+     * @throws CutoverException when the undo could not lift a fence; calling again retries it
+     */
+    Optional<CutoverReport> recover();
 
     /**
      * Compares the source's and the target's schema of one migrated database at the catalog level: objects the target

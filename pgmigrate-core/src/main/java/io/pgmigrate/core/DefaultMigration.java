@@ -495,6 +495,11 @@ final class DefaultMigration implements Migration {
     }
 
     @Override
+    public synchronized Optional<CutoverReport> recover() {
+        return new Cutover(cutoverContext()).recover();
+    }
+
+    @Override
     public Fence fence(Side side, String database) {
         return Locked.fence(this, triggerFence(requireNonNull(side, "side"), requireDatabase(database)));
     }

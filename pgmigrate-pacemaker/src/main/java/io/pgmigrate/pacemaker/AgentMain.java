@@ -1,6 +1,5 @@
 package io.pgmigrate.pacemaker;
 
-import io.pgmigrate.CutoverReport;
 import io.pgmigrate.DatabaseStatus;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationStatus;
@@ -166,15 +165,13 @@ public final class AgentMain {
         }
     }
 
-    /** Starts or resumes; finishes a cutover a crash interrupted. */
+    /**
+     * Starts or resumes. A cutover or rollback a crash interrupted is ended in its own direction, finished or undone,
+     * and no other move is started: that is the operator's to ask for.
+     */
     private static String begin(Migration m) {
+        m.recover().ifPresent(r -> log("ended the move an earlier run began: " + r.toText()));
         MigrationStatus st = m.status();
-        if (st.databases().stream().anyMatch(d -> d.phase() == Phase.CUTTING_OVER)) {
-            log("finishing the cutover an earlier run began");
-            CutoverReport r = m.cutover();
-            log(r.toText());
-            return "CUT_OVER";
-        }
         if (st.databases().stream().allMatch(d -> d.phase() == Phase.CUT_OVER)) {
             return "CUT_OVER";
         }
@@ -188,6 +185,13 @@ public final class AgentMain {
             throw new PgMigrateException(io.pgmigrate.ErrorCode.REPLICATION_FAILED, dbs.stream()
                     .filter(d -> d.phase() == Phase.FAILED).map(d -> d.database() + ": " + d.message()).toList()
                     .toString());
+        }
+        if (dbs.stream().anyMatch(d -> d.phase() == Phase.CUTTING_OVER)) {
+            // Only read between this supervisor's own calls, so a move is pending that nothing drives: one whose
+            // undo failed leaves a side fenced. Reported as a failure, so Pacemaker restarts the resource, and its
+            // start ends the move (recover()).
+            throw new PgMigrateException(io.pgmigrate.ErrorCode.CUTOVER_FAILED, "a cutover or rollback is pending"
+                    + " and nothing drives it (a side may be fenced); restarting the resource ends it");
         }
         if (dbs.stream().allMatch(d -> d.phase() == Phase.CUT_OVER)) {
             return "CUT_OVER";

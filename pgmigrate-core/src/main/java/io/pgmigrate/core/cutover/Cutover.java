@@ -119,14 +119,7 @@ public final class Cutover {
             if (p.step().ordinal() >= Step.SWITCHING.ordinal()) {
                 // Once the switch was called, traffic may be on the new side, with writes only the new side has:
                 // going back now would lose them, so the move is finished, the switch called again (it is idempotent).
-                LOG.info("finishing the {} that got as far as the traffic switch", move(p.to()));
-                if (p.step() == Step.SWITCHING) {
-                    config.trafficSwitch().switchTo(p.to());
-                    p = p.at(Step.SWITCHED);
-                    p.save(journal);
-                    journal.put(ACTIVE, p.to().name());
-                }
-                CutoverReport done = finish(p, new ArrayList<>(), Map.of());
+                CutoverReport done = recover().orElseThrow();
                 if (p.to() == to) {
                     return done;
                 }
@@ -148,6 +141,36 @@ public final class Cutover {
                     "traffic already goes to the target"));
         }
         return run(to, null);
+    }
+
+    /**
+     * Ends a pending move in its own direction without starting another: finished when it reached the traffic switch,
+     * undone when it did not. Empty when nothing was pending.
+     */
+    public synchronized Optional<CutoverReport> recover() {
+        Optional<Pending> pending = Pending.read(journal);
+        if (pending.isEmpty()) {
+            return Optional.empty();
+        }
+        Pending p = pending.get();
+        if (p.step().ordinal() >= Step.SWITCHING.ordinal()) {
+            LOG.info("recovering: finishing the {} that got as far as the traffic switch", move(p.to()));
+            if (p.step() == Step.SWITCHING) {
+                config.trafficSwitch().switchTo(p.to());
+                p = p.at(Step.SWITCHED);
+                p.save(journal);
+                journal.put(ACTIVE, p.to().name());
+            }
+            return Optional.of(finish(p, new ArrayList<>(), Map.of()));
+        }
+        LOG.info("recovering: undoing the {} that stopped at step {} before the traffic switch", move(p.to()),
+                p.step());
+        CutoverReport undone = undo(p, "the " + move(p.to()) + " stopped at " + p.step() + " and was undone");
+        if (Pending.read(journal).isPresent()) {
+            throw new CutoverException(null, undone, new PgMigrateException(ErrorCode.CUTOVER_FAILED,
+                    undone.failure()));
+        }
+        return Optional.of(undone);
     }
 
     private static String move(Side to) {

@@ -19,7 +19,8 @@ import java.nio.file.Path;
  * A cutover in its own JVM that stops inside the traffic switch, after the fence, sentinel, sequences and reverse
  * stream, so {@link CutoverCrashIT} can kill it there. Arguments: source host, source port, target host, target port,
  * user, state directory, migration name, database, and optionally a loopback control port: then the switch first asks
- * the test, over that port, to move its proxy, and stops only after traffic has moved.
+ * the test, over that port, to move its proxy, and stops only after traffic has moved. With the system property
+ * {@code crash.move=rollback} it runs a rollback instead.
  */
 public final class CrashingCutover {
 
@@ -65,7 +66,11 @@ public final class CrashingCutover {
                 .stateDirectory(Path.of(args[5]))
                 .trafficSwitch(hang)
                 .build()) {
-            m.cutover();
+            if ("rollback".equals(System.getProperty("crash.move"))) {
+                m.rollback();
+            } else {
+                m.cutover();
+            }
         }
     }
 }

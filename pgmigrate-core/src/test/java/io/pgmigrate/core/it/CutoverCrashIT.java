@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -151,6 +152,43 @@ class CutoverCrashIT {
         }
     }
 
+    /**
+     * A supervisor restarting after a crash must end the move that was under way in its own direction and start no
+     * other (review F7: the Pacemaker agent called {@code cutover()}, which finished a crashed rollback and then cut
+     * over again, moving traffic back to the side the operator was leaving).
+     */
+    @Test
+    void aRollbackKilledInsideTheSwitchIsFinishedByRecoverWhichStartsNoOtherMove(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "crash_recover";
+        try (TcpProxy proxy = prepare(source, target, state, "recover", db)) {
+            Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
+            Optional<CutoverReport> recovered;
+            try (w) {
+                w.awaitMoreCommits(100);
+                try (Migration m = CutoverContract.builder(source, target, state, "recover", db).trafficSwitch(proxy)
+                        .build()) {
+                    assertThat(m.cutover().succeeded()).isTrue();
+                }
+                w.awaitMoreCommits(100);
+                killMidMove(source, target, state, "recover", db, "rollback");
+                try (Migration m = CutoverContract.builder(source, target, state, "recover", db).trafficSwitch(proxy)
+                        .build()) {
+                    recovered = m.recover();
+                    assertThat(m.recover()).as("nothing is pending any more").isEmpty();
+                    assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.STREAMING);
+                }
+                w.awaitMoreCommits(100);
+            }
+            assertThat(recovered).hasValueSatisfying(r -> {
+                assertThat(r.to()).isEqualTo(Side.SOURCE);
+                assertThat(r.succeeded()).isTrue();
+            });
+            assertThat(proxy.active()).as("the rollback was finished, and no cutover followed").isEqualTo(Side.SOURCE);
+            assertThat(Ledger.keys(source, db)).containsAll(w.confirmed());
+        }
+    }
+
     private static void assertTargetRefusesWrites(TcpProxy proxy, String db) throws Exception {
         assertThat(proxy.active()).isEqualTo(Side.TARGET);
         try (java.sql.Connection c = Ledger.connectAsApp(proxy.host(), proxy.port(), db);
@@ -176,7 +214,13 @@ class CutoverCrashIT {
     /** Runs a cutover in a child JVM and kills it with SIGKILL once it is inside the traffic switch. */
     private static void killMidCutover(PostgresServer source, PostgresServer target, Path state, String name, String db)
             throws Exception {
-        Process child = startChild(source, target, state, name, db, -1);
+        killMidMove(source, target, state, name, db, "cutover");
+    }
+
+    /** Runs a cutover or rollback ({@code move}) in a child JVM and kills it once it is inside the traffic switch. */
+    private static void killMidMove(PostgresServer source, PostgresServer target, Path state, String name, String db,
+                                    String move) throws Exception {
+        Process child = startChild(source, target, state, name, db, -1, move);
         try {
             awaitLine(child, CrashingCutover.SWITCHING, state, name);
         } finally {
@@ -187,9 +231,14 @@ class CutoverCrashIT {
 
     private static Process startChild(PostgresServer source, PostgresServer target, Path state, String name, String db,
                                       int controlPort) throws Exception {
+        return startChild(source, target, state, name, db, controlPort, "cutover");
+    }
+
+    private static Process startChild(PostgresServer source, PostgresServer target, Path state, String name, String db,
+                                      int controlPort, String move) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
-                CrashingCutover.class.getName(), source.host(), Integer.toString(source.port()), target.host(),
+        List<String> command = new ArrayList<>(List.of(java, "-Dcrash.move=" + move, "-cp",
+                System.getProperty("java.class.path"), CrashingCutover.class.getName(), source.host(), Integer.toString(source.port()), target.host(),
                 Integer.toString(target.port()), source.superuser(), state.toString(), name, db));
         if (controlPort > 0) {
             command.add(Integer.toString(controlPort));
