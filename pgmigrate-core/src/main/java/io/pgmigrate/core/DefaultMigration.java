@@ -302,7 +302,14 @@ final class DefaultMigration implements Migration {
             // job pointed at the wrong host, an application instance started early, a switch that moved some traffic
             // and then failed) would diverge silently or be lost. Apply and copy workers run in replica mode, where
             // the fence's triggers do not fire; DDL stays allowed, for indexes the team builds ahead.
-            triggerFence(Side.TARGET, db, false).engage();
+            // Engaged once: engaging again would drain the target (ending a CREATE INDEX CONCURRENTLY the team
+            // runs there) at every resume; prepare() alone covers tables created there since.
+            TriggerFence targetFence = triggerFence(Side.TARGET, db, false);
+            if (targetFence.engaged()) {
+                targetFence.prepare();
+            } else {
+                targetFence.engage();
+            }
             link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db));
             LinkState state = link.read(src, tgt);
             phase(db, entry, state.allTablesReady() ? Phase.STREAMING : Phase.COPYING);

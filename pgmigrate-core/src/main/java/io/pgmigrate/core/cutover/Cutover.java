@@ -187,16 +187,20 @@ public final class Cutover {
         Pending p = resumed;
         // Inside the window every wait for a server is bounded: a silent network must not hold the fence.
         Sessions.Bound window = () -> { };
+        boolean switchingSaved = false;
+        boolean switched = false;
         try (Parallel parallel = new Parallel(dbs.size())) {
+            // What waiting cannot mend first: a partition on one side only stops the apply, and waiting for it to
+            // catch up would only end in a vaguer refusal minutes later.
             long t = System.nanoTime();
-            catchUp(parallel, from, to);
-            steps.add(step("catch up", t));
-            t = System.nanoTime();
             parallel.run(dbs, db -> {
                 requirePublished(db, from, "pre-check: ", "; nothing was changed");
-                requireSamePartitions(db, from, to);
+                requireSamePartitions(db, from, to, "pre-check: ", "; nothing was changed");
             });
             steps.add(step("pre-check", t));
+            t = System.nanoTime();
+            catchUp(parallel, from, to);
+            steps.add(step("catch up", t));
             if (p == null) {
                 p = Pending.start(to);
                 p.save(journal);
@@ -222,6 +226,7 @@ public final class Cutover {
                 // Again, now that the DDL guard holds: a table created since the pre-check has a fence trigger too,
                 // but its rows would stay behind.
                 requirePublished(db, from, "inside the fence: ", "; the cutover is abandoned");
+                requireSamePartitions(db, from, to, "inside the fence: ", "; the cutover is abandoned");
             });
             p = p.at(Step.FENCED);
             p.save(journal);
@@ -255,28 +260,49 @@ public final class Cutover {
             t = System.nanoTime();
             p = p.at(Step.SWITCHING);
             p.save(journal);
+            switchingSaved = true;
             config.trafficSwitch().switchTo(to);
+            switched = true;
             steps.add(step("traffic switch (" + config.trafficSwitch().description() + ")", t));
+            // The new side takes writes from here on; lifting its fence belongs to the bounded window, and comes
+            // before any journal write that could fail and leave both sides fenced.
+            t = System.nanoTime();
+            parallel.run(dbs, db -> ctx.fence(to, db).disengage());
+            p = p.switched(Instant.now());
+            steps.add(step("lift fence on " + role(to), t));
             window.close();
         } catch (RuntimeException | Error e) {
             window.close();
-            // The switch reported failure, so by its contract traffic stayed where it was: undoing is safe here,
-            // unlike after a crash inside it.
             PgMigrateException cause = e instanceof PgMigrateException pe ? pe
                     : new PgMigrateException(ErrorCode.INTERNAL, null, e.toString(), e);
             String why = cause.database().map(db -> "database \"" + db + "\": ").orElse("") + cause.detail();
+            if (switched) {
+                // Traffic moved: never undone from here (the new side may hold writes nobody else has).
+                throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, null, "traffic already goes to the " + role(to)
+                        + ", but " + why + "; call " + (to == Side.TARGET ? "cutover()" : "rollback()")
+                        + " again to finish", cause);
+            }
             if (p == null) {
                 CutoverReport r = report(to, Instant.now(), Instant.now(), steps, sentinels, sequences, false, why);
                 throw new CutoverException(cause.database().orElse(null), r, cause);
             }
+            // The switch reported failure, so by its contract traffic stayed where it was: undoing is safe here,
+            // unlike after a crash inside it, as long as the journal cannot make a later call finish the move.
             if (p.step() == Step.SWITCHING) {
                 p = p.at(Step.OUTBOUND_READY); // the switch said no: a later call must undo, not finish
                 try {
                     p.save(journal);
                 } catch (RuntimeException journalDown) {
-                    // The store refused (maybe SWITCHING itself): traffic has not moved, so undoing is still right.
-                    // What it holds says at most OUTBOUND_READY, which a later call undoes too.
                     cause.addSuppressed(journalDown);
+                    if (switchingSaved) {
+                        // The store holds SWITCHING, so a restarted process would finish the move: lifting the
+                        // fence now could leave the old side writable under a finished cutover. It stays up.
+                        throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null, "the traffic switch failed ("
+                                + why + ") and the state store cannot record it, so the fences stay up and writes"
+                                + " wait; once the store works, call " + (to == Side.TARGET ? "cutover()" : "rollback()")
+                                + " to finish the move, or the other one to finish it and move back", cause);
+                    }
+                    // The store refused SWITCHING itself: it holds at most OUTBOUND_READY, which a later call undoes.
                 }
             }
             CutoverReport r = undo(p, why, steps, sentinels, sequences);
@@ -294,7 +320,14 @@ public final class Cutover {
      */
     private void catchUp(Parallel parallel, Side from, Side to) {
         CatchUp wait = new CatchUp(config.cutover().maxLagBytes(), config.cutover().catchUpTimeout(),
-                config.progressInterval(), ctx::progress);
+                config.progressInterval(), () -> {
+                    try {
+                        ctx.progress();
+                    } catch (RuntimeException e) {
+                        // A report that failed (a listener, a status read) must not end the wait it reports on.
+                        LOG.warn("reporting progress while catching up failed: {}", e.toString());
+                    }
+                });
         wait.await(() -> {
             Map<String, LinkState> states = new ConcurrentHashMap<>();
             parallel.run(config.databases(), db -> states.put(db, readRunning(db, from, to)));
@@ -353,7 +386,7 @@ public final class Cutover {
      * one side only means rows that would come back (dropped by a retention job) or never arrive (attached with its
      * rows). Refuses unless both sides have the same partitions with the same bounds.
      */
-    private void requireSamePartitions(String db, Side from, Side to) {
+    private void requireSamePartitions(String db, Side from, Side to, String when, String outcome) {
         try {
             List<String> old = Queries.list(sessions.get(from, db), PARTITIONS, rs -> rs.getString(1));
             List<String> next = Queries.list(sessions.get(to, db), PARTITIONS, rs -> rs.getString(1));
@@ -362,12 +395,11 @@ public final class Cutover {
             if (onlyOld.isEmpty() && onlyNext.isEmpty()) {
                 return;
             }
-            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: the partitions differ"
+            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, when + "the partitions differ"
                     + (onlyOld.isEmpty() ? "" : "; only on the " + role(from) + ": " + onlyOld)
                     + (onlyNext.isEmpty() ? "" : "; only on the " + role(to) + ": " + onlyNext)
                     + ". Partitions are published through their root, so attaching, detaching or dropping one is not"
-                    + " carried: make the same change on the other side (its rows with it), then cut over; nothing"
-                    + " was changed");
+                    + " carried: make the same change on the other side (its rows with it), then cut over" + outcome);
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the partitions failed", e);
         }
@@ -456,12 +488,17 @@ public final class Cutover {
         Side from = to.other();
         List<String> dbs = config.databases();
         try (Parallel parallel = new Parallel(dbs.size())) {
+            // Done in the window already unless a crash came between; idempotent, and bounded like the window.
             long t = System.nanoTime();
-            parallel.run(dbs, db -> ctx.fence(to, db).disengage());
+            try (Sessions.Bound bounded = sessions.bounded(config.cutover().timeout())) {
+                parallel.run(dbs, db -> ctx.fence(to, db).disengage());
+            }
             Instant switchEnd = p.switchEnd().orElse(Instant.now());
             p = p.switched(switchEnd);
             p.save(journal);
-            steps.add(step("lift fence on " + role(to), t));
+            if (steps.stream().noneMatch(x -> x.name().equals("lift fence on " + role(to)))) {
+                steps.add(step("lift fence on " + role(to), t));
+            }
 
             t = System.nanoTime();
             parallel.run(dbs, db -> {

@@ -53,7 +53,7 @@ public final class SequenceCopy implements SequenceSync {
             List<String> unreadable = Queries.list(fromConn, """
                     SELECT pg_catalog.format('%I.%I', schemaname, sequencename) FROM pg_sequences
                     WHERE schemaname NOT LIKE 'pgmigrate\\_%'
-                      AND NOT has_sequence_privilege(pg_catalog.format('%I.%I', schemaname, sequencename), 'SELECT, USAGE')
+                      AND NOT has_sequence_privilege(pg_catalog.format('%I.%I', schemaname, sequencename), 'SELECT')
                     """, rs -> rs.getString(1));
             if (!unreadable.isEmpty()) {
                 throw new PgMigrateException(ErrorCode.PERMISSION_DENIED, database, "the migration role cannot read"
@@ -74,7 +74,8 @@ public final class SequenceCopy implements SequenceSync {
             List<String> missing = Queries.list(to, """
                     SELECT x.s || '.' || x.n FROM unnest(?::text[], ?::text[]) AS x(s, n)
                     WHERE NOT EXISTS (SELECT 1 FROM pg_sequences ps WHERE ps.schemaname = x.s AND ps.sequencename = x.n
-                                      AND has_sequence_privilege(pg_catalog.format('%I.%I', x.s, x.n), 'SELECT, UPDATE'))
+                                      AND has_sequence_privilege(pg_catalog.format('%I.%I', x.s, x.n), 'SELECT')
+                                      AND has_sequence_privilege(pg_catalog.format('%I.%I', x.s, x.n), 'UPDATE'))
                     """, rs -> rs.getString(1), to.createArrayOf("text", column(sequences, Sequence::schema)),
                     to.createArrayOf("text", column(sequences, Sequence::name)));
             if (!missing.isEmpty()) {
@@ -89,7 +90,13 @@ public final class SequenceCopy implements SequenceSync {
             List<Boolean> called = new ArrayList<>();
             for (Sequence q : sequences) {
                 BigInteger increment = BigInteger.valueOf(q.increment());
-                BigInteger wanted = fromNext.get(q.key()).add(increment.multiply(BigInteger.valueOf(margin)));
+                BigInteger next = fromNext.get(q.key());
+                BigInteger wanted = next.add(increment.multiply(BigInteger.valueOf(margin)));
+                if (q.contains(next) && !q.contains(wanted)) {
+                    // Fewer values left than the margin: the new side hands out the last one next, and is not
+                    // exhausted while the old side is not.
+                    wanted = BigInteger.valueOf(q.increment() > 0 ? q.max() : q.min());
+                }
                 BigInteger current = toNext.get(q.key());
                 // Never backwards: a sequence already further on the new side (a resumed cutover) keeps its position.
                 if (q.increment() > 0 ? current.compareTo(wanted) >= 0 : current.compareTo(wanted) <= 0) {
@@ -98,7 +105,7 @@ public final class SequenceCopy implements SequenceSync {
                 }
                 toSet.add(q);
                 if (!q.contains(wanted)) {
-                    // Past its bound, as the old side's is or will be within the margin: exhausted on the new side too.
+                    // Past its bound on the old side already: exhausted on the new side too.
                     long bound = q.increment() > 0 ? q.max() : q.min();
                     lastValues.add(bound);
                     called.add(true);

@@ -230,7 +230,9 @@ public final class TriggerFence implements Fence {
             Timestamp flipped = flip(c, true);
             engagedAt = start;
             drain(c, flipped);
-            verify(probe.join());
+            Connection fresh = probe.join();
+            sessions.applyBound(fresh); // a silent network must not hold the engaged fence through the probe either
+            verify(fresh);
             LOG.info("{}: fenced on the {}", database, sessions.connector(side).role());
         } catch (SQLException e) {
             disengageQuietly();

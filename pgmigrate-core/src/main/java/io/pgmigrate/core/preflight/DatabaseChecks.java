@@ -149,41 +149,57 @@ final class DatabaseChecks {
 
     private void tables(Connection s, Connection t) throws SQLException {
         for (Object[] r : Queries.list(s, """
+                SELECT * FROM (
                 SELECT n.nspname, c.relname,
                        (SELECT pg_catalog.format('%I', i.relname) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
                         WHERE x.indrelid = c.oid AND x.indisunique AND x.indimmediate AND x.indpred IS NULL
                           AND x.indexprs IS NULL
                           AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
                                           AND a.attnum = ANY (x.indkey) AND NOT a.attnotnull)
-                        ORDER BY i.relname LIMIT 1),
-                       -- Columns whose type has no equality (json, xml, point, ...), directly, as a domain or as
-                       -- an array element: with REPLICA IDENTITY FULL the subscriber cannot find their rows.
+                        ORDER BY i.relname LIMIT 1) AS candidate,
+                       -- Columns whose type has no equality (json, xml, point, ...), directly, through a domain or as
+                       -- an array element: with REPLICA IDENTITY FULL the subscriber cannot find their rows. A type
+                       -- binary-coercible to one with equality (varchar to text) has it, as the server sees it.
                        (SELECT string_agg(pg_catalog.format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)),
                                           ', ' ORDER BY a.attnum)
                         FROM pg_attribute a
                         JOIN pg_type ty ON ty.oid = a.atttypid
-                        JOIN pg_type base ON base.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype
-                                                             WHEN ty.typcategory = 'A' THEN ty.typelem
-                                                             ELSE ty.oid END
+                        JOIN pg_type t1 ON t1.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+                        JOIN pg_type base ON base.oid = CASE WHEN t1.typcategory = 'A' AND t1.typelem <> 0
+                                                             THEN t1.typelem ELSE t1.oid END
                         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND base.typtype = 'b'
                           AND NOT EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod
                                           WHERE am.amname IN ('btree', 'hash') AND oc.opcdefault
-                                            AND oc.opcintype = base.oid))
+                                            AND (oc.opcintype = base.oid
+                                                 OR EXISTS (SELECT 1 FROM pg_cast k WHERE k.castsource = base.oid
+                                                            AND k.casttarget = oc.opcintype AND k.castmethod = 'b'
+                                                            AND k.castcontext = 'i'))))
+                           AS no_equality,
+                       c.relreplident = 'f' AS full_identity,
+                       (c.relreplident = 'n'
+                        OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index i
+                                                              WHERE i.indrelid = c.oid AND i.indisreplident))
+                        OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i
+                                                              WHERE i.indrelid = c.oid AND i.indisprimary)))
+                           AS no_identity
                 """ + USER_RELATIONS + """
                   AND c.relkind = 'r' AND c.relpersistence = 'p'
-                  AND (c.relreplident = 'n'
-                       OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index i
-                                                             WHERE i.indrelid = c.oid AND i.indisreplident))
-                       OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i
-                                                             WHERE i.indrelid = c.oid AND i.indisprimary)))
+                ) t WHERE no_identity OR (full_identity AND no_equality IS NOT NULL)
                 ORDER BY 1, 2
-                """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)})) {
+                """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                rs.getBoolean(5)})) {
             String table = quote((String) r[0], (String) r[1]);
             String noEquality = (String) r[3];
             String fix = (r[2] != null ? "ALTER TABLE " + table + " REPLICA IDENTITY USING INDEX " + r[2] + "; or " : "")
                     + "ALTER TABLE " + table + " ADD PRIMARY KEY (...);"
                     + (noEquality == null ? " or ALTER TABLE " + table + " REPLICA IDENTITY FULL; (FULL logs whole"
                     + " old rows; it costs nothing for a table that only receives inserts)" : "");
+            if ((Boolean) r[4]) {
+                add(Severity.BLOCKER, "replica_identity", r[0] + "." + r[1], "the table has REPLICA IDENTITY FULL,"
+                        + " but its columns " + noEquality + " have no equality operator: the subscriber cannot find"
+                        + " the row of an UPDATE or DELETE, and the stream stops at the first one", fix);
+                continue;
+            }
             // Always a blocker: whether the table was ever updated is read from statistics that a reset or a crash
             // clears, and a wrong guess makes the first UPDATE or DELETE on the production source fail.
             add(Severity.BLOCKER, "replica_identity", r[0] + "." + r[1], "the table has no primary key and no replica"
@@ -240,9 +256,11 @@ final class DatabaseChecks {
             String name = (String) r[3];
             if (kind.equals("p")) {
                 if (src.major() < 13 && !(Boolean) r[2]) {
-                    add(Severity.WARNING, "partitioned_table", name, "partitioned tables replicate through their root"
-                            + " (publish_via_partition_root), which PostgreSQL " + src.major() + " lacks; their rows"
-                            + " stay behind", "upgrade the source to 13 or later first, or move the data separately");
+                    add(Severity.BLOCKER, "partitioned_table", name, "partitioned tables replicate through their root"
+                            + " (publish_via_partition_root), which PostgreSQL " + src.major() + " lacks: their rows"
+                            + " would stay behind, and the cutover refuses a table the stream does not carry",
+                            "upgrade the source to 13 or later first (pg_upgrade in place), or leave this database"
+                            + " out of the migration");
                 }
             } else if (kind.equals("f")) {
                 add(Severity.WARNING, "foreign_table", name, "foreign tables are not replicated; the data lives"

@@ -84,6 +84,17 @@ public final class Sessions implements AutoCloseable {
         };
     }
 
+    /** Gives a connection of the caller's own (not shared) the bound the shared ones have now, if any. */
+    public void applyBound(Connection c) {
+        int millis;
+        synchronized (this) {
+            millis = boundMillis;
+        }
+        if (millis > 0) {
+            new Held(c).bound(millis);
+        }
+    }
+
     /** The handle {@link #bounded(Duration)} returns. */
     public interface Bound extends AutoCloseable {
         @Override

@@ -427,6 +427,59 @@ abstract class CutoverContract {
         }
     }
 
+    /**
+     * The state store records SWITCHING, then the switch fails and the store cannot record that: a restarted process
+     * would read SWITCHING and finish the move. Undoing now would lift the old side's fence under a cutover that is
+     * later finished, and the writes it then took would be lost; the fences stay up instead, and the next call
+     * finishes the move (review of issue 12's fixes).
+     */
+    @Test
+    void aSwitchThatFailsWhileTheStoreHoldsSwitchingKeepsTheFencesUpUntilTheMoveIsFinished(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "store_holds_switching";
+        Ledger.create(source, db, 1);
+        Ledger.createRole(target);
+        FailingStateStore store = new FailingStateStore(io.pgmigrate.StateStore.directory(state));
+        try (TcpProxy proxy = proxy(source, target)) {
+            io.pgmigrate.TrafficSwitch refusesOnce = new io.pgmigrate.TrafficSwitch() {
+                private boolean refused;
+
+                @Override
+                public void switchTo(Side side) {
+                    if (!refused) {
+                        refused = true;
+                        throw new IllegalStateException("the new side did not come up in time");
+                    }
+                    proxy.switchTo(side);
+                }
+
+                @Override
+                public String description() {
+                    return "refuses once";
+                }
+            };
+            try (Migration m = Migration.builder().name("holds").source(source.endpoint())
+                    .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(refusesOnce).build()) {
+                m.start();
+                m.awaitInSync(SYNC);
+                Ledger.grant(target, db);
+                store.failAfter("\"SWITCHING\"");
+                assertThatThrownBy(m::cutover).isInstanceOfSatisfying(io.pgmigrate.PgMigrateException.class,
+                        e -> assertThat(e.code()).isEqualTo(ErrorCode.STATE_STORE_FAILED));
+                assertSourceRefusesWrites(source, db);
+                assertThat(proxy.active()).isEqualTo(Side.SOURCE);
+            }
+            store.heal();
+            try (Migration m = Migration.builder().name("holds").source(source.endpoint())
+                    .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(refusesOnce).build()) {
+                assertThat(m.recover()).hasValueSatisfying(r -> assertThat(r.succeeded()).isTrue());
+                assertThat(proxy.active()).isEqualTo(Side.TARGET);
+                assertSourceRefusesWrites(source, db);
+                m.complete();
+            }
+        }
+    }
+
     static String counters(PostgresServer server, String db) throws SQLException {
         try (Connection c = server.connect(db); Statement s = c.createStatement();
              var rs = s.executeQuery("SELECT string_agg(writer || '=' || n, ',' ORDER BY writer) FROM counters")) {

@@ -14,6 +14,7 @@ final class FailingStateStore implements StateStore {
 
     private final StateStore delegate;
     private volatile String marker;
+    private volatile String afterMarker;
     private volatile boolean failing;
 
     FailingStateStore(StateStore delegate) {
@@ -25,6 +26,11 @@ final class FailingStateStore implements StateStore {
         this.marker = marker;
     }
 
+    /** Accepts the first save whose document contains {@code marker}, and refuses every save after it. */
+    void failAfter(String marker) {
+        this.afterMarker = marker;
+    }
+
     /** Refuses every save from now on. */
     void failNow() {
         failing = true;
@@ -32,6 +38,7 @@ final class FailingStateStore implements StateStore {
 
     void heal() {
         marker = null;
+        afterMarker = null;
         failing = false;
     }
 
@@ -48,6 +55,8 @@ final class FailingStateStore implements StateStore {
             throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "the test's state store is down");
         }
         delegate.save(key, document);
+        String after = afterMarker;
+        failing |= after != null && document.contains(after);
     }
 
     @Override

@@ -43,6 +43,9 @@ class PreflightIT {
                 CREATE TABLE insert_only (a int, b text);
                 INSERT INTO insert_only VALUES (1, 'x');
                 CREATE TABLE no_key_no_equality (doc json, at point, tags xml[], n int);
+                CREATE TABLE full_but_json (doc json, n int);
+                ALTER TABLE full_but_json REPLICA IDENTITY FULL;
+                CREATE TABLE no_key_varchar (code varchar(10), net cidr, n int);
                 CREATE SCHEMA pgmigrate_userdata;
                 CREATE TABLE pgmigrate_userdata.notes (id int PRIMARY KEY);
                 CREATE TABLE has_unique (a int NOT NULL, b text);
@@ -84,6 +87,12 @@ class PreflightIT {
                     .doesNotContain("REPLICA IDENTITY FULL").contains("ADD PRIMARY KEY");
             assertThat(finding(report, "replica_identity", "public.no_key_no_equality").message())
                     .contains("doc json").contains("at point").contains("tags xml[]").doesNotContain("n integer");
+            // varchar and cidr compare through text's and inet's operators: FULL works for them.
+            assertThat(finding(report, "replica_identity", "public.no_key_varchar").fix())
+                    .contains("REPLICA IDENTITY FULL");
+            // Already FULL, but a json column cannot be matched: the stream would stop at the first UPDATE.
+            assertFinding(report, Severity.BLOCKER, "replica_identity", "public.full_but_json");
+            assertThat(finding(report, "replica_identity", "public.full_but_json").message()).contains("doc json");
             assertThat(finding(report, "replica_identity", "public.has_unique").fix())
                     .contains("REPLICA IDENTITY USING INDEX has_unique_a");
             assertFinding(report, Severity.WARNING, "unlogged_table", "public.scratch");

@@ -36,6 +36,7 @@ class SequenceCopyIT {
             CREATE SEQUENCE ahead_on_target;
             CREATE SEQUENCE never_used START WITH 500;
             CREATE SEQUENCE exhausted MAXVALUE 5;
+            CREATE SEQUENCE nearly_full MAXVALUE 500;
             """;
 
     @Test
@@ -90,6 +91,7 @@ class SequenceCopyIT {
                 SELECT nextval('used') FROM generate_series(1, 3);
                 ALTER SEQUENCE restarted RESTART WITH 42;
                 SELECT setval('countdown', -20, false);
+                SELECT nextval('nearly_full') FROM generate_series(1, 3);
                 """);
         try (Migration m = CutoverContract.builder(source, target, state, "margin", db).build()) {
             List<SequenceValue> set = m.sequenceSync(Side.SOURCE, db).sync(1000);
@@ -99,6 +101,8 @@ class SequenceCopyIT {
         assertThat(nextval(target, db, "used")).isEqualTo(1013);
         assertThat(nextval(target, db, "restarted")).isEqualTo(1042);
         assertThat(nextval(target, db, "countdown")).isEqualTo(-1020);
+        assertThat(nextval(target, db, "nearly_full")).as("fewer values left than the margin: the last one, not"
+                + " exhausted while the source is not").isEqualTo(500);
     }
 
     private static long nextval(PostgresServer server, String db, String sequence) throws Exception {
