@@ -6,12 +6,8 @@ import io.pgmigrate.MigrationStatus;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Phase;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -118,12 +114,16 @@ public final class AgentMain {
                 Thread.currentThread().interrupt();
             }
         }, "pgmigrate-stop"));
-        write(status, "STARTING", "");
         String state = "STARTING";
-        try (Migration m = config.migration(runner)) {
+        try (StatusFile report = new StatusFile(status, Duration.ofSeconds(1), Duration.ofMinutes(2));
+             Migration m = config.migration(runner)) {
+            // The longest one call of the supervisor may take: a cutover's catch-up wait, its window, its undo.
+            var cutover = m.config().cutover();
+            report.allowQuiet(cutover.catchUpTimeout().plus(cutover.timeout().multipliedBy(4))
+                    .plus(Duration.ofMinutes(2)));
             try {
                 state = begin(m);
-                write(status, state, "");
+                report.set(state, "");
                 CutoverTrigger trigger = new CutoverTrigger(m, runner, config.triggerAttribute());
                 boolean stopRequested = false;
                 while (!stopping.get()) {
@@ -135,7 +135,7 @@ public final class AgentMain {
                         }
                         state = state(m.status());
                     }
-                    write(status, state, "");
+                    report.set(state, "");
                     if (state.equals("CUT_OVER") && !stopRequested && resource != null) {
                         // Done: Pacemaker stops the resource; the stop leaves the reverse stream running.
                         runner.attempt(List.of("crm_resource", "--resource", resource, "--meta",
@@ -149,10 +149,10 @@ public final class AgentMain {
                     m.pause();
                     log("stopped: the stream is paused, the slots keep every change");
                 }
-                write(status, "STOPPED", "");
+                report.set("STOPPED", "");
                 return 0;
             } catch (PgMigrateException e) {
-                write(status, "FAILED", e.getMessage());
+                report.set("FAILED", e.getMessage());
                 log("failed: " + e.getMessage());
                 // Stay up so the monitor reports FAILED until Pacemaker stops the resource.
                 while (!stopping.get()) {
@@ -200,18 +200,6 @@ public final class AgentMain {
             return "IN_SYNC";
         }
         return "RUNNING";
-    }
-
-    private static void write(Path file, String state, String message) {
-        String text = "state=" + state + "\nmessage=" + message.replace('\n', ' ') + "\nupdated="
-                + Instant.now().getEpochSecond() + "\n";
-        try {
-            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-            Files.writeString(tmp, text, StandardCharsets.UTF_8);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
-        }
     }
 
     private static void log(String line) {
