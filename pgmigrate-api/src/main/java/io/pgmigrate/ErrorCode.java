@@ -30,6 +30,11 @@ public enum ErrorCode {
     STATE_CONFLICT,
     /** The state store could not be read or written. */
     STATE_STORE_FAILED,
+    /**
+     * Another process drives this migration now (it holds the migration's lock on the source), or this process lost
+     * the lock; the message names the holder. Nothing was changed.
+     */
+    MIGRATION_IN_USE,
     /** A bounded wait ran out. */
     TIMEOUT,
     /**

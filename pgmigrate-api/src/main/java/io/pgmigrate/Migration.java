@@ -108,6 +108,19 @@ public interface Migration extends AutoCloseable {
      */
     SchemaDiff schemaDiff(String database);
 
+    /**
+     * Runs {@code sql} (one or more statements, in one transaction) in {@code database} on the side that does not take
+     * traffic, which the migration keeps fenced: how a change made on the side with traffic that the stream does not
+     * carry (a schema change, a {@code TRUNCATE} of one partition) is made on the other side too. It runs as the
+     * migration's role through the fence and its DDL guard, with PostgreSQL's default {@code search_path}
+     * ({@code "$user", public}), and is logged by its length only (the statements may hold values). Refused while a
+     * cutover or rollback is pending.
+     *
+     * @throws PgMigrateException {@link ErrorCode#REPLICATION_FAILED} with the server's error when a statement fails;
+     *                            nothing of {@code sql} is kept then
+     */
+    void applyOnFencedSide(String database, String sql);
+
     /** The fence of one database on one side, for tools that compose their own cutover. */
     Fence fence(Side side, String database);
 

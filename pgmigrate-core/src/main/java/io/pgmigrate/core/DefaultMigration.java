@@ -31,6 +31,7 @@ import io.pgmigrate.core.sql.Connector;
 import io.pgmigrate.core.sql.Queries;
 import io.pgmigrate.core.sql.Sessions;
 import io.pgmigrate.core.state.Journal;
+import io.pgmigrate.core.state.Ownership;
 import io.pgmigrate.core.verify.TableDigest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +42,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -77,6 +79,8 @@ final class DefaultMigration implements Migration {
     private final String sessionKey;
     private final Object journalLock = new Object();
     private Journal journal;
+    /** The lock that makes this object the migration's one driver, taken by the first call that changes anything. */
+    private final Ownership owner;
     private volatile Boolean originFilter;
 
     DefaultMigration(MigrationConfig config) {
@@ -88,6 +92,9 @@ final class DefaultMigration implements Migration {
         this.reversePeer = new Connector(peerEndpoint(config.targetAsSeenBySource(), config.target()),
                 "target as seen by the source", config.connectTimeout(), 1);
         this.names = new ObjectNames(config.name());
+        // The lock lives in one database of the source: the first by name, whatever order the caller listed them in.
+        this.owner = new Ownership(source, config.databases().stream().sorted().findFirst().orElseThrow(),
+                config.name());
         byte[] key = new byte[32];
         new SecureRandom().nextBytes(key);
         this.sessionKey = HexFormat.of().formatHex(key);
@@ -138,9 +145,33 @@ final class DefaultMigration implements Migration {
         // Its own lock: cutover threads need the journal while cutover() holds this object's.
         synchronized (journalLock) {
             if (journal == null) {
-                journal = Journal.load(config);
+                journal = Journal.load(config, owner::check);
             }
             return journal;
+        }
+    }
+
+    /**
+     * Makes this object the migration's driver before a call that changes anything: takes the lock (refused, naming
+     * the holder, while another process has it) and, when it was just taken, reads the journal anew, since another
+     * process may have moved the migration on.
+     */
+    private void own() {
+        if (owner.acquire()) {
+            forgetJournal();
+        }
+    }
+
+    private void forgetJournal() {
+        synchronized (journalLock) {
+            journal = null;
+        }
+    }
+
+    /** Before a call that only reads: a process that does not drive the migration reads the journal as it is now. */
+    private void observe() {
+        if (!owner.held()) {
+            forgetJournal();
         }
     }
 
@@ -179,11 +210,22 @@ final class DefaultMigration implements Migration {
 
     @Override
     public PreflightReport preflight() {
+        observe();
         return new Preflight(source, target, config.databases(), names, journal(), config.schema()).run();
     }
 
     @Override
     public synchronized void start() {
+        PreflightReport checked = null;
+        if (!owner.held()) {
+            // Preflight before the lock: an unreachable server or a missing privilege is named by preflight, with
+            // everything else it finds, rather than by the lock's connection.
+            observe();
+            if (!Cutover.pending(journal()) && Cutover.active(journal()) == Side.SOURCE) {
+                checked = requireNoBlockers();
+            }
+        }
+        own();
         if (!Cutover.pending(journal()) && Cutover.active(journal()) == Side.TARGET && resumeReverse()) {
             return;
         }
@@ -193,14 +235,7 @@ final class DefaultMigration implements Migration {
                     : "cut over to the target; start() would run the forward stream against the reverse one. Call"
                     + " rollback() to go back, or complete() to finish"));
         }
-        Preflight check = new Preflight(source, target, config.databases(), names, journal(), config.schema());
-        PreflightReport report = check.run();
-        if (report.hasBlockers()) {
-            // An unreachable server's own error (AUTHENTICATION_FAILED, ...) rides along as the cause.
-            throw new PgMigrateException(ErrorCode.PREFLIGHT_FAILED, null, "preflight found "
-                    + report.blockers().size() + " blocker(s); nothing was changed:\n" + report.toTable(),
-                    check.connectionFailure().orElse(null));
-        }
+        PreflightReport report = checked != null ? checked : requireNoBlockers();
         for (io.pgmigrate.Finding f : report.findings()) {
             if (f.severity() == io.pgmigrate.Severity.WARNING) {
                 warn(f.database(), f.check() + ": " + f.message());
@@ -214,8 +249,22 @@ final class DefaultMigration implements Migration {
         }
     }
 
+    /** Runs preflight and refuses, with its report, when it finds a blocker. */
+    private PreflightReport requireNoBlockers() {
+        Preflight check = new Preflight(source, target, config.databases(), names, journal(), config.schema());
+        PreflightReport report = check.run();
+        if (report.hasBlockers()) {
+            // An unreachable server's own error (AUTHENTICATION_FAILED, ...) rides along as the cause.
+            throw new PgMigrateException(ErrorCode.PREFLIGHT_FAILED, null, "preflight found "
+                    + report.blockers().size() + " blocker(s); nothing was changed:\n" + report.toTable(),
+                    check.connectionFailure().orElse(null));
+        }
+        return report;
+    }
+
     @Override
     public synchronized void pause() {
+        own();
         if (Cutover.pending(journal())) {
             throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
                     + " of a cutover; call cutover() or rollback() first");
@@ -266,7 +315,20 @@ final class DefaultMigration implements Migration {
             ensureTargetDatabase(db, entry);
             Connection src = sessions.source(db);
             Connection tgt = sessions.target(db);
-            if (!link.subscriptionExists(tgt)) {
+            boolean subscribed = link.subscriptionExists(tgt);
+            Phase recorded = entry.phase();
+            if (!subscribed && (recorded == Phase.COPYING || recorded == Phase.STREAMING || recorded == Phase.PAUSED)) {
+                // It existed (those phases are recorded after it was created): someone dropped it, and its slot with
+                // it. Creating it again would copy every table into a target that holds them already.
+                throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, db, "subscription "
+                        + link.subscription() + " is gone from the target (someone dropped it, with its slot), so the"
+                        + " changes since cannot be streamed; call complete() and start the migration again (the"
+                        + " target's tables must be emptied first)");
+            }
+            if (subscribed && !link.publicationExists(src)) {
+                throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, db, link.publicationLost("source"));
+            }
+            if (!subscribed) {
                 phase(db, entry, Phase.SCHEMA);
                 MigrationConfig.SchemaSettings settings = config.schema();
                 // Objects the catalog copy cannot create were preflight warnings; with NONE and PG_DUMP it still
@@ -357,6 +419,7 @@ final class DefaultMigration implements Migration {
     public MigrationStatus awaitInSync(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         Map<String, Lsn> goal = new HashMap<>();
+        observe();
         Side publisher = Cutover.active(journal());
         for (String db : config.databases()) {
             goal.put(db, mark(publisher, db));
@@ -416,6 +479,9 @@ final class DefaultMigration implements Migration {
 
     @Override
     public synchronized MigrationStatus status() {
+        observe();
+        // Only the migration's driver repairs or records anything; another process's status() only reads.
+        boolean driving = owner.held();
         List<DatabaseStatus> out = new ArrayList<>();
         // The stream that matters is the one into the side traffic does not go to.
         Side publisher = Cutover.active(journal());
@@ -432,7 +498,7 @@ final class DefaultMigration implements Migration {
                 Phase phase;
                 String message = s.problem();
                 NativeLink idle = link(publisher.other(), db);
-                if (idle.created() && recorded != Phase.CUTTING_OVER) {
+                if (driving && idle.created() && recorded != Phase.CUTTING_OVER) {
                     String lost = idle.keepIdleSlotCurrent(sessions.get(publisher.other(), db),
                             sessions.get(publisher, db));
                     message = lost.isEmpty() ? message : message.isEmpty() ? lost : message + "; " + lost;
@@ -445,6 +511,15 @@ final class DefaultMigration implements Migration {
                             + sessions.connector(publisher.other()).role();
                 } else if (s.subscriptionExists() && !s.slotExists()) {
                     phase = Phase.FAILED;
+                } else if (s.subscriptionExists() && !s.publicationExists()) {
+                    phase = Phase.FAILED;
+                    message = link.publicationLost(sessions.connector(publisher).role());
+                } else if (s.subscriptionExists() && !s.enabled() && recorded != Phase.PAUSED) {
+                    phase = Phase.FAILED;
+                    message = "subscription " + link.subscription() + " on the "
+                            + sessions.connector(publisher.other()).role() + " was disabled, not by pause(): nothing"
+                            + " is lost (the slot keeps every change), but nothing streams; call start() to enable it"
+                            + " again";
                 } else if (!s.subscriptionExists() || (recorded == Phase.PAUSED && !s.enabled())) {
                     phase = recorded;
                 } else if (publisher == Side.TARGET) {
@@ -452,7 +527,12 @@ final class DefaultMigration implements Migration {
                 } else {
                     phase = s.allTablesReady() ? Phase.STREAMING : Phase.COPYING;
                 }
-                if (phase != recorded && phase != Phase.FAILED) {
+                String failing = failingApply(publisher, db, s);
+                if (!failing.isEmpty() && phase != Phase.CUTTING_OVER && phase != Phase.FAILED) {
+                    phase = Phase.FAILED;
+                    message = failing;
+                }
+                if (driving && phase != recorded && phase != Phase.FAILED) {
                     phase(db, entry, phase);
                 }
                 out.add(new DatabaseStatus(db, phase, s.sourceLsn(), s.confirmedLsn(), s.lagBytes(), s.lagTime(),
@@ -463,6 +543,42 @@ final class DefaultMigration implements Migration {
             }
         }
         return new MigrationStatus(config.name(), Instant.now(), out);
+    }
+
+    /**
+     * What the previous {@code status()} saw of each stream: its apply error count, how far it had applied, and in how
+     * many looks in a row its worker failed again without applying anything.
+     */
+    private record Seen(long applyErrors, Lsn confirmed, int strikes) {
+    }
+
+    private final Map<String, Seen> seen = new HashMap<>();
+
+    /**
+     * Why a stream's apply worker keeps failing, or empty: in two looks in a row its error count grew while it
+     * applied nothing and had something to apply. One failure (a worker ended when its subscription was disabled, a
+     * connection that broke) does not count, nor does a stream that applies again. After a cutover this is how a
+     * schema change made on the new side only shows: the stream back stops at it, and its slot keeps the new
+     * primary's WAL from then on.
+     */
+    private String failingApply(Side publisher, String db, LinkState s) {
+        String key = publisher + "\u0000" + db;
+        Seen before = seen.get(key);
+        boolean stuck = before != null && s.confirmedLsn().equals(before.confirmed()) && s.lagBytes() > 0;
+        boolean failedAgain = before != null && s.applyErrors() >= 0 && s.applyErrors() > before.applyErrors();
+        int strikes = !stuck ? 0 : failedAgain ? before.strikes() + 1 : before.strikes();
+        seen.put(key, new Seen(s.applyErrors(), s.confirmedLsn(), strikes));
+        if (strikes < 2) {
+            return "";
+        }
+        String subscriber = sessions.connector(publisher.other()).role();
+        return "the stream from the " + sessions.connector(publisher).role() + " fails to apply on the " + subscriber
+                + " (its worker keeps failing: " + s.applyErrors() + " failures so far, applying nothing between"
+                + " them) and is " + s.lagBytes() + " bytes behind, which its slot keeps on the "
+                + sessions.connector(publisher).role() + " and which grows with every write there. The "
+                + subscriber + "'s server log names the error; most often it is a schema change made on the side"
+                + " with traffic only: make it on the " + subscriber + " too with Migration.applyOnFencedSide("
+                + "database, sql)" + (publisher == Side.TARGET ? ", or give up the way back with complete()" : "");
     }
 
     @Override
@@ -493,22 +609,59 @@ final class DefaultMigration implements Migration {
 
     @Override
     public synchronized CutoverReport cutover() {
+        own();
         return new Cutover(cutoverContext()).moveTo(Side.TARGET);
     }
 
     @Override
     public synchronized CutoverReport rollback() {
+        own();
         return new Cutover(cutoverContext()).moveTo(Side.SOURCE);
     }
 
     @Override
     public synchronized Optional<CutoverReport> recover() {
+        own();
         return new Cutover(cutoverContext()).recover();
     }
 
     @Override
+    public synchronized void applyOnFencedSide(String database, String sql) {
+        String db = requireDatabase(database);
+        requireNonNull(sql, "sql");
+        own();
+        if (Cutover.pending(journal())) {
+            throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
+                    + " of a cutover; call cutover() or rollback() first");
+        }
+        Side fenced = Cutover.active(journal()).other();
+        Connection c = sessions.get(fenced, db);
+        try {
+            c.setAutoCommit(false);
+            try (Statement st = c.createStatement()) {
+                // The migration's sessions resolve nothing through search_path; the caller's SQL gets PostgreSQL's
+                // default one, for this transaction only.
+                st.execute("SET LOCAL search_path = \"$user\", public");
+                st.execute(sql);
+                c.commit();
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(true);
+            }
+            LOG.info("{}: applied {} characters of SQL on the {} through its fence", db, sql.length(),
+                    sessions.connector(fenced).role());
+        } catch (SQLException e) {
+            sessions.forget(db);
+            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "applying SQL on the "
+                    + sessions.connector(fenced).role() + " failed; nothing of it was kept", e);
+        }
+    }
+
+    @Override
     public Fence fence(Side side, String database) {
-        return Locked.fence(this, triggerFence(requireNonNull(side, "side"), requireDatabase(database)));
+        return Locked.fence(this, this::own, triggerFence(requireNonNull(side, "side"), requireDatabase(database)));
     }
 
     @Override
@@ -519,7 +672,7 @@ final class DefaultMigration implements Migration {
 
     @Override
     public SequenceSync sequenceSync(Side from, String database) {
-        return Locked.sequenceSync(this, new SequenceCopy(sessions, requireNonNull(from, "from"),
+        return Locked.sequenceSync(this, this::own, new SequenceCopy(sessions, requireNonNull(from, "from"),
                 requireDatabase(database)));
     }
 
@@ -600,6 +753,11 @@ final class DefaultMigration implements Migration {
             }
 
             @Override
+            public void checkOwner() {
+                owner.check();
+            }
+
+            @Override
             public void progress() {
                 notifyProgress(status());
             }
@@ -622,6 +780,7 @@ final class DefaultMigration implements Migration {
 
     @Override
     public synchronized void complete() {
+        own();
         if (Cutover.pending(journal())) {
             throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle of a"
                     + " cutover; call cutover() to finish it or rollback() to undo it, then complete()");
@@ -673,6 +832,7 @@ final class DefaultMigration implements Migration {
     @Override
     public synchronized void close() {
         sessions.close();
+        owner.close();
     }
 
     private void phase(String db, Journal.DatabaseEntry entry, Phase phase) {

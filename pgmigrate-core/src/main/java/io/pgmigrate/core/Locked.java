@@ -13,14 +13,14 @@ import java.util.Optional;
 /**
  * The primitives as handed to callers: each call holds the migration's lock, because they share its connections
  * with {@code cutover()}, and a call in between (an {@code emit()} committing a half-done fence transaction) would
- * corrupt it.
+ * corrupt it. A call that changes a server first makes the migration this process's (its lock, see {@code Ownership}).
  */
 final class Locked {
 
     private Locked() {
     }
 
-    static Fence fence(Object lock, Fence f) {
+    static Fence fence(Object lock, Runnable own, Fence f) {
         return new Fence() {
             @Override
             public Side side() {
@@ -35,6 +35,7 @@ final class Locked {
             @Override
             public void prepare() {
                 synchronized (lock) {
+                    own.run();
                     f.prepare();
                 }
             }
@@ -42,6 +43,7 @@ final class Locked {
             @Override
             public void engage() {
                 synchronized (lock) {
+                    own.run();
                     f.engage();
                 }
             }
@@ -49,6 +51,7 @@ final class Locked {
             @Override
             public void lift() {
                 synchronized (lock) {
+                    own.run();
                     f.lift();
                 }
             }
@@ -90,9 +93,10 @@ final class Locked {
         };
     }
 
-    static SequenceSync sequenceSync(Object lock, SequenceSync s) {
+    static SequenceSync sequenceSync(Object lock, Runnable own, SequenceSync s) {
         return margin -> {
             synchronized (lock) {
+                own.run();
                 return s.sync(margin);
             }
         };

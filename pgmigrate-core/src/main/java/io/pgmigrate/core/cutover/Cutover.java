@@ -81,6 +81,12 @@ public final class Cutover {
         /** Hands the migration's current status to its listeners, while the cutover waits for a backlog. */
         void progress();
 
+        /**
+         * Throws {@link ErrorCode#MIGRATION_IN_USE} unless this process still drives the migration: a process that
+         * lost its lock (its session was ended while it hung) must not undo or finish what a newer one did.
+         */
+        void checkOwner();
+
         void phase(String database, Phase phase);
     }
 
@@ -240,6 +246,9 @@ public final class Cutover {
                 s.await(mark, config.cutover().timeout());
                 sentinels.put(db, mark);
             });
+            // Everything committed on the old side is applied now, so a partition with rows on one side only is
+            // one that was truncated there: a TRUNCATE of a partition is not carried.
+            parallel.run(dbs, db -> requireSameEmptyPartitions(db, from, to));
             p = p.synced(sentinels);
             p.save(journal);
             steps.add(step("sentinel applied", t));
@@ -275,6 +284,11 @@ public final class Cutover {
             window.close();
             PgMigrateException cause = e instanceof PgMigrateException pe ? pe
                     : new PgMigrateException(ErrorCode.INTERNAL, null, e.toString(), e);
+            if (cause.code() == ErrorCode.MIGRATION_IN_USE) {
+                // Another process may drive the migration now, from the journal this one last wrote: anything done
+                // from here (an undo lifting the fence it engaged) could undo what that one finished.
+                throw cause;
+            }
             String why = cause.database().map(db -> "database \"" + db + "\": ").orElse("") + cause.detail();
             if (switched) {
                 // Traffic moved: never undone from here (the new side may hold writes nobody else has).
@@ -350,6 +364,8 @@ public final class Cutover {
                     + (from == Side.SOURCE ? "; call start() first" : "");
         } else if (!s.slotExists()) {
             why = "replication slot " + inbound.slot() + " is gone from the " + role(from);
+        } else if (!s.publicationExists()) {
+            why = inbound.publicationLost(role(from));
         } else if (!s.enabled()) {
             why = "subscription " + inbound.subscription() + " is disabled on the " + role(to)
                     + (from == Side.SOURCE ? "; call start() to resume it" : "");
@@ -405,6 +421,63 @@ public final class Cutover {
         }
     }
 
+    /** Every leaf partition, quoted; both sides have the same ones (checked before). */
+    private static final String LEAVES = """
+            SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relispartition AND c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT LIKE 'pgmigrate\\_%'
+            ORDER BY 1
+            """;
+
+    /**
+     * Partitions publish through their root, and PostgreSQL does not send a {@code TRUNCATE} of one partition then:
+     * the rows a retention job truncated on the old side would come back on the new one. Run once the sentinel is
+     * applied, when both sides hold the same rows: a partition empty on one side only was truncated there. A partition
+     * truncated and filled again before the cutover is not seen (docs/cutover.md).
+     */
+    private void requireSameEmptyPartitions(String db, Side from, Side to) {
+        try {
+            List<String> leaves = Queries.list(sessions.get(from, db), LEAVES, rs -> rs.getString(1));
+            if (leaves.isEmpty()) {
+                return;
+            }
+            List<String> oldEmpty = empty(sessions.get(from, db), leaves);
+            List<String> newEmpty = empty(sessions.get(to, db), leaves);
+            List<String> truncatedOld = oldEmpty.stream().filter(x -> !newEmpty.contains(x)).toList();
+            List<String> truncatedNew = newEmpty.stream().filter(x -> !oldEmpty.contains(x)).toList();
+            if (truncatedOld.isEmpty() && truncatedNew.isEmpty()) {
+                return;
+            }
+            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "inside the fence: "
+                    + (truncatedOld.isEmpty() ? "" : "partitions " + truncatedOld + " are empty on the " + role(from)
+                    + " but not on the " + role(to) + "; ")
+                    + (truncatedNew.isEmpty() ? "" : "partitions " + truncatedNew + " are empty on the " + role(to)
+                    + " but not on the " + role(from) + "; ")
+                    + "a TRUNCATE of a single partition is not carried (partitions are published through their"
+                    + " root). Make the same change on the other side (Migration.applyOnFencedSide(database,"
+                    + " \"TRUNCATE ...\") truncates it on the fenced side), or delete through the parent table, then"
+                    + " cut over; the cutover is abandoned");
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the partitions failed", e);
+        }
+    }
+
+    /** Which of {@code leaves} hold no row, in one statement (one page read each for a table with rows). */
+    private static List<String> empty(Connection c, List<String> leaves) throws SQLException {
+        StringBuilder sql = new StringBuilder();
+        for (int i = 0; i < leaves.size(); i++) {
+            // The names come quoted from format('%I.%I'); the index is bound.
+            sql.append(i == 0 ? "" : " UNION ALL ").append("SELECT ?::int WHERE NOT EXISTS (SELECT 1 FROM ONLY ")
+                    .append(leaves.get(i)).append(')');
+        }
+        Object[] params = new Object[leaves.size()];
+        for (int i = 0; i < params.length; i++) {
+            params[i] = i;
+        }
+        return Queries.list(c, sql.toString(), rs -> leaves.get(rs.getInt(1)), params);
+    }
+
     private void requirePublished(String db, Side from, String when, String outcome) {
         String why = unpublished(db, from, ctx.link(from, db).publication());
         if (why != null) {
@@ -414,6 +487,9 @@ public final class Cutover {
 
     private String unpublished(String db, Side from, String publication) {
         try {
+            if (!ctx.link(from, db).publicationExists(sessions.get(from, db))) {
+                return ctx.link(from, db).publicationLost(role(from));
+            }
             List<String> missing = Queries.list(sessions.get(from, db), """
                     SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_class c
                     JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -483,6 +559,7 @@ public final class Cutover {
      * abandons: a failure here leaves the journal at SWITCHED, and calling again finishes.
      */
     private CutoverReport finish(Pending p, List<CutoverReport.Step> steps, Map<String, List<SequenceValue>> sequences) {
+        ctx.checkOwner();
         boolean originFilter = ctx.originFilter(); // read once, before the databases' threads share nothing else
         Side to = p.to();
         Side from = to.other();
@@ -548,6 +625,7 @@ public final class Cutover {
      */
     private CutoverReport undo(Pending p, String why, List<CutoverReport.Step> steps, Map<String, Lsn> sentinels,
                                Map<String, List<SequenceValue>> sequences) {
+        ctx.checkOwner();
         Side to = p.to();
         Side from = to.other();
         List<String> dbs = config.databases();

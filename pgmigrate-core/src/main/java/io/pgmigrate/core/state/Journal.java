@@ -22,15 +22,31 @@ public final class Journal {
     private final StateStore store;
     private final String key;
     private final Map<String, Object> doc;
+    /** Runs before every write: throws when this process may no longer change the migration (see {@link Ownership}). */
+    private final Runnable beforeWrite;
+    /** The generation this process read or last wrote; every save writes the next one, and only over this one. */
+    private long generation;
+    /** The document of a save that failed: it may have reached the store all the same. */
+    private String attempted;
 
-    private Journal(StateStore store, String key, Map<String, Object> doc) {
+    private Journal(StateStore store, String key, Map<String, Object> doc, Runnable beforeWrite) {
         this.store = store;
         this.key = key;
         this.doc = doc;
+        this.beforeWrite = beforeWrite;
+        this.generation = generationOf(doc);
     }
 
-    /** Loads the migration's journal, or starts a new one; refuses one written for other servers. */
-    public static Journal load(MigrationConfig config) {
+    private static long generationOf(Map<String, Object> doc) {
+        return doc.get("generation") instanceof Number n ? n.longValue() : 0;
+    }
+
+    /**
+     * Loads the migration's journal, or starts a new one; refuses one written for other servers.
+     *
+     * @param beforeWrite runs before every write and throws when this process may no longer write
+     */
+    public static Journal load(MigrationConfig config, Runnable beforeWrite) {
         String key = config.name();
         var existing = config.stateStore().load(key);
         String source = config.source().toString();
@@ -49,7 +65,7 @@ public final class Journal {
                         + doc.get("target") + ", not " + source + " and " + target
                         + "; give this migration another name(...) or complete() the old one");
             }
-            return new Journal(config.stateStore(), key, doc);
+            return new Journal(config.stateStore(), key, doc, beforeWrite);
         }
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("format", (long) FORMAT);
@@ -58,7 +74,7 @@ public final class Journal {
         doc.put("target", target);
         doc.put("createdAt", Instant.now().toString());
         doc.put("databases", new LinkedHashMap<String, Object>());
-        return new Journal(config.stateStore(), key, doc);
+        return new Journal(config.stateStore(), key, doc, beforeWrite);
     }
 
     /** The entry of one database, created empty when missing. */
@@ -88,15 +104,54 @@ public final class Journal {
         }
     }
 
-    /** Writes the journal through; called after every change. */
+    /**
+     * Writes the journal through; called after every change. Compares and swaps the generation: a journal another
+     * process wrote since this one read it is never overwritten.
+     */
     public synchronized void save() {
+        beforeWrite.run();
+        requireUnchanged();
         doc.put("updatedAt", Instant.now().toString());
-        store.save(key, Json.write(doc));
+        doc.put("generation", generation + 1);
+        String text = Json.write(doc);
+        attempted = text;
+        store.save(key, text);
+        generation++;
+        attempted = null;
     }
 
     /** Forgets the migration. */
     public synchronized void delete() {
+        beforeWrite.run();
+        requireUnchanged();
         store.delete(key);
+    }
+
+    private void requireUnchanged() {
+        var stored = store.load(key);
+        if (stored.isPresent() && stored.get().equals(attempted)) {
+            generation = generationOf(doc); // the failed save did reach the store
+            attempted = null;
+            return;
+        }
+        long now;
+        if (stored.isEmpty()) {
+            now = 0;
+        } else {
+            try {
+                now = generationOf(Json.parseObject(stored.get()));
+            } catch (IllegalArgumentException e) {
+                throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null, "the state of migration '" + key
+                        + "' in " + store + " is not readable: " + e.getMessage(), e);
+            }
+        }
+        if (now != generation) {
+            throw new PgMigrateException(ErrorCode.MIGRATION_IN_USE, "the state of migration '" + key + "' in "
+                    + store + " was " + (stored.isEmpty() ? "deleted" : "changed") + " by another process since this"
+                    + " one read it (generation " + now + ", this process has " + generation + "); this process"
+                    + " stopped without changing anything more. Open the migration again to go on from what the"
+                    + " state store holds");
+        }
     }
 
     /** One database's part of the journal. */

@@ -48,13 +48,15 @@ class RestartIT {
             assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots"))
                     .as("one slot, not one per start()").isEqualTo(1);
 
-            // Another migration of the same name without this state must not take over the objects.
+            // Another migration of the same name without this state must not take over the objects: its preflight
+            // names the collision, start() refuses on it, and while this one runs it cannot change anything at all.
             try (Migration intruder = migration(source, target, otherState)) {
                 assertThat(intruder.preflight().blockers()).anySatisfy(f ->
                         assertThat(f.check()).isEqualTo("name_collision"));
                 assertThatThrownBy(intruder::start).isInstanceOf(PgMigrateException.class)
                         .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(ErrorCode.PREFLIGHT_FAILED);
-                intruder.complete(); // must not drop what it did not create
+                assertThatThrownBy(intruder::complete).isInstanceOf(PgMigrateException.class)
+                        .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(ErrorCode.MIGRATION_IN_USE);
             }
             assertThat(Fixtures.count(source, "app", "SELECT count(*) FROM pg_publication")).isEqualTo(1);
             assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo(1);

@@ -27,6 +27,7 @@ final class TcpStub implements AutoCloseable {
     private final List<Socket> open = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
     private volatile boolean blackHole;
+    private final java.util.Set<Socket> frozen = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private TcpStub(Behaviour behaviour, InetSocketAddress forwardTo) throws IOException {
         this.behaviour = behaviour;
@@ -59,6 +60,19 @@ final class TcpStub implements AutoCloseable {
     /** From now on every byte is dropped, on open connections and new ones; nothing is closed. */
     void blackHole() {
         blackHole = true;
+    }
+
+    /**
+     * The connections open now go silent (every byte dropped, nothing closed), as one client's half-open sockets do
+     * behind a broken path; new connections are forwarded as before.
+     */
+    void freezeOpenConnections() {
+        frozen.addAll(open);
+    }
+
+    /** Closes the connections {@link #freezeOpenConnections()} froze: their client sees the connection break. */
+    void breakFrozen() {
+        frozen.forEach(TcpStub::closeQuietly);
     }
 
     /** Connections accepted so far. */
@@ -102,7 +116,7 @@ final class TcpStub implements AutoCloseable {
             try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
                 int n;
                 while ((n = in.read(buffer)) >= 0) {
-                    if (!blackHole) {
+                    if (!blackHole && !frozen.contains(from) && !frozen.contains(to)) {
                         out.write(buffer, 0, n);
                         out.flush();
                     }

@@ -20,10 +20,13 @@ import java.util.List;
  * @param tables             copy state per table the subscription lists
  * @param unsubscribed       tables in the publication that the subscription does not list: their changes are skipped
  * @param problem            why the link does not progress, or empty
+ * @param applyErrors        how often the subscription's apply worker failed since the statistics were reset, or -1
+ *                           when the subscriber does not count it (before PostgreSQL 15)
+ * @param publicationExists  whether the publication is on the publisher
  */
 public record LinkState(boolean subscriptionExists, boolean enabled, boolean slotExists, Lsn sourceLsn,
                         Lsn confirmedLsn, Duration lagTime, List<TableStatus> tables, List<TableRef> unsubscribed,
-                        String problem) {
+                        String problem, long applyErrors, boolean publicationExists) {
 
     public LinkState {
         tables = List.copyOf(tables);

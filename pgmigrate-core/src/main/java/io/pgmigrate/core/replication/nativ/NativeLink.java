@@ -374,6 +374,7 @@ public final class NativeLink {
         List<TableStatus> tables = List.of();
         String problem = "";
         boolean enabled = sub.map(Subscription::enabled).orElse(false);
+        long applyErrors = -1;
         if (sub.isPresent()) {
             // The reverse stream's subscriber is the source, which may be older than 14: no copy progress there.
             String progress = target.getMetaData().getDatabaseMajorVersion() >= 14 ? """
@@ -407,7 +408,12 @@ public final class NativeLink {
             } else if (slotRow.isEmpty()) {
                 problem = "replication slot " + slot + " is missing on the source";
             } else {
-                problem = errorCounts(target, sub.get().oid());
+                long[] errors = errorCounts(target, sub.get().oid());
+                applyErrors = errors[0];
+                if (errors[0] + errors[1] > 0) {
+                    problem = "the subscription's workers failed " + errors[0] + " times applying changes and "
+                            + errors[1] + " times copying tables; the subscriber's server log has the errors";
+                }
             }
         }
         // A published table the subscription does not list is skipped by the apply worker without an error.
@@ -430,7 +436,23 @@ public final class NativeLink {
             problem = problem.isEmpty() ? skipped : skipped + "; " + problem;
         }
         return new LinkState(sub.isPresent(), enabled, slotRow.isPresent(), current, confirmed, lagTime, tables,
-                unsubscribed, problem);
+                unsubscribed, problem, applyErrors, publicationExists(source));
+    }
+
+    public boolean publicationExists(Connection publisher) throws SQLException {
+        return Queries.exists(publisher, "SELECT 1 FROM pg_publication WHERE pubname = ?", publication);
+    }
+
+    /**
+     * What to do when the publication of a running stream is gone: it cannot simply be created again, because the
+     * publisher decodes each change with the catalog as it was when the change was written, where the publication
+     * did not exist (PostgreSQL 18 skips such changes instead): the changes written in between are not streamed.
+     */
+    public String publicationLost(String publisherRole) {
+        return "publication " + publication + " is gone from the " + publisherRole + " (someone dropped it), so the"
+                + " changes written since cannot be streamed: the publisher decodes each change with the catalog of its"
+                + " time, where the publication did not exist. Every table of the stream may have missed changes;"
+                + " call complete() and start the migration again (the target's tables must be emptied first)";
     }
 
     /**
@@ -531,19 +553,15 @@ public final class NativeLink {
                 """, rs -> new Subscription(rs.getLong(1), rs.getBoolean(2)), subscription);
     }
 
-    private String errorCounts(Connection target, long oid) throws SQLException {
+    /** The apply and copy workers' error counts; -1 each before PostgreSQL 15, which does not count them. */
+    private long[] errorCounts(Connection target, long oid) throws SQLException {
         // pgjdbc knows the server version from the connection start-up: no round trip on every status poll.
         if (target.getMetaData().getDatabaseMajorVersion() < 15) {
-            return "";
+            return new long[]{-1, -1};
         }
         return Queries.first(target, """
                 SELECT apply_error_count, sync_error_count FROM pg_stat_subscription_stats WHERE subid = ?
-                """, rs -> {
-            long apply = rs.getLong(1);
-            long sync = rs.getLong(2);
-            return apply + sync == 0 ? "" : "the subscription's workers failed " + apply + " times applying changes and "
-                    + sync + " times copying tables; the target server's log has the errors";
-        }, oid).orElse("");
+                """, rs -> new long[]{rs.getLong(1), rs.getLong(2)}, oid).orElse(new long[]{0, 0});
     }
 
     private void requireOurs(String flag, String name, String kind, String fix) {

@@ -1,0 +1,114 @@
+package io.pgmigrate.core.it;
+
+import io.pgmigrate.CutoverException;
+import io.pgmigrate.DatabaseStatus;
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.Migration;
+import io.pgmigrate.Phase;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.testkit.PostgresPair;
+import io.pgmigrate.testkit.PostgresServer;
+import io.pgmigrate.testkit.Source;
+import io.pgmigrate.testkit.Target;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+/**
+ * A component of the stream removed or switched off by someone else while the migration runs: status() says what
+ * happened and the fix instead of claiming to stream, start() repairs what it safely can and refuses, naming why,
+ * what it cannot.
+ */
+@PostgresPair(source = 14, target = 18)
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class BrokenComponentsIT {
+
+    private static final Duration SYNC = Duration.ofMinutes(2);
+
+    /**
+     * A dropped publication: status() kept saying STREAMING ("the workers failed 7 times"), start() did nothing and
+     * awaitInSync() timed out. The changes written while it is missing cannot be streamed even once it is created
+     * again, so status() says FAILED with why and the fix, start() refuses, and so does the cutover.
+     */
+    @Test
+    void aDroppedPublicationIsReportedAsFailedWithTheFixAndNeitherStartNorCutoverPretend(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "unpublished";
+        Ledger.create(source, db, 1);
+        try (Migration m = CutoverContract.builder(source, target, state, "unpublished", db).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            source.execute(db, "DROP PUBLICATION pgmigrate_unpublished_unpublished_pub");
+            source.execute(db, "INSERT INTO ledger (writer, seq) VALUES (5, 1)");
+
+            DatabaseStatus d = m.status().database(db);
+            assertThat(d.phase()).isEqualTo(Phase.FAILED);
+            assertThat(d.message()).contains("publication pgmigrate_unpublished_unpublished_pub is gone")
+                    .contains("complete()");
+            PgMigrateException e = catchThrowableOfType(PgMigrateException.class, m::start);
+            assertThat(e.code()).isEqualTo(ErrorCode.REPLICATION_OBJECT_LOST);
+            assertThat(e.getMessage()).contains("is gone from the source");
+            CutoverException refused = catchThrowableOfType(CutoverException.class, m::cutover);
+            assertThat(refused.getMessage()).contains("is gone from the source").contains("nothing was changed");
+            m.complete();
+        }
+        assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_replication_slots"
+                + " WHERE slot_name LIKE 'pgmigrate\\_unpublished%'")).isZero();
+    }
+
+    /**
+     * A subscription someone disabled: nothing is lost, but nothing streams, and status() said STREAMING. Now it
+     * says FAILED with the fix, and start() enables it again: what was written meanwhile arrives.
+     */
+    @Test
+    void aSubscriptionDisabledBySomeoneIsReportedAndStartEnablesItAgainLosingNothing(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "switched_off";
+        Ledger.create(source, db, 1);
+        try (Migration m = CutoverContract.builder(source, target, state, "switched_off", db).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            target.execute(db, "ALTER SUBSCRIPTION pgmigrate_switched_off_switched_off_sub DISABLE");
+            source.execute(db, "INSERT INTO ledger (writer, seq) VALUES (5, 1)");
+
+            DatabaseStatus d = m.status().database(db);
+            assertThat(d.phase()).isEqualTo(Phase.FAILED);
+            assertThat(d.message()).contains("was disabled, not by pause()").contains("call start()");
+
+            m.start();
+            m.awaitInSync(SYNC);
+            assertThat(m.status().database(db).phase()).isEqualTo(Phase.STREAMING);
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM ledger WHERE writer = 5")).isOne();
+            m.complete();
+        }
+    }
+
+    /**
+     * A subscription someone dropped (its slot goes with it): start() created it again and copied every table into
+     * a target that already held them. Now status() says FAILED and start() refuses with the fix.
+     */
+    @Test
+    void aDroppedSubscriptionIsNotCreatedAgainOverTheCopiedTables(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "unsubscribed";
+        Ledger.create(source, db, 1);
+        try (Migration m = CutoverContract.builder(source, target, state, "unsubscribed", db).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            target.execute(db, "DROP SUBSCRIPTION pgmigrate_unsubscribed_unsubscribed_sub");
+
+            assertThat(m.status().database(db).phase()).isEqualTo(Phase.FAILED);
+            PgMigrateException e = catchThrowableOfType(PgMigrateException.class, m::start);
+            assertThat(e.code()).isEqualTo(ErrorCode.REPLICATION_OBJECT_LOST);
+            assertThat(e.getMessage()).contains("is gone from the target").contains("complete()");
+            m.complete();
+        }
+    }
+}

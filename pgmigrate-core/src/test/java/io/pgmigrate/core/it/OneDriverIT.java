@@ -1,0 +1,132 @@
+package io.pgmigrate.core.it;
+
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.Endpoint;
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.Migration;
+import io.pgmigrate.Phase;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.StateStore;
+import io.pgmigrate.testkit.PostgresPair;
+import io.pgmigrate.testkit.PostgresServer;
+import io.pgmigrate.testkit.Source;
+import io.pgmigrate.testkit.Target;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+/**
+ * One live process drives a migration at a time (review F3). Two {@code Migration} objects on one state directory
+ * stand for two processes: each has its own sessions, so each would hold its own lock.
+ */
+@PostgresPair(source = 14, target = 18)
+@Timeout(value = 6, unit = TimeUnit.MINUTES)
+class OneDriverIT {
+
+    private static final Duration SYNC = Duration.ofMinutes(2);
+
+    /**
+     * Process A cuts over and hangs inside the window (its connections to the target go silent after the fence went
+     * up). Without a lock, process B resumed A's cutover and finished it, and A, waking up, undid it from its stale
+     * journal: the source unfenced and traffic back on it while the target kept B's writes (split brain). Now B is
+     * refused and told who holds the migration; once the operator ends that session, B finishes the move, and A,
+     * waking up, changes nothing.
+     */
+    @Test
+    void aSecondProcessIsRefusedNamingTheHolderAndAHungOneThatWakesCannotUndoWhatTheNewerFinished(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "two_drivers";
+        Ledger.create(source, db, 1);
+        Ledger.createRole(target);
+        CountDownLatch fenced = new CountDownLatch(1);
+        try (TcpStub network = TcpStub.forwarding(target.host(), target.port())) {
+            Endpoint throughNetwork = Endpoint.of("jdbc:postgresql://127.0.0.1:" + network.port() + "/")
+                    .user(target.superuser());
+            StateStore cutsTheNetwork = HookedStateStore.afterSaving(StateStore.directory(state), "\"FENCED\"",
+                    () -> {
+                        network.freezeOpenConnections();
+                        fenced.countDown();
+                    });
+            Migration a = Migration.builder().name("contested").source(source.endpoint()).target(throughNetwork)
+                    .targetAsSeenBySource(target.endpoint()).databases(db).stateStore(cutsTheNetwork)
+                    .cutoverTimeout(Duration.ofMinutes(3)).build();
+            // The same configuration, as a second process started from the same file would have; its connections
+            // are new, so the path works for it.
+            Migration b = Migration.builder().name("contested").source(source.endpoint()).target(throughNetwork)
+                    .targetAsSeenBySource(target.endpoint()).databases(db).stateDirectory(state).build();
+            try (a; b) {
+                a.start();
+                a.awaitInSync(SYNC);
+                Ledger.grant(target, db);
+
+                CompletableFuture<CutoverReport> hung = CompletableFuture.supplyAsync(a::cutover);
+                assertThat(fenced.await(2, TimeUnit.MINUTES)).as("A fenced the source and hangs").isTrue();
+
+                PgMigrateException refused = catchThrowableOfType(PgMigrateException.class, b::cutover);
+                assertThat(refused).as("B is refused while A holds the migration").isNotNull();
+                assertThat(refused.code()).isEqualTo(ErrorCode.MIGRATION_IN_USE);
+                long holder = Fixtures.count(source, db, "SELECT pid FROM pg_stat_activity"
+                        + " WHERE application_name LIKE 'pgmigrate owner %'");
+                assertThat(refused.getMessage()).contains("pid " + holder).contains("pg_terminate_backend");
+                CutoverContract.assertSourceRefusesWrites(source, db);
+
+                // The operator ends the hung process's session, as the message says; B takes over and finishes.
+                source.execute(db, "SELECT pg_terminate_backend(" + holder + ")");
+                CutoverReport finished = b.cutover();
+                assertThat(finished.succeeded()).isTrue();
+
+                network.breakFrozen(); // A's connections break: it wakes up in the window
+                Throwable woke = catchThrowable(() -> hung.get(2, TimeUnit.MINUTES));
+                assertThat(woke).isInstanceOf(ExecutionException.class);
+                assertThat(woke.getCause()).isInstanceOfSatisfying(PgMigrateException.class,
+                        e -> assertThat(e.code()).as(e.getMessage()).isEqualTo(ErrorCode.MIGRATION_IN_USE));
+
+                CutoverContract.assertSourceRefusesWrites(source, db);
+                assertThat(b.status().databases().get(0).phase()).isEqualTo(Phase.CUT_OVER);
+                try (var c = Ledger.connectAsApp(target.host(), target.port(), db); var s = c.createStatement()) {
+                    assertThat(s.executeUpdate("INSERT INTO ledger (writer, seq) VALUES (-5, 1)")).isOne();
+                }
+                b.complete();
+            }
+        }
+    }
+
+    /**
+     * A process that only looks (another tool's {@code status()}) neither takes the migration nor writes its
+     * journal, and sees what the driver recorded; the driver's next changing call is not refused because of it.
+     */
+    @Test
+    void aProcessThatOnlyReadsTheStatusNeitherTakesTheMigrationNorWritesItsState(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "observed";
+        Ledger.create(source, db, 1);
+        try (Migration driver = CutoverContract.builder(source, target, state, "observed", db).build();
+             Migration observer = CutoverContract.builder(source, target, state, "observed", db).build()) {
+            driver.start();
+            driver.awaitInSync(SYNC);
+            String before = StateStore.directory(state).load("observed").orElseThrow();
+
+            assertThat(observer.status().databases().get(0).phase()).isEqualTo(Phase.STREAMING);
+            assertThat(observer.awaitInSync(SYNC).databases().get(0).phase()).isEqualTo(Phase.STREAMING);
+            assertThat(StateStore.directory(state).load("observed")).as("the observer wrote nothing").contains(before);
+
+            driver.pause();
+            assertThat(observer.status().databases().get(0).phase()).as("the observer reads the journal anew")
+                    .isEqualTo(Phase.PAUSED);
+            PgMigrateException e = catchThrowableOfType(PgMigrateException.class, observer::start);
+            assertThat(e.code()).isEqualTo(ErrorCode.MIGRATION_IN_USE);
+            driver.complete();
+        }
+    }
+}

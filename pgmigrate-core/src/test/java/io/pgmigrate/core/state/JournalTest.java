@@ -1,0 +1,104 @@
+package io.pgmigrate.core.state;
+
+import io.pgmigrate.Endpoint;
+import io.pgmigrate.ErrorCode;
+import io.pgmigrate.Migration;
+import io.pgmigrate.MigrationConfig;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.StateStore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The journal's compare-and-swap on save (review F3): a stale journal is never written over a newer one. */
+class JournalTest {
+
+    private static MigrationConfig config(StateStore store) {
+        try (Migration m = Migration.builder().name("journaled")
+                .source(Endpoint.of("jdbc:postgresql://127.0.0.1:1/")).target(Endpoint.of("jdbc:postgresql://127.0.0.1:2/"))
+                .databases("app").stateStore(store).build()) {
+            return m.config();
+        }
+    }
+
+    @Test
+    void aJournalReadBeforeAnotherProcessWroteIsNotSavedOverIt(@TempDir Path dir) {
+        MigrationConfig config = config(StateStore.directory(dir));
+        Journal first = Journal.load(config, () -> { });
+        first.put("active", "SOURCE");
+        Journal stale = Journal.load(config, () -> { });
+        Journal newer = Journal.load(config, () -> { });
+        newer.put("active", "TARGET");
+
+        assertThatThrownBy(() -> stale.put("active", "SOURCE"))
+                .isInstanceOfSatisfying(PgMigrateException.class,
+                        e -> assertThat(e.code()).isEqualTo(ErrorCode.MIGRATION_IN_USE))
+                .hasMessageContaining("changed by another process");
+        assertThat(Journal.load(config, () -> { }).get("active")).isEqualTo("TARGET");
+        newer.put("active", "SOURCE"); // the up-to-date one goes on
+    }
+
+    @Test
+    void aJournalAnotherProcessDeletedIsNotWrittenBack(@TempDir Path dir) {
+        MigrationConfig config = config(StateStore.directory(dir));
+        Journal a = Journal.load(config, () -> { });
+        a.put("active", "SOURCE");
+        Journal b = Journal.load(config, () -> { });
+        b.delete(); // b completed the migration
+
+        assertThatThrownBy(() -> a.put("active", "TARGET")).hasMessageContaining("deleted by another process");
+        assertThat(StateStore.directory(dir).load("journaled")).isEmpty();
+    }
+
+    @Test
+    void aSaveThatFailedAfterReachingTheStoreDoesNotLookLikeAnotherWriter(@TempDir Path dir) {
+        StateStore directory = StateStore.directory(dir);
+        AtomicBoolean failAfterWrite = new AtomicBoolean();
+        StateStore flaky = new StateStore() {
+            @Override
+            public Optional<String> load(String key) {
+                return directory.load(key);
+            }
+
+            @Override
+            public void save(String key, String document) {
+                directory.save(key, document);
+                if (failAfterWrite.getAndSet(false)) {
+                    throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "disk went away after the rename");
+                }
+            }
+
+            @Override
+            public void delete(String key) {
+                directory.delete(key);
+            }
+        };
+        Journal j = Journal.load(config(flaky), () -> { });
+        j.put("active", "SOURCE");
+        failAfterWrite.set(true);
+        assertThatThrownBy(() -> j.put("active", "TARGET")).hasMessageContaining("disk went away");
+        j.put("step", "next"); // not refused as another process's write
+        assertThat(directory.load("journaled").orElseThrow()).contains("\"next\"").contains("\"TARGET\"");
+    }
+
+    @Test
+    void aWriteIsRefusedWhenTheGuardSaysThisProcessNoLongerDrives(@TempDir Path dir) {
+        MigrationConfig config = config(StateStore.directory(dir));
+        AtomicBoolean owns = new AtomicBoolean(true);
+        Journal j = Journal.load(config, () -> {
+            if (!owns.get()) {
+                throw new PgMigrateException(ErrorCode.MIGRATION_IN_USE, "lost the lock");
+            }
+        });
+        j.put("active", "SOURCE");
+        owns.set(false);
+        assertThatThrownBy(() -> j.put("active", "TARGET")).hasMessageContaining("lost the lock");
+        assertThat(StateStore.directory(dir).load("journaled").orElseThrow()).contains("\"SOURCE\"");
+    }
+}
