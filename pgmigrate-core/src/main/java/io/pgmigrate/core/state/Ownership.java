@@ -26,6 +26,8 @@ public final class Ownership implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Ownership.class);
     /** The advisory lock's first key: "pgmg". The second is {@code hashtext} of the migration's name. */
     private static final int LOCK_CLASS = 0x70676d67;
+    /** How long a new driver waits for the lock: longer than a killed process's session takes to end. */
+    private static final long HOLDER_GRACE_MILLIS = 5_000;
 
     private final Connector source;
     private final String database;
@@ -65,8 +67,21 @@ public final class Ownership implements AutoCloseable {
             // (crashed, powered off, cut off); a process that is merely hung keeps it. No effect over a socket file.
             Queries.execute(c, "SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10;"
                     + " SET tcp_keepalives_count = 3");
-            boolean got = Queries.first(c, "SELECT pg_try_advisory_lock(?, hashtext(?))",
-                    rs -> rs.getBoolean(1), LOCK_CLASS, migration).orElse(false);
+            // Waits a little rather than trying once: the session of a process that was just killed ends a moment
+            // after its socket closed, and a restarted driver must not be refused by its own ghost.
+            boolean got;
+            Queries.execute(c, "SET lock_timeout = '" + HOLDER_GRACE_MILLIS + "ms'");
+            try {
+                Queries.first(c, "SELECT pg_advisory_lock(?, hashtext(?))::text", rs -> rs.getString(1),
+                        LOCK_CLASS, migration);
+                got = true;
+            } catch (SQLException e) {
+                if (!"55P03".equals(e.getSQLState())) {
+                    throw e;
+                }
+                got = false;
+            }
+            Queries.execute(c, "RESET lock_timeout");
             if (!got) {
                 String holder = holder(c).orElse("a session that ended a moment ago; try again");
                 Sessions.closeQuietly(c);
