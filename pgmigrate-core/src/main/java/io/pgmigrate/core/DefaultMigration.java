@@ -42,7 +42,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -637,19 +636,12 @@ final class DefaultMigration implements Migration {
         Side fenced = Cutover.active(journal()).other();
         Connection c = sessions.get(fenced, db);
         try {
-            c.setAutoCommit(false);
-            try (Statement st = c.createStatement()) {
+            Queries.inTransaction(c, () -> {
                 // The migration's sessions resolve nothing through search_path; the caller's SQL gets PostgreSQL's
                 // default one, for this transaction only.
-                st.execute("SET LOCAL search_path = \"$user\", public");
-                st.execute(sql);
-                c.commit();
-            } catch (SQLException e) {
-                c.rollback();
-                throw e;
-            } finally {
-                c.setAutoCommit(true);
-            }
+                Queries.execute(c, "SET LOCAL search_path = \"$user\", public");
+                Queries.execute(c, sql);
+            });
             LOG.info("{}: applied {} characters of SQL on the {} through its fence", db, sql.length(),
                     sessions.connector(fenced).role());
         } catch (SQLException e) {

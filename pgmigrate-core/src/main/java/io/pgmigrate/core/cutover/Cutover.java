@@ -380,11 +380,6 @@ public final class Cutover {
         return s;
     }
 
-    /**
-     * Tables the stream does not carry, such as one created on both sides after {@code start()}: the fence would
-     * hold their writes back and the cutover would leave their rows behind. Kinds preflight already reported as not
-     * migrated (unlogged, inherited, foreign) are not asked about again; a partitioned table is published as itself.
-     */
     /** Every partition of every partitioned table, with its parent and bounds, as one comparable line each. */
     private static final String PARTITIONS = """
             SELECT pg_catalog.format('%I.%I (of %I.%I, %s)', n.nspname, c.relname, pn.nspname, p.relname,
@@ -485,11 +480,13 @@ public final class Cutover {
         }
     }
 
+    /**
+     * Tables the stream does not carry, such as one created on both sides after {@code start()}: the fence would
+     * hold their writes back and the cutover would leave their rows behind. Kinds preflight already reported as not
+     * migrated (unlogged, inherited, foreign) are not asked about again; a partitioned table is published as itself.
+     */
     private String unpublished(String db, Side from, String publication) {
         try {
-            if (!ctx.link(from, db).publicationExists(sessions.get(from, db))) {
-                return ctx.link(from, db).publicationLost(role(from));
-            }
             List<String> missing = Queries.list(sessions.get(from, db), """
                     SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_class c
                     JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -504,7 +501,14 @@ public final class Cutover {
                                       WHERE pt.pubname = ? AND pt.schemaname = n.nspname AND pt.tablename = c.relname)
                     ORDER BY 1
                     """, rs -> rs.getString(1), publication);
-            return missing.isEmpty() ? null : "tables " + missing + " are not in publication " + publication
+            if (missing.isEmpty()) {
+                return null;
+            }
+            NativeLink link = ctx.link(from, db);
+            if (!link.publicationExists(sessions.get(from, db))) {
+                return link.publicationLost(role(from)); // every table is missing from a publication that is gone
+            }
+            return "tables " + missing + " are not in publication " + publication
                     + ", so their rows would stay behind; add them (ALTER PUBLICATION ... ADD TABLE, then ALTER"
                     + " SUBSCRIPTION ... REFRESH PUBLICATION) or drop them";
         } catch (SQLException e) {

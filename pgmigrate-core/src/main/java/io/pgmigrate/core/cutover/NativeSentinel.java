@@ -53,19 +53,11 @@ public final class NativeSentinel implements Sentinel {
 
     /** Emits the marker in the database {@code c} is connected to and returns the flushed WAL position. */
     public static Lsn emit(Connection c) throws SQLException {
-        boolean auto = c.getAutoCommit();
-        c.setAutoCommit(false);
-        try {
+        Queries.inTransaction(c, () -> {
             // local: flushed here, without waiting for a synchronous standby that might never answer
             Queries.execute(c, "SET LOCAL synchronous_commit = local");
             Queries.first(c, "SELECT pg_logical_emit_message(true, ?, 'sentinel')", rs -> null, PREFIX);
-            c.commit();
-        } catch (SQLException | RuntimeException e) {
-            c.rollback();
-            throw e;
-        } finally {
-            c.setAutoCommit(auto);
-        }
+        });
         return Lsn.parse(Queries.string(c, "SELECT pg_current_wal_flush_lsn()::text"));
     }
 

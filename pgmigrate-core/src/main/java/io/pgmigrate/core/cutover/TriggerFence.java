@@ -134,7 +134,7 @@ public final class TriggerFence implements Fence {
             }
             journal.mark(flag());
             boolean superuser = Queries.exists(c, "SELECT 1 FROM pg_roles WHERE rolname = current_user AND rolsuper");
-            inTransaction(c, () -> installGuards(c, superuser && guardDdl));
+            Queries.inTransaction(c, () -> installGuards(c, superuser && guardDdl));
             long deadline = System.nanoTime() + INSTALL_BOUND.toNanos();
             int created = 0;
             for (String table : Queries.list(c, USER_TABLES + """
@@ -179,11 +179,11 @@ public final class TriggerFence implements Fence {
      * Runs {@code work} (which locks one table) in its own transaction with a short lock timeout, retrying until
      * {@code deadline}; autovacuum is asked to yield between attempts.
      */
-    private void withTableLock(Connection c, long deadline, String what, SqlWork work) throws SQLException {
+    private void withTableLock(Connection c, long deadline, String what, Queries.SqlWork work) throws SQLException {
         long pause = 20;
         while (true) {
             try {
-                inTransaction(c, () -> {
+                Queries.inTransaction(c, () -> {
                     Queries.execute(c, "SET LOCAL lock_timeout = " + literal(LOCK_TIMEOUT));
                     work.run();
                 });
@@ -299,7 +299,7 @@ public final class TriggerFence implements Fence {
                 withTableLock(c, deadline, "remove the fence from " + table,
                         () -> Queries.execute(c, "DROP TRIGGER IF EXISTS " + quote(name) + " ON " + table));
             }
-            inTransaction(c, () -> {
+            Queries.inTransaction(c, () -> {
                 if (Queries.exists(c, "SELECT 1 FROM pg_event_trigger WHERE evtname = ?", name)) {
                     Queries.execute(c, "DROP EVENT TRIGGER " + quote(name));
                 }
@@ -385,7 +385,7 @@ public final class TriggerFence implements Fence {
 
     /** Replaces the guards' bodies; returns the server's clock after the commit. */
     private Timestamp flip(Connection c, boolean engaged) throws SQLException {
-        inTransaction(c, () -> {
+        Queries.inTransaction(c, () -> {
             // The event trigger of an earlier process (another key) would refuse this very replacement.
             boolean ddlFence = Queries.exists(c, "SELECT 1 FROM pg_event_trigger WHERE evtname = ?", name);
             if (ddlFence) {
@@ -538,28 +538,6 @@ public final class TriggerFence implements Fence {
             }
         } finally {
             probe.rollback();
-        }
-    }
-
-    @FunctionalInterface
-    private interface SqlWork {
-        void run() throws SQLException;
-    }
-
-    private static void inTransaction(Connection c, SqlWork work) throws SQLException {
-        c.setAutoCommit(false);
-        try {
-            work.run();
-            c.commit();
-        } catch (SQLException | RuntimeException e) {
-            try {
-                c.rollback();
-            } catch (SQLException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
-        } finally {
-            c.setAutoCommit(true);
         }
     }
 }

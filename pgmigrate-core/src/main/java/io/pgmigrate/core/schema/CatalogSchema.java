@@ -639,9 +639,7 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                     + present.size() + " of the " + tables.size() + " tables (" + abbreviate(present)
                     + ") but not the others; drop them on the target, or create all of them yourself");
         }
-        boolean auto = target.getAutoCommit();
-        target.setAutoCommit(false);
-        try {
+        Queries.inTransaction(target, () -> {
             // A function body may name objects created further down.
             Queries.execute(target, "SET LOCAL check_function_bodies = off");
             for (String statement : statements) {
@@ -653,14 +651,8 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                                     ? "pg_dump's schema script" : firstLine(statement)), e);
                 }
             }
-            target.commit();
-            return true;
-        } catch (RuntimeException | SQLException e) {
-            target.rollback();
-            throw e;
-        } finally {
-            target.setAutoCommit(auto);
-        }
+        });
+        return true;
     }
 
     private static String oidArray(java.util.Collection<Long> oids) {

@@ -12,6 +12,12 @@ import java.util.Optional;
 /** Small JDBC helpers: every value bound, never concatenated. */
 public final class Queries {
 
+    /** Work on a connection inside {@link #inTransaction}. */
+    @FunctionalInterface
+    public interface SqlWork {
+        void run() throws SQLException;
+    }
+
     /** Maps one row. */
     @FunctionalInterface
     public interface RowMapper<T> {
@@ -50,6 +56,28 @@ public final class Queries {
     public static void execute(Connection c, String sql) throws SQLException {
         try (Statement s = c.createStatement()) {
             s.execute(sql);
+        }
+    }
+
+    /**
+     * Runs {@code work} in one transaction on {@code c}: committed when it returns, rolled back when it throws. The
+     * connection's auto-commit mode is restored afterwards.
+     */
+    public static void inTransaction(Connection c, SqlWork work) throws SQLException {
+        boolean auto = c.getAutoCommit();
+        c.setAutoCommit(false);
+        try {
+            work.run();
+            c.commit();
+        } catch (SQLException | RuntimeException e) {
+            try {
+                c.rollback();
+            } catch (SQLException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        } finally {
+            c.setAutoCommit(auto);
         }
     }
 

@@ -110,7 +110,7 @@ public final class NativeLink {
 
     /** Creates the publication for {@code tables} unless it is already there. */
     public void ensurePublication(Connection source, List<TableRef> tables) throws SQLException {
-        boolean exists = Queries.exists(source, "SELECT 1 FROM pg_publication WHERE pubname = ?", publication);
+        boolean exists = publicationExists(source);
         if (exists) {
             requireOurs(publicationFlag(), publication, "publication", "DROP PUBLICATION " + quote(publication));
             return;
@@ -137,7 +137,7 @@ public final class NativeLink {
      * different. The journal's flag alone proves nothing: a process may have died between marking and creating.
      */
     public void ensurePublicationOf(Connection publisher, List<TableRef> tables) throws SQLException {
-        if (!Queries.exists(publisher, "SELECT 1 FROM pg_publication WHERE pubname = ?", publication)) {
+        if (!publicationExists(publisher)) {
             ensurePublication(publisher, tables);
             return;
         }
@@ -359,15 +359,21 @@ public final class NativeLink {
         Duration lagTime = slotRow.map(r -> r[1] == null ? Duration.ZERO
                 : Duration.ofNanos((long) (((Number) r[1]).doubleValue() * 1e9))).orElse(Duration.ZERO);
 
+        // From pg_publication, so the same round trip says whether the publication is there at all (no row) or
+        // publishes nothing (one row of NULLs).
         Map<TableRef, Long> estimates = new HashMap<>();
-        for (Object[] r : Queries.list(source, """
+        List<Object[]> published = Queries.list(source, """
                 SELECT pt.schemaname, pt.tablename, c.reltuples::bigint
-                FROM pg_publication_tables pt
-                JOIN pg_namespace n ON n.nspname = pt.schemaname
-                JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
-                WHERE pt.pubname = ?
-                """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getLong(3)}, publication)) {
-            estimates.put(new TableRef((String) r[0], (String) r[1]), (Long) r[2]);
+                FROM pg_publication p
+                LEFT JOIN pg_publication_tables pt ON pt.pubname = p.pubname
+                LEFT JOIN pg_namespace n ON n.nspname = pt.schemaname
+                LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+                WHERE p.pubname = ?
+                """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getLong(3)}, publication);
+        for (Object[] r : published) {
+            if (r[0] != null) {
+                estimates.put(new TableRef((String) r[0], (String) r[1]), (Long) r[2]);
+            }
         }
 
         Optional<Subscription> sub = subscription(target);
@@ -436,7 +442,7 @@ public final class NativeLink {
             problem = problem.isEmpty() ? skipped : skipped + "; " + problem;
         }
         return new LinkState(sub.isPresent(), enabled, slotRow.isPresent(), current, confirmed, lagTime, tables,
-                unsubscribed, problem, applyErrors, publicationExists(source));
+                unsubscribed, problem, applyErrors, !published.isEmpty());
     }
 
     public boolean publicationExists(Connection publisher) throws SQLException {
