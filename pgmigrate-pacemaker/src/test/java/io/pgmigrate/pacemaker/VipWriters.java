@@ -80,7 +80,7 @@ final class VipWriters implements AutoCloseable {
                 pause();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return;
+                break; // the connection is closed below
             }
         }
         close(c);

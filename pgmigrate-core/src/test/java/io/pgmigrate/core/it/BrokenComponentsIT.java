@@ -53,9 +53,11 @@ class BrokenComponentsIT {
             assertThat(d.message()).contains("publication pgmigrate_unpublished_unpublished_pub is gone")
                     .contains("complete()");
             PgMigrateException e = catchThrowableOfType(PgMigrateException.class, m::start);
+            assertThat(e).as("start() refuses").isNotNull();
             assertThat(e.code()).isEqualTo(ErrorCode.REPLICATION_OBJECT_LOST);
             assertThat(e.getMessage()).contains("is gone from the source");
             CutoverException refused = catchThrowableOfType(CutoverException.class, m::cutover);
+            assertThat(refused).as("the cutover refuses").isNotNull();
             assertThat(refused.getMessage()).contains("is gone from the source").contains("nothing was changed");
             m.complete();
         }
@@ -106,6 +108,7 @@ class BrokenComponentsIT {
 
             assertThat(m.status().database(db).phase()).isEqualTo(Phase.FAILED);
             PgMigrateException e = catchThrowableOfType(PgMigrateException.class, m::start);
+            assertThat(e).as("start() refuses").isNotNull();
             assertThat(e.code()).isEqualTo(ErrorCode.REPLICATION_OBJECT_LOST);
             assertThat(e.getMessage()).contains("is gone from the target").contains("complete()");
             m.complete();

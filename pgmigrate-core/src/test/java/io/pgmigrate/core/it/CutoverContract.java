@@ -203,7 +203,7 @@ abstract class CutoverContract {
             CompletableFuture<Integer> slow = CompletableFuture.supplyAsync(() -> {
                 try (Connection app = Ledger.connectAsApp(source.host(), source.port(), db);
                      Statement s = app.createStatement()) {
-                    return s.executeUpdate("INSERT INTO ledger (writer, seq) SELECT 7, 1 FROM pg_sleep(2)");
+                    return s.executeUpdate("INSERT INTO ledger (writer, seq) SELECT 7, 1 FROM pg_sleep(60)");
                 } catch (SQLException e) {
                     throw new IllegalStateException(e);
                 }
@@ -235,7 +235,7 @@ abstract class CutoverContract {
             fence.prepare();
             CompletableFuture<Integer> slow = CompletableFuture.supplyAsync(() -> {
                 try (Connection walsender = replicationConnection(source, db); Statement s = walsender.createStatement()) {
-                    return s.executeUpdate("INSERT INTO ledger (writer, seq) SELECT 9, 1 FROM pg_sleep(3)");
+                    return s.executeUpdate("INSERT INTO ledger (writer, seq) SELECT 9, 1 FROM pg_sleep(60)");
                 } catch (SQLException e) {
                     throw new IllegalStateException(e);
                 }
@@ -269,11 +269,8 @@ abstract class CutoverContract {
             }
         };
         try (TcpProxy proxy = proxy(source, target);
-             Migration m = builder(source, target, state, "abort", db).trafficSwitch(proxy).listener(saboteur)
-                     .build()) {
-            m.start();
-            m.awaitInSync(SYNC);
-            Ledger.grant(target, db);
+             Migration m = streaming(target, db,
+                     builder(source, target, state, "abort", db).trafficSwitch(proxy).listener(saboteur))) {
             Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
             CutoverException failure;
             try (w) {
@@ -359,11 +356,8 @@ abstract class CutoverContract {
                     return "flaky switch";
                 }
             };
-            try (Migration m = builder(source, target, state, "early", db).trafficSwitch(flaky).build()) {
-                m.start();
-                m.awaitInSync(SYNC);
-                Ledger.grant(target, db);
-
+            try (Migration m = streaming(target, db,
+                    builder(source, target, state, "early", db).trafficSwitch(flaky))) {
                 assertThatThrownBy(() -> target.execute(db, "DELETE FROM counters WHERE writer = 0"))
                         .as("a stray write while streaming, even a superuser's").hasMessageContaining("25006");
 
@@ -381,6 +375,7 @@ abstract class CutoverContract {
                 m.awaitInSync(SYNC);
                 assertThat(Fixtures.fingerprint(source, db, "public.ledger"))
                         .isEqualTo(Fixtures.fingerprint(target, db, "public.ledger"));
+                m.complete();
             }
         }
     }
@@ -398,11 +393,8 @@ abstract class CutoverContract {
         Ledger.createRole(target);
         FailingStateStore store = new FailingStateStore(io.pgmigrate.StateStore.directory(state));
         try (TcpProxy proxy = proxy(source, target)) {
-            try (Migration m = Migration.builder().name("storefail").source(source.endpoint())
-                    .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(proxy).build()) {
-                m.start();
-                m.awaitInSync(SYNC);
-                Ledger.grant(target, db);
+            try (Migration m = streaming(target, db, Migration.builder().name("storefail").source(source.endpoint())
+                    .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(proxy))) {
                 Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
                 CutoverException failure;
                 try (w) {
@@ -458,11 +450,8 @@ abstract class CutoverContract {
                     return "refuses once";
                 }
             };
-            try (Migration m = Migration.builder().name("holds").source(source.endpoint())
-                    .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(refusesOnce).build()) {
-                m.start();
-                m.awaitInSync(SYNC);
-                Ledger.grant(target, db);
+            try (Migration m = streaming(target, db, Migration.builder().name("holds").source(source.endpoint())
+                    .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(refusesOnce))) {
                 store.failAfter("\"SWITCHING\"");
                 assertThatThrownBy(m::cutover).isInstanceOfSatisfying(io.pgmigrate.PgMigrateException.class,
                         e -> assertThat(e.code()).isEqualTo(ErrorCode.STATE_STORE_FAILED));
@@ -503,8 +492,30 @@ abstract class CutoverContract {
                 .stateDirectory(state);
     }
 
+    /**
+     * The migration {@code builder} describes, started, in sync, and the ledger's application role granted on the
+     * target: ready for a cutover. Closed again when a step fails.
+     */
+    static Migration streaming(PostgresServer target, String db, io.pgmigrate.MigrationBuilder builder) {
+        Migration m = builder.build();
+        try {
+            m.start();
+            m.awaitInSync(SYNC);
+            Ledger.grant(target, db);
+            return m;
+        } catch (RuntimeException | Error e) {
+            m.close();
+            throw e;
+        }
+    }
+
     static void assertSourceRefusesWrites(PostgresServer source, String db) throws SQLException {
-        try (Connection c = Ledger.connectAsApp(source.host(), source.port(), db); Statement s = c.createStatement()) {
+        assertRefusesWrites(source.host(), source.port(), db);
+    }
+
+    /** An application session at {@code host:port} cannot write, even after turning read-only mode off. */
+    static void assertRefusesWrites(String host, int port, String db) throws SQLException {
+        try (Connection c = Ledger.connectAsApp(host, port, db); Statement s = c.createStatement()) {
             s.execute("SET default_transaction_read_only = off");
             assertThatThrownBy(() -> s.executeUpdate("INSERT INTO ledger (writer, seq) VALUES (-2, 1)"))
                     .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("25006"));

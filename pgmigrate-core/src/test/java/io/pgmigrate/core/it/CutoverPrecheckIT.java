@@ -47,6 +47,7 @@ class CutoverPrecheckIT {
     private static final long DEFAULT_MAX_LAG = 16L << 20;
 
     @Test
+    @Timeout(value = 8, unit = TimeUnit.MINUTES) // tens of megabytes applied, then carried back, on a loaded machine
     void aCutoverCalledWhileTheTargetIsTensOfMegabytesBehindWaitsForItAndLosesNothing(
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
         String db = "backlog";
@@ -65,11 +66,9 @@ class CutoverPrecheckIT {
             }
         };
         try (TcpProxy proxy = CutoverContract.proxy(source, target);
-             Migration m = CutoverContract.builder(source, target, state, "backlog", db).trafficSwitch(proxy)
-                     .listener(listener).build()) {
-            m.start();
-            m.awaitInSync(SYNC);
-            Ledger.grant(target, db);
+             Migration m = CutoverContract.streaming(target, db,
+                     CutoverContract.builder(source, target, state, "backlog", db).trafficSwitch(proxy)
+                     .listener(listener))) {
             Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
             CutoverReport report;
             Instant released;
@@ -121,11 +120,9 @@ class CutoverPrecheckIT {
         String db = "stuck";
         Ledger.create(source, db, 2);
         Ledger.createRole(target);
-        try (Migration m = CutoverContract.builder(source, target, state, "stuck", db).cutoverMaxLagBytes(1 << 20)
-                .cutoverCatchUpTimeout(Duration.ofSeconds(3)).build()) {
-            m.start();
-            m.awaitInSync(SYNC);
-            Ledger.grant(target, db);
+        try (Migration m = CutoverContract.streaming(target, db,
+                CutoverContract.builder(source, target, state, "stuck", db).cutoverMaxLagBytes(1 << 20)
+                .cutoverCatchUpTimeout(Duration.ofSeconds(3)))) {
             Ledger.Writers w = new Ledger.Writers(source.host(), source.port(), db, 2);
             try (w) {
                 w.awaitMoreCommits(50);
@@ -273,18 +270,14 @@ class CutoverPrecheckIT {
         Ledger.create(source, db, 1);
         Ledger.createRole(target);
         try (TcpStub network = TcpStub.forwarding(target.host(), target.port())) {
-            Endpoint throughNetwork = Endpoint.of("jdbc:postgresql://127.0.0.1:" + network.port() + "/")
-                    .user(target.superuser());
+            Endpoint throughNetwork = network.endpointFor(target);
             // The journal's FENCED entry is written right after the fence went up: the partition starts there.
             io.pgmigrate.StateStore cutsTheNetwork = HookedStateStore.afterSaving(
                     io.pgmigrate.StateStore.directory(state), "\"FENCED\"", network::blackHole);
-            try (Migration m = Migration.builder().name("partition").source(source.endpoint()).target(throughNetwork)
+            try (Migration m = CutoverContract.streaming(target, db,
+                    Migration.builder().name("partition").source(source.endpoint()).target(throughNetwork)
                     .targetAsSeenBySource(target.endpoint()).databases(db).stateStore(cutsTheNetwork)
-                    .cutoverTimeout(Duration.ofSeconds(5)).connectTimeout(Duration.ofSeconds(2)).connectAttempts(1)
-                    .build()) {
-                m.start();
-                m.awaitInSync(SYNC);
-                Ledger.grant(target, db);
+                    .cutoverTimeout(Duration.ofSeconds(5)).connectTimeout(Duration.ofSeconds(2)).connectAttempts(1))) {
 
                 CompletableFuture<CutoverReport> cutover = CompletableFuture.supplyAsync(m::cutover);
                 Throwable failure = catchThrowable(() -> cutover.get(2, TimeUnit.MINUTES));
@@ -307,10 +300,8 @@ class CutoverPrecheckIT {
         String db = "retention";
         Ledger.create(source, db, 1, true);
         Ledger.createRole(target);
-        try (Migration m = CutoverContract.builder(source, target, state, "retention", db).build()) {
-            m.start();
-            m.awaitInSync(SYNC);
-            Ledger.grant(target, db);
+        try (Migration m = CutoverContract.streaming(target, db,
+                CutoverContract.builder(source, target, state, "retention", db))) {
             // A retention job drops the history partition with its rows, on the source only.
             source.execute(db, "DROP TABLE ledger_history");
 
@@ -337,10 +328,8 @@ class CutoverPrecheckIT {
         String db = "truncated";
         Ledger.create(source, db, 1, true);
         Ledger.createRole(target);
-        try (Migration m = CutoverContract.builder(source, target, state, "truncated", db).build()) {
-            m.start();
-            m.awaitInSync(SYNC);
-            Ledger.grant(target, db);
+        try (Migration m = CutoverContract.streaming(target, db,
+                CutoverContract.builder(source, target, state, "truncated", db))) {
             source.execute(db, "TRUNCATE ledger_history");
             source.execute(db, "INSERT INTO ledger (writer, seq) VALUES (7, 1)"); // a later change, which is carried
             m.awaitInSync(SYNC);

@@ -56,10 +56,8 @@ class OldSourceIT {
         Ledger.create(source, db, 2);
         Ledger.createRole(target);
         try (TcpProxy proxy = CutoverContract.proxy(source, target);
-             Migration m = CutoverContract.builder(source, target, state, "legacy", db).trafficSwitch(proxy).build()) {
-            m.start();
-            m.awaitInSync(SYNC);
-            Ledger.grant(target, db);
+             Migration m = CutoverContract.streaming(target, db,
+                     CutoverContract.builder(source, target, state, "legacy", db).trafficSwitch(proxy))) {
             Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
             CutoverReport back;
             try (w) {

@@ -51,8 +51,7 @@ class OneDriverIT {
         Ledger.createRole(target);
         CountDownLatch fenced = new CountDownLatch(1);
         try (TcpStub network = TcpStub.forwarding(target.host(), target.port())) {
-            Endpoint throughNetwork = Endpoint.of("jdbc:postgresql://127.0.0.1:" + network.port() + "/")
-                    .user(target.superuser());
+            Endpoint throughNetwork = network.endpointFor(target);
             StateStore cutsTheNetwork = HookedStateStore.afterSaving(StateStore.directory(state), "\"FENCED\"",
                     () -> {
                         network.freezeOpenConnections();
@@ -71,33 +70,38 @@ class OneDriverIT {
                 Ledger.grant(target, db);
 
                 CompletableFuture<CutoverReport> hung = CompletableFuture.supplyAsync(a::cutover);
-                assertThat(fenced.await(2, TimeUnit.MINUTES)).as("A fenced the source and hangs").isTrue();
+                try {
+                    assertThat(fenced.await(2, TimeUnit.MINUTES)).as("A fenced the source and hangs").isTrue();
 
-                PgMigrateException refused = catchThrowableOfType(PgMigrateException.class, b::cutover);
-                assertThat(refused).as("B is refused while A holds the migration").isNotNull();
-                assertThat(refused.code()).isEqualTo(ErrorCode.MIGRATION_IN_USE);
-                long holder = Fixtures.count(source, db, "SELECT pid FROM pg_stat_activity"
-                        + " WHERE application_name LIKE 'pgmigrate owner %'");
-                assertThat(refused.getMessage()).contains("pid " + holder).contains("pg_terminate_backend");
-                CutoverContract.assertSourceRefusesWrites(source, db);
+                    PgMigrateException refused = catchThrowableOfType(PgMigrateException.class, b::cutover);
+                    assertThat(refused).as("B is refused while A holds the migration").isNotNull();
+                    assertThat(refused.code()).isEqualTo(ErrorCode.MIGRATION_IN_USE);
+                    long holder = Fixtures.count(source, db, "SELECT l.pid FROM pg_locks l"
+                            + " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = hashtext('contested')::oid"
+                            + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+                    assertThat(refused.getMessage()).contains("pid " + holder).contains("pg_terminate_backend");
+                    CutoverContract.assertSourceRefusesWrites(source, db);
 
-                // The operator ends the hung process's session, as the message says; B takes over and finishes.
-                source.execute(db, "SELECT pg_terminate_backend(" + holder + ")");
-                CutoverReport finished = b.cutover();
-                assertThat(finished.succeeded()).isTrue();
+                    // The operator ends the hung process's session, as the message says; B takes over and finishes.
+                    source.execute(db, "SELECT pg_terminate_backend(" + holder + ")");
+                    CutoverReport finished = b.cutover();
+                    assertThat(finished.succeeded()).isTrue();
 
-                network.breakFrozen(); // A's connections break: it wakes up in the window
-                Throwable woke = catchThrowable(() -> hung.get(2, TimeUnit.MINUTES));
-                assertThat(woke).isInstanceOf(ExecutionException.class);
-                assertThat(woke.getCause()).isInstanceOfSatisfying(PgMigrateException.class,
-                        e -> assertThat(e.code()).as(e.getMessage()).isEqualTo(ErrorCode.MIGRATION_IN_USE));
+                    network.breakFrozen(); // A's connections break: it wakes up in the window
+                    Throwable woke = catchThrowable(() -> hung.get(2, TimeUnit.MINUTES));
+                    assertThat(woke).isInstanceOf(ExecutionException.class);
+                    assertThat(woke.getCause()).isInstanceOfSatisfying(PgMigrateException.class,
+                            e -> assertThat(e.code()).as(e.getMessage()).isEqualTo(ErrorCode.MIGRATION_IN_USE));
 
-                CutoverContract.assertSourceRefusesWrites(source, db);
-                assertThat(b.status().databases().get(0).phase()).isEqualTo(Phase.CUT_OVER);
-                try (var c = Ledger.connectAsApp(target.host(), target.port(), db); var s = c.createStatement()) {
-                    assertThat(s.executeUpdate("INSERT INTO ledger (writer, seq) VALUES (-5, 1)")).isOne();
+                    CutoverContract.assertSourceRefusesWrites(source, db);
+                    assertThat(b.status().databases().get(0).phase()).isEqualTo(Phase.CUT_OVER);
+                    try (var c = Ledger.connectAsApp(target.host(), target.port(), db); var s = c.createStatement()) {
+                        assertThat(s.executeUpdate("INSERT INTO ledger (writer, seq) VALUES (-5, 1)")).isOne();
+                    }
+                    b.complete();
+                } finally {
+                    network.breakFrozen(); // never leave A hung: close() waits for its cutover
                 }
-                b.complete();
             }
         }
     }
@@ -125,6 +129,7 @@ class OneDriverIT {
             assertThat(observer.status().databases().get(0).phase()).as("the observer reads the journal anew")
                     .isEqualTo(Phase.PAUSED);
             PgMigrateException e = catchThrowableOfType(PgMigrateException.class, observer::start);
+            assertThat(e).as("the observer cannot start").isNotNull();
             assertThat(e.code()).isEqualTo(ErrorCode.MIGRATION_IN_USE);
             driver.complete();
         }

@@ -52,6 +52,9 @@ class ReverseStreamIT {
             try (Migration m = CutoverContract.builder(source, target, state, "half", db).trafficSwitch(proxy)
                     .build()) {
                 assertThat(m.cutover().succeeded()).isTrue();
+                assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_publication_tables"
+                        + " WHERE pubname LIKE 'pgmigrate\\_half\\_%' AND schemaname = 'public' AND tablename = 'ledger'"))
+                        .as("the reverse publication on the target publishes the forward stream's tables").isOne();
                 target.execute(db, "INSERT INTO ledger (writer, seq, note) VALUES (0, 1, 'on the new side')");
                 m.awaitInSync(SYNC);
                 assertThat(Fixtures.count(source, db, "SELECT count(*) FROM ledger WHERE writer = 0"))
@@ -77,10 +80,8 @@ class ReverseStreamIT {
         Ledger.create(source, db, 1);
         Ledger.createRole(target);
         try (TcpProxy proxy = CutoverContract.proxy(source, target);
-             Migration m = CutoverContract.builder(source, target, state, "joined", db).trafficSwitch(proxy).build()) {
-            m.start();
-            m.awaitInSync(SYNC);
-            Ledger.grant(target, db);
+             Migration m = CutoverContract.streaming(target, db,
+                     CutoverContract.builder(source, target, state, "joined", db).trafficSwitch(proxy))) {
             assertThat(m.cutover().succeeded()).isTrue();
             assertThat(m.rollback().succeeded()).isTrue();
 
@@ -118,11 +119,9 @@ class ReverseStreamIT {
         Ledger.create(source, db, 1);
         Ledger.createRole(target);
         FailingStateStore store = new FailingStateStore(io.pgmigrate.StateStore.directory(state));
-        try (Migration m = Migration.builder().name("done").source(source.endpoint()).target(target.endpoint())
-                .databases(db).stateStore(store).build()) {
-            m.start();
-            m.awaitInSync(SYNC);
-            Ledger.grant(target, db);
+        try (Migration m = CutoverContract.streaming(target, db,
+                Migration.builder().name("done").source(source.endpoint()).target(target.endpoint())
+                .databases(db).stateStore(store))) {
             assertThat(m.cutover().succeeded()).isTrue();
 
             store.failNow();
@@ -150,10 +149,8 @@ class ReverseStreamIT {
         Ledger.create(source, db, 1);
         Ledger.createRole(target);
         try (TcpProxy proxy = CutoverContract.proxy(source, target);
-             Migration m = CutoverContract.builder(source, target, state, "idle", db).trafficSwitch(proxy).build()) {
-            m.start();
-            m.awaitInSync(SYNC);
-            Ledger.grant(target, db);
+             Migration m = CutoverContract.streaming(target, db,
+                     CutoverContract.builder(source, target, state, "idle", db).trafficSwitch(proxy))) {
             assertThat(m.cutover().succeeded()).isTrue();
 
             // About 10 MB of writes on the new side, which the reverse stream applies on the old one.

@@ -39,10 +39,8 @@ class SchemaChangeAfterCutoverIT {
         String db = "deploy";
         Ledger.create(source, db, 1);
         Ledger.createRole(target);
-        try (Migration m = CutoverContract.builder(source, target, state, "deploy", db).build()) {
-            m.start();
-            m.awaitInSync(SYNC);
-            Ledger.grant(target, db);
+        try (Migration m = CutoverContract.streaming(target, db,
+                CutoverContract.builder(source, target, state, "deploy", db))) {
             assertThat(m.cutover().succeeded()).isTrue();
 
             target.execute(db, "ALTER TABLE ledger ADD COLUMN x integer;"

@@ -53,6 +53,13 @@ final class TcpStub implements AutoCloseable {
         return new TcpStub(Behaviour.FORWARD, new InetSocketAddress(host, port));
     }
 
+    /** {@code server}'s superuser endpoint, reached through this stub. */
+    io.pgmigrate.Endpoint endpointFor(io.pgmigrate.testkit.PostgresServer server) {
+        io.pgmigrate.Endpoint e = io.pgmigrate.Endpoint.of("jdbc:postgresql://127.0.0.1:" + port() + "/")
+                .user(server.superuser());
+        return server.endpoint().password().map(e::password).orElse(e);
+    }
+
     int port() {
         return listener.getLocalPort();
     }
