@@ -123,6 +123,12 @@ public final class Connector {
         try {
             c.setNetworkTimeout(Runnable::run, sessionSocketTimeout * 1000);
             c.setAutoCommit(true);
+            if (c.getMetaData().getDatabaseMajorVersion() >= 14) {
+                // The migration's sessions are kept open and sit idle between calls (the lock's session for the
+                // whole migration): a server's idle_session_timeout must not end them, least of all inside a cutover.
+                // Not in the startup packet: PostgreSQL 12 and 13 refuse a setting they do not know.
+                Queries.execute(c, "SET idle_session_timeout = 0");
+            }
             return c;
         } catch (SQLException e) {
             try {

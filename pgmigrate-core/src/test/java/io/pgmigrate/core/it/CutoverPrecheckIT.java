@@ -354,7 +354,7 @@ class CutoverPrecheckIT {
      * A transaction on the target that holds a lock the apply worker needs to write {@code ledger}: the subscription
      * stays enabled and connected but applies nothing until the transaction ends (closing the connection ends it).
      */
-    private static Connection blockApply(PostgresServer target, String db) throws SQLException {
+    static Connection blockApply(PostgresServer target, String db) throws SQLException {
         Connection c = target.connect(db);
         c.setAutoCommit(false);
         try (Statement s = c.createStatement()) {

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.sql.Connection;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -103,6 +104,49 @@ class OneDriverIT {
                     network.breakFrozen(); // never leave A hung: close() waits for its cutover
                 }
             }
+        }
+    }
+
+    /**
+     * A source whose idle_session_timeout ends idle sessions: the lock's session sits idle while a cutover waits for
+     * a backlog, so the server ended it and the cutover, finding its lock gone at its first journal write, stopped
+     * with MIGRATION_IN_USE. The migration's sessions turn the timeout off for themselves.
+     */
+    @Test
+    void aSourceThatEndsIdleSessionsDoesNotTakeTheLockFromACutoverWaitingForABacklog(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "idle_limit";
+        Ledger.create(source, db, 1);
+        Ledger.createRole(target);
+        source.execute(db, "ALTER DATABASE idle_limit SET idle_session_timeout = '1s'");
+        try (Migration m = CutoverContract.streaming(target, db,
+                CutoverContract.builder(source, target, state, "idle_limit", db).cutoverMaxLagBytes(1024))) {
+            CompletableFuture<CutoverReport> cutover;
+            try (Connection block = CutoverPrecheckIT.blockApply(target, db)) {
+                source.execute(db, "INSERT INTO ledger (writer, seq, note) SELECT 3, g, repeat('x', 100)"
+                        + " FROM generate_series(1, 200) g");
+                cutover = CompletableFuture.supplyAsync(m::cutover);
+                // A session of anyone else, opened after the cutover began, is ended for idling: so would the lock's
+                // session have been by now.
+                try (Connection other = source.connect(db)) {
+                    long pid;
+                    try (var st = other.createStatement(); var rs = st.executeQuery("SELECT pg_backend_pid()")) {
+                        rs.next();
+                        pid = rs.getLong(1);
+                    }
+                    // Watched from other sessions: a query on it would reset its idle time.
+                    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+                    while (Fixtures.count(source, db, "SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid) > 0) {
+                        assertThat(System.nanoTime()).as("the server ends idle sessions").isLessThan(deadline);
+                        TimeUnit.MILLISECONDS.sleep(200);
+                    }
+                }
+                assertThat(cutover).as("the cutover waits for the backlog").isNotDone();
+            }
+            assertThat(cutover.get(2, TimeUnit.MINUTES).succeeded()).isTrue();
+            m.complete();
+        } finally {
+            source.execute(db, "ALTER DATABASE idle_limit RESET idle_session_timeout");
         }
     }
 
