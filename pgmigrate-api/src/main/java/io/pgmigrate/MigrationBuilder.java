@@ -8,9 +8,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.EnumSet;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -43,6 +45,7 @@ public final class MigrationBuilder {
     private Duration cutoverCatchUpTimeout;
     private Duration fenceDrainTimeout;
     private Long sequenceMargin;
+    private Set<LeftBehind> acceptedLeftBehind;
     private SchemaStrategy schemaStrategy;
     private Path pgDump;
     private Boolean ownershipAndGrants;
@@ -172,6 +175,22 @@ public final class MigrationBuilder {
             throw new IllegalArgumentException("sequenceMargin must be zero or more, was " + increments);
         }
         this.sequenceMargin = increments;
+        return this;
+    }
+
+    /**
+     * Kinds of data a cutover may leave on the old side without refusing: by default none, so a cutover (or rollback)
+     * refuses, before it fences anything, while the old side holds unlogged rows, rows of inheritance hierarchies,
+     * large objects or extension configuration rows, and names them. Accept a kind when it is moved some other way
+     * (for example large objects with {@code pg_dump --large-objects} after the cutover) or not needed.
+     */
+    public MigrationBuilder acceptLeftBehind(LeftBehind... kinds) {
+        checkUnset(this.acceptedLeftBehind, "acceptLeftBehind");
+        Set<LeftBehind> set = EnumSet.noneOf(LeftBehind.class);
+        for (LeftBehind k : kinds) {
+            set.add(Objects.requireNonNull(k, "acceptLeftBehind: null kind"));
+        }
+        this.acceptedLeftBehind = set;
         return this;
     }
 
@@ -344,7 +363,8 @@ public final class MigrationBuilder {
                         cutoverMaxLagBytes == null ? 16L << 20 : cutoverMaxLagBytes,
                         fenceDrainTimeout == null ? Duration.ofMillis(500) : fenceDrainTimeout,
                         sequenceMargin == null ? 1000 : sequenceMargin,
-                        cutoverCatchUpTimeout == null ? Duration.ofMinutes(5) : cutoverCatchUpTimeout),
+                        cutoverCatchUpTimeout == null ? Duration.ofMinutes(5) : cutoverCatchUpTimeout,
+                        acceptedLeftBehind == null ? Set.of() : acceptedLeftBehind),
                 new MigrationConfig.SchemaSettings(strategy, java.util.Optional.ofNullable(pgDump),
                         Boolean.TRUE.equals(ownershipAndGrants)));
         return provider().create(config);

@@ -2,8 +2,11 @@ package io.pgmigrate;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Collections;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * A validated migration configuration, as {@link MigrationBuilder#build()} hands it to the implementation.
@@ -44,9 +47,15 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
      * @param sequenceMargin increments added to each sequence copied to the new side
      * @param catchUpTimeout how long the cutover waits for every stream to come within {@code maxLagBytes} before it
      *                       refuses
+     * @param acceptedLeftBehind kinds of data the stream does not carry that a cutover may leave on the old side
      */
     public record CutoverSettings(Duration timeout, long maxLagBytes, Duration drainTimeout, long sequenceMargin,
-                                  Duration catchUpTimeout) {
+                                  Duration catchUpTimeout, Set<LeftBehind> acceptedLeftBehind) {
+
+        public CutoverSettings {
+            acceptedLeftBehind = acceptedLeftBehind.isEmpty() ? Set.of()
+                    : Collections.unmodifiableSet(EnumSet.copyOf(acceptedLeftBehind));
+        }
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.pgmigrate.pacemaker;
 
 import io.pgmigrate.Endpoint;
+import io.pgmigrate.LeftBehind;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationBuilder;
 import io.pgmigrate.SchemaStrategy;
@@ -49,7 +50,8 @@ public record AgentConfig(Properties properties, Path file) {
             "source.passfile", "target.url", "target.user", "target.passfile", "source.as_seen_by_target",
             "target.as_seen_by_source", "state", "vip.resource", "vip.source.node", "vip.target.node",
             "vip.source.resource", "vip.target.resource", "vip.timeout_seconds", "trigger.attribute",
-            "schema.strategy", "cutover.timeout_seconds", "cutover.catch_up_timeout_seconds");
+            "schema.strategy", "cutover.timeout_seconds", "cutover.catch_up_timeout_seconds",
+            "cutover.accept_left_behind");
 
     /** Reads and checks {@code file}: unknown keys, missing required ones and passwords are errors. */
     public static AgentConfig read(Path file) {
@@ -90,6 +92,18 @@ public record AgentConfig(Properties properties, Path file) {
         return v == null || v.isBlank() ? Optional.empty() : Optional.of(v.strip());
     }
 
+    /** {@code cutover.accept_left_behind}: comma-separated {@link LeftBehind} names, in any case. */
+    private LeftBehind[] leftBehind(String value) {
+        return Arrays.stream(value.split(",")).map(String::strip).filter(v -> !v.isEmpty()).map(v -> {
+            try {
+                return LeftBehind.valueOf(v.toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(file + ": cutover.accept_left_behind: unknown kind " + v + "; known: "
+                        + Arrays.toString(LeftBehind.values()), e);
+            }
+        }).toArray(LeftBehind[]::new);
+    }
+
     private Endpoint endpoint(String side) {
         Endpoint e = Endpoint.of(get(side + ".url").orElseThrow());
         if (get(side + ".user").isPresent()) {
@@ -114,6 +128,7 @@ public record AgentConfig(Properties properties, Path file) {
         get("cutover.timeout_seconds").ifPresent(s -> b.cutoverTimeout(Duration.ofSeconds(Long.parseLong(s))));
         get("cutover.catch_up_timeout_seconds").ifPresent(s -> b.cutoverCatchUpTimeout(
                 Duration.ofSeconds(Long.parseLong(s))));
+        get("cutover.accept_left_behind").ifPresent(s -> b.acceptLeftBehind(leftBehind(s)));
         if (get("vip.resource").isPresent()) {
             PacemakerVip.Builder vip = PacemakerVip.builder(get("vip.resource").get()).runner(runner);
             vip.source(placement("vip.source"));

@@ -4,11 +4,13 @@ import io.pgmigrate.CutoverException;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.CutoverReport.SequenceValue;
 import io.pgmigrate.ErrorCode;
+import io.pgmigrate.LeftBehind;
 import io.pgmigrate.Lsn;
 import io.pgmigrate.MigrationConfig;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Phase;
 import io.pgmigrate.Side;
+import io.pgmigrate.core.preflight.LeftBehindCheck;
 import io.pgmigrate.core.replication.nativ.LinkState;
 import io.pgmigrate.core.replication.nativ.NativeLink;
 import io.pgmigrate.core.schema.TableRef;
@@ -23,16 +25,14 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 
 /**
  * Moves traffic from one side to the other for every database of a migration together (DESIGN section 5). The same
@@ -202,6 +202,7 @@ public final class Cutover {
             parallel.run(dbs, db -> {
                 requirePublished(db, from, "pre-check: ", "; nothing was changed");
                 requireSamePartitions(db, from, to, "pre-check: ", "; nothing was changed");
+                requireNothingLeftBehind(db, from);
             });
             steps.add(step("pre-check", t));
             t = System.nanoTime();
@@ -243,7 +244,7 @@ public final class Cutover {
                 NativeLink inbound = ctx.link(from, db);
                 NativeSentinel s = new NativeSentinel(sessions, from, db, inbound.slot(), inbound.subscription());
                 Lsn mark = s.emit();
-                s.await(mark, config.cutover().timeout());
+                s.await(mark, config.cutover().timeout()); // applied, flushed, and on the new side's sync standbys
                 sentinels.put(db, mark);
             });
             // Everything committed on the old side is applied now, so a partition with rows on one side only is
@@ -477,6 +478,33 @@ public final class Cutover {
         String why = unpublished(db, from, ctx.link(from, db).publication());
         if (why != null) {
             throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, when + why + outcome);
+        }
+    }
+
+    /**
+     * Refuses while the old side holds data no stream carries (unlogged rows, inheritance hierarchies, large objects,
+     * extension configuration rows), unless the migration accepts leaving that kind behind: preflight warned about it
+     * possibly days ago, and its data may have appeared since.
+     */
+    private void requireNothingLeftBehind(String db, Side from) {
+        Set<LeftBehind> asked = EnumSet.allOf(LeftBehind.class);
+        asked.removeAll(config.cutover().acceptedLeftBehind());
+        if (asked.isEmpty()) {
+            return;
+        }
+        Map<LeftBehind, List<String>> found;
+        try {
+            found = LeftBehindCheck.find(sessions.get(from, db), asked);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "pre-check: looking for data the stream"
+                    + " does not carry failed; nothing was changed", e);
+        }
+        if (!found.isEmpty()) {
+            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: the stream does not carry this"
+                    + " data, so it would stay on the " + role(from) + ": " + LeftBehindCheck.describe(found)
+                    + "; move it, or accept leaving it with acceptLeftBehind(" + found.keySet().stream()
+                    .map(k -> "LeftBehind." + k.name()).collect(Collectors.joining(", "))
+                    + "); nothing was changed");
         }
     }
 
@@ -784,81 +812,6 @@ public final class Cutover {
             return Optional.of(new Pending(Side.valueOf((String) m.get("to")), Step.valueOf((String) m.get("step")),
                     Optional.ofNullable((String) m.get("fenceStart")).map(Instant::parse),
                     Optional.ofNullable((String) m.get("switchEnd")).map(Instant::parse), lsns));
-        }
-    }
-
-    /** Runs one task per database at once; each database has its own connections, so they do not interfere. */
-    private static final class Parallel implements AutoCloseable {
-
-        private final ExecutorService pool;
-
-        Parallel(int databases) {
-            AtomicInteger n = new AtomicInteger();
-            this.pool = Executors.newFixedThreadPool(Math.max(1, Math.min(databases, 16)), r -> {
-                Thread th = new Thread(r, "pgmigrate-cutover-" + n.incrementAndGet());
-                th.setDaemon(true);
-                return th;
-            });
-        }
-
-        interface Task {
-            void run(String database);
-        }
-
-        /** Runs {@code task} for every database; throws the first failure after all have ended. */
-        void run(List<String> dbs, Task task) {
-            List<String> problems = new ArrayList<>();
-            RuntimeException first = runAll(dbs, task, problems);
-            if (first != null) {
-                throw first;
-            }
-        }
-
-        /** Runs {@code task} for every database, collecting failures in {@code problems}; returns the first. */
-        RuntimeException runAll(List<String> dbs, Task task, List<String> problems) {
-            if (dbs.size() == 1) {
-                try {
-                    task.run(dbs.get(0));
-                    return null;
-                } catch (RuntimeException e) {
-                    problems.add(e.getMessage());
-                    return e;
-                }
-            }
-            List<Future<?>> futures = new ArrayList<>();
-            for (String db : dbs) {
-                futures.add(pool.submit(() -> task.run(db)));
-            }
-            RuntimeException first = null;
-            for (Future<?> f : futures) {
-                try {
-                    f.get();
-                } catch (ExecutionException e) {
-                    RuntimeException r = e.getCause() instanceof RuntimeException re ? re
-                            : new PgMigrateException(ErrorCode.INTERNAL, null, String.valueOf(e.getCause()), e.getCause());
-                    problems.add(r.getMessage());
-                    if (first == null) {
-                        first = r;
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new PgMigrateException(ErrorCode.TIMEOUT, "interrupted during the cutover");
-                }
-            }
-            return first;
-        }
-
-        @Override
-        public void close() {
-            pool.shutdownNow();
-            try {
-                // A task still running could otherwise act after the caller moved on (engage after undo).
-                if (!pool.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS)) {
-                    LOG.error("cutover tasks did not stop within 60 s");
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
         }
     }
 }

@@ -2,6 +2,7 @@ package io.pgmigrate.core.preflight;
 
 import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Finding;
+import io.pgmigrate.LeftBehind;
 import io.pgmigrate.MigrationConfig;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.SchemaDiff;
@@ -21,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 import static io.pgmigrate.core.sql.Identifiers.quote;
 
@@ -184,6 +186,9 @@ final class DatabaseChecks {
                            AS no_identity
                 """ + USER_RELATIONS + """
                   AND c.relkind = 'r' AND c.relpersistence = 'p'
+                  -- inheritance hierarchies are not published (reported apart): their identity does not matter
+                  AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE NOT c.relispartition
+                                  AND (h.inhrelid = c.oid OR h.inhparent = c.oid))
                 ) t WHERE no_identity OR (full_identity AND no_equality IS NOT NULL)
                 ORDER BY 1, 2
                 """, rs -> new Object[]{rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
@@ -270,7 +275,8 @@ final class DatabaseChecks {
                         "REFRESH MATERIALIZED VIEW " + name + "; on the target after the cutover");
             } else if (persistence.equals("u")) {
                 add(Severity.WARNING, "unlogged_table", name, "unlogged tables are not replicated; their rows stay"
-                        + " behind", "ALTER TABLE " + name + " SET LOGGED; before start(), or copy it yourself");
+                        + " behind, and the cutover refuses while it holds rows", "ALTER TABLE " + name + " SET LOGGED;"
+                        + " before start(), or copy it yourself and acceptLeftBehind(LeftBehind.UNLOGGED_TABLES)");
             } else if (persistence.equals("t")) {
                 add(Severity.INFO, "temporary_table", name, "temporary tables belong to one session and are never"
                         + " migrated", "");
@@ -279,8 +285,9 @@ final class DatabaseChecks {
                 continue;
             } else {
                 add(Severity.WARNING, "inheritance", name, "tables in an inheritance hierarchy (parents and children)"
-                        + " are not migrated by this version; their rows stay behind", "convert to declarative"
-                        + " partitioning, or move the data separately");
+                        + " are not migrated by this version; their rows stay behind, and the cutover refuses while"
+                        + " they hold rows", "convert to declarative partitioning, or move the data separately and"
+                        + " acceptLeftBehind(LeftBehind.INHERITED_TABLES)");
             }
         }
         long generated = Long.parseLong(Queries.string(s, "SELECT count(DISTINCT a.attrelid) FROM pg_attribute a"
@@ -293,8 +300,16 @@ final class DatabaseChecks {
         long largeObjects = Long.parseLong(Queries.string(s, "SELECT count(*) FROM pg_largeobject_metadata"));
         if (largeObjects > 0) {
             add(Severity.WARNING, "large_objects", "", largeObjects + " large objects exist; logical replication does"
-                    + " not carry large objects", "move them with pg_dump --large-objects (or lo_export/lo_import)"
-                    + " during the cutover, or store them in bytea columns");
+                    + " not carry them, the fence does not stop their writes, and the cutover refuses while any"
+                    + " exist", "store them in bytea columns, or stop their writers, move them with pg_dump"
+                    + " --large-objects after the cutover and acceptLeftBehind(LeftBehind.LARGE_OBJECTS)");
+        }
+        for (String table : LeftBehindCheck.find(s, Set.of(LeftBehind.EXTENSION_CONFIGURATION))
+                .getOrDefault(LeftBehind.EXTENSION_CONFIGURATION, List.of())) {
+            add(Severity.WARNING, "extension_configuration", table, "an extension keeps user configuration in this"
+                    + " table; extension tables are not replicated, so its user rows stay behind, and the cutover"
+                    + " refuses while they exist", "copy them with pg_dump --data-only --table " + table + " and"
+                    + " acceptLeftBehind(LeftBehind.EXTENSION_CONFIGURATION)");
         }
         long sequences = Long.parseLong(Queries.string(s, "SELECT count(*) FROM pg_sequences"
                 + " WHERE schemaname NOT LIKE 'pgmigrate\\_%'"));

@@ -1,0 +1,43 @@
+package io.pgmigrate.pacemaker;
+
+import io.pgmigrate.LeftBehind;
+import io.pgmigrate.Migration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The agent's configuration file reaches the migration it builds. */
+class AgentConfigTest {
+
+    private static Path file(Path dir, String extra) throws Exception {
+        Path f = dir.resolve("shop.properties");
+        Files.writeString(f, "source.url=jdbc:postgresql://127.0.0.1:1/\ntarget.url=jdbc:postgresql://127.0.0.1:2/\n"
+                + "databases=shop\nstate=" + dir.resolve("state") + "\n" + extra);
+        return f;
+    }
+
+    @Test
+    void dataTheOperatorAcceptsToLeaveBehindReachesTheCutoverSettings(@TempDir Path dir) throws Exception {
+        AgentConfig config = AgentConfig.read(file(dir, "cutover.accept_left_behind=large_objects, Unlogged_Tables\n"));
+        try (Migration m = config.migration(CommandRunner.local())) {
+            assertThat(m.config().cutover().acceptedLeftBehind())
+                    .containsExactlyInAnyOrder(LeftBehind.LARGE_OBJECTS, LeftBehind.UNLOGGED_TABLES);
+        }
+        try (Migration m = AgentConfig.read(file(dir, "")).migration(CommandRunner.local())) {
+            assertThat(m.config().cutover().acceptedLeftBehind()).isEmpty();
+        }
+    }
+
+    @Test
+    void anUnknownKindIsRefusedNamingTheKnownOnes(@TempDir Path dir) throws Exception {
+        AgentConfig config = AgentConfig.read(file(dir, "cutover.accept_left_behind=blobs\n"));
+        assertThatThrownBy(() -> config.migration(CommandRunner.local()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("unknown kind blobs").hasMessageContaining("LARGE_OBJECTS");
+    }
+}
