@@ -15,7 +15,9 @@ public interface Sentinel {
     Lsn emit();
 
     /**
-     * Waits until the other side has durably applied the stream up to {@code lsn}.
+     * Waits until the other side has durably applied the stream up to {@code lsn}: applied and flushed there and, when
+     * it has synchronous standbys ({@code synchronous_standby_names}), flushed on them too, so a failover of the
+     * other side right after the wait loses none of it.
      *
      * @return the position the other side has confirmed, at or after {@code lsn}
      * @throws PgMigrateException with {@link ErrorCode#TIMEOUT} naming the position reached when {@code timeout} runs

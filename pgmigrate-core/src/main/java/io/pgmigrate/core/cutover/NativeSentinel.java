@@ -28,7 +28,8 @@ import java.util.Optional;
  * own: the message is not published, and since PostgreSQL 15 pgoutput skips the otherwise empty transaction, so the
  * origin only reaches the last data commit before the mark. It is read and logged with the result, and the wait
  * fails at once when the subscription is disabled or its slot is gone instead of running into the timeout. While it
- * waits it nudges both sides (see {@link #nudge}); there is no fixed sleep.
+ * waits it nudges both sides (see {@link #nudge}); there is no fixed sleep. Once confirmed, it waits for the
+ * subscriber's synchronous standbys too (see {@link #awaitSubscriberStandbys}).
  */
 public final class NativeSentinel implements Sentinel {
 
@@ -89,6 +90,7 @@ public final class NativeSentinel implements Sentinel {
                 if (confirmed.get().isAtOrAfter(lsn)) {
                     LOG.debug("{}: sentinel {} applied; confirmed {}, origin progress {}", database, lsn, confirmed.get(),
                             originProgress(sub));
+                    awaitSubscriberStandbys(sub);
                     return confirmed.get();
                 }
                 Optional<Boolean> enabled = Queries.first(sub, """
@@ -113,6 +115,31 @@ public final class NativeSentinel implements Sentinel {
             }
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database, "waiting for the sentinel failed", e);
+        }
+    }
+
+    /**
+     * Waits, after the sentinel was applied, until the subscriber's synchronous standbys (its
+     * {@code synchronous_standby_names}) hold everything it applied: the apply worker commits with
+     * {@code synchronous_commit = off}, so the sentinel proves a flush on the subscriber's primary only, and a failover
+     * of the new primary right after the cutover would lose the last transactions while the old side is fenced (review
+     * F18). One commit with {@code synchronous_commit = on} waits for the standbys through all WAL before it. Without
+     * synchronous standbys it costs a local flush. Bounded by the cutover's window like every statement in it; an
+     * {@link SQLException} here reaches the caller as the failure of the wait.
+     */
+    private void awaitSubscriberStandbys(Connection sub) {
+        try {
+            Queries.inTransaction(sub, () -> {
+                Queries.execute(sub, "SET LOCAL synchronous_commit = on");
+                // A transaction waits for the standbys only when it wrote WAL of its own (an xid alone is not
+                // enough: RecordTransactionCommit's wrote_xlog); a transactional message writes one record.
+                Queries.first(sub, "SELECT pg_logical_emit_message(true, ?, 'standbys')", rs -> null, PREFIX);
+            });
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database, "the "
+                    + sessions.connector(publisher.other()).role() + "'s synchronous standbys"
+                    + " (synchronous_standby_names) did not confirm what the stream applied; check that they run"
+                    + " and keep up, or clear synchronous_standby_names there", e);
         }
     }
 

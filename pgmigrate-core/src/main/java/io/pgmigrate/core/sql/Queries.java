@@ -70,15 +70,17 @@ public final class Queries {
             work.run();
             c.commit();
         } catch (SQLException | RuntimeException e) {
+            // The first failure is the one to report: a connection the failure closed (a network timeout) cannot
+            // roll back or restore its mode, and saying so would hide why.
             try {
                 c.rollback();
+                c.setAutoCommit(auto);
             } catch (SQLException suppressed) {
                 e.addSuppressed(suppressed);
             }
             throw e;
-        } finally {
-            c.setAutoCommit(auto);
         }
+        c.setAutoCommit(auto);
     }
 
     private static PreparedStatement prepare(Connection c, String sql, Object[] params) throws SQLException {
