@@ -75,7 +75,9 @@ final class DirectoryStateStore implements StateStore {
     public void delete(String key) {
         Path file = file(key);
         try {
-            Files.deleteIfExists(file);
+            if (Files.deleteIfExists(file)) {
+                syncDirectory(); // else an OS crash could bring a completed migration's state back
+            }
         } catch (IOException e) {
             throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null,
                     "cannot delete state file " + file + ": " + e.getMessage(), e);

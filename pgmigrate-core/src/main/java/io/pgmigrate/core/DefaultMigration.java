@@ -531,6 +531,12 @@ final class DefaultMigration implements Migration {
                     phase = Phase.FAILED;
                     message = failing;
                 }
+                // Reported, but the phase stays: the stream is fine. A table that joined the stream since start()
+                // (created on both sides, then REFRESH PUBLICATION) lacks the trigger the same way.
+                String unfenced = fenceDamage(publisher.other(), db, entry, phase);
+                if (!unfenced.isEmpty()) {
+                    message = message.isEmpty() ? unfenced : message + "; " + unfenced;
+                }
                 if (driving && phase != recorded && phase != Phase.FAILED) {
                     phase(db, entry, phase);
                 }
@@ -542,6 +548,21 @@ final class DefaultMigration implements Migration {
             }
         }
         return new MigrationStatus(config.name(), Instant.now(), out);
+    }
+
+    /**
+     * Why the side without traffic, which stays fenced while the stream runs into it, may take writes now, or empty:
+     * someone dropped a part of its fence, or a table joined the stream after the fence was installed. A write there
+     * would then diverge the sides silently.
+     */
+    private String fenceDamage(Side fenced, String db, Journal.DatabaseEntry entry, Phase phase) {
+        if (phase == Phase.CUTTING_OVER || phase == Phase.SCHEMA || !entry.flag("fence." + fenced)) {
+            return "";
+        }
+        return triggerFence(fenced, db, fenced == Side.SOURCE).damage().map(why -> "the fence on the "
+                + sessions.connector(fenced).role() + " is incomplete (" + why + "), so writes there are not refused and"
+                + " would make the sides differ; " + (fenced == Side.TARGET ? "call start() to install it again"
+                : "fence(Side.SOURCE, \"" + db + "\").engage() installs it again")).orElse("");
     }
 
     /**

@@ -356,6 +356,35 @@ public final class TriggerFence implements Fence {
         }
     }
 
+    /**
+     * What someone removed of this fence while it should hold, or empty: its guard, the guard's refusal, or the trigger
+     * of a table the stream into this side carries (also one that joined the stream after the fence was installed).
+     * Reads only.
+     */
+    public Optional<String> damage() {
+        Connection c = sessions.get(side, database);
+        try {
+            Optional<Boolean> engaged = guardEngaged(c);
+            if (engaged.isEmpty()) {
+                return Optional.of("its guard function " + name + ".guard() is gone");
+            }
+            if (!engaged.get()) {
+                return Optional.of("its guard lets writes through");
+            }
+            List<String> bare = Queries.list(c, """
+                    SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_subscription_rel r
+                    JOIN pg_subscription s ON s.oid = r.srsubid
+                    JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                      AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = ?)
+                    ORDER BY 1 LIMIT 10
+                    """, rs -> rs.getString(1), name);
+            return bare.isEmpty() ? Optional.empty() : Optional.of("tables " + bare + " lack its trigger");
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(ErrorCode.CONNECTION_FAILED, database, "reading the fence state failed", e);
+        }
+    }
+
     /** Whether the guard raises; empty when there is no guard. */
     private Optional<Boolean> guardEngaged(Connection c) throws SQLException {
         return Queries.first(c, """
@@ -401,18 +430,23 @@ public final class TriggerFence implements Fence {
 
     private void replaceGuards(Connection c, boolean engaged) throws SQLException {
         // Every name and operator qualified: the guard runs with the caller's search_path, and a role that can create
-        // objects could otherwise shadow "<>" with its own operator. Built by concatenation: the database name may
-        // contain anything, including text that looks like a placeholder.
+        // objects could otherwise shadow "<>" with its own operator. The body holds no text from outside: plpgsql
+        // parses its literals under the writing session's standard_conforming_strings, so a database name with a
+        // backslash in a literal would break it there; the name is read when the guard fires. The migration's name
+        // and the key's hash are letters, digits and underscores.
         String check = "IF pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(\n"
                 + "       coalesce(pg_catalog.current_setting(" + literal(KEY_SETTING) + ", true), ''), 'UTF8')), 'hex')"
                 + " OPERATOR(pg_catalog.<>) " + literal(keyHash) + " THEN\n"
-                + "  RAISE EXCEPTION USING ERRCODE = '25006', MESSAGE = " + literal("database " + database
-                + " is fenced by pgmigrate migration " + migration
-                + ": it accepts no writes while traffic moves to the other server")
+                + "  RAISE EXCEPTION USING ERRCODE = '25006', MESSAGE = pg_catalog.format("
+                + literal("database %s is fenced by pgmigrate migration " + migration
+                + ": it accepts no writes while traffic moves to the other server") + ", pg_catalog.current_database())"
                 + ", HINT = " + literal("reconnect through the traffic switch; the other server takes the writes")
                 + ";\nEND IF;\n";
         String dml = "BEGIN\n" + (engaged ? check : "") + "RETURN NULL;\nEND";
-        String ddl = "BEGIN\n" + (engaged ? check : "NULL;\n") + "END";
+        // Commands that change nothing a stream carries stay open to what is left on the fenced side (reports,
+        // backups' roles): a materialized view is not replicated, and grants are each side's own.
+        String ddl = "BEGIN\n" + (engaged ? "IF TG_TAG IN ('REFRESH MATERIALIZED VIEW', 'GRANT', 'REVOKE') THEN\n"
+                + "  RETURN;\nEND IF;\n" + check : "NULL;\n") + "END";
         Queries.execute(c, "CREATE OR REPLACE FUNCTION " + guard() + " RETURNS trigger LANGUAGE plpgsql AS "
                 + literal(dml));
         Queries.execute(c, "CREATE OR REPLACE FUNCTION " + ddlGuard() + " RETURNS event_trigger LANGUAGE plpgsql AS "

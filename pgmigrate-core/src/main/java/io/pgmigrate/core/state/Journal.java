@@ -93,14 +93,34 @@ public final class Journal {
 
     /** Sets a top-level value (strings, numbers, booleans, lists and maps of those) and saves the journal. */
     public synchronized void put(String name, Object value) {
-        doc.put(name, value);
-        save();
+        changeAndSave(doc, name, value);
     }
 
     /** Removes a top-level value and saves the journal. */
     public synchronized void remove(String name) {
-        if (doc.remove(name) != null) {
+        if (doc.containsKey(name)) {
+            changeAndSave(doc, name, null);
+        }
+    }
+
+    /**
+     * Sets ({@code value} non-null) or removes {@code name} in {@code map}, part of the document, and saves. When the
+     * save fails the change is taken back, so memory never holds what the store may not: a later read in this process
+     * sees what the caller was told failed as not done. (A failed save may still have reached the store; the next
+     * save writes memory over it, see {@link #requireUnchanged()}.)
+     */
+    private void changeAndSave(Map<String, Object> map, String name, Object value) {
+        boolean had = map.containsKey(name);
+        Object old = value == null ? map.remove(name) : map.put(name, value);
+        try {
             save();
+        } catch (RuntimeException e) {
+            if (had) {
+                map.put(name, old);
+            } else {
+                map.remove(name);
+            }
+            throw e;
         }
     }
 
@@ -172,16 +192,15 @@ public final class Journal {
         /** Sets a flag and saves the journal. */
         public void mark(String name) {
             synchronized (Journal.this) {
-                entry.put(name, Boolean.TRUE);
-                save();
+                changeAndSave(entry, name, Boolean.TRUE);
             }
         }
 
         /** Clears a flag and saves the journal. */
         public void unmark(String name) {
             synchronized (Journal.this) {
-                if (entry.remove(name) != null) {
-                    save();
+                if (entry.containsKey(name)) {
+                    changeAndSave(entry, name, null);
                 }
             }
         }
@@ -196,8 +215,7 @@ public final class Journal {
         /** Records a phase and saves the journal. */
         public void phase(Phase phase) {
             synchronized (Journal.this) {
-                entry.put("phase", phase.name());
-                save();
+                changeAndSave(entry, "phase", phase.name());
             }
         }
     }

@@ -66,6 +66,34 @@ class BrokenComponentsIT {
     }
 
     /**
+     * The target refuses writes from start() on (review F4). Someone dropped the fence's trigger on one table there:
+     * status() said nothing while a stray write to that table was accepted. Now its message names the table and the
+     * fix (the stream itself is fine, so the phase stays), and start() installs the trigger again.
+     */
+    @Test
+    void aFenceTriggerDroppedOnTheTargetIsReportedAndStartInstallsItAgain(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "unfenced";
+        Ledger.create(source, db, 1);
+        Ledger.createRole(target);
+        try (Migration m = CutoverContract.streaming(target, db,
+                CutoverContract.builder(source, target, state, "unfenced", db))) {
+            target.execute(db, "DROP TRIGGER pgmigrate_unfenced_unfenced_fence ON ledger");
+
+            DatabaseStatus d = m.status().database(db);
+            assertThat(d.phase()).isEqualTo(Phase.STREAMING);
+            assertThat(d.message()).contains("fence on the target is incomplete").contains("public.ledger")
+                    .contains("start()");
+
+            m.start();
+            assertThat(m.status().database(db).phase()).isEqualTo(Phase.STREAMING);
+            assertThat(m.status().database(db).message()).isEmpty();
+            CutoverContract.assertRefusesWrites(target.host(), target.port(), db);
+            m.complete();
+        }
+    }
+
+    /**
      * A subscription someone disabled: nothing is lost, but nothing streams, and status() said STREAMING. Now it
      * says FAILED with the fix, and start() enables it again: what was written meanwhile arrives.
      */

@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Databases, schemas, tables and columns named with quotes, spaces, mixed case, non-ASCII text, reserved words, the
@@ -115,6 +116,41 @@ class OddNamesIT {
             assertThat(Fixtures.count(server, "postgres", "SELECT count(*) FROM pg_replication_slots")).isZero();
         }
         assertThat(Fixtures.count(target, DROP_TABLE, "SELECT count(*) FROM " + q(DROP_TABLE))).isEqualTo(310);
+    }
+
+    /**
+     * The fence's message names the database, and the guard's body is compiled by the writing session under its own
+     * {@code standard_conforming_strings}: with it off, a backslash before a quote in the name ended the message's
+     * literal early and the guard failed with a syntax error instead of refusing the write as fenced (review F25).
+     */
+    @Test
+    void aFencedDatabaseWhoseNameHasABackslashRefusesWritesAsFencedWhateverTheSessionsStringSyntax(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "back\\'slash";
+        source.createDatabase(db);
+        source.execute(db, "CREATE TABLE y (id integer PRIMARY KEY, note text)");
+        try (Migration m = Migration.builder().name("backslash").source(source.endpoint()).target(target.endpoint())
+                .databases(db).stateDirectory(state).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            m.fence(Side.SOURCE, db).engage();
+            try {
+                for (String syntax : List.of("on", "off")) {
+                    try (Connection c = source.connect(db); Statement s = c.createStatement()) {
+                        s.execute("SET standard_conforming_strings = " + syntax);
+                        assertThatThrownBy(() -> s.execute("INSERT INTO y VALUES (1, 'x')"))
+                                .as("standard_conforming_strings = " + syntax)
+                                .isInstanceOfSatisfying(SQLException.class, e -> {
+                                    assertThat(e.getSQLState()).isEqualTo("25006");
+                                    assertThat(e.getMessage()).contains("database " + db + " is fenced");
+                                });
+                    }
+                }
+            } finally {
+                m.fence(Side.SOURCE, db).lift();
+            }
+            m.complete();
+        }
     }
 
     private static void createTables(PostgresServer server, String db) throws SQLException {

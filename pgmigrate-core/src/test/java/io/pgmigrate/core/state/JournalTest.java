@@ -5,6 +5,7 @@ import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationConfig;
 import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Phase;
 import io.pgmigrate.StateStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -12,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -25,6 +27,26 @@ class JournalTest {
                 .databases("app").stateStore(store).build()) {
             return m.config();
         }
+    }
+
+    /** {@code store}, with its saves made by {@code save} instead. */
+    private static StateStore savingThrough(StateStore store, BiConsumer<String, String> save) {
+        return new StateStore() {
+            @Override
+            public Optional<String> load(String key) {
+                return store.load(key);
+            }
+
+            @Override
+            public void save(String key, String document) {
+                save.accept(key, document);
+            }
+
+            @Override
+            public void delete(String key) {
+                store.delete(key);
+            }
+        };
     }
 
     @Test
@@ -60,31 +82,51 @@ class JournalTest {
     void aSaveThatFailedAfterReachingTheStoreDoesNotLookLikeAnotherWriter(@TempDir Path dir) {
         StateStore directory = StateStore.directory(dir);
         AtomicBoolean failAfterWrite = new AtomicBoolean();
-        StateStore flaky = new StateStore() {
-            @Override
-            public Optional<String> load(String key) {
-                return directory.load(key);
+        StateStore flaky = savingThrough(directory, (key, document) -> {
+            directory.save(key, document);
+            if (failAfterWrite.getAndSet(false)) {
+                throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "disk went away after the rename");
             }
-
-            @Override
-            public void save(String key, String document) {
-                directory.save(key, document);
-                if (failAfterWrite.getAndSet(false)) {
-                    throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "disk went away after the rename");
-                }
-            }
-
-            @Override
-            public void delete(String key) {
-                directory.delete(key);
-            }
-        };
+        });
         Journal j = Journal.load(config(flaky), () -> { });
         j.put("active", "SOURCE");
         failAfterWrite.set(true);
         assertThatThrownBy(() -> j.put("active", "TARGET")).hasMessageContaining("disk went away");
         j.put("step", "next"); // not refused as another process's write
-        assertThat(directory.load("journaled").orElseThrow()).contains("\"next\"").contains("\"TARGET\"");
+        // The caller was told the change failed: the next save writes what memory holds over it.
+        assertThat(directory.load("journaled").orElseThrow()).contains("\"next\"").contains("\"SOURCE\"")
+                .doesNotContain("\"TARGET\"");
+    }
+
+    /** Review F25: a change whose save failed stayed in memory, so memory and the store disagreed. */
+    @Test
+    void aChangeWhoseSaveFailedIsTakenBackInMemory(@TempDir Path dir) {
+        StateStore directory = StateStore.directory(dir);
+        AtomicBoolean down = new AtomicBoolean();
+        StateStore failing = savingThrough(directory, (key, document) -> {
+            if (down.get()) {
+                throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "disk full");
+            }
+            directory.save(key, document);
+        });
+        Journal j = Journal.load(config(failing), () -> { });
+        j.put("active", "SOURCE");
+        j.database("app").phase(Phase.STREAMING);
+        j.database("app").mark("outbound");
+        down.set(true);
+
+        assertThatThrownBy(() -> j.put("active", "TARGET")).hasMessageContaining("disk full");
+        assertThatThrownBy(() -> j.put("pending", "cutover")).hasMessageContaining("disk full");
+        assertThatThrownBy(() -> j.remove("active")).hasMessageContaining("disk full");
+        assertThatThrownBy(() -> j.database("app").phase(Phase.CUT_OVER)).hasMessageContaining("disk full");
+        assertThatThrownBy(() -> j.database("app").unmark("outbound")).hasMessageContaining("disk full");
+        assertThatThrownBy(() -> j.database("app").mark("inbound")).hasMessageContaining("disk full");
+
+        assertThat(j.get("active")).isEqualTo("SOURCE");
+        assertThat(j.get("pending")).isNull();
+        assertThat(j.database("app").phase()).isEqualTo(Phase.STREAMING);
+        assertThat(j.database("app").flag("outbound")).isTrue();
+        assertThat(j.database("app").flag("inbound")).isFalse();
     }
 
     @Test
