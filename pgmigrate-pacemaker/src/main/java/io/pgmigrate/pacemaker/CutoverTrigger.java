@@ -8,8 +8,6 @@ import org.slf4j.LoggerFactory;
 
 import java.util.List;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Runs {@link Migration#cutover()} once when an operator asks for it through the cluster: a node attribute named
@@ -22,7 +20,6 @@ import java.util.regex.Pattern;
 public final class CutoverTrigger {
 
     private static final Logger LOG = LoggerFactory.getLogger(CutoverTrigger.class);
-    private static final Pattern VALUE = Pattern.compile("value=\"([^\"]*)\"");
 
     private final Migration migration;
     private final CommandRunner runner;
@@ -56,13 +53,7 @@ public final class CutoverTrigger {
         if (r.exitCode() != 0) {
             return false; // 105: no node has it
         }
-        Matcher m = VALUE.matcher(r.stdout());
-        while (m.find()) {
-            if (m.group(1).equals("start")) {
-                return true;
-            }
-        }
-        return false;
+        return CibXml.elements(r.stdout(), "nvpair").stream().anyMatch(e -> e.getAttribute("value").equals("start"));
     }
 
     /**

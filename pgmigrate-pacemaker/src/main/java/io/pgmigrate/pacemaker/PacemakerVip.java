@@ -6,13 +6,12 @@ import io.pgmigrate.Side;
 import io.pgmigrate.TrafficSwitch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.w3c.dom.Element;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * A {@link TrafficSwitch} that moves a Pacemaker IPaddr2 virtual IP (or a group holding one) between the source's and
@@ -34,12 +33,8 @@ import java.util.regex.Pattern;
 public final class PacemakerVip implements TrafficSwitch {
 
     private static final Logger LOG = LoggerFactory.getLogger(PacemakerVip.class);
-    private static final Pattern RESOURCE = Pattern.compile("<resource\\b([^>]*?)(?:/>|>(.*?)</resource>)",
-            Pattern.DOTALL);
     /** Exit code of the Pacemaker tools for "no such object". */
     static final int NO_SUCH_OBJECT = 105;
-    private static final Pattern NODE = Pattern.compile("<node name=\"([^\"]+)\"");
-
     /** Where the VIP must run for one side: on a node, or wherever a resource runs. */
     public record Placement(String node, String resource) {
 
@@ -193,17 +188,14 @@ public final class PacemakerVip implements TrafficSwitch {
     private List<String> locate(String resource) {
         CommandRunner.Result r = runner.run("crm_mon", "--one-shot", "--output-as=xml", "--include=none,resources",
                 "--resource=" + resource);
-        Matcher m = RESOURCE.matcher(r.stdout());
         java.util.Set<String> nodes = new java.util.TreeSet<>();
         boolean any = false;
         boolean started = true;
-        while (m.find()) {
+        for (Element res : CibXml.elements(r.stdout(), "resource")) {
             any = true;
-            String attrs = m.group(1);
-            started &= attrs.contains("role=\"Started\"") && !attrs.contains("failed=\"true\"");
-            Matcher n = NODE.matcher(m.group(2) == null ? "" : m.group(2));
-            while (n.find()) {
-                nodes.add(n.group(1));
+            started &= res.getAttribute("role").equals("Started") && !res.getAttribute("failed").equals("true");
+            for (Element n : CibXml.elements(res, "node")) {
+                nodes.add(n.getAttribute("name"));
             }
         }
         return any && started ? new ArrayList<>(nodes) : List.of();
