@@ -1,6 +1,10 @@
 package io.pgmigrate;
 
-/** The initial-copy state of one table, as the target's subscription reports it. */
+/**
+ * The initial-copy state of one table, as the target's subscription reports it.
+ *
+ * @since 0.1.0
+ */
 public enum CopyState {
     /** Waiting for a copy worker. */
     PENDING,

@@ -3,6 +3,8 @@ package io.pgmigrate;
 /**
  * A cutover or rollback that was abandoned before traffic moved. Fences were lifted and traffic stayed on the side it
  * was on; the report says which step failed and how long writes were held.
+ *
+ * @since 0.1.0
  */
 public final class CutoverException extends PgMigrateException {
 

@@ -20,6 +20,7 @@ import java.util.TreeMap;
  * @param sequences    the sequences set on the side traffic moved to, per database
  * @param succeeded    whether traffic now goes to {@code to}
  * @param failure      why the cutover was abandoned, when it was; empty otherwise
+ * @since 0.1.0
  */
 public record CutoverReport(Side to, Instant fenceStart, Instant switchEnd, List<Step> steps,
                             Map<String, Lsn> sentinelLsns, Map<String, List<SequenceValue>> sequences,

@@ -14,6 +14,7 @@ import java.util.List;
  * @param lagTime         how far behind the target's apply is in time, as the source measures it; zero when idle
  * @param tables          the copy state of every replicated table
  * @param message         the last error when {@code phase} is {@link Phase#FAILED}, otherwise empty
+ * @since 0.1.0
  */
 public record DatabaseStatus(String database, Phase phase, Lsn sourceLsn, Lsn confirmedLsn, long lagBytes,
                              Duration lagTime, List<TableStatus> tables, String message) {

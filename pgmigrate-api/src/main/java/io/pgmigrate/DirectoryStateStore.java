@@ -11,7 +11,11 @@ import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
-/** {@link StateStore} keeping {@code <key>.json} files in a directory; writes go to a temporary file then move. */
+/**
+ * {@link StateStore} keeping {@code <key>.json} files in a directory; writes go to a temporary file then move.
+ *
+ * @since 0.1.0
+ */
 final class DirectoryStateStore implements StateStore {
 
     private static final Pattern KEY = Pattern.compile("[A-Za-z0-9_.-]{1,200}");

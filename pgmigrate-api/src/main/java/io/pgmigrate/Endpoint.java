@@ -17,6 +17,8 @@ import java.util.Optional;
  * <pre>{@code
  * Endpoint.of("jdbc:postgresql://old-db:5432/shop").user("pgmigrate").password(secret)
  * }</pre>
+ *
+ * @since 0.1.0
  */
 public final class Endpoint {
 

@@ -1,6 +1,10 @@
 package io.pgmigrate;
 
-/** How changes travel from the source to the target. */
+/**
+ * How changes travel from the source to the target.
+ *
+ * @since 0.1.0
+ */
 public enum Engine {
     /** The target subscribes to the source with PostgreSQL's own logical replication (publication + subscription). */
     NATIVE,

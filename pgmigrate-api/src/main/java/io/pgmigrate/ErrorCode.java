@@ -1,6 +1,10 @@
 package io.pgmigrate;
 
-/** What went wrong, as a stable code a caller can switch on. */
+/**
+ * What went wrong, as a stable code a caller can switch on.
+ *
+ * @since 0.1.0
+ */
 public enum ErrorCode {
     /** The configuration given to the builder is invalid. */
     INVALID_CONFIGURATION,

@@ -8,6 +8,8 @@ import java.util.Optional;
  * and reversibly. Obtain one with {@link Migration#fence(Side, String)}. Writes attempted while it is engaged fail
  * with SQLSTATE 25006 (read_only_sql_transaction), whatever the session has set; replication apply workers still
  * write, so a stream into the fenced side keeps working.
+ *
+ * @since 0.1.0
  */
 public interface Fence {
 

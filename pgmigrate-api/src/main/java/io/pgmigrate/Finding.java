@@ -9,6 +9,7 @@ package io.pgmigrate;
  * @param object   the object concerned (a table, a setting), or empty
  * @param message  one sentence on what is wrong and why it matters
  * @param fix      the SQL or setting that fixes it
+ * @since 0.1.0
  */
 public record Finding(Severity severity, String check, String database, String object, String message, String fix) {
 

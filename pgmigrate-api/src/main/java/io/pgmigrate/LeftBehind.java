@@ -5,6 +5,8 @@ package io.pgmigrate;
  * rollback) checks the old side for each kind right before it fences anything and refuses while any holds data,
  * naming it, unless the migration accepts that kind with {@link MigrationBuilder#acceptLeftBehind(LeftBehind...)}
  * because the caller moves it some other way or does not need it.
+ *
+ * @since 0.1.0
  */
 public enum LeftBehind {
     /**

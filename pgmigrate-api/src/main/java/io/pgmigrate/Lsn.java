@@ -4,6 +4,7 @@ package io.pgmigrate;
  * A PostgreSQL write-ahead log position, printed the way the server prints it ({@code 16/B374D848}).
  *
  * @param value the position as an unsigned 64-bit number
+ * @since 0.1.0
  */
 public record Lsn(long value) implements Comparable<Lsn> {
 

@@ -18,6 +18,8 @@ import java.util.Optional;
  *     m.awaitInSync(Duration.ofMinutes(30));
  * }
  * }</pre>
+ *
+ * @since 0.1.0
  */
 public interface Migration extends AutoCloseable {
 

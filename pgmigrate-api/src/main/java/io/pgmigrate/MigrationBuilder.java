@@ -21,6 +21,8 @@ import java.util.regex.Pattern;
  * Collects a migration's configuration. Each setter checks its value at once ({@link IllegalArgumentException} for a
  * bad value, {@link IllegalStateException} for a value set twice); {@link #build()} checks the whole and returns an
  * immutable {@link Migration}. Nothing here opens a connection.
+ *
+ * @since 0.1.0
  */
 public final class MigrationBuilder {
 

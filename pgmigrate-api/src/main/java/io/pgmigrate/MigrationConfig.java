@@ -26,6 +26,7 @@ import java.util.Set;
  * @param targetAsSeenBySource how the source server reaches the target (the reverse stream); usually {@code target}
  * @param cutover              the cutover's bounds and margins
  * @param schema               how the target's schema is created
+ * @since 0.1.0
  */
 public record MigrationConfig(String name, Endpoint source, Endpoint target, Endpoint sourceAsSeenByTarget,
                               List<String> databases, Engine engine, TrafficSwitch trafficSwitch,

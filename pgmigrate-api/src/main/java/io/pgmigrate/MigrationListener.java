@@ -3,6 +3,8 @@ package io.pgmigrate;
 /**
  * Receives progress and phase events. Every method has a no-op default, so an implementation overrides only what it
  * needs. Methods are called from pgmigrate's own threads and must return quickly.
+ *
+ * @since 0.1.0
  */
 public interface MigrationListener {
 

@@ -9,6 +9,7 @@ import java.util.List;
  * @param name      the migration's name
  * @param takenAt   when the snapshot was taken
  * @param databases per-database status, in the order the databases were configured
+ * @since 0.1.0
  */
 public record MigrationStatus(String name, Instant takenAt, List<DatabaseStatus> databases) {
 

@@ -12,6 +12,8 @@ import java.util.Optional;
  * ({@link IllegalArgumentException}, {@link IllegalStateException}). It carries an {@link ErrorCode}, the database it
  * happened in when there is one, and for failures that came from the server the SQLSTATE and whether retrying can help.
  * Messages never contain passwords.
+ *
+ * @since 0.1.0
  */
 public class PgMigrateException extends RuntimeException {
 

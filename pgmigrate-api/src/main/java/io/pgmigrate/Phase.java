@@ -1,6 +1,10 @@
 package io.pgmigrate;
 
-/** Where one database of a migration stands. */
+/**
+ * Where one database of a migration stands.
+ *
+ * @since 0.1.0
+ */
 public enum Phase {
     /** Nothing has been created yet. */
     NOT_STARTED,

@@ -6,6 +6,7 @@ import java.util.List;
  * Everything preflight found, blockers first.
  *
  * @param findings the findings, in order of severity
+ * @since 0.1.0
  */
 public record PreflightReport(List<Finding> findings) {
 

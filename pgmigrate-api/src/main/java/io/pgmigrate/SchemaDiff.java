@@ -9,6 +9,7 @@ import java.util.Objects;
  * is the reference (the source of a migration), the right side the copy (its target).
  *
  * @param differences the differences, ordered by object type and name
+ * @since 0.1.0
  */
 public record SchemaDiff(List<Difference> differences) {
 

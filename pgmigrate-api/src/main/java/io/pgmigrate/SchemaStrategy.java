@@ -4,6 +4,7 @@ package io.pgmigrate;
  * How {@code start()} creates the schema of each database on the target before rows arrive.
  *
  * @see MigrationBuilder#schemaStrategy(SchemaStrategy)
+ * @since 0.1.0
  */
 public enum SchemaStrategy {
     /**

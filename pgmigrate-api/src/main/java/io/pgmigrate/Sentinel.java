@@ -5,6 +5,8 @@ import java.time.Duration;
 /**
  * A marker in one database's WAL on one side, and the wait until the other side has durably applied everything before
  * it. Obtain one with {@link Migration#sentinel(Side, String)}; the side is the stream's publisher.
+ *
+ * @since 0.1.0
  */
 public interface Sentinel {
 

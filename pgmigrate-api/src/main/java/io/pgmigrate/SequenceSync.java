@@ -6,6 +6,8 @@ import java.util.List;
  * Copies the position of every sequence of one database (owned by a column, identity, or free-standing) from one side
  * to the other. Obtain one with {@link Migration#sequenceSync(Side, String)}. Meant to run while the side read from
  * is fenced, so the values cannot move on afterwards.
+ *
+ * @since 0.1.0
  */
 public interface SequenceSync {
 

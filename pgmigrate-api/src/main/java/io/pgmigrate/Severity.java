@@ -1,6 +1,10 @@
 package io.pgmigrate;
 
-/** How much a preflight finding matters. */
+/**
+ * How much a preflight finding matters.
+ *
+ * @since 0.1.0
+ */
 public enum Severity {
     /** The migration cannot start until this is fixed. */
     BLOCKER,

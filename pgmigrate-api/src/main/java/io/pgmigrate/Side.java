@@ -1,6 +1,10 @@
 package io.pgmigrate;
 
-/** One of the two servers of a migration. */
+/**
+ * One of the two servers of a migration.
+ *
+ * @since 0.1.0
+ */
 public enum Side {
     /** The server the databases are moved from. */
     SOURCE,

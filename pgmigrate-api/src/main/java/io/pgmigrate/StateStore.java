@@ -7,6 +7,8 @@ import java.util.Optional;
  * Where a migration keeps its journal between calls and across restarts of the JVM. Documents are small text (JSON);
  * a {@link #save} must replace the previous document atomically, so a crash leaves either the old or the new one.
  * Documents never contain passwords.
+ *
+ * @since 0.1.0
  */
 public interface StateStore {
 

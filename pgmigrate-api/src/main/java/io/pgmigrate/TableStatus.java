@@ -9,6 +9,7 @@ package io.pgmigrate;
  * @param estimatedRows the source's row estimate from its statistics ({@code -1} when never analyzed)
  * @param rowsCopied    rows copied so far while {@code state} is {@link CopyState#COPYING}; otherwise 0
  * @param bytesCopied   bytes copied so far while {@code state} is {@link CopyState#COPYING}; otherwise 0
+ * @since 0.1.0
  */
 public record TableStatus(String schema, String table, CopyState state, long estimatedRows, long rowsCopied,
                           long bytesCopied) {

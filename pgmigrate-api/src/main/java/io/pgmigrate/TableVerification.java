@@ -10,6 +10,7 @@ package io.pgmigrate;
  * @param targetRows rows on the target
  * @param sourceHash digest of the source's rows in key order
  * @param targetHash digest of the target's rows in key order
+ * @since 0.1.0
  */
 public record TableVerification(String database, String schema, String table, long sourceRows, long targetRows,
                                 String sourceHash, String targetHash) {

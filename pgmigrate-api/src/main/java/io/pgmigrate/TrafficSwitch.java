@@ -3,6 +3,8 @@ package io.pgmigrate;
 /**
  * Sends application traffic to one side. Called by the cutover while the old side is fenced, so it should finish
  * in well under a second; it must be idempotent, because a resumed cutover may call it again.
+ *
+ * @since 0.1.0
  */
 public interface TrafficSwitch {
 

@@ -8,6 +8,7 @@ import java.util.List;
  *
  * @param tables  one entry per table
  * @param elapsed how long the comparison took
+ * @since 0.1.0
  */
 public record VerificationReport(List<TableVerification> tables, Duration elapsed) {
 
