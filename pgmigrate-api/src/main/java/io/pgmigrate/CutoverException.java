@@ -13,7 +13,7 @@ public final class CutoverException extends PgMigrateException {
     private final transient CutoverReport report;
 
     public CutoverException(String database, CutoverReport report, Throwable cause) {
-        super(ErrorCode.CUTOVER_FAILED, database, report.failure(), cause);
+        super(CoreErrorCode.CUTOVER_FAILED, database, report.failure(), cause);
         this.report = report;
     }
 

@@ -37,7 +37,7 @@ final class DirectoryStateStore implements StateStore {
         } catch (NoSuchFileException e) {
             return Optional.empty();
         } catch (IOException e) {
-            throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null,
+            throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, null,
                     "cannot read state file " + file + ": " + e.getMessage(), e);
         }
     }
@@ -60,7 +60,7 @@ final class DirectoryStateStore implements StateStore {
             }
             syncDirectory();
         } catch (IOException e) {
-            throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null,
+            throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, null,
                     "cannot write state file " + file + ": " + e.getMessage()
                             + " (check that the state directory is writable)", e);
         }
@@ -83,7 +83,7 @@ final class DirectoryStateStore implements StateStore {
                 syncDirectory(); // else an OS crash could bring a completed migration's state back
             }
         } catch (IOException e) {
-            throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null,
+            throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, null,
                     "cannot delete state file " + file + ": " + e.getMessage(), e);
         }
     }

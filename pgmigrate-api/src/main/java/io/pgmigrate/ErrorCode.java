@@ -1,62 +1,19 @@
 package io.pgmigrate;
 
 /**
- * What went wrong, as a stable code a caller can switch on.
+ * What went wrong, as a stable code a caller can compare or switch on: {@link PgMigrateException#code()}. The codes
+ * of the API and core are {@link CoreErrorCode}; a module adds its own as an enum implementing this interface, so no
+ * module has to change the API to report a failure of its own. Codes are compared by identity and printed by
+ * {@link #name()}, which is unique across pgmigrate's modules.
  *
  * @since 0.1.0
  */
-public enum ErrorCode {
-    /** The configuration given to the builder is invalid. */
-    INVALID_CONFIGURATION,
-    /** A server could not be reached, or dropped the connection. */
-    CONNECTION_FAILED,
-    /** The server refused the credentials or pg_hba.conf rejected the connection. */
-    AUTHENTICATION_FAILED,
-    /** The migration role lacks a privilege it needs. */
-    PERMISSION_DENIED,
-    /** A server setting prevents the migration (for example {@code wal_level}). */
-    SERVER_SETTING,
-    /** The server's major version, or the pair of majors, is not supported. */
-    UNSUPPORTED_VERSION,
-    /** A database named in the configuration does not exist or cannot be created. */
-    DATABASE_MISSING,
-    /** Preflight found at least one blocker. */
-    PREFLIGHT_FAILED,
-    /** The schema could not be created on the target. */
-    SCHEMA_COPY_FAILED,
-    /** Creating or running a replication object failed. */
-    REPLICATION_FAILED,
-    /** An object the migration needs (a slot, a subscription) is gone; see the message for what to do. */
-    REPLICATION_OBJECT_LOST,
-    /** An object with the name the migration wants already exists and was not created by it. */
-    NAME_COLLISION,
-    /** The persisted state and the servers disagree in a way that cannot be repaired automatically. */
-    STATE_CONFLICT,
-    /** The state store could not be read or written. */
-    STATE_STORE_FAILED,
+public interface ErrorCode {
+
     /**
-     * Another process drives this migration now (it holds the migration's lock on the source), or this process lost
-     * the lock; the message names the holder. Nothing was changed.
+     * The code's name, as printed in messages ({@code [CUTOVER_FAILED] ...}); an enum constant's own name.
+     *
+     * @return the name, unique across pgmigrate's modules
      */
-    MIGRATION_IN_USE,
-    /** A bounded wait ran out. */
-    TIMEOUT,
-    /**
-     * A cutover or rollback was abandoned before traffic moved: every fence was lifted and traffic stayed where it
-     * was. {@link CutoverException#report()} says which step failed and why.
-     */
-    CUTOVER_FAILED,
-    /** A comparison of source and target found differences. */
-    VERIFICATION_FAILED,
-    /**
-     * A command of the cluster manager (Pacemaker's {@code crm_resource}, {@code cibadmin}, ...) failed or the cluster
-     * did not reach the expected state in time; the message names the command, its exit code and output.
-     */
-    CLUSTER_COMMAND_FAILED,
-    /** The operation is not valid in the migration's current phase. */
-    INVALID_PHASE,
-    /** No implementation of the API (pgmigrate-core) is on the class path. */
-    IMPLEMENTATION_MISSING,
-    /** An unexpected failure inside pgmigrate: a bug, please report it. */
-    INTERNAL
+    String name();
 }

@@ -58,7 +58,7 @@ public interface Migration extends AutoCloseable {
      * when this method was called. Listeners receive a status every progress interval meanwhile. Writes a few bytes
      * of WAL on the source (a logical-decoding message) to mark that point.
      *
-     * @throws PgMigrateException with {@link ErrorCode#TIMEOUT} when {@code timeout} runs out first
+     * @throws PgMigrateException with {@link CoreErrorCode#TIMEOUT} when {@code timeout} runs out first
      */
     MigrationStatus awaitInSync(Duration timeout);
 
@@ -118,7 +118,7 @@ public interface Migration extends AutoCloseable {
      * ({@code "$user", public}), and is logged by its length only (the statements may hold values). Refused while a
      * cutover or rollback is pending.
      *
-     * @throws PgMigrateException {@link ErrorCode#REPLICATION_FAILED} with the server's error when a statement fails;
+     * @throws PgMigrateException {@link CoreErrorCode#REPLICATION_FAILED} with the server's error when a statement fails;
      *                            nothing of {@code sql} is kept then
      */
     void applyOnFencedSide(String database, String sql);

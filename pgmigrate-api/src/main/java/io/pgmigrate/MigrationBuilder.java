@@ -310,7 +310,7 @@ public final class MigrationBuilder {
      * Checks the configuration as a whole and creates the migration. Opens no connection.
      *
      * @throws IllegalStateException naming the property when something required is missing or settings conflict
-     * @throws PgMigrateException    with {@link ErrorCode#IMPLEMENTATION_MISSING} when pgmigrate-core is not on the
+     * @throws PgMigrateException    with {@link CoreErrorCode#IMPLEMENTATION_MISSING} when pgmigrate-core is not on the
      *                               class path
      */
     public Migration build() {
@@ -376,7 +376,7 @@ public final class MigrationBuilder {
         Iterator<MigrationProvider> it = ServiceLoader.load(MigrationProvider.class,
                 MigrationBuilder.class.getClassLoader()).iterator();
         if (!it.hasNext()) {
-            throw new PgMigrateException(ErrorCode.IMPLEMENTATION_MISSING,
+            throw new PgMigrateException(CoreErrorCode.IMPLEMENTATION_MISSING,
                     "no pgmigrate implementation on the class path: add the dependency io.pgmigrate:pgmigrate-core");
         }
         return it.next();

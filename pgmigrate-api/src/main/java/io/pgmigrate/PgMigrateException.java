@@ -1,11 +1,11 @@
 package io.pgmigrate;
 
-import javax.net.ssl.SSLHandshakeException;
 import java.net.UnknownHostException;
 import java.security.GeneralSecurityException;
 import java.sql.SQLException;
 import java.util.Objects;
 import java.util.Optional;
+import javax.net.ssl.SSLHandshakeException;
 
 /**
  * The one unchecked exception pgmigrate throws for everything but programming errors in the builder

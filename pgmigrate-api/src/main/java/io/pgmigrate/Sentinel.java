@@ -22,8 +22,8 @@ public interface Sentinel {
      * other side right after the wait loses none of it.
      *
      * @return the position the other side has confirmed, at or after {@code lsn}
-     * @throws PgMigrateException with {@link ErrorCode#TIMEOUT} naming the position reached when {@code timeout} runs
-     *                            out, or {@link ErrorCode#REPLICATION_FAILED} when the stream is disabled or broken
+     * @throws PgMigrateException with {@link CoreErrorCode#TIMEOUT} naming the position reached when {@code timeout} runs
+     *                            out, or {@link CoreErrorCode#REPLICATION_FAILED} when the stream is disabled or broken
      */
     Lsn await(Lsn lsn, Duration timeout);
 }

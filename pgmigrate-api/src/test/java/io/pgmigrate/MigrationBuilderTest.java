@@ -107,6 +107,6 @@ class MigrationBuilderTest {
         assertThatThrownBy(() -> Migration.builder().source(OLD).target(NEW).build())
                 .isInstanceOf(PgMigrateException.class)
                 .hasMessageContaining("add the dependency io.pgmigrate:pgmigrate-core")
-                .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(ErrorCode.IMPLEMENTATION_MISSING);
+                .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(CoreErrorCode.IMPLEMENTATION_MISSING);
     }
 }

@@ -9,6 +9,6 @@ public final class CoreMigrationProvider implements MigrationProvider {
 
     @Override
     public Migration create(MigrationConfig config) {
-        return new DefaultMigration(config);
+        return new MdcMigration(new DefaultMigration(config));
     }
 }

@@ -1,9 +1,9 @@
 package io.pgmigrate.core;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.DatabaseStatus;
 import io.pgmigrate.Fence;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Lsn;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationConfig;
@@ -17,11 +17,11 @@ import io.pgmigrate.SequenceSync;
 import io.pgmigrate.Side;
 import io.pgmigrate.TableVerification;
 import io.pgmigrate.VerificationReport;
-import io.pgmigrate.core.preflight.Preflight;
 import io.pgmigrate.core.cutover.Cutover;
 import io.pgmigrate.core.cutover.NativeSentinel;
 import io.pgmigrate.core.cutover.SequenceCopy;
 import io.pgmigrate.core.cutover.TriggerFence;
+import io.pgmigrate.core.preflight.Preflight;
 import io.pgmigrate.core.replication.nativ.LinkState;
 import io.pgmigrate.core.replication.nativ.NativeLink;
 import io.pgmigrate.core.schema.CatalogSchema;
@@ -36,11 +36,11 @@ import io.pgmigrate.core.verify.TableDigest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.sql.Connection;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -50,6 +50,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 import static io.pgmigrate.core.sql.Identifiers.literal;
 import static io.pgmigrate.core.sql.Identifiers.quote;
@@ -229,7 +230,7 @@ final class DefaultMigration implements Migration {
             return;
         }
         if (Cutover.pending(journal()) || Cutover.active(journal()) != Side.SOURCE) {
-            throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is "
+            throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is "
                     + (Cutover.pending(journal()) ? "in the middle of a cutover; call cutover() or rollback()"
                     : "cut over to the target; start() would run the forward stream against the reverse one. Call"
                     + " rollback() to go back, or complete() to finish"));
@@ -244,7 +245,9 @@ final class DefaultMigration implements Migration {
             }
         }
         for (String db : config.databases()) {
-            startDatabase(db);
+            try (Mdc.Scope s = Mdc.put(Mdc.DATABASE, db)) {
+                startDatabase(db);
+            }
         }
     }
 
@@ -254,7 +257,7 @@ final class DefaultMigration implements Migration {
         PreflightReport report = check.run();
         if (report.hasBlockers()) {
             // An unreachable server's own error (AUTHENTICATION_FAILED, ...) rides along as the cause.
-            throw new PgMigrateException(ErrorCode.PREFLIGHT_FAILED, null, "preflight found "
+            throw new PgMigrateException(CoreErrorCode.PREFLIGHT_FAILED, null, "preflight found "
                     + report.blockers().size() + " blocker(s); nothing was changed:\n" + report.toTable(),
                     check.connectionFailure().orElse(null));
         }
@@ -265,7 +268,7 @@ final class DefaultMigration implements Migration {
     public synchronized void pause() {
         own();
         if (Cutover.pending(journal())) {
-            throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
+            throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
                     + " of a cutover; call cutover() or rollback() first");
         }
         Side publisher = Cutover.active(journal());
@@ -281,7 +284,7 @@ final class DefaultMigration implements Migration {
                     link.disable(subscriber);
                 }
             } catch (SQLException e) {
-                throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "pausing the stream failed", e);
+                throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "pausing the stream failed", e);
             }
             phase(db, entry, Phase.PAUSED);
         }
@@ -298,7 +301,7 @@ final class DefaultMigration implements Migration {
             try {
                 link(Side.TARGET, db).enable(sessions.get(Side.SOURCE, db));
             } catch (SQLException e) {
-                throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "resuming the reverse stream"
+                throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "resuming the reverse stream"
                         + " failed", e);
             }
             phase(db, entry, Phase.CUT_OVER);
@@ -319,13 +322,13 @@ final class DefaultMigration implements Migration {
             if (!subscribed && (recorded == Phase.COPYING || recorded == Phase.STREAMING || recorded == Phase.PAUSED)) {
                 // It existed (those phases are recorded after it was created): someone dropped it, and its slot with
                 // it. Creating it again would copy every table into a target that holds them already.
-                throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, db, "subscription "
+                throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, "subscription "
                         + link.subscription() + " is gone from the target (someone dropped it, with its slot), so the"
                         + " changes since cannot be streamed; call complete() and start the migration again (the"
                         + " target's tables must be emptied first)");
             }
             if (subscribed && !link.publicationExists(src)) {
-                throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, db, link.publicationLost("source"));
+                throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, link.publicationLost("source"));
             }
             if (!subscribed) {
                 phase(db, entry, Phase.SCHEMA);
@@ -375,7 +378,7 @@ final class DefaultMigration implements Migration {
             LinkState state = link.read(src, tgt);
             phase(db, entry, state.allTablesReady() ? Phase.STREAMING : Phase.COPYING);
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "starting the migration failed", e);
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "starting the migration failed", e);
         }
     }
 
@@ -407,7 +410,7 @@ final class DefaultMigration implements Migration {
     private static void requireEmpty(Connection tgt, String db, List<TableRef> tables) throws SQLException {
         for (TableRef t : tables) {
             if (Queries.exists(tgt, "SELECT 1 FROM " + t.quoted() + " LIMIT 1")) {
-                throw new PgMigrateException(ErrorCode.SCHEMA_COPY_FAILED, db, "the target table " + t
+                throw new PgMigrateException(CoreErrorCode.SCHEMA_COPY_FAILED, db, "the target table " + t
                         + " already holds rows; the initial copy would duplicate them. Empty it on the target"
                         + " (TRUNCATE " + t.quoted() + ") or leave this database out of the migration");
             }
@@ -435,7 +438,7 @@ final class DefaultMigration implements Migration {
             boolean done = true;
             for (DatabaseStatus d : st.databases()) {
                 if (d.phase() == Phase.FAILED) {
-                    throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, d.database(), d.message());
+                    throw new PgMigrateException(CoreErrorCode.REPLICATION_FAILED, d.database(), d.message());
                 }
                 done &= d.allTablesReady() && d.confirmedLsn().isAtOrAfter(goal.get(d.database()));
             }
@@ -443,7 +446,7 @@ final class DefaultMigration implements Migration {
                 return st;
             }
             if (now > deadline) {
-                throw new PgMigrateException(ErrorCode.TIMEOUT, "not in sync after " + timeout + ": " + describe(st));
+                throw new PgMigrateException(CoreErrorCode.TIMEOUT, "not in sync after " + timeout + ": " + describe(st));
             }
             Waits.pause(Math.min(pause, Math.max(1, (deadline - now) / 1_000_000)), null);
             pause = Math.min(pause * 2, 250);
@@ -451,8 +454,20 @@ final class DefaultMigration implements Migration {
     }
 
     private void notifyProgress(MigrationStatus st) {
+        tell("onProgress", l -> l.onProgress(st));
+    }
+
+    /**
+     * Calls every listener; one that throws is logged and never stops the migration, nor keeps the others from
+     * hearing: a listener's bug must not abort a cutover between its steps.
+     */
+    private void tell(String event, Consumer<MigrationListener> call) {
         for (MigrationListener l : config.listeners()) {
-            l.onProgress(st);
+            try {
+                call.accept(l);
+            } catch (RuntimeException e) {
+                LOG.warn("listener {} threw from {}; ignored", l.getClass().getName(), event, e);
+            }
         }
     }
 
@@ -460,7 +475,7 @@ final class DefaultMigration implements Migration {
         try {
             return NativeSentinel.emit(sessions.get(publisher, db));
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "marking the "
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "marking the "
                     + sessions.connector(publisher).role() + "'s WAL position failed", e);
         }
     }
@@ -544,7 +559,7 @@ final class DefaultMigration implements Migration {
                         s.tables(), message));
             } catch (SQLException e) {
                 sessions.forget(db);
-                throw PgMigrateException.fromSql(ErrorCode.CONNECTION_FAILED, db, "reading the replication status failed", e);
+                throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, db, "reading the replication status failed", e);
             }
         }
         return new MigrationStatus(config.name(), Instant.now(), out);
@@ -621,7 +636,7 @@ final class DefaultMigration implements Migration {
                             b.digest()));
                 }
             } catch (SQLException e) {
-                throw PgMigrateException.fromSql(ErrorCode.VERIFICATION_FAILED, db, "comparing tables failed", e);
+                throw PgMigrateException.fromSql(CoreErrorCode.VERIFICATION_FAILED, db, "comparing tables failed", e);
             }
         }
         return new VerificationReport(results, Duration.ofNanos(System.nanoTime() - started));
@@ -651,7 +666,7 @@ final class DefaultMigration implements Migration {
         requireNonNull(sql, "sql");
         own();
         if (Cutover.pending(journal())) {
-            throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
+            throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
                     + " of a cutover; call cutover() or rollback() first");
         }
         Side fenced = Cutover.active(journal()).other();
@@ -667,7 +682,7 @@ final class DefaultMigration implements Migration {
                     sessions.connector(fenced).role());
         } catch (SQLException e) {
             sessions.forget(db);
-            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "applying SQL on the "
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "applying SQL on the "
                     + sessions.connector(fenced).role() + " failed; nothing of it was kept", e);
         }
     }
@@ -695,7 +710,7 @@ final class DefaultMigration implements Migration {
         try {
             return io.pgmigrate.core.schema.SchemaComparison.compare(sessions.source(db), sessions.target(db));
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.VERIFICATION_FAILED, db, "comparing the schemas failed", e);
+            throw PgMigrateException.fromSql(CoreErrorCode.VERIFICATION_FAILED, db, "comparing the schemas failed", e);
         }
     }
 
@@ -785,7 +800,7 @@ final class DefaultMigration implements Migration {
                 originFilter = sessions.source(db).getMetaData().getDatabaseMajorVersion() >= 16
                         && sessions.target(db).getMetaData().getDatabaseMajorVersion() >= 16;
             } catch (SQLException e) {
-                throw PgMigrateException.fromSql(ErrorCode.CONNECTION_FAILED, db, "reading the server versions failed", e);
+                throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, db, "reading the server versions failed", e);
             }
         }
         return originFilter;
@@ -795,7 +810,7 @@ final class DefaultMigration implements Migration {
     public synchronized void complete() {
         own();
         if (Cutover.pending(journal())) {
-            throw new PgMigrateException(ErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle of a"
+            throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle of a"
                     + " cutover; call cutover() to finish it or rollback() to undo it, then complete()");
         }
         for (String db : config.databases()) {
@@ -824,13 +839,13 @@ final class DefaultMigration implements Migration {
                     TriggerFence f = triggerFence(side, db);
                     f.disengage();
                     if (!f.remove()) {
-                        throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, db, "the fence on the "
+                        throw new PgMigrateException(CoreErrorCode.REPLICATION_FAILED, db, "the fence on the "
                                 + sessions.connector(side).role() + " could not be removed because its tables stay"
                                 + " locked; complete() can be called again");
                     }
                 }
             } catch (SQLException e) {
-                throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db,
+                throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db,
                         "removing the replication objects failed; complete() can be called again", e);
             }
             phase(db, entry, Phase.COMPLETED);
@@ -854,16 +869,12 @@ final class DefaultMigration implements Migration {
         }
         entry.phase(phase);
         LOG.info("{}: phase {}", db, phase);
-        for (MigrationListener l : config.listeners()) {
-            l.onPhase(db, phase);
-        }
+        tell("onPhase", l -> l.onPhase(db, phase));
     }
 
     private void warn(String db, String message) {
         LOG.warn("{}: {}", db, message);
-        for (MigrationListener l : config.listeners()) {
-            l.onWarning(db, message);
-        }
+        tell("onWarning", l -> l.onWarning(db, message));
     }
 
     @Override

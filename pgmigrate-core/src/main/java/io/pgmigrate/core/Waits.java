@@ -1,11 +1,11 @@
 package io.pgmigrate.core;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 
 /**
  * The pause between two polls of a condition the servers cannot signal (a slot released, a worker gone, a sentinel
- * applied); callers grow it from milliseconds to a bound. An interrupt ends the wait with {@link ErrorCode#TIMEOUT}
+ * applied); callers grow it from milliseconds to a bound. An interrupt ends the wait with {@link CoreErrorCode#TIMEOUT}
  * and keeps the thread's interrupt flag.
  */
 public final class Waits {
@@ -19,7 +19,7 @@ public final class Waits {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new PgMigrateException(ErrorCode.TIMEOUT, database, "interrupted while waiting", e);
+            throw new PgMigrateException(CoreErrorCode.INTERRUPTED, database, "interrupted while waiting", e);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.pgmigrate.pacemaker;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.DatabaseStatus;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationStatus;
@@ -182,7 +183,7 @@ public final class AgentMain {
     static String state(MigrationStatus st) {
         List<DatabaseStatus> dbs = st.databases();
         if (dbs.stream().anyMatch(d -> d.phase() == Phase.FAILED)) {
-            throw new PgMigrateException(io.pgmigrate.ErrorCode.REPLICATION_FAILED, dbs.stream()
+            throw new PgMigrateException(io.pgmigrate.CoreErrorCode.REPLICATION_FAILED, dbs.stream()
                     .filter(d -> d.phase() == Phase.FAILED).map(d -> d.database() + ": " + d.message()).toList()
                     .toString());
         }
@@ -190,7 +191,7 @@ public final class AgentMain {
             // Only read between this supervisor's own calls, so a move is pending that nothing drives: one whose
             // undo failed leaves a side fenced. Reported as a failure, so Pacemaker restarts the resource, and its
             // start ends the move (recover()).
-            throw new PgMigrateException(io.pgmigrate.ErrorCode.CUTOVER_FAILED, "a cutover or rollback is pending"
+            throw new PgMigrateException(io.pgmigrate.CoreErrorCode.CUTOVER_FAILED, "a cutover or rollback is pending"
                     + " and nothing drives it (a side may be fenced); restarting the resource ends it");
         }
         if (dbs.stream().allMatch(d -> d.phase() == Phase.CUT_OVER)) {

@@ -1,6 +1,6 @@
 package io.pgmigrate.pacemaker;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.StateStore;
 
@@ -39,7 +39,7 @@ public final class CibStateStore implements StateStore {
             if (r.exitCode() == 105 || r.exitCode() == 6 || r.stderr().contains("No such")) {
                 return Optional.empty();
             }
-            throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "reading the state from the CIB failed"
+            throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, "reading the state from the CIB failed"
                     + " (crm_attribute exit code " + r.exitCode() + "): " + r.stderr().strip());
         }
         String value = r.out();
@@ -49,7 +49,7 @@ public final class CibStateStore implements StateStore {
         try {
             return Optional.of(new String(Base64.getDecoder().decode(value), StandardCharsets.UTF_8));
         } catch (IllegalArgumentException e) {
-            throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null, "the CIB property " + property(key)
+            throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, null, "the CIB property " + property(key)
                     + " does not hold pgmigrate state; delete it with crm_attribute --type crm_config --name "
                     + property(key) + " --delete", e);
         }
@@ -62,7 +62,7 @@ public final class CibStateStore implements StateStore {
         CommandRunner.Result r = runner.attempt(List.of("crm_attribute", "--type", "crm_config", "--name",
                 property(key), "--update", value));
         if (r.exitCode() != 0) {
-            throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "writing the state to the CIB failed"
+            throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, "writing the state to the CIB failed"
                     + " (crm_attribute exit code " + r.exitCode() + "): " + r.stderr().strip());
         }
     }
@@ -73,7 +73,7 @@ public final class CibStateStore implements StateStore {
             runner.runAccepting(List.of("crm_attribute", "--type", "crm_config", "--name", property(key), "--delete"),
                     PacemakerVip.NO_SUCH_OBJECT, 6);
         } catch (PgMigrateException e) {
-            throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null, "deleting the state from the CIB failed: "
+            throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, null, "deleting the state from the CIB failed: "
                     + e.getMessage(), e);
         }
     }

@@ -1,6 +1,6 @@
 package io.pgmigrate.pacemaker;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 
 import java.io.IOException;
@@ -91,7 +91,7 @@ public final class CommandRunner {
             p = new ProcessBuilder(full).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .start();
         } catch (IOException e) {
-            throw new PgMigrateException(ErrorCode.INVALID_CONFIGURATION, null, "cannot run " + String.join(" ", full)
+            throw new PgMigrateException(CoreErrorCode.INVALID_CONFIGURATION, null, "cannot run " + String.join(" ", full)
                     + ": " + e.getMessage() + " (is Pacemaker installed, and " + full.get(0) + " on the PATH?)", e);
         }
         CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
@@ -99,16 +99,17 @@ public final class CommandRunner {
         try {
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();
-                throw new PgMigrateException(ErrorCode.TIMEOUT, String.join(" ", full) + " did not finish within "
+                throw new PgMigrateException(CoreErrorCode.TIMEOUT, String.join(" ", full) + " did not finish within "
                         + timeout.toMillis() + " ms");
             }
             return new Result(p.exitValue(), out.get(), err.get());
         } catch (InterruptedException e) {
             p.destroyForcibly();
             Thread.currentThread().interrupt();
-            throw new PgMigrateException(ErrorCode.TIMEOUT, null, "interrupted while " + String.join(" ", full) + " ran", e);
+            throw new PgMigrateException(CoreErrorCode.INTERRUPTED, null, "interrupted while " + String.join(" ", full)
+                    + " ran", e);
         } catch (ExecutionException e) {
-            throw new PgMigrateException(ErrorCode.INVALID_CONFIGURATION, null, "cannot read the output of "
+            throw new PgMigrateException(CoreErrorCode.INVALID_CONFIGURATION, null, "cannot read the output of "
                     + String.join(" ", full), e.getCause());
         }
     }
@@ -117,7 +118,7 @@ public final class CommandRunner {
         String said = (r.stderr().strip() + " " + r.stdout().strip()).strip();
         List<String> full = new ArrayList<>(prefix);
         full.addAll(command);
-        return new PgMigrateException(ErrorCode.CLUSTER_COMMAND_FAILED, String.join(" ", full) + " failed with exit code "
+        return new PgMigrateException(PacemakerErrorCode.CLUSTER_COMMAND_FAILED, String.join(" ", full) + " failed with exit code "
                 + r.exitCode() + (said.isEmpty() ? "" : ": " + said));
     }
 

@@ -1,6 +1,6 @@
 package io.pgmigrate.pacemaker;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Side;
 import io.pgmigrate.TrafficSwitch;
@@ -119,7 +119,7 @@ public final class PacemakerVip implements TrafficSwitch {
         List<String> nodes = locate(vip);
         String expected = nodeOf(source);
         if (!nodes.equals(List.of(expected))) {
-            throw new PgMigrateException(ErrorCode.CLUSTER_COMMAND_FAILED, "VIP " + vip + " runs on " + nodes
+            throw new PgMigrateException(PacemakerErrorCode.CLUSTER_COMMAND_FAILED, "VIP " + vip + " runs on " + nodes
                     + ", not on the source's node " + expected + "; move it there before preparing the switch");
         }
         apply(source);
@@ -156,7 +156,7 @@ public final class PacemakerVip implements TrafficSwitch {
                 return;
             }
             if (System.nanoTime() > deadline) {
-                throw new PgMigrateException(ErrorCode.CLUSTER_COMMAND_FAILED, "VIP " + vip + " did not start "
+                throw new PgMigrateException(PacemakerErrorCode.CLUSTER_COMMAND_FAILED, "VIP " + vip + " did not start "
                         + (p.node() != null ? "on " + p : p + (expected == null ? "" : " (node " + expected + ")"))
                         + " within " + startTimeout.toMillis()
                         + " ms; Pacemaker reports it running on " + (last.isEmpty() ? "no node" : last)
@@ -166,7 +166,7 @@ public final class PacemakerVip implements TrafficSwitch {
                 Thread.sleep(pollInterval.toMillis());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new PgMigrateException(ErrorCode.CLUSTER_COMMAND_FAILED, null, "interrupted while waiting for VIP "
+                throw new PgMigrateException(CoreErrorCode.INTERRUPTED, null, "interrupted while waiting for VIP "
                         + vip, e);
             }
         }

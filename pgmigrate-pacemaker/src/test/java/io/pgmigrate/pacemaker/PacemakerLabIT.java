@@ -2,9 +2,8 @@ package io.pgmigrate.pacemaker;
 
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.Endpoint;
-import io.pgmigrate.ErrorCode;
-import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Migration;
+import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Side;
 import io.pgmigrate.testkit.PostgresBinaries;
 import org.junit.jupiter.api.AfterAll;
@@ -242,7 +241,7 @@ class PacemakerLabIT {
             assertThatThrownBy(() -> vip.switchTo(Side.TARGET)).isInstanceOf(PgMigrateException.class)
                     .hasMessageContaining("did not start on node pgmlab-nowhere within 3000 ms")
                     .satisfies(e -> assertThat(((PgMigrateException) e).code())
-                            .isEqualTo(ErrorCode.CLUSTER_COMMAND_FAILED));
+                            .isEqualTo(PacemakerErrorCode.CLUSTER_COMMAND_FAILED));
             assertThat(vip.runningOn()).as("traffic stays where it was").containsExactly(lab.get("NODE_A"));
             assertThat(lab.exec("a", "cibadmin", "--query", "--xpath",
                     "//rsc_location[@id='pgmigrate-" + lab.get("VIP_RESOURCE") + "-placement']"))

@@ -1,6 +1,6 @@
 package io.pgmigrate.core.cutover;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.core.Waits;
 import io.pgmigrate.core.replication.nativ.LinkState;
@@ -52,7 +52,7 @@ final class CatchUp {
      *
      * @param read       the state of every inbound stream, by database
      * @param subscriber how the side the streams apply to is called in messages ("target", "source")
-     * @throws PgMigrateException {@link ErrorCode#CUTOVER_FAILED} when the time runs out, naming both rates
+     * @throws PgMigrateException {@link CoreErrorCode#CUTOVER_FAILED} when the time runs out, naming both rates
      */
     void await(Supplier<Map<String, LinkState>> read, String subscriber) {
         long start = System.nanoTime();
@@ -134,7 +134,7 @@ final class CatchUp {
                         + " cutoverCatchUpTimeout, or find what slows the %s's apply; nothing was changed",
                 maxLagBytes, Math.round(waitedNanos / 1e9), timeout, String.join("; ", parts), subscriber);
         // One database: the exception names it; several: each part does.
-        return new PgMigrateException(ErrorCode.CUTOVER_FAILED, behind.size() == 1 ? behind.get(0) : null, message);
+        return new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, behind.size() == 1 ? behind.get(0) : null, message);
     }
 
     /** Bytes per second, in the unit that keeps the number readable. */

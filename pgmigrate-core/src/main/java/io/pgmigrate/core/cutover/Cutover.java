@@ -1,9 +1,9 @@
 package io.pgmigrate.core.cutover;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverException;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.CutoverReport.SequenceValue;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.LeftBehind;
 import io.pgmigrate.Lsn;
 import io.pgmigrate.MigrationConfig;
@@ -82,7 +82,7 @@ public final class Cutover {
         void progress();
 
         /**
-         * Throws {@link ErrorCode#MIGRATION_IN_USE} unless this process still drives the migration: a process that
+         * Throws {@link CoreErrorCode#MIGRATION_IN_USE} unless this process still drives the migration: a process that
          * lost its lock (its session was ended while it hung) must not undo or finish what a newer one did.
          */
         void checkOwner();
@@ -140,10 +140,10 @@ public final class Cutover {
         }
         if (active(journal) == to) {
             if (to == Side.SOURCE) {
-                throw new PgMigrateException(ErrorCode.INVALID_PHASE, "traffic already goes to the source: there is no"
+                throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "traffic already goes to the source: there is no"
                         + " cutover to roll back");
             }
-            return lastReport().orElseThrow(() -> new PgMigrateException(ErrorCode.INVALID_PHASE,
+            return lastReport().orElseThrow(() -> new PgMigrateException(CoreErrorCode.INVALID_PHASE,
                     "traffic already goes to the target"));
         }
         return run(to, null);
@@ -173,7 +173,7 @@ public final class Cutover {
                 p.step());
         CutoverReport undone = undo(p, "the " + move(p.to()) + " stopped at " + p.step() + " and was undone");
         if (Pending.read(journal).isPresent()) {
-            throw new CutoverException(null, undone, new PgMigrateException(ErrorCode.CUTOVER_FAILED,
+            throw new CutoverException(null, undone, new PgMigrateException(CoreErrorCode.CUTOVER_FAILED,
                     undone.failure()));
         }
         return Optional.of(undone);
@@ -202,7 +202,7 @@ public final class Cutover {
             parallel.run(dbs, db -> {
                 requirePublished(db, from, "pre-check: ", "; nothing was changed");
                 requireSamePartitions(db, from, to, "pre-check: ", "; nothing was changed");
-                requireNothingLeftBehind(db, from);
+                requireNothingLeftBehind(db, from, "pre-check: ", "; nothing was changed");
             });
             steps.add(step("pre-check", t));
             t = System.nanoTime();
@@ -234,6 +234,8 @@ public final class Cutover {
                 // but its rows would stay behind.
                 requirePublished(db, from, "inside the fence: ", "; the cutover is abandoned");
                 requireSamePartitions(db, from, to, "inside the fence: ", "; the cutover is abandoned");
+                // Data written since the pre-check (minutes of catch-up and prepare) would stay behind as well.
+                requireNothingLeftBehind(db, from, "inside the fence: ", "; the cutover is abandoned");
             });
             p = p.at(Step.FENCED);
             p.save(journal);
@@ -284,8 +286,8 @@ public final class Cutover {
         } catch (RuntimeException | Error e) {
             window.close();
             PgMigrateException cause = e instanceof PgMigrateException pe ? pe
-                    : new PgMigrateException(ErrorCode.INTERNAL, null, e.toString(), e);
-            if (cause.code() == ErrorCode.MIGRATION_IN_USE) {
+                    : new PgMigrateException(CoreErrorCode.INTERNAL, null, e.toString(), e);
+            if (cause.code() == CoreErrorCode.MIGRATION_IN_USE) {
                 // Another process may drive the migration now, from the journal this one last wrote: anything done
                 // from here (an undo lifting the fence it engaged) could undo what that one finished.
                 throw cause;
@@ -293,7 +295,7 @@ public final class Cutover {
             String why = cause.database().map(db -> "database \"" + db + "\": ").orElse("") + cause.detail();
             if (switched) {
                 // Traffic moved: never undone from here (the new side may hold writes nobody else has).
-                throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, null, "traffic already goes to the " + role(to)
+                throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, null, "traffic already goes to the " + role(to)
                         + ", but " + why + "; call " + (to == Side.TARGET ? "cutover()" : "rollback()")
                         + " again to finish", cause);
             }
@@ -312,7 +314,7 @@ public final class Cutover {
                     if (switchingSaved) {
                         // The store holds SWITCHING, so a restarted process would finish the move: lifting the
                         // fence now could leave the old side writable under a finished cutover. It stays up.
-                        throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null, "the traffic switch failed ("
+                        throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, null, "the traffic switch failed ("
                                 + why + ") and the state store cannot record it, so the fences stay up and writes"
                                 + " wait; once the store works, call " + (to == Side.TARGET ? "cutover()" : "rollback()")
                                 + " to finish the move, or the other one to finish it and move back", cause);
@@ -357,7 +359,7 @@ public final class Cutover {
         try {
             s = inbound.read(sessions.get(from, db), sessions.get(to, db));
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the stream's state failed", e);
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "reading the stream's state failed", e);
         }
         String why = null;
         if (!s.subscriptionExists()) {
@@ -376,7 +378,7 @@ public final class Cutover {
             why = "the initial copy is still running; call awaitInSync(...) first";
         }
         if (why != null) {
-            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: " + why + "; nothing was changed");
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, "pre-check: " + why + "; nothing was changed");
         }
         return s;
     }
@@ -407,13 +409,13 @@ public final class Cutover {
             if (onlyOld.isEmpty() && onlyNext.isEmpty()) {
                 return;
             }
-            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, when + "the partitions differ"
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, when + "the partitions differ"
                     + (onlyOld.isEmpty() ? "" : "; only on the " + role(from) + ": " + onlyOld)
                     + (onlyNext.isEmpty() ? "" : "; only on the " + role(to) + ": " + onlyNext)
                     + ". Partitions are published through their root, so attaching, detaching or dropping one is not"
                     + " carried: make the same change on the other side (its rows with it), then cut over" + outcome);
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the partitions failed", e);
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "reading the partitions failed", e);
         }
     }
 
@@ -445,7 +447,7 @@ public final class Cutover {
             if (truncatedOld.isEmpty() && truncatedNew.isEmpty()) {
                 return;
             }
-            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "inside the fence: "
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, "inside the fence: "
                     + (truncatedOld.isEmpty() ? "" : "partitions " + truncatedOld + " are empty on the " + role(from)
                     + " but not on the " + role(to) + "; ")
                     + (truncatedNew.isEmpty() ? "" : "partitions " + truncatedNew + " are empty on the " + role(to)
@@ -455,7 +457,7 @@ public final class Cutover {
                     + " \"TRUNCATE ...\") truncates it on the fenced side), or delete through the parent table, then"
                     + " cut over; the cutover is abandoned");
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the partitions failed", e);
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "reading the partitions failed", e);
         }
     }
 
@@ -477,7 +479,7 @@ public final class Cutover {
     private void requirePublished(String db, Side from, String when, String outcome) {
         String why = unpublished(db, from, ctx.link(from, db).publication());
         if (why != null) {
-            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, when + why + outcome);
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, when + why + outcome);
         }
     }
 
@@ -486,7 +488,7 @@ public final class Cutover {
      * extension configuration rows), unless the migration accepts leaving that kind behind: preflight warned about it
      * possibly days ago, and its data may have appeared since.
      */
-    private void requireNothingLeftBehind(String db, Side from) {
+    private void requireNothingLeftBehind(String db, Side from, String when, String outcome) {
         Set<LeftBehind> asked = EnumSet.allOf(LeftBehind.class);
         asked.removeAll(config.cutover().acceptedLeftBehind());
         if (asked.isEmpty()) {
@@ -496,15 +498,14 @@ public final class Cutover {
         try {
             found = LeftBehindCheck.find(sessions.get(from, db), asked);
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "pre-check: looking for data the stream"
-                    + " does not carry failed; nothing was changed", e);
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, when + "looking for data the stream"
+                    + " does not carry failed" + outcome, e);
         }
         if (!found.isEmpty()) {
-            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, db, "pre-check: the stream does not carry this"
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, when + "the stream does not carry this"
                     + " data, so it would stay on the " + role(from) + ": " + LeftBehindCheck.describe(found)
                     + "; move it, or accept leaving it with acceptLeftBehind(" + found.keySet().stream()
-                    .map(k -> "LeftBehind." + k.name()).collect(Collectors.joining(", "))
-                    + "); nothing was changed");
+                    .map(k -> "LeftBehind." + k.name()).collect(Collectors.joining(", ")) + ")" + outcome);
         }
     }
 
@@ -540,7 +541,7 @@ public final class Cutover {
                     + ", so their rows would stay behind; add them (ALTER PUBLICATION ... ADD TABLE, then ALTER"
                     + " SUBSCRIPTION ... REFRESH PUBLICATION) or drop them";
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "reading the publication failed", e);
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "reading the publication failed", e);
         }
     }
 
@@ -562,7 +563,7 @@ public final class Cutover {
             // bulk and again in the window for the rest, so the window decodes little.
             advanceOutbound(db, to);
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "preparing the stream back from the "
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "preparing the stream back from the "
                     + role(to) + " failed", e);
         }
     }
@@ -581,7 +582,7 @@ public final class Cutover {
             // is WAL-logged, and a restarted stream starts at the later of the two.
             outbound.advanceOrigin(sessions.get(to.other(), db), at);
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, db, "moving the reverse stream's slot on the "
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "moving the reverse stream's slot on the "
                     + role(to) + " failed", e);
         }
     }
@@ -623,7 +624,7 @@ public final class Cutover {
                     }
                     outbound.enable(sub);
                 } catch (SQLException e) {
-                    throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db, "turning the streams around"
+                    throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "turning the streams around"
                             + " failed; traffic already goes to the " + role(to) + ": call "
                             + (to == Side.TARGET ? "cutover()" : "rollback()") + " again to finish", e);
                 }
@@ -672,7 +673,7 @@ public final class Cutover {
                 if (wasInterrupted) {
                     Thread.currentThread().interrupt();
                 }
-                throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, null, why + "; the fence on the " + role(from)
+                throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, null, why + "; the fence on the " + role(from)
                         + " could not be lifted (" + String.join("; ", problems) + "): call rollback() again");
             }
             Instant lifted = Instant.now();
@@ -691,7 +692,7 @@ public final class Cutover {
                     try {
                         ctx.link(to, db).drop(sessions.get(to, db), sessions.get(from, db));
                     } catch (SQLException e) {
-                        throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, db,
+                        throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db,
                                 "dropping the prepared reverse stream failed", e);
                     }
                     ctx.journal().database(db).unmark(outboundCreatedFlag(to));

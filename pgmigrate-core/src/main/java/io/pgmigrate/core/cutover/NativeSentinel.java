@@ -1,6 +1,6 @@
 package io.pgmigrate.core.cutover;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Lsn;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Sentinel;
@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.SQLWarning;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -67,7 +68,7 @@ public final class NativeSentinel implements Sentinel {
         try {
             return emit(sessions.get(publisher, database));
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database, "writing the sentinel on the "
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "writing the sentinel on the "
                     + sessions.connector(publisher).role() + " failed", e);
         }
     }
@@ -84,13 +85,13 @@ public final class NativeSentinel implements Sentinel {
                         SELECT coalesce(confirmed_flush_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = ?
                         """, rs -> Lsn.parse(rs.getString(1)), slot);
                 if (confirmed.isEmpty()) {
-                    throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
+                    throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
                             + " is gone from the " + sessions.connector(publisher).role());
                 }
                 if (confirmed.get().isAtOrAfter(lsn)) {
                     LOG.debug("{}: sentinel {} applied; confirmed {}, origin progress {}", database, lsn, confirmed.get(),
                             originProgress(sub));
-                    awaitSubscriberStandbys(sub);
+                    awaitSubscriberStandbys(sub, deadline, timeout);
                     return confirmed.get();
                 }
                 Optional<Boolean> enabled = Queries.first(sub, """
@@ -98,13 +99,13 @@ public final class NativeSentinel implements Sentinel {
                         WHERE subname = ? AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                         """, rs -> rs.getBoolean(1), subscription);
                 if (enabled.isEmpty() || !enabled.get()) {
-                    throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, database, "subscription " + subscription
+                    throw new PgMigrateException(CoreErrorCode.REPLICATION_FAILED, database, "subscription " + subscription
                             + (enabled.isEmpty() ? " is missing" : " is disabled") + " on the "
                             + sessions.connector(publisher.other()).role() + ", so sentinel " + lsn
                             + " cannot arrive (confirmed " + confirmed.get() + ")");
                 }
                 if (System.nanoTime() > deadline) {
-                    throw new PgMigrateException(ErrorCode.TIMEOUT, database, "the "
+                    throw new PgMigrateException(CoreErrorCode.TIMEOUT, database, "the "
                             + sessions.connector(publisher.other()).role() + " did not apply sentinel " + lsn + " within "
                             + timeout + "; it has confirmed " + confirmed.get() + " (" + lsn.bytesAfter(confirmed.get())
                             + " bytes behind)");
@@ -114,7 +115,7 @@ public final class NativeSentinel implements Sentinel {
                 nudge(pub, sub);
             }
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database, "waiting for the sentinel failed", e);
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "waiting for the sentinel failed", e);
         }
     }
 
@@ -124,22 +125,47 @@ public final class NativeSentinel implements Sentinel {
      * {@code synchronous_commit = off}, so the sentinel proves a flush on the subscriber's primary only, and a failover
      * of the new primary right after the cutover would lose the last transactions while the old side is fenced (review
      * F18). One commit with {@code synchronous_commit = on} waits for the standbys through all WAL before it. Without
-     * synchronous standbys it costs a local flush. Bounded by the cutover's window like every statement in it; an
-     * {@link SQLException} here reaches the caller as the failure of the wait.
+     * synchronous standbys it costs a local flush. Bounded by what is left of the wait's {@code timeout} (and inside
+     * a cutover by its window).
      */
-    private void awaitSubscriberStandbys(Connection sub) {
+    private void awaitSubscriberStandbys(Connection sub, long deadline, Duration timeout) {
+        String role = sessions.connector(publisher.other()).role();
+        String standbys = "the " + role + "'s synchronous standbys (synchronous_standby_names)";
+        int left = (int) Math.max(1, Math.min(Integer.MAX_VALUE, (deadline - System.nanoTime()) / 1_000_000));
         try {
-            Queries.inTransaction(sub, () -> {
-                Queries.execute(sub, "SET LOCAL synchronous_commit = on");
-                // A transaction waits for the standbys only when it wrote WAL of its own (an xid alone is not
-                // enough: RecordTransactionCommit's wrote_xlog); a transactional message writes one record.
-                Queries.first(sub, "SELECT pg_logical_emit_message(true, ?, 'standbys')", rs -> null, PREFIX);
-            });
+            // What is left of the wait bounds the commit: a standby that never answers must not hold the caller.
+            int own = sub.getNetworkTimeout();
+            sub.setNetworkTimeout(Runnable::run, own == 0 ? left : Math.min(own, left));
+            try {
+                sub.clearWarnings();
+                Queries.inTransaction(sub, () -> {
+                    // A cancel of the waiting commit (pg_cancel_backend) ends the wait with a WARNING only and the
+                    // commit reports success: any warning below counts as a failure.
+                    Queries.execute(sub, "SET LOCAL synchronous_commit = on");
+                    // A transaction waits for the standbys only when it wrote WAL of its own (an xid alone is not
+                    // enough: RecordTransactionCommit's wrote_xlog); a transactional message writes one record.
+                    Queries.first(sub, "SELECT pg_logical_emit_message(true, ?, 'standbys')", rs -> null, PREFIX);
+                });
+                SQLWarning w = sub.getWarnings();
+                if (w != null) {
+                    throw new PgMigrateException(CoreErrorCode.REPLICATION_FAILED, database, standbys + " may not"
+                            + " hold what the stream applied: the wait for them ended with \"" + w.getMessage()
+                            + "\"; check that they run and keep up, or clear synchronous_standby_names there");
+                }
+            } finally {
+                if (!sub.isClosed()) {
+                    sub.setNetworkTimeout(Runnable::run, own);
+                }
+            }
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database, "the "
-                    + sessions.connector(publisher.other()).role() + "'s synchronous standbys"
-                    + " (synchronous_standby_names) did not confirm what the stream applied; check that they run"
-                    + " and keep up, or clear synchronous_standby_names there", e);
+            if (System.nanoTime() >= deadline) {
+                throw new PgMigrateException(CoreErrorCode.TIMEOUT, database, standbys + " did not confirm what"
+                        + " the stream applied within " + timeout + "; check that they run and keep up, or clear"
+                        + " synchronous_standby_names there", e);
+            }
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, standbys + " did not"
+                    + " confirm what the stream applied; check that they run and keep up, or clear"
+                    + " synchronous_standby_names there", e);
         }
     }
 

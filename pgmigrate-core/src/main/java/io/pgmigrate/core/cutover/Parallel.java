@@ -1,7 +1,8 @@
 package io.pgmigrate.core.cutover;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.core.Mdc;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,7 +55,7 @@ final class Parallel implements AutoCloseable {
      */
     RuntimeException runAll(List<String> dbs, Task task, List<String> problems) {
         if (dbs.size() == 1) {
-            try {
+            try (Mdc.Scope s = Mdc.put(Mdc.DATABASE, dbs.get(0))) {
                 task.run(dbs.get(0));
                 return null;
             } catch (RuntimeException e) {
@@ -64,7 +65,12 @@ final class Parallel implements AutoCloseable {
         }
         List<Future<?>> futures = new ArrayList<>();
         for (String db : dbs) {
-            futures.add(pool.submit(() -> task.run(db)));
+            // The worker logs with the caller's MDC (the migration) and its own database.
+            futures.add(pool.submit(Mdc.carrying(() -> {
+                try (Mdc.Scope s = Mdc.put(Mdc.DATABASE, db)) {
+                    task.run(db);
+                }
+            })));
         }
         RuntimeException first = null;
         boolean interrupted = false;
@@ -75,7 +81,7 @@ final class Parallel implements AutoCloseable {
                     break;
                 } catch (ExecutionException e) {
                     RuntimeException r = e.getCause() instanceof RuntimeException re ? re
-                            : new PgMigrateException(ErrorCode.INTERNAL, null, String.valueOf(e.getCause()),
+                            : new PgMigrateException(CoreErrorCode.INTERNAL, null, String.valueOf(e.getCause()),
                             e.getCause());
                     problems.add(r.getMessage());
                     if (first == null) {
@@ -90,7 +96,7 @@ final class Parallel implements AutoCloseable {
         if (interrupted) {
             Thread.currentThread().interrupt();
             if (first == null) {
-                first = new PgMigrateException(ErrorCode.TIMEOUT, "interrupted during the cutover");
+                first = new PgMigrateException(CoreErrorCode.INTERRUPTED, "interrupted during the cutover");
                 problems.add(first.getMessage());
             }
         }

@@ -1,7 +1,7 @@
 package io.pgmigrate.core.cutover;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverReport.SequenceValue;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.SequenceSync;
 import io.pgmigrate.Side;
@@ -56,7 +56,7 @@ public final class SequenceCopy implements SequenceSync {
                       AND NOT has_sequence_privilege(pg_catalog.format('%I.%I', schemaname, sequencename), 'SELECT')
                     """, rs -> rs.getString(1));
             if (!unreadable.isEmpty()) {
-                throw new PgMigrateException(ErrorCode.PERMISSION_DENIED, database, "the migration role cannot read"
+                throw new PgMigrateException(CoreErrorCode.PERMISSION_DENIED, database, "the migration role cannot read"
                         + " sequences " + unreadable + " on the " + sessions.connector(from).role()
                         + "; GRANT SELECT ON SEQUENCE ... TO it");
             }
@@ -79,7 +79,7 @@ public final class SequenceCopy implements SequenceSync {
                     """, rs -> rs.getString(1), to.createArrayOf("text", column(sequences, Sequence::schema)),
                     to.createArrayOf("text", column(sequences, Sequence::name)));
             if (!missing.isEmpty()) {
-                throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, database, "sequences " + missing
+                throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, database, "sequences " + missing
                         + " do not exist on the " + sessions.connector(from.other()).role() + " (or cannot be set by the"
                         + " migration role); after the switch the application would fail on them");
             }
@@ -131,7 +131,7 @@ public final class SequenceCopy implements SequenceSync {
                     sessions.connector(from.other()).role());
             return done;
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, database, "copying sequences from the "
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, database, "copying sequences from the "
                     + sessions.connector(from).role() + " failed", e);
         }
     }

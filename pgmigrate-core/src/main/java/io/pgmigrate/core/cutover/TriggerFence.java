@@ -1,6 +1,6 @@
 package io.pgmigrate.core.cutover;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Fence;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Side;
@@ -128,7 +128,7 @@ public final class TriggerFence implements Fence {
         try {
             boolean schemaExists = Queries.exists(c, "SELECT 1 FROM pg_namespace WHERE nspname = ?", name);
             if (schemaExists && !journal.flag(flag())) {
-                throw new PgMigrateException(ErrorCode.NAME_COLLISION, database, "a schema named " + name + " exists on the "
+                throw new PgMigrateException(CoreErrorCode.NAME_COLLISION, database, "a schema named " + name + " exists on the "
                         + sessions.connector(side).role() + " and was not created by this migration; give the migration"
                         + " another name(...), or if it is a leftover: DROP SCHEMA " + quote(name) + " CASCADE");
             }
@@ -145,10 +145,19 @@ public final class TriggerFence implements Fence {
                                 + " FOR EACH STATEMENT EXECUTE FUNCTION " + guard()));
                 created++;
             }
-            LOG.debug("{}: fence installed on the {} ({} new table triggers)", database,
+            // A trigger someone disabled (or set to fire in replica mode, where it would stop the stream) is put back.
+            for (String table : Queries.list(c, USER_TABLES + """
+                      AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = ?
+                                  AND t.tgenabled <> 'O')
+                    """, rs -> quote(rs.getString(1), rs.getString(2)), name)) {
+                withTableLock(c, deadline, "enable the fence on " + table, () -> Queries.execute(c,
+                        "ALTER TABLE " + table + " ENABLE TRIGGER " + quote(name)));
+                created++;
+            }
+            LOG.debug("{}: fence installed on the {} ({} table triggers created or enabled)", database,
                     sessions.connector(side).role(), created);
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, database, "cannot install the fence on the "
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, database, "cannot install the fence on the "
                     + sessions.connector(side).role() + " (it needs CREATE on the database and TRIGGER on every table)", e);
         }
     }
@@ -193,7 +202,7 @@ public final class TriggerFence implements Fence {
                     throw e;
                 }
                 if (System.nanoTime() > deadline) {
-                    throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, database, "cannot " + what + " on the "
+                    throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, database, "cannot " + what + " on the "
                             + sessions.connector(side).role() + ": its lock stayed taken by " + lockHolders(c)
                             + "; end those transactions and try again", e);
                 }
@@ -236,7 +245,7 @@ public final class TriggerFence implements Fence {
             LOG.info("{}: fenced on the {}", database, sessions.connector(side).role());
         } catch (SQLException e) {
             disengageQuietly();
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, database, "fencing the "
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, database, "fencing the "
                     + sessions.connector(side).role() + " failed; the fence is lifted again", e);
         } catch (CompletionException e) {
             disengageQuietly();
@@ -260,7 +269,7 @@ public final class TriggerFence implements Fence {
             }
             liftedAt = Instant.now();
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, database, "lifting the fence on the "
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, database, "lifting the fence on the "
                     + sessions.connector(side).role() + " failed; run rollback() or complete() again", e);
         }
     }
@@ -352,7 +361,7 @@ public final class TriggerFence implements Fence {
         try {
             return guardEngaged(sessions.get(side, database)).orElse(false);
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CONNECTION_FAILED, database, "reading the fence state failed", e);
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading the fence state failed", e);
         }
     }
 
@@ -376,12 +385,16 @@ public final class TriggerFence implements Fence {
                     JOIN pg_subscription s ON s.oid = r.srsubid
                     JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-                      AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = ?)
+                      AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = ?
+                                      AND t.tgenabled = 'O')
                     ORDER BY 1 LIMIT 10
                     """, rs -> rs.getString(1), name);
-            return bare.isEmpty() ? Optional.empty() : Optional.of("tables " + bare + " lack its trigger");
+            // 'O': fires for sessions and not for apply workers; disabled it refuses nothing, and set to ALWAYS or
+            // REPLICA it would stop the stream into this side.
+            return bare.isEmpty() ? Optional.empty()
+                    : Optional.of("tables " + bare + " lack its trigger, or have it disabled or set to another mode");
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CONNECTION_FAILED, database, "reading the fence state failed", e);
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading the fence state failed", e);
         }
     }
 
@@ -407,7 +420,7 @@ public final class TriggerFence implements Fence {
                 flip(c, true);
             }
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.CUTOVER_FAILED, database, "taking over the fence on the "
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, database, "taking over the fence on the "
                     + sessions.connector(side).role() + " failed", e);
         }
     }
@@ -445,7 +458,8 @@ public final class TriggerFence implements Fence {
         String dml = "BEGIN\n" + (engaged ? check : "") + "RETURN NULL;\nEND";
         // Commands that change nothing a stream carries stay open to what is left on the fenced side (reports,
         // backups' roles): a materialized view is not replicated, and grants are each side's own.
-        String ddl = "BEGIN\n" + (engaged ? "IF TG_TAG IN ('REFRESH MATERIALIZED VIEW', 'GRANT', 'REVOKE') THEN\n"
+        String ddl = "BEGIN\n" + (engaged ? "IF TG_TAG OPERATOR(pg_catalog.=) ANY\n"
+                + "    (ARRAY['REFRESH MATERIALIZED VIEW', 'GRANT', 'REVOKE']::pg_catalog.text[]) THEN\n"
                 + "  RETURN;\nEND IF;\n" + check : "NULL;\n") + "END";
         Queries.execute(c, "CREATE OR REPLACE FUNCTION " + guard() + " RETURNS trigger LANGUAGE plpgsql AS "
                 + literal(dml));
@@ -472,7 +486,7 @@ public final class TriggerFence implements Fence {
                   AND (rolsuper OR (pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')
                                     AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')))
                 """)) {
-            throw new PgMigrateException(ErrorCode.PERMISSION_DENIED, database, "the migration role must see and end"
+            throw new PgMigrateException(CoreErrorCode.PERMISSION_DENIED, database, "the migration role must see and end"
                     + " other sessions to fence the " + sessions.connector(side).role() + ": GRANT pg_read_all_stats,"
                     + " pg_signal_backend TO the migration role (or make it a superuser)");
         }
@@ -510,7 +524,7 @@ public final class TriggerFence implements Fence {
             pause = 2;
             while (!inFlight(c, inFlight, flipped).isEmpty()) {
                 if (System.nanoTime() > gone) {
-                    throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, database, "sessions that began a transaction"
+                    throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, database, "sessions that began a transaction"
                             + " before the fence did not exit within 10 s of being terminated");
                 }
                 Waits.pause(pause, database);
@@ -527,7 +541,7 @@ public final class TriggerFence implements Fence {
                     rs -> rs.getString(1));
         }
         if (!prepared.isEmpty()) {
-            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, database, "prepared transactions " + prepared
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, database, "prepared transactions " + prepared
                     + " could still commit on the " + sessions.connector(side).role() + " after the fence; COMMIT PREPARED"
                     + " or ROLLBACK PREPARED them, then run the cutover again");
         }
@@ -548,7 +562,7 @@ public final class TriggerFence implements Fence {
                                   AND t.tgenabled IN ('O', 'A'))
                 """, rs -> quote(rs.getString(1), rs.getString(2)), name);
         if (!unguarded.isEmpty()) {
-            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, database, "tables " + unguarded + " on the "
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, database, "tables " + unguarded + " on the "
                     + sessions.connector(side).role() + " are not covered by the fence (created or altered during"
                     + " the cutover?); run the cutover again");
         }
@@ -564,7 +578,7 @@ public final class TriggerFence implements Fence {
             // probe would wait as long as the read: it gives up instead, and the cutover with it.
             Queries.execute(probe, "SET LOCAL lock_timeout = '2s'");
             Queries.execute(probe, "DELETE FROM " + table.get() + " WHERE false");
-            throw new PgMigrateException(ErrorCode.CUTOVER_FAILED, database, "a fresh session could still write to "
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, database, "a fresh session could still write to "
                     + table.get() + " on the " + sessions.connector(side).role() + " after the fence");
         } catch (SQLException e) {
             if (!"25006".equals(e.getSQLState())) {

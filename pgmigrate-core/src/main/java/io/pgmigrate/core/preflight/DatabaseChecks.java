@@ -1,6 +1,6 @@
 package io.pgmigrate.core.preflight;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Finding;
 import io.pgmigrate.LeftBehind;
 import io.pgmigrate.MigrationConfig;
@@ -94,7 +94,7 @@ final class DatabaseChecks {
                 }
             }
         } catch (PgMigrateException e) {
-            String fix = e.code() == ErrorCode.DATABASE_MISSING ? "create the database on the source, or remove it from"
+            String fix = e.code() == CoreErrorCode.DATABASE_MISSING ? "create the database on the source, or remove it from"
                     + " databases(...)" : "check the endpoint, the credentials and pg_hba.conf for this database";
             add(Severity.BLOCKER, "source_database", "", e.getMessage(), fix);
         } catch (SQLException e) {

@@ -1,6 +1,6 @@
 package io.pgmigrate.core.schema;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.core.sql.Queries;
 
@@ -635,7 +635,7 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
             return false;
         }
         if (!present.isEmpty()) {
-            throw new PgMigrateException(ErrorCode.SCHEMA_COPY_FAILED, database, "the target already has "
+            throw new PgMigrateException(CoreErrorCode.SCHEMA_COPY_FAILED, database, "the target already has "
                     + present.size() + " of the " + tables.size() + " tables (" + abbreviate(present)
                     + ") but not the others; drop them on the target, or create all of them yourself");
         }
@@ -646,7 +646,7 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                 try {
                     Queries.execute(target, statement);
                 } catch (SQLException e) {
-                    throw PgMigrateException.fromSql(ErrorCode.SCHEMA_COPY_FAILED, database,
+                    throw PgMigrateException.fromSql(CoreErrorCode.SCHEMA_COPY_FAILED, database,
                             "cannot create on the target: " + (statement.startsWith("--")
                                     ? "pg_dump's schema script" : firstLine(statement)), e);
                 }

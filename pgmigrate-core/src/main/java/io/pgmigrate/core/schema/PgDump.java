@@ -1,6 +1,6 @@
 package io.pgmigrate.core.schema;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.core.sql.Connector;
 
@@ -51,7 +51,7 @@ public record PgDump(Path executable, int major) {
         if (configured.isPresent()) {
             Path exe = configured.get();
             if (!Files.isExecutable(exe)) {
-                throw new PgMigrateException(ErrorCode.INVALID_CONFIGURATION, "pgDump " + exe + " is not an executable"
+                throw new PgMigrateException(CoreErrorCode.INVALID_CONFIGURATION, "pgDump " + exe + " is not an executable"
                         + " file; give the path of a pg_dump " + sourceMajor + " or later");
             }
             PgDump d = new PgDump(exe, majorOf(exe));
@@ -74,7 +74,7 @@ public record PgDump(Path executable, int major) {
     private static PgMigrateException tooOld(int sourceMajor, List<PgDump> found) {
         String seen = found.isEmpty() ? "none was found on the PATH or under " + String.join("*, ", INSTALL_GLOBS)
                 + "*" : "found only " + String.join(", ", found.stream().map(PgDump::toString).toList());
-        return new PgMigrateException(ErrorCode.SCHEMA_COPY_FAILED, "schema strategy PG_DUMP needs a pg_dump "
+        return new PgMigrateException(CoreErrorCode.SCHEMA_COPY_FAILED, "schema strategy PG_DUMP needs a pg_dump "
                 + sourceMajor + " or later (pg_dump refuses newer servers); " + seen + ". Install the client"
                 + " package of PostgreSQL " + sourceMajor + " or later (Debian: postgresql-client-" + sourceMajor
                 + " from apt.postgresql.org), point pgDump(Path) at one, or use SchemaStrategy.CATALOG, which needs"
@@ -169,21 +169,21 @@ public record PgDump(Path executable, int major) {
             Process p = pb.start();
             if (!p.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
                 p.destroyForcibly();
-                throw new PgMigrateException(ErrorCode.SCHEMA_COPY_FAILED, database, this + " did not finish within "
+                throw new PgMigrateException(CoreErrorCode.SCHEMA_COPY_FAILED, database, this + " did not finish within "
                         + TIMEOUT_MINUTES + " minutes");
             }
             if (p.exitValue() != 0) {
                 String stderr = Files.readString(err, StandardCharsets.UTF_8).strip();
-                throw new PgMigrateException(ErrorCode.SCHEMA_COPY_FAILED, database, this + " failed (exit code "
+                throw new PgMigrateException(CoreErrorCode.SCHEMA_COPY_FAILED, database, this + " failed (exit code "
                         + p.exitValue() + "): " + (stderr.isEmpty() ? "no message" : stderr));
             }
             return withoutMetaCommands(Files.readString(out, StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw new PgMigrateException(ErrorCode.SCHEMA_COPY_FAILED, database, "cannot run " + this + ": "
+            throw new PgMigrateException(CoreErrorCode.SCHEMA_COPY_FAILED, database, "cannot run " + this + ": "
                     + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new PgMigrateException(ErrorCode.SCHEMA_COPY_FAILED, database, "interrupted while " + this
+            throw new PgMigrateException(CoreErrorCode.INTERRUPTED, database, "interrupted while " + this
                     + " ran", e);
         } finally {
             deleteAll(dir);

@@ -3,13 +3,13 @@ package io.pgmigrate.core.sql;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Endpoint;
 import io.pgmigrate.ErrorCode;
 import io.pgmigrate.PgMigrateException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import javax.net.ssl.SSLHandshakeException;
 import java.io.EOFException;
 import java.net.ConnectException;
 import java.net.SocketException;
@@ -24,6 +24,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLHandshakeException;
 
 /**
  * Opens JDBC connections to one server. Transient failures (server starting, too many connections, network) are
@@ -82,8 +83,8 @@ public final class Connector {
      * A connection to {@code database} with extra server settings in the startup packet ({@code -c name=value ...}):
      * unlike a {@code SET} or a bound parameter, they never appear in the server's statement log.
      *
-     * @throws PgMigrateException {@link ErrorCode#CONNECTION_FAILED}, {@link ErrorCode#AUTHENTICATION_FAILED},
-     *                            {@link ErrorCode#DATABASE_MISSING} or {@link ErrorCode#PERMISSION_DENIED}, naming
+     * @throws PgMigrateException {@link CoreErrorCode#CONNECTION_FAILED}, {@link CoreErrorCode#AUTHENTICATION_FAILED},
+     *                            {@link CoreErrorCode#DATABASE_MISSING} or {@link CoreErrorCode#PERMISSION_DENIED}, naming
      *                            the endpoint and database, after the configured attempts when the failure is
      *                            transient and at once when it is not
      */
@@ -147,7 +148,7 @@ public final class Connector {
         try {
             return Math.max(0, Integer.parseInt(value.trim()));
         } catch (NumberFormatException e) {
-            throw new PgMigrateException(ErrorCode.INVALID_CONFIGURATION, role + " " + endpoint
+            throw new PgMigrateException(CoreErrorCode.INVALID_CONFIGURATION, role + " " + endpoint
                     + ": connection property socketTimeout must be a whole number of seconds, was '" + value + "'");
         }
     }
@@ -164,7 +165,7 @@ public final class Connector {
             return Passfile.lookup(endpoint.passfile().get(), endpoint.host(), endpoint.port(), database,
                     endpoint.user().orElse(""));
         } catch (IllegalArgumentException e) {
-            throw new PgMigrateException(ErrorCode.INVALID_CONFIGURATION, database, role + " "
+            throw new PgMigrateException(CoreErrorCode.INVALID_CONFIGURATION, database, role + " "
                     + endpoint.database(database) + ": " + e.getMessage(), e);
         }
     }
@@ -180,50 +181,50 @@ public final class Connector {
         ErrorCode code;
         String hint;
         if (state.equals("28P01") || state.equals("28000")) {
-            code = ErrorCode.AUTHENTICATION_FAILED;
+            code = CoreErrorCode.AUTHENTICATION_FAILED;
             hint = "check the user and password" + passfileNote(database)
                     + ", and that the server's pg_hba.conf admits this user from this host";
         } else if (state.equals("08004") && mentionsPassword(e)) {
-            code = ErrorCode.AUTHENTICATION_FAILED;
+            code = CoreErrorCode.AUTHENTICATION_FAILED;
             hint = "the server asks for a password and none was given: set the endpoint's password(...) or"
                     + " passfile(...)" + passfileNote(database);
         } else if (state.equals("08004")) {
-            code = ErrorCode.CONNECTION_FAILED;
+            code = CoreErrorCode.CONNECTION_FAILED;
             hint = "the connection was rejected before login; if it is about SSL, the endpoint's sslmode ("
                     + endpoint.properties().getOrDefault("sslmode", "prefer") + ") asks for SSL the server does not"
                     + " offer: turn on ssl on the server or choose another sslmode";
         } else if (state.equals("3D000")) {
-            code = ErrorCode.DATABASE_MISSING;
+            code = CoreErrorCode.DATABASE_MISSING;
             hint = "check the database name: it is taken exactly as written, case and spaces included";
         } else if (state.equals("42501")) {
-            code = ErrorCode.PERMISSION_DENIED;
+            code = CoreErrorCode.PERMISSION_DENIED;
             hint = "grant the migration role CONNECT on the database";
         } else if (root instanceof UnknownHostException) {
-            code = ErrorCode.CONNECTION_FAILED;
+            code = CoreErrorCode.CONNECTION_FAILED;
             hint = "host name " + endpoint.host() + " does not resolve: check the host name and DNS";
         } else if (root instanceof SSLHandshakeException || root instanceof GeneralSecurityException) {
-            code = ErrorCode.CONNECTION_FAILED;
+            code = CoreErrorCode.CONNECTION_FAILED;
             hint = "the SSL handshake failed: check sslmode, sslrootcert and the server's certificate";
         } else if (root instanceof ConnectException) {
-            code = ErrorCode.CONNECTION_FAILED;
+            code = CoreErrorCode.CONNECTION_FAILED;
             hint = "nothing accepts connections on port " + endpoint.port() + ": check the host and port, and that"
                     + " the server is running and listens there (listen_addresses)";
         } else if (root instanceof SocketTimeoutException || (timedOut && state.startsWith("08"))) {
-            code = ErrorCode.CONNECTION_FAILED;
+            code = CoreErrorCode.CONNECTION_FAILED;
             hint = "no answer within the connect timeout of " + Math.max(1, connectTimeout.toSeconds()) + " s: check the host and"
                     + " port, firewalls, and that it is a PostgreSQL server that is not overloaded";
         } else if (root instanceof EOFException || root instanceof SocketException) {
-            code = ErrorCode.CONNECTION_FAILED;
+            code = CoreErrorCode.CONNECTION_FAILED;
             hint = "the server closed the connection during login: check that the port is PostgreSQL's, and the"
                     + " server's log";
         } else if (state.startsWith("08") || state.isEmpty()) {
-            code = ErrorCode.CONNECTION_FAILED;
+            code = CoreErrorCode.CONNECTION_FAILED;
             hint = "check host, port, SSL settings and that the server is running and reachable";
         } else if (state.equals("53300") || state.startsWith("57P0")) {
-            code = ErrorCode.CONNECTION_FAILED;
+            code = CoreErrorCode.CONNECTION_FAILED;
             hint = "the server is not accepting connections now (starting, shutting down, or at max_connections)";
         } else {
-            code = ErrorCode.CONNECTION_FAILED;
+            code = CoreErrorCode.CONNECTION_FAILED;
             hint = "see the server's message";
         }
         String tries = !PgMigrateException.isTransient(e) ? ""

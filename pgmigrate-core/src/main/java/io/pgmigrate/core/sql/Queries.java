@@ -69,7 +69,7 @@ public final class Queries {
         try {
             work.run();
             c.commit();
-        } catch (SQLException | RuntimeException e) {
+        } catch (SQLException | RuntimeException | Error e) {
             // The first failure is the one to report: a connection the failure closed (a network timeout) cannot
             // roll back or restore its mode, and saying so would hide why.
             try {

@@ -1,6 +1,6 @@
 package io.pgmigrate.core.state;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.MigrationConfig;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Phase;
@@ -56,11 +56,11 @@ public final class Journal {
             try {
                 doc = Json.parseObject(existing.get());
             } catch (IllegalArgumentException e) {
-                throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null, "the state of migration '" + key
+                throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, null, "the state of migration '" + key
                         + "' in " + config.stateStore() + " is not readable: " + e.getMessage(), e);
             }
             if (!source.equals(doc.get("source")) || !target.equals(doc.get("target"))) {
-                throw new PgMigrateException(ErrorCode.STATE_CONFLICT, "the state of migration '" + key + "' in "
+                throw new PgMigrateException(CoreErrorCode.STATE_CONFLICT, "the state of migration '" + key + "' in "
                         + config.stateStore() + " belongs to source " + doc.get("source") + " and target "
                         + doc.get("target") + ", not " + source + " and " + target
                         + "; give this migration another name(...) or complete() the old one");
@@ -161,12 +161,12 @@ public final class Journal {
             try {
                 now = generationOf(Json.parseObject(stored.get()));
             } catch (IllegalArgumentException e) {
-                throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, null, "the state of migration '" + key
+                throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, null, "the state of migration '" + key
                         + "' in " + store + " is not readable: " + e.getMessage(), e);
             }
         }
         if (now != generation) {
-            throw new PgMigrateException(ErrorCode.MIGRATION_IN_USE, "the state of migration '" + key + "' in "
+            throw new PgMigrateException(CoreErrorCode.MIGRATION_IN_USE, "the state of migration '" + key + "' in "
                     + store + " was " + (stored.isEmpty() ? "deleted" : "changed") + " by another process since this"
                     + " one read it (generation " + now + ", this process has " + generation + "); this process"
                     + " stopped without changing anything more. Open the migration again to go on from what the"

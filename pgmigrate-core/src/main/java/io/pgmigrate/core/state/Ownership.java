@@ -1,6 +1,6 @@
 package io.pgmigrate.core.state;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.core.sql.Connector;
 import io.pgmigrate.core.sql.Queries;
@@ -50,7 +50,7 @@ public final class Ownership implements AutoCloseable {
      * Takes the lock, or confirms it is still held.
      *
      * @return true when it was taken now (the caller then reloads what another process may have written before)
-     * @throws PgMigrateException {@link ErrorCode#MIGRATION_IN_USE} naming the holder when another process has it
+     * @throws PgMigrateException {@link CoreErrorCode#MIGRATION_IN_USE} naming the holder when another process has it
      */
     public synchronized boolean acquire() {
         if (session != null) {
@@ -85,7 +85,7 @@ public final class Ownership implements AutoCloseable {
             if (!got) {
                 String holder = holder(c).orElse("a session that ended a moment ago; try again");
                 Sessions.closeQuietly(c);
-                throw new PgMigrateException(ErrorCode.MIGRATION_IN_USE, "migration " + migration + " is driven by"
+                throw new PgMigrateException(CoreErrorCode.MIGRATION_IN_USE, "migration " + migration + " is driven by"
                         + " another process: " + holder + ". One process drives a migration at a time; wait for it"
                         + " to finish, or stop it. If that process is gone but its session is not (a hung or"
                         + " partitioned host), end the session on the source with SELECT pg_terminate_backend(pid);"
@@ -96,7 +96,7 @@ public final class Ownership implements AutoCloseable {
             return true;
         } catch (SQLException e) {
             Sessions.closeQuietly(c);
-            throw PgMigrateException.fromSql(ErrorCode.CONNECTION_FAILED, database, "taking the migration's lock on"
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "taking the migration's lock on"
                     + " the source failed", e);
         }
     }
@@ -107,12 +107,12 @@ public final class Ownership implements AutoCloseable {
      */
     public synchronized void check() {
         if (session == null) {
-            throw new PgMigrateException(ErrorCode.INTERNAL, "migration " + migration + " changes its state without"
+            throw new PgMigrateException(CoreErrorCode.INTERNAL, "migration " + migration + " changes its state without"
                     + " holding its lock; this is a bug");
         }
         if (!alive()) {
             drop();
-            throw new PgMigrateException(ErrorCode.MIGRATION_IN_USE, "migration " + migration + ": this process lost"
+            throw new PgMigrateException(CoreErrorCode.MIGRATION_IN_USE, "migration " + migration + ": this process lost"
                     + " its lock on the source (its session ended), so another process may drive the migration now;"
                     + " it stopped without changing anything more. Open the migration again to go on from what the"
                     + " state store holds");

@@ -1,6 +1,6 @@
 package io.pgmigrate.core.cutover;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -57,7 +57,7 @@ class ParallelTest {
 
         assertThat(endedWhenCallerReturned).as("the slow task had ended when the caller returned").isTrue();
         assertThat(returned.get()).isInstanceOfSatisfying(PgMigrateException.class,
-                e -> assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT));
+                e -> assertThat(e.code()).isEqualTo(CoreErrorCode.INTERRUPTED));
         assertThat(problems).singleElement().asString().contains("interrupted during the cutover");
         assertThat(interruptKept).as("the interrupt is set again for the caller's caller").isTrue();
     }
@@ -74,6 +74,22 @@ class ParallelTest {
             assertThat(first).hasMessage("a failed");
         }
         assertThat(problems).containsExactly("a failed", "c failed");
+    }
+
+    /** Issue 13: log lines of the workers carry the migration (from the caller) and their own database. */
+    @Test
+    void eachDatabasesTaskRunsWithTheCallersMdcAndItsOwnDatabase() {
+        java.util.Map<String, String> seen = new java.util.concurrent.ConcurrentHashMap<>();
+        try (Parallel parallel = new Parallel(2);
+             io.pgmigrate.core.Mdc.Scope m = io.pgmigrate.core.Mdc.put(io.pgmigrate.core.Mdc.MIGRATION, "shop")) {
+            parallel.run(List.of("orders", "billing"), db -> seen.put(db, org.slf4j.MDC.get("pgmigrate.migration")
+                    + "/" + org.slf4j.MDC.get("pgmigrate.database") + "/" + Thread.currentThread().getName()));
+            assertThat(org.slf4j.MDC.get("pgmigrate.database")).as("the caller's MDC is left as it was").isNull();
+        }
+        assertThat(seen).hasSize(2);
+        assertThat(seen.get("orders")).startsWith("shop/orders/pgmigrate-cutover-");
+        assertThat(seen.get("billing")).startsWith("shop/billing/pgmigrate-cutover-");
+        assertThat(org.slf4j.MDC.get("pgmigrate.migration")).isNull();
     }
 
     private static void awaitUninterruptibly(CountDownLatch latch) {

@@ -1,11 +1,11 @@
 package io.pgmigrate.core.it;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverException;
 import io.pgmigrate.DatabaseStatus;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Migration;
-import io.pgmigrate.Phase;
 import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Phase;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
@@ -54,7 +54,7 @@ class BrokenComponentsIT {
                     .contains("complete()");
             PgMigrateException e = catchThrowableOfType(PgMigrateException.class, m::start);
             assertThat(e).as("start() refuses").isNotNull();
-            assertThat(e.code()).isEqualTo(ErrorCode.REPLICATION_OBJECT_LOST);
+            assertThat(e.code()).isEqualTo(CoreErrorCode.REPLICATION_OBJECT_LOST);
             assertThat(e.getMessage()).contains("is gone from the source");
             CutoverException refused = catchThrowableOfType(CutoverException.class, m::cutover);
             assertThat(refused).as("the cutover refuses").isNotNull();
@@ -87,6 +87,13 @@ class BrokenComponentsIT {
 
             m.start();
             assertThat(m.status().database(db).phase()).isEqualTo(Phase.STREAMING);
+            assertThat(m.status().database(db).message()).isEmpty();
+            CutoverContract.assertRefusesWrites(target.host(), target.port(), db);
+
+            // Disabled rather than dropped: the same.
+            target.execute(db, "ALTER TABLE ledger DISABLE TRIGGER pgmigrate_unfenced_unfenced_fence");
+            assertThat(m.status().database(db).message()).contains("public.ledger").contains("disabled");
+            m.start();
             assertThat(m.status().database(db).message()).isEmpty();
             CutoverContract.assertRefusesWrites(target.host(), target.port(), db);
             m.complete();
@@ -137,7 +144,7 @@ class BrokenComponentsIT {
             assertThat(m.status().database(db).phase()).isEqualTo(Phase.FAILED);
             PgMigrateException e = catchThrowableOfType(PgMigrateException.class, m::start);
             assertThat(e).as("start() refuses").isNotNull();
-            assertThat(e.code()).isEqualTo(ErrorCode.REPLICATION_OBJECT_LOST);
+            assertThat(e.code()).isEqualTo(CoreErrorCode.REPLICATION_OBJECT_LOST);
             assertThat(e.getMessage()).contains("is gone from the target").contains("complete()");
             m.complete();
         }

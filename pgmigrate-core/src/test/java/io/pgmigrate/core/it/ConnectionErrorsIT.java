@@ -1,7 +1,7 @@
 package io.pgmigrate.core.it;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Endpoint;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Finding;
 import io.pgmigrate.Migration;
 import io.pgmigrate.PgMigrateException;
@@ -74,7 +74,7 @@ class ConnectionErrorsIT {
             assertNoPassword(message);
 
             PgMigrateException direct = directFailure(m);
-            assertThat(direct.code()).isEqualTo(ErrorCode.CONNECTION_FAILED);
+            assertThat(direct.code()).isEqualTo(CoreErrorCode.CONNECTION_FAILED);
             assertThat(direct.isTransient()).isTrue();
             assertThat(direct.sqlState()).contains("08001");
         }
@@ -88,7 +88,7 @@ class ConnectionErrorsIT {
             PgMigrateException direct = directFailure(m);
             Duration took = Duration.ofNanos(System.nanoTime() - started);
 
-            assertThat(direct.code()).isEqualTo(ErrorCode.CONNECTION_FAILED);
+            assertThat(direct.code()).isEqualTo(CoreErrorCode.CONNECTION_FAILED);
             assertThat(direct.isTransient()).as("a name that does not resolve will not resolve on retry").isFalse();
             assertThat(direct.getMessage()).contains("no-such-host.invalid:5432/shop", "does not resolve")
                     .doesNotContain("attempts").doesNotContain("attempt 1 of");
@@ -121,7 +121,7 @@ class ConnectionErrorsIT {
 
             PgMigrateException direct = directFailure(m);
             assertThat(counting.accepted()).as("connections after verify()").isEqualTo(3);
-            assertThat(direct.code()).isEqualTo(ErrorCode.AUTHENTICATION_FAILED);
+            assertThat(direct.code()).isEqualTo(CoreErrorCode.AUTHENTICATION_FAILED);
             assertThat(direct.sqlState()).contains("28P01");
             assertThat(direct.isTransient()).isFalse();
             assertNoPassword(direct.getMessage());
@@ -136,7 +136,7 @@ class ConnectionErrorsIT {
                      target.endpoint(), "shop")) {
             PgMigrateException direct = directFailure(m);
             assertThat(counting.accepted()).isEqualTo(1);
-            assertThat(direct.code()).isEqualTo(ErrorCode.AUTHENTICATION_FAILED);
+            assertThat(direct.code()).isEqualTo(CoreErrorCode.AUTHENTICATION_FAILED);
             assertThat(direct.isTransient()).isFalse();
             assertThat(direct.getMessage()).contains("127.0.0.1:" + counting.port() + "/shop",
                     "none was given", "password(...)", "passfile(...)");
@@ -157,7 +157,7 @@ class ConnectionErrorsIT {
 
             PgMigrateException direct = directFailure(m);
             assertThat(counting.accepted()).isEqualTo(2);
-            assertThat(direct.code()).isEqualTo(ErrorCode.DATABASE_MISSING);
+            assertThat(direct.code()).isEqualTo(CoreErrorCode.DATABASE_MISSING);
             assertThat(direct.database()).contains(db);
             assertThat(direct.sqlState()).contains("3D000");
             assertNoPassword(stackTrace(direct));
@@ -176,7 +176,7 @@ class ConnectionErrorsIT {
             assertNoPassword(message);
 
             PgMigrateException direct = directFailure(m);
-            assertThat(direct.code()).isEqualTo(ErrorCode.CONNECTION_FAILED);
+            assertThat(direct.code()).isEqualTo(CoreErrorCode.CONNECTION_FAILED);
             assertThat(direct.isTransient()).isFalse();
         }
     }
@@ -245,12 +245,12 @@ class ConnectionErrorsIT {
     private static String startFailsWithBlocker(Migration m, String check) {
         PgMigrateException e = catchThrowableOfType(PgMigrateException.class, m::start);
         assertThat(e).as("start() fails").isNotNull();
-        assertThat(e.code()).isEqualTo(ErrorCode.PREFLIGHT_FAILED);
+        assertThat(e.code()).isEqualTo(CoreErrorCode.PREFLIGHT_FAILED);
         assertThat(e.getMessage()).contains("BLOCKER", check, "nothing was changed");
         assertThat(e.getCause()).as("the connection failure itself, with its own code")
                 .isInstanceOfSatisfying(PgMigrateException.class, c -> assertThat(c.code())
-                        .isIn(ErrorCode.CONNECTION_FAILED, ErrorCode.AUTHENTICATION_FAILED, ErrorCode.DATABASE_MISSING,
-                                ErrorCode.PERMISSION_DENIED));
+                        .isIn(CoreErrorCode.CONNECTION_FAILED, CoreErrorCode.AUTHENTICATION_FAILED, CoreErrorCode.DATABASE_MISSING,
+                                CoreErrorCode.PERMISSION_DENIED));
         return e.getMessage();
     }
 

@@ -1,8 +1,8 @@
 package io.pgmigrate.core.it;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverException;
 import io.pgmigrate.CutoverReport;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationListener;
 import io.pgmigrate.Phase;
@@ -284,7 +284,7 @@ abstract class CutoverContract {
                 failure = org.junit.jupiter.api.Assertions.assertThrows(CutoverException.class, m::cutover);
                 w.awaitMoreCommits(100);
             }
-            assertThat(failure.code()).isEqualTo(ErrorCode.CUTOVER_FAILED);
+            assertThat(failure.code()).isEqualTo(CoreErrorCode.CUTOVER_FAILED);
             assertThat(failure.report().succeeded()).isFalse();
             assertThat(failure.report().failure()).contains(subscription).contains("disabled");
             assertThat(proxy.active()).isEqualTo(Side.SOURCE);
@@ -460,7 +460,7 @@ abstract class CutoverContract {
                     .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(refusesOnce))) {
                 store.failAfter("\"SWITCHING\"");
                 assertThatThrownBy(m::cutover).isInstanceOfSatisfying(io.pgmigrate.PgMigrateException.class,
-                        e -> assertThat(e.code()).isEqualTo(ErrorCode.STATE_STORE_FAILED));
+                        e -> assertThat(e.code()).isEqualTo(CoreErrorCode.STATE_STORE_FAILED));
                 assertSourceRefusesWrites(source, db);
                 assertThat(proxy.active()).isEqualTo(Side.SOURCE);
             }

@@ -1,9 +1,9 @@
 package io.pgmigrate.core.it;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverException;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.Endpoint;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationListener;
 import io.pgmigrate.MigrationStatus;
@@ -135,7 +135,7 @@ class CutoverPrecheckIT {
 
                     assertThat(e).isNotNull();
                     System.out.println(e.getMessage());
-                    assertThat(e.code()).isEqualTo(ErrorCode.CUTOVER_FAILED);
+                    assertThat(e.code()).isEqualTo(CoreErrorCode.CUTOVER_FAILED);
                     assertThat(e.report().succeeded()).isFalse();
                     assertThat(e.getMessage()).contains("database \"stuck\"").contains("cutoverCatchUpTimeout")
                             .containsPattern("the publisher wrote WAL at [0-9.]+ KiB/s")

@@ -1,6 +1,6 @@
 package io.pgmigrate.core.it;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.StateStore;
 
@@ -52,7 +52,7 @@ final class FailingStateStore implements StateStore {
         String m = marker;
         failing |= m != null && document.contains(m);
         if (failing) {
-            throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "the test's state store is down");
+            throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, "the test's state store is down");
         }
         delegate.save(key, document);
         String after = afterMarker;

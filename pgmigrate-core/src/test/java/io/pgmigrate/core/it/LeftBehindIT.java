@@ -3,6 +3,8 @@ package io.pgmigrate.core.it;
 import io.pgmigrate.CutoverException;
 import io.pgmigrate.LeftBehind;
 import io.pgmigrate.Migration;
+import io.pgmigrate.MigrationListener;
+import io.pgmigrate.Phase;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
@@ -84,6 +86,36 @@ class LeftBehindIT {
                     .isEqualTo(Fixtures.count(source, db, "SELECT count(*) FROM ledger"));
             assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_largeobject_metadata"))
                     .as("accepted: the large object stayed behind").isZero();
+            m.complete();
+        }
+    }
+
+    /**
+     * The pre-check runs before the catch-up and the preparation, minutes before the fence; rows written in between
+     * would stay behind too. The check runs again inside the fence, where the table kinds are frozen.
+     */
+    @Test
+    void dataWrittenAfterThePreCheckStopsTheCutoverInsideTheFence(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "late_cache";
+        Ledger.create(source, db, 1, false);
+        Ledger.createRole(target);
+        source.execute(db, "CREATE UNLOGGED TABLE session_cache (token text PRIMARY KEY, payload text)");
+        MigrationListener writesAfterThePreCheck = new MigrationListener() {
+            @Override
+            public void onPhase(String database, Phase phase) {
+                if (phase == Phase.CUTTING_OVER) { // after the pre-check, before the fence
+                    source.execute(db, "INSERT INTO session_cache VALUES ('t-9', 'late')");
+                }
+            }
+        };
+        try (Migration m = CutoverContract.streaming(target, db, CutoverContract.builder(source, target, state,
+                "late_cache", db).listener(writesAfterThePreCheck))) {
+            CutoverException e = catchThrowableOfType(CutoverException.class, m::cutover);
+            assertThat(e).as("the cutover is abandoned").isNotNull();
+            assertThat(e.getMessage()).contains("inside the fence").contains("public.session_cache")
+                    .contains("abandoned");
+            CutoverContract.assertSourceAcceptsWrites(source, db);
             m.complete();
         }
     }

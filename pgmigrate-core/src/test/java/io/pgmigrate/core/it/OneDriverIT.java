@@ -1,11 +1,11 @@
 package io.pgmigrate.core.it;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.Endpoint;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Migration;
-import io.pgmigrate.Phase;
 import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Phase;
 import io.pgmigrate.StateStore;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
@@ -76,7 +76,7 @@ class OneDriverIT {
 
                     PgMigrateException refused = catchThrowableOfType(PgMigrateException.class, b::cutover);
                     assertThat(refused).as("B is refused while A holds the migration").isNotNull();
-                    assertThat(refused.code()).isEqualTo(ErrorCode.MIGRATION_IN_USE);
+                    assertThat(refused.code()).isEqualTo(CoreErrorCode.MIGRATION_IN_USE);
                     long holder = Fixtures.count(source, db, "SELECT l.pid FROM pg_locks l"
                             + " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = hashtext('contested')::oid"
                             + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
@@ -92,7 +92,7 @@ class OneDriverIT {
                     Throwable woke = catchThrowable(() -> hung.get(2, TimeUnit.MINUTES));
                     assertThat(woke).isInstanceOf(ExecutionException.class);
                     assertThat(woke.getCause()).isInstanceOfSatisfying(PgMigrateException.class,
-                            e -> assertThat(e.code()).as(e.getMessage()).isEqualTo(ErrorCode.MIGRATION_IN_USE));
+                            e -> assertThat(e.code()).as(e.getMessage()).isEqualTo(CoreErrorCode.MIGRATION_IN_USE));
 
                     CutoverContract.assertSourceRefusesWrites(source, db);
                     assertThat(b.status().databases().get(0).phase()).isEqualTo(Phase.CUT_OVER);
@@ -174,7 +174,7 @@ class OneDriverIT {
                     .isEqualTo(Phase.PAUSED);
             PgMigrateException e = catchThrowableOfType(PgMigrateException.class, observer::start);
             assertThat(e).as("the observer cannot start").isNotNull();
-            assertThat(e.code()).isEqualTo(ErrorCode.MIGRATION_IN_USE);
+            assertThat(e.code()).isEqualTo(CoreErrorCode.MIGRATION_IN_USE);
             driver.complete();
         }
     }

@@ -1,6 +1,6 @@
 package io.pgmigrate.core.it;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Finding;
 import io.pgmigrate.Migration;
 import io.pgmigrate.PgMigrateException;
@@ -116,7 +116,7 @@ class PreflightIT {
             assertThat(report.findings()).noneMatch(f -> f.object().equals("public.events_2026"));
 
             assertThatThrownBy(m::start).isInstanceOfSatisfying(PgMigrateException.class,
-                    e -> assertThat(e.code()).isEqualTo(ErrorCode.PREFLIGHT_FAILED));
+                    e -> assertThat(e.code()).isEqualTo(CoreErrorCode.PREFLIGHT_FAILED));
             assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_publication")).as("nothing changed").isZero();
         } finally {
             source.execute(db, "ALTER SUBSCRIPTION upstream_feed SET (slot_name = NONE)");

@@ -1,6 +1,6 @@
 package io.pgmigrate.core.it;
 
-import io.pgmigrate.ErrorCode;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Migration;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Phase;
@@ -54,9 +54,9 @@ class RestartIT {
                 assertThat(intruder.preflight().blockers()).anySatisfy(f ->
                         assertThat(f.check()).isEqualTo("name_collision"));
                 assertThatThrownBy(intruder::start).isInstanceOf(PgMigrateException.class)
-                        .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(ErrorCode.PREFLIGHT_FAILED);
+                        .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(CoreErrorCode.PREFLIGHT_FAILED);
                 assertThatThrownBy(intruder::complete).isInstanceOf(PgMigrateException.class)
-                        .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(ErrorCode.MIGRATION_IN_USE);
+                        .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(CoreErrorCode.MIGRATION_IN_USE);
             }
             assertThat(Fixtures.count(source, "app", "SELECT count(*) FROM pg_publication")).isEqualTo(1);
             assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isEqualTo(1);
@@ -123,7 +123,7 @@ class RestartIT {
 
             assertThat(m.status().database("lost").phase()).isEqualTo(Phase.FAILED);
             assertThatThrownBy(m::start).isInstanceOf(PgMigrateException.class)
-                    .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(ErrorCode.REPLICATION_OBJECT_LOST);
+                    .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(CoreErrorCode.REPLICATION_OBJECT_LOST);
             m.complete();
         }
         assertThat(Fixtures.count(target, "lost", "SELECT count(*) FROM pg_subscription")).isZero();

@@ -1,8 +1,8 @@
 package io.pgmigrate.core.it;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.Endpoint;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationStatus;
 import io.pgmigrate.PgMigrateException;
@@ -222,11 +222,11 @@ class SecretsIT {
                 see(m, m.config());
                 see(m.preflight(), m.preflight().toTable());
                 PgMigrateException start = catchThrowableOfType(PgMigrateException.class, m::start);
-                assertThat(start.code()).isEqualTo(ErrorCode.PREFLIGHT_FAILED);
+                assertThat(start.code()).isEqualTo(CoreErrorCode.PREFLIGHT_FAILED);
                 see(start);
                 PgMigrateException verify = catchThrowableOfType(PgMigrateException.class, m::verify);
-                assertThat(verify.code()).isIn(ErrorCode.DATABASE_MISSING, ErrorCode.AUTHENTICATION_FAILED,
-                        ErrorCode.CONNECTION_FAILED);
+                assertThat(verify.code()).isIn(CoreErrorCode.DATABASE_MISSING, CoreErrorCode.AUTHENTICATION_FAILED,
+                        CoreErrorCode.CONNECTION_FAILED);
                 see(verify);
             }
         }
@@ -333,7 +333,7 @@ class SecretsIT {
                 .stateDirectory(state)
                 .build()) {
             PgMigrateException e = catchThrowableOfType(PgMigrateException.class, m::start);
-            assertThat(e.code()).isEqualTo(ErrorCode.REPLICATION_FAILED);
+            assertThat(e.code()).isEqualTo(CoreErrorCode.REPLICATION_FAILED);
             assertThat(e.getMessage()).contains("127.0.0.1:" + closedPort);
             see(e, m);
             seeStateFiles();

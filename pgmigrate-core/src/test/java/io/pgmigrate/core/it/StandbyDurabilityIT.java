@@ -1,7 +1,13 @@
 package io.pgmigrate.core.it;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverException;
+import io.pgmigrate.Lsn;
 import io.pgmigrate.Migration;
+import io.pgmigrate.MigrationBuilder;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Sentinel;
+import io.pgmigrate.Side;
 import io.pgmigrate.StateStore;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
@@ -14,10 +20,12 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
@@ -46,17 +54,30 @@ class StandbyDurabilityIT {
                             standby.hold(); // the first cutover's only
                         }
                     });
-            try (Migration m = CutoverContract.streaming(target, db, Migration.builder().name("standby")
-                    .source(source.endpoint()).target(target.endpoint()).databases(db).stateStore(holdsTheStandby)
-                    .cutoverTimeout(Duration.ofSeconds(5)))) {
+            try (Migration m = CutoverContract.streaming(target, db, builder(source, target, db, holdsTheStandby))) {
                 requireSynchronousStandby(target);
                 source.execute(db, "INSERT INTO ledger (writer, seq) SELECT 1, g FROM generate_series(1, 100) g");
+                // Someone cancels the commit that waits for the standby (an operator, a watchdog): PostgreSQL then
+                // ends the wait with a warning only, and the commit reports success.
+                CompletableFuture<Integer> canceller = CompletableFuture.supplyAsync(() -> cancelTheWaitForTheStandby(
+                        target));
 
                 Throwable e = catchThrowable(m::cutover);
+                assertThat(canceller.get(1, TimeUnit.MINUTES)).as("the waiting commit was cancelled").isPositive();
                 assertThat(e).as("abandoned before the switch, not after it").isInstanceOf(CutoverException.class);
                 assertThat(e.getMessage()).contains("synchronous standbys");
                 assertThat(((CutoverException) e).report().succeeded()).isFalse();
                 CutoverContract.assertSourceAcceptsWrites(source, db);
+
+                // The public primitive keeps to its timeout while the standby does not answer.
+                Sentinel sentinel = m.sentinel(Side.SOURCE, db);
+                Lsn mark = sentinel.emit();
+                long started = System.nanoTime();
+                assertThatThrownBy(() -> sentinel.await(mark, Duration.ofSeconds(3)))
+                        .isInstanceOfSatisfying(PgMigrateException.class,
+                                x -> assertThat(x.code()).isEqualTo(CoreErrorCode.TIMEOUT))
+                        .hasMessageContaining("synchronous standbys");
+                assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMinutes(1));
 
                 standby.resume();
                 awaitStandbyCaughtUp(target);
@@ -69,6 +90,31 @@ class StandbyDurabilityIT {
                 target.execute("postgres", "SELECT pg_reload_conf()");
             }
         }
+    }
+
+    /** Cancels the first session of the target that waits for a synchronous standby; returns its pid. */
+    private static int cancelTheWaitForTheStandby(PostgresServer target) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        try {
+            while (true) {
+                String pid = Fixtures.text(target, "postgres", "SELECT coalesce(min(pid), 0)::text FROM pg_stat_activity"
+                        + " WHERE wait_event = 'SyncRep'");
+                if (!pid.equals("0")) {
+                    target.execute("postgres", "SELECT pg_cancel_backend(" + pid + ")");
+                    return Integer.parseInt(pid);
+                }
+                assertThat(System.nanoTime()).as("a commit waits for the standby within 60 s").isLessThan(deadline);
+                TimeUnit.MILLISECONDS.sleep(10);
+            }
+        } catch (SQLException | InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The migration under test; the window is generous, so only the standby can make it run out. */
+    private static MigrationBuilder builder(PostgresServer source, PostgresServer target, String db, StateStore store) {
+        return Migration.builder().name("standby").source(source.endpoint()).target(target.endpoint()).databases(db)
+                .stateStore(store).cutoverTimeout(Duration.ofSeconds(20));
     }
 
     /** Waits until the standby confirmed the target's WAL as it is now. */

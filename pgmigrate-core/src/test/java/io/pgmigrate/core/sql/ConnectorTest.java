@@ -1,7 +1,7 @@
 package io.pgmigrate.core.sql;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Endpoint;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.PgMigrateException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,7 +33,7 @@ class ConnectorTest {
     void aRejectedPasswordIsAnAuthenticationFailureThatIsNotRetried() {
         PgMigrateException e = classify(new SQLException("FATAL: password authentication failed for user \"migrator\"",
                 "28P01"));
-        assertThat(e.code()).isEqualTo(ErrorCode.AUTHENTICATION_FAILED);
+        assertThat(e.code()).isEqualTo(CoreErrorCode.AUTHENTICATION_FAILED);
         assertThat(e.isTransient()).isFalse();
         assertThat(e.getMessage()).contains("source postgresql://migrator@db.example:6543/shop",
                 "check the user and password").doesNotContain(PASSWORD);
@@ -42,14 +42,14 @@ class ConnectorTest {
     @Test
     void aPgHbaRejectionIsAnAuthenticationFailure() {
         PgMigrateException e = classify(new SQLException("FATAL: no pg_hba.conf entry for host", "28000"));
-        assertThat(e.code()).isEqualTo(ErrorCode.AUTHENTICATION_FAILED);
+        assertThat(e.code()).isEqualTo(CoreErrorCode.AUTHENTICATION_FAILED);
         assertThat(e.getMessage()).contains("pg_hba.conf");
     }
 
     @Test
     void aMissingDatabaseIsNotRetried() {
         PgMigrateException e = classify(new SQLException("FATAL: database \"shop\" does not exist", "3D000"));
-        assertThat(e.code()).isEqualTo(ErrorCode.DATABASE_MISSING);
+        assertThat(e.code()).isEqualTo(CoreErrorCode.DATABASE_MISSING);
         assertThat(e.database()).contains("shop");
         assertThat(e.isTransient()).isFalse();
     }
@@ -58,7 +58,7 @@ class ConnectorTest {
     void aServerAskingForAPasswordNoneWasGivenForIsAnAuthenticationFailure() {
         PgMigrateException e = classify(new SQLException(
                 "The server requested SCRAM-based authentication, but no password was provided.", "08004"));
-        assertThat(e.code()).isEqualTo(ErrorCode.AUTHENTICATION_FAILED);
+        assertThat(e.code()).isEqualTo(CoreErrorCode.AUTHENTICATION_FAILED);
         assertThat(e.isTransient()).isFalse();
     }
 
@@ -67,7 +67,7 @@ class ConnectorTest {
         Connector ssl = new Connector(ENDPOINT.property("sslmode", "verify-full"), "target", Duration.ofSeconds(2), 3);
         PgMigrateException e = ssl.classify("postgres", new SQLException("The server does not support SSL.", "08004"),
                 1, false);
-        assertThat(e.code()).isEqualTo(ErrorCode.CONNECTION_FAILED);
+        assertThat(e.code()).isEqualTo(CoreErrorCode.CONNECTION_FAILED);
         assertThat(e.isTransient()).isFalse();
         assertThat(e.getMessage()).contains("target postgresql://migrator@db.example:6543/postgres",
                 "sslmode (verify-full)");
@@ -77,7 +77,7 @@ class ConnectorTest {
     void aHostThatDoesNotResolveIsNotRetried() {
         PgMigrateException e = classify(new SQLException("The connection attempt failed.", "08001",
                 new UnknownHostException("db.example")));
-        assertThat(e.code()).isEqualTo(ErrorCode.CONNECTION_FAILED);
+        assertThat(e.code()).isEqualTo(CoreErrorCode.CONNECTION_FAILED);
         assertThat(e.isTransient()).isFalse();
         assertThat(e.getMessage()).contains("db.example does not resolve");
     }
@@ -108,7 +108,7 @@ class ConnectorTest {
             long started = System.nanoTime();
             PgMigrateException e = catchThrowableOfType(PgMigrateException.class, () -> c.connect("shop"));
             Duration took = Duration.ofNanos(System.nanoTime() - started);
-            assertThat(e.code()).isEqualTo(ErrorCode.CONNECTION_FAILED);
+            assertThat(e.code()).isEqualTo(CoreErrorCode.CONNECTION_FAILED);
             assertThat(e.getMessage()).contains("127.0.0.1:" + silent.port() + "/shop", "after 2 attempts",
                     "no answer within the connect timeout of 1 s").doesNotContain(PASSWORD);
             // Two attempts of 1 s and one backoff of 0.2 s; pgjdbc alone would take 2 s per attempt with prefer.
@@ -123,7 +123,7 @@ class ConnectorTest {
         Connector c = new Connector(Endpoint.of("127.0.0.1", 1, null).user("u").passfile(missing), "source",
                 Duration.ofSeconds(1), 3);
         PgMigrateException e = catchThrowableOfType(PgMigrateException.class, () -> c.connect("shop"));
-        assertThat(e.code()).isEqualTo(ErrorCode.INVALID_CONFIGURATION);
+        assertThat(e.code()).isEqualTo(CoreErrorCode.INVALID_CONFIGURATION);
         assertThat(e.isTransient()).isFalse();
         assertThat(e.getMessage()).contains(missing.toString());
     }

@@ -1,7 +1,7 @@
 package io.pgmigrate.core.state;
 
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Endpoint;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationConfig;
 import io.pgmigrate.PgMigrateException;
@@ -11,9 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BiConsumer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -29,26 +27,6 @@ class JournalTest {
         }
     }
 
-    /** {@code store}, with its saves made by {@code save} instead. */
-    private static StateStore savingThrough(StateStore store, BiConsumer<String, String> save) {
-        return new StateStore() {
-            @Override
-            public Optional<String> load(String key) {
-                return store.load(key);
-            }
-
-            @Override
-            public void save(String key, String document) {
-                save.accept(key, document);
-            }
-
-            @Override
-            public void delete(String key) {
-                store.delete(key);
-            }
-        };
-    }
-
     @Test
     void aJournalReadBeforeAnotherProcessWroteIsNotSavedOverIt(@TempDir Path dir) {
         MigrationConfig config = config(StateStore.directory(dir));
@@ -60,7 +38,7 @@ class JournalTest {
 
         assertThatThrownBy(() -> stale.put("active", "SOURCE"))
                 .isInstanceOfSatisfying(PgMigrateException.class,
-                        e -> assertThat(e.code()).isEqualTo(ErrorCode.MIGRATION_IN_USE))
+                        e -> assertThat(e.code()).isEqualTo(CoreErrorCode.MIGRATION_IN_USE))
                 .hasMessageContaining("changed by another process");
         assertThat(Journal.load(config, () -> { }).get("active")).isEqualTo("TARGET");
         newer.put("active", "SOURCE"); // the up-to-date one goes on
@@ -82,10 +60,10 @@ class JournalTest {
     void aSaveThatFailedAfterReachingTheStoreDoesNotLookLikeAnotherWriter(@TempDir Path dir) {
         StateStore directory = StateStore.directory(dir);
         AtomicBoolean failAfterWrite = new AtomicBoolean();
-        StateStore flaky = savingThrough(directory, (key, document) -> {
+        StateStore flaky = ObservedStateStore.savingThrough(directory, (key, document) -> {
             directory.save(key, document);
             if (failAfterWrite.getAndSet(false)) {
-                throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "disk went away after the rename");
+                throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, "disk went away after the rename");
             }
         });
         Journal j = Journal.load(config(flaky), () -> { });
@@ -103,9 +81,9 @@ class JournalTest {
     void aChangeWhoseSaveFailedIsTakenBackInMemory(@TempDir Path dir) {
         StateStore directory = StateStore.directory(dir);
         AtomicBoolean down = new AtomicBoolean();
-        StateStore failing = savingThrough(directory, (key, document) -> {
+        StateStore failing = ObservedStateStore.savingThrough(directory, (key, document) -> {
             if (down.get()) {
-                throw new PgMigrateException(ErrorCode.STATE_STORE_FAILED, "disk full");
+                throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, "disk full");
             }
             directory.save(key, document);
         });
@@ -135,7 +113,7 @@ class JournalTest {
         AtomicBoolean owns = new AtomicBoolean(true);
         Journal j = Journal.load(config, () -> {
             if (!owns.get()) {
-                throw new PgMigrateException(ErrorCode.MIGRATION_IN_USE, "lost the lock");
+                throw new PgMigrateException(CoreErrorCode.MIGRATION_IN_USE, "lost the lock");
             }
         });
         j.put("active", "SOURCE");

@@ -1,8 +1,8 @@
 package io.pgmigrate.core.replication.nativ;
 
 import io.pgmigrate.CopyState;
+import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Endpoint;
-import io.pgmigrate.ErrorCode;
 import io.pgmigrate.Lsn;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.TableStatus;
@@ -126,7 +126,7 @@ public final class NativeLink {
         try {
             Queries.execute(source, sql);
         } catch (SQLException e) {
-            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database,
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database,
                     "cannot create publication " + publication + " on the source", e);
         }
         LOG.info("{}: created publication {} on the source for {} tables", database, publication, tables.size());
@@ -203,7 +203,7 @@ public final class NativeLink {
         if (sub.isPresent()) {
             requireOurs(subscriptionFlag(), subscription, "subscription", "DROP SUBSCRIPTION " + quote(subscription));
             if (!slotExists) {
-                throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
+                throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
                         + " is gone from the source, so changes since it was lost cannot be streamed; call complete()"
                         + " and start the migration again (the target's tables must be emptied first)");
             }
@@ -220,7 +220,7 @@ public final class NativeLink {
             dropSlot(source);
         }
         if (!options.createSlot() && !slotExists) {
-            throw new PgMigrateException(ErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
+            throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
                     + " must exist before subscription " + subscription + " is created");
         }
         journal.mark(subscriptionFlag());
@@ -234,7 +234,7 @@ public final class NativeLink {
             Queries.execute(target, sql);
         } catch (SQLException e) {
             // The statement holds the password: report the server's message only.
-            throw PgMigrateException.fromSql(ErrorCode.REPLICATION_FAILED, database,
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database,
                     "cannot create subscription " + subscription + " on the target (it connects to the source as "
                             + sourceForTarget.database(database) + ")", e);
         }
@@ -263,7 +263,7 @@ public final class NativeLink {
     public Lsn advanceSlot(Connection source, Lsn lsn) throws SQLException {
         Lsn confirmed = Queries.first(source, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ?",
                 rs -> Lsn.parse(rs.getString(1)), slot).orElseThrow(() -> new PgMigrateException(
-                ErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot + " is gone"));
+                CoreErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot + " is gone"));
         if (confirmed.isAtOrAfter(lsn)) {
             return confirmed; // the server refuses to move a slot backwards
         }
@@ -320,7 +320,7 @@ public final class NativeLink {
                   AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                 """, subscription)) {
             if (System.nanoTime() > deadline) {
-                throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, database, "the workers of subscription "
+                throw new PgMigrateException(CoreErrorCode.REPLICATION_FAILED, database, "the workers of subscription "
                         + subscription + " did not stop within " + timeout + " of DISABLE");
             }
             Waits.pause(wait, database);
@@ -536,7 +536,7 @@ public final class NativeLink {
         while (Queries.exists(source, "SELECT 1 FROM pg_replication_slots WHERE slot_name = ? AND active_pid IS NOT NULL",
                 name)) {
             if (System.nanoTime() > deadline) {
-                throw new PgMigrateException(ErrorCode.REPLICATION_FAILED, database, "replication slot " + name
+                throw new PgMigrateException(CoreErrorCode.REPLICATION_FAILED, database, "replication slot " + name
                         + " is still in use 10 s after its walsender was terminated");
             }
             Waits.pause(wait, database);
@@ -572,7 +572,7 @@ public final class NativeLink {
 
     private void requireOurs(String flag, String name, String kind, String fix) {
         if (!journal.flag(flag)) {
-            throw new PgMigrateException(ErrorCode.NAME_COLLISION, database, "a " + kind + " named " + name
+            throw new PgMigrateException(CoreErrorCode.NAME_COLLISION, database, "a " + kind + " named " + name
                     + " already exists and was not created by this migration; give the migration another name(...),"
                     + " or if it is a leftover: " + fix);
         }
