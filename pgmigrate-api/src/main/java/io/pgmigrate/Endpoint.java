@@ -50,9 +50,10 @@ public final class Endpoint {
      * such).
      */
     public static Endpoint of(String jdbcUrl) {
-        if (jdbcUrl == null || !jdbcUrl.startsWith(PREFIX)) {
+        Objects.requireNonNull(jdbcUrl, "jdbcUrl");
+        if (!jdbcUrl.startsWith(PREFIX)) {
             throw new IllegalArgumentException("endpoint URL must start with " + PREFIX + ", was: "
-                    + (jdbcUrl == null ? "null" : redactUrl(jdbcUrl)));
+                    + redactUrl(jdbcUrl));
         }
         String rest = jdbcUrl.substring(PREFIX.length());
         String query = "";
@@ -125,7 +126,8 @@ public final class Endpoint {
 
     /** An endpoint from its parts; {@code database} may be null. */
     public static Endpoint of(String host, int port, String database) {
-        if (host == null || host.isBlank()) {
+        Objects.requireNonNull(host, "host");
+        if (host.isBlank()) {
             throw new IllegalArgumentException("host must not be empty");
         }
         checkPort(port);
@@ -133,7 +135,8 @@ public final class Endpoint {
     }
 
     public Endpoint user(String user) {
-        if (user == null || user.isEmpty()) {
+        Objects.requireNonNull(user, "user");
+        if (user.isEmpty()) {
             throw new IllegalArgumentException("user must not be empty");
         }
         return new Endpoint(host, port, database, user, password, passfile, properties);
@@ -146,6 +149,7 @@ public final class Endpoint {
 
     /** A libpq-style password file ({@code host:port:database:user:password} lines) to take the password from. */
     public Endpoint passfile(Path passfile) {
+        Objects.requireNonNull(passfile, "passfile");
         return new Endpoint(host, port, database, user, password, passfile, properties);
     }
 

@@ -18,9 +18,10 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * Collects a migration's configuration. Each setter checks its value at once ({@link IllegalArgumentException} for a
- * bad value, {@link IllegalStateException} for a value set twice); {@link #build()} checks the whole and returns an
- * immutable {@link Migration}. Nothing here opens a connection.
+ * Collects a migration's configuration. Each setter checks its value at once ({@link NullPointerException} naming the
+ * setting for a null argument, {@link IllegalArgumentException} for a bad value, {@link IllegalStateException} for a
+ * value set twice); {@link #build()} checks the whole and returns an immutable {@link Migration}. Nothing here opens a
+ * connection.
  *
  * @since 0.1.0
  */
@@ -62,7 +63,8 @@ public final class MigrationBuilder {
      */
     public MigrationBuilder name(String name) {
         checkUnset(this.name, "name");
-        if (name == null || !NAME.matcher(name).matches()) {
+        Objects.requireNonNull(name, "name");
+        if (!NAME.matcher(name).matches()) {
             throw new IllegalArgumentException("name must match [a-z][a-z0-9_]{0,23} (it prefixes server object names), was: "
                     + quoteForMessage(name));
         }
@@ -156,7 +158,8 @@ public final class MigrationBuilder {
      */
     public MigrationBuilder fenceDrainTimeout(Duration timeout) {
         checkUnset(this.fenceDrainTimeout, "fenceDrainTimeout");
-        if (timeout == null || timeout.isNegative()) {
+        Objects.requireNonNull(timeout, "fenceDrainTimeout");
+        if (timeout.isNegative()) {
             throw new IllegalArgumentException("fenceDrainTimeout must be zero or a positive duration, was " + timeout);
         }
         this.fenceDrainTimeout = timeout;
@@ -189,7 +192,7 @@ public final class MigrationBuilder {
     public MigrationBuilder acceptLeftBehind(LeftBehind... kinds) {
         checkUnset(this.acceptedLeftBehind, "acceptLeftBehind");
         Set<LeftBehind> set = EnumSet.noneOf(LeftBehind.class);
-        for (LeftBehind k : kinds) {
+        for (LeftBehind k : Objects.requireNonNull(kinds, "acceptLeftBehind")) {
             set.add(Objects.requireNonNull(k, "acceptLeftBehind: null kind"));
         }
         this.acceptedLeftBehind = set;
@@ -229,13 +232,14 @@ public final class MigrationBuilder {
 
     /** The databases to migrate. Default: the database in the source URL. */
     public MigrationBuilder databases(String... databases) {
-        return databases(databases == null ? null : Arrays.asList(databases));
+        return databases(Arrays.asList(Objects.requireNonNull(databases, "databases")));
     }
 
     /** The databases to migrate. Default: the database in the source URL. */
     public MigrationBuilder databases(Collection<String> databases) {
         checkUnset(this.databases, "databases");
-        if (databases == null || databases.isEmpty()) {
+        Objects.requireNonNull(databases, "databases");
+        if (databases.isEmpty()) {
             throw new IllegalArgumentException("databases must name at least one database");
         }
         Set<String> seen = new LinkedHashSet<>();
@@ -383,8 +387,9 @@ public final class MigrationBuilder {
     }
 
     private static void checkDatabaseName(String db) {
-        if (db == null || db.isEmpty()) {
-            throw new IllegalArgumentException("databases contains an empty or null name");
+        Objects.requireNonNull(db, "databases contains a null name");
+        if (db.isEmpty()) {
+            throw new IllegalArgumentException("databases contains an empty name");
         }
         if (db.indexOf('\0') >= 0) {
             throw new IllegalArgumentException("database name " + quoteForMessage(db) + " contains a NUL character");
@@ -402,15 +407,14 @@ public final class MigrationBuilder {
         }
     }
 
+    /** Null arguments throw {@link NullPointerException} naming the setting, as the JDK's own methods do. */
     private static <T> T requireNonNull(T value, String property) {
-        if (value == null) {
-            throw new IllegalArgumentException(property + " must not be null");
-        }
-        return value;
+        return Objects.requireNonNull(value, property);
     }
 
     private static Duration requirePositive(Duration d, String property) {
-        if (d == null || d.isNegative() || d.isZero()) {
+        Objects.requireNonNull(d, property);
+        if (d.isNegative() || d.isZero()) {
             throw new IllegalArgumentException(property + " must be a positive duration, was " + d);
         }
         return d;

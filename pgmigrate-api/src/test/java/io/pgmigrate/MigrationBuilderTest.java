@@ -3,7 +3,9 @@ package io.pgmigrate;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.Arrays;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class MigrationBuilderTest {
@@ -91,7 +93,7 @@ class MigrationBuilderTest {
         assertThatThrownBy(() -> Migration.builder().sequenceMargin(-5))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sequenceMargin");
         assertThatThrownBy(() -> Migration.builder().targetAsSeenBySource(null))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("targetAsSeenBySource");
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("targetAsSeenBySource");
         assertThatThrownBy(() -> Migration.builder().sequenceMargin(1).sequenceMargin(2))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("sequenceMargin");
     }
@@ -108,5 +110,40 @@ class MigrationBuilderTest {
                 .isInstanceOf(PgMigrateException.class)
                 .hasMessageContaining("add the dependency io.pgmigrate:pgmigrate-core")
                 .extracting(e -> ((PgMigrateException) e).code()).isEqualTo(CoreErrorCode.IMPLEMENTATION_MISSING);
+    }
+
+    /**
+     * Issue 13: every setter refuses a null argument with {@link NullPointerException} naming the setting (the JDK's
+     * and Caffeine's convention), never with a mix of exceptions.
+     */
+    @Test
+    void everySetterRefusesNullWithANullPointerExceptionNamingIt() throws Exception {
+        int checked = 0;
+        for (java.lang.reflect.Method method : MigrationBuilder.class.getMethods()) {
+            if (method.getDeclaringClass() != MigrationBuilder.class || method.getParameterCount() != 1
+                    || method.getParameterTypes()[0].isPrimitive()) {
+                continue;
+            }
+            checked++;
+            java.lang.reflect.Method setter = method;
+            assertThatThrownBy(() -> {
+                try {
+                    setter.invoke(Migration.builder(), new Object[]{null});
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                    throw e.getCause();
+                }
+            }).as(setter.toString()).isInstanceOf(NullPointerException.class).hasMessageContaining(
+                    setter.getName().equals("stateDirectory") ? "stateDirectory"
+                            : setter.getName().equals("source") || setter.getName().equals("target")
+                            ? (setter.getParameterTypes()[0] == String.class ? "jdbcUrl" : setter.getName())
+                            : setter.getName());
+        }
+        assertThat(checked).as("setters with a reference argument").isGreaterThan(20);
+        assertThatThrownBy(() -> Migration.builder().databases(Arrays.asList("shop", null)))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("null name");
+        assertThatThrownBy(() -> Endpoint.of(null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("jdbcUrl");
+        assertThatThrownBy(() -> Endpoint.of("jdbc:postgresql://db:5432/").user(null))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("user");
     }
 }
