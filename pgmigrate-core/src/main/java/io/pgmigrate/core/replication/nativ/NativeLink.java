@@ -127,9 +127,9 @@ public final class NativeLink {
             Queries.execute(source, sql);
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database,
-                    "cannot create publication " + publication + " on the source", e);
+                    "cannot create publication " + publication + " on the publisher", e);
         }
-        LOG.info("{}: created publication {} on the source for {} tables", database, publication, tables.size());
+        LOG.info("{}: created publication {} on the publisher for {} tables", database, publication, tables.size());
     }
 
     /**
@@ -204,7 +204,7 @@ public final class NativeLink {
             requireOurs(subscriptionFlag(), subscription, "subscription", "DROP SUBSCRIPTION " + quote(subscription));
             if (!slotExists) {
                 throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
-                        + " is gone from the source, so changes since it was lost cannot be streamed; call complete()"
+                        + " is gone from the publisher, so changes since it was lost cannot be streamed; call complete()"
                         + " and start the migration again (the target's tables must be emptied first)");
             }
             if (options.enabled() && !sub.get().enabled()) {
@@ -235,7 +235,7 @@ public final class NativeLink {
         } catch (SQLException e) {
             // The statement holds the password: report the server's message only.
             throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database,
-                    "cannot create subscription " + subscription + " on the target (it connects to the source as "
+                    "cannot create subscription " + subscription + " on the subscriber (it connects to the publisher as "
                             + sourceForTarget.database(database) + ")", e);
         }
         LOG.info("{}: created subscription {}{}", database, subscription,
@@ -410,9 +410,9 @@ public final class NativeLink {
                 return new TableStatus(t.schema(), t.name(), state, estimates.getOrDefault(t, -1L), rows, bytes);
             }, sub.get().oid());
             if (!enabled) {
-                problem = "subscription " + subscription + " is disabled on the target";
+                problem = "subscription " + subscription + " is disabled on the subscriber";
             } else if (slotRow.isEmpty()) {
-                problem = "replication slot " + slot + " is missing on the source";
+                problem = "replication slot " + slot + " is missing on the publisher";
             } else {
                 long[] errors = errorCounts(target, sub.get().oid());
                 applyErrors = errors[0];
@@ -477,7 +477,7 @@ public final class NativeLink {
             Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " DISABLE");
             Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription) + " SET (slot_name = NONE)");
             Queries.execute(target, "DROP SUBSCRIPTION " + quote(subscription));
-            LOG.info("{}: dropped subscription {} on the target", database, subscription);
+            LOG.info("{}: dropped subscription {} on the subscriber", database, subscription);
             for (String origin : Queries.list(target,
                     "SELECT roname FROM pg_replication_origin WHERE roname = ? OR roname LIKE ?",
                     rs -> rs.getString(1), "pg_" + oid.get(), "pg\\_" + oid.get() + "\\_%")) {
@@ -511,7 +511,7 @@ public final class NativeLink {
             try {
                 Queries.first(source, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                         + " WHERE slot_name = ?", rs -> null, name);
-                LOG.info("{}: dropped replication slot {} on the source", database, name);
+                LOG.info("{}: dropped replication slot {} on the publisher", database, name);
                 return;
             } catch (SQLException e) {
                 // 55006: object in use; the terminated walsender has not exited yet.
