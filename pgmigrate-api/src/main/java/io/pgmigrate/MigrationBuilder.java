@@ -376,7 +376,8 @@ public final class MigrationBuilder {
         return provider().create(config);
     }
 
-    private static MigrationProvider provider() {
+    /** The implementation found on the class path; pgmigrate-core registers it. */
+    static MigrationProvider provider() {
         Iterator<MigrationProvider> it = ServiceLoader.load(MigrationProvider.class,
                 MigrationBuilder.class.getClassLoader()).iterator();
         if (!it.hasNext()) {

@@ -1,5 +1,7 @@
 package io.pgmigrate;
 
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.List;
 import java.util.Objects;
 
@@ -46,6 +48,25 @@ public record SchemaDiff(List<Difference> differences) {
 
     public SchemaDiff {
         differences = List.copyOf(differences);
+    }
+
+    /**
+     * Compares the schemas of the databases two connections are open to, {@code left} as the reference. Works on any
+     * two connections, also to servers of different majors, outside any migration: a test that proves an upgrade
+     * keeps the schema, or a check before a cutover. Reads only the catalogs; each session's {@code search_path} is
+     * restored afterwards. Needs pgmigrate-core on the class path.
+     *
+     * @param left  the reference, usually the source
+     * @param right the copy, usually the target
+     * @return the differences, empty when the schemas are the same
+     * @throws SQLException                 when reading either catalog fails
+     * @throws PgMigrateException           ({@link CoreErrorCode#IMPLEMENTATION_MISSING}) without pgmigrate-core
+     * @since 0.1.0
+     */
+    public static SchemaDiff between(Connection left, Connection right) throws SQLException {
+        Objects.requireNonNull(left, "left");
+        Objects.requireNonNull(right, "right");
+        return MigrationBuilder.provider().compareSchemas(left, right);
     }
 
     /** Whether the two schemas are the same. */

@@ -5,7 +5,7 @@ import io.pgmigrate.CutoverReport;
 import io.pgmigrate.CutoverReport.Step;
 import io.pgmigrate.Migration;
 import io.pgmigrate.Side;
-import io.pgmigrate.core.traffic.TcpProxy;
+import io.pgmigrate.testkit.TcpProxy;
 import io.pgmigrate.testkit.EmbeddedPostgresServer;
 import io.pgmigrate.testkit.PostgresServer;
 

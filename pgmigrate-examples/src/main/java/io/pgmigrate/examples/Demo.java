@@ -11,7 +11,7 @@ import io.pgmigrate.Side;
 import io.pgmigrate.TableStatus;
 import io.pgmigrate.TableVerification;
 import io.pgmigrate.VerificationReport;
-import io.pgmigrate.core.traffic.TcpProxy;
+import io.pgmigrate.testkit.TcpProxy;
 import io.pgmigrate.testkit.EmbeddedPostgresServer;
 import io.pgmigrate.testkit.PostgresServer;
 

@@ -7,7 +7,7 @@ import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationListener;
 import io.pgmigrate.Phase;
 import io.pgmigrate.Side;
-import io.pgmigrate.core.traffic.TcpProxy;
+import io.pgmigrate.testkit.TcpProxy;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
 import io.pgmigrate.testkit.Target;

@@ -4,7 +4,7 @@ import io.pgmigrate.CutoverReport;
 import io.pgmigrate.Migration;
 import io.pgmigrate.Phase;
 import io.pgmigrate.Side;
-import io.pgmigrate.core.traffic.TcpProxy;
+import io.pgmigrate.testkit.TcpProxy;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;

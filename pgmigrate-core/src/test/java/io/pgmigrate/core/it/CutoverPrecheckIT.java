@@ -9,7 +9,7 @@ import io.pgmigrate.MigrationListener;
 import io.pgmigrate.MigrationStatus;
 import io.pgmigrate.Phase;
 import io.pgmigrate.Side;
-import io.pgmigrate.core.traffic.TcpProxy;
+import io.pgmigrate.testkit.TcpProxy;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;

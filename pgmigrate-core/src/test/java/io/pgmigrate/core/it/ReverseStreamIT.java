@@ -3,8 +3,10 @@ package io.pgmigrate.core.it;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.Migration;
 import io.pgmigrate.Side;
-import io.pgmigrate.core.state.Json;
-import io.pgmigrate.core.traffic.TcpProxy;
+import io.pgmigrate.MigrationConfig;
+import io.pgmigrate.core.internal.state.Flag;
+import io.pgmigrate.core.internal.state.Journal;
+import io.pgmigrate.testkit.TcpProxy;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
@@ -42,12 +44,14 @@ class ReverseStreamIT {
         Ledger.create(source, db, 1);
         Ledger.createRole(target);
         try (TcpProxy proxy = CutoverContract.proxy(source, target)) {
+            MigrationConfig config;
             try (Migration m = CutoverContract.builder(source, target, state, "half", db).build()) {
                 m.start();
                 m.awaitInSync(SYNC);
+                config = m.config();
             }
             Ledger.grant(target, db);
-            crashedBeforeCreatingTheReversePublication(state, "half", db);
+            crashedBeforeCreatingTheReversePublication(config, db);
 
             try (Migration m = CutoverContract.builder(source, target, state, "half", db).trafficSwitch(proxy)
                     .build()) {
@@ -175,13 +179,7 @@ class ReverseStreamIT {
     }
 
     /** Leaves the journal as a process killed between marking the reverse publication and creating it would. */
-    @SuppressWarnings("unchecked")
-    private static void crashedBeforeCreatingTheReversePublication(Path state, String name, String db)
-            throws Exception {
-        Path file = state.resolve(name + ".json");
-        Map<String, Object> doc = Json.parseObject(Files.readString(file));
-        Map<String, Object> entry = (Map<String, Object>) ((Map<String, Object>) doc.get("databases")).get(db);
-        entry.put("reversePublication", true);
-        Files.writeString(file, Json.write(doc));
+    private static void crashedBeforeCreatingTheReversePublication(MigrationConfig config, String db) {
+        Journal.load(config, () -> { }).database(db).mark(Flag.REVERSE_PUBLICATION);
     }
 }

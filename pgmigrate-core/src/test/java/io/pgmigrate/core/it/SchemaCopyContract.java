@@ -9,9 +9,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.pgmigrate.core.schema.CatalogSchema;
-import io.pgmigrate.core.schema.TableRef;
-import io.pgmigrate.core.sql.Queries;
+import io.pgmigrate.core.internal.schema.CatalogSchema;
+import io.pgmigrate.core.internal.schema.TableRef;
+import io.pgmigrate.core.internal.sql.Queries;
 
 import java.nio.file.Path;
 import java.sql.Connection;

@@ -4,8 +4,7 @@ import io.pgmigrate.Migration;
 import io.pgmigrate.SchemaDiff;
 import io.pgmigrate.SchemaDiff.Difference;
 import io.pgmigrate.SchemaDiff.Kind;
-import io.pgmigrate.core.schema.SchemaComparison;
-import io.pgmigrate.core.schema.SchemaSnapshot;
+import io.pgmigrate.core.internal.schema.SchemaSnapshot;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
@@ -38,7 +37,7 @@ class SchemaDiffIT {
 
         SchemaDiff diff;
         try (Connection left = source.connect("same"); Connection right = target.connect("same")) {
-            diff = SchemaComparison.compare(left, right);
+            diff = SchemaDiff.between(left, right);
             // Equal because both sides read every object, not because neither read anything.
             assertThat(SchemaSnapshot.read(right).objects().keySet()).extracting(SchemaSnapshot.Key::type)
                     .contains("schema", "extension", "type", "sequence", "table", "constraint", "index", "view",
@@ -72,7 +71,7 @@ class SchemaDiffIT {
 
         SchemaDiff diff;
         try (Connection left = source.connect("changed"); Connection right = target.connect("changed")) {
-            diff = SchemaComparison.compare(left, right);
+            diff = SchemaDiff.between(left, right);
         }
 
         // Dropping the old check constraint dropped its comment too: a real sixth difference.

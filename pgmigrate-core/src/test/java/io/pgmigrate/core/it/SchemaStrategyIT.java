@@ -7,8 +7,7 @@ import io.pgmigrate.PreflightReport;
 import io.pgmigrate.SchemaDiff;
 import io.pgmigrate.SchemaStrategy;
 import io.pgmigrate.Severity;
-import io.pgmigrate.core.schema.PgDump;
-import io.pgmigrate.core.schema.SchemaComparison;
+import io.pgmigrate.core.internal.schema.PgDump;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
@@ -59,7 +58,7 @@ class SchemaStrategyIT {
             dump.awaitInSync(Duration.ofMinutes(2));
 
             try (Connection a = target.connect("by_catalog"); Connection b = target.connect("by_pg_dump")) {
-                SchemaDiff diff = SchemaComparison.compare(a, b);
+                SchemaDiff diff = SchemaDiff.between(a, b);
                 assertThat(diff.isEmpty()).as(diff.toText()).isTrue();
             }
             SchemaDiff sourceToDump = dump.schemaDiff("by_pg_dump");

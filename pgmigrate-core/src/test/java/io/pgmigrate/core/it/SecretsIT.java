@@ -65,20 +65,13 @@ class SecretsIT {
     private static final String PASSWORD_TAIL = "Vault-Secret-8c1f2d";
     private static final Duration SYNC = Duration.ofMinutes(2);
 
-    static {
-        // Effective only when this class is the first in the JVM to log through slf4j-simple; otherwise the level
-        // set then (info) stays, which still covers every warning and error.
-        if (System.getProperty("org.slf4j.simpleLogger.log.io.pgmigrate") == null) {
-            System.setProperty("org.slf4j.simpleLogger.log.io.pgmigrate", "debug");
-        }
-    }
-
     private static final ByteArrayOutputStream CAPTURED = new ByteArrayOutputStream();
     private static PrintStream originalErr;
     private static PrintStream originalOut;
     private static Logger pgjdbc;
     private static Level pgjdbcLevel;
     private static Handler pgjdbcCapture;
+    private static ch.qos.logback.classic.Level pgmigrateLevel;
 
     private static EmbeddedPostgresServer source;
     private static EmbeddedPostgresServer target;
@@ -93,9 +86,12 @@ class SecretsIT {
     static void captureOutputAndStartServers() {
         originalErr = System.err;
         originalOut = System.out;
-        // slf4j-simple writes to whatever System.err is at the time of each call.
+        // Logback's console appender writes to whatever System.out is at the time of each call.
         System.setErr(new PrintStream(new Tee(originalErr), true, StandardCharsets.UTF_8));
         System.setOut(new PrintStream(new Tee(originalOut), true, StandardCharsets.UTF_8));
+        // pgmigrate's debug lines too, with the MDC values each line carries (logback-test.xml prints them)
+        pgmigrateLevel = pgmigrateLogger().getLevel();
+        pgmigrateLogger().setLevel(ch.qos.logback.classic.Level.DEBUG);
         pgjdbc = Logger.getLogger("org.postgresql");
         pgjdbcLevel = pgjdbc.getLevel();
         pgjdbc.setLevel(Level.FINE);
@@ -141,6 +137,10 @@ class SecretsIT {
                 .start();
     }
 
+    private static ch.qos.logback.classic.Logger pgmigrateLogger() {
+        return (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("io.pgmigrate");
+    }
+
     @AfterAll
     static void stopServersAndRestoreOutput() {
         try {
@@ -153,6 +153,7 @@ class SecretsIT {
         } finally {
             pgjdbc.removeHandler(pgjdbcCapture);
             pgjdbc.setLevel(pgjdbcLevel);
+            pgmigrateLogger().setLevel(pgmigrateLevel);
             System.setErr(originalErr);
             System.setOut(originalOut);
         }

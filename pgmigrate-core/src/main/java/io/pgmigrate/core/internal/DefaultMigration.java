@@ -1,0 +1,904 @@
+package io.pgmigrate.core.internal;
+
+import io.pgmigrate.CoreErrorCode;
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.DatabaseStatus;
+import io.pgmigrate.Fence;
+import io.pgmigrate.Lsn;
+import io.pgmigrate.Migration;
+import io.pgmigrate.MigrationConfig;
+import io.pgmigrate.MigrationListener;
+import io.pgmigrate.MigrationStatus;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Phase;
+import io.pgmigrate.PreflightReport;
+import io.pgmigrate.SchemaStrategy;
+import io.pgmigrate.SequenceSync;
+import io.pgmigrate.Side;
+import io.pgmigrate.TableVerification;
+import io.pgmigrate.VerificationReport;
+import io.pgmigrate.core.internal.cutover.Cutover;
+import io.pgmigrate.core.internal.cutover.NativeSentinel;
+import io.pgmigrate.core.internal.cutover.SequenceCopy;
+import io.pgmigrate.core.internal.cutover.TriggerFence;
+import io.pgmigrate.core.internal.preflight.Preflight;
+import io.pgmigrate.core.internal.replication.nativ.LinkState;
+import io.pgmigrate.core.internal.replication.nativ.NativeLink;
+import io.pgmigrate.core.internal.schema.CatalogSchema;
+import io.pgmigrate.core.internal.schema.PgDump;
+import io.pgmigrate.core.internal.schema.TableRef;
+import io.pgmigrate.core.internal.sql.Connector;
+import io.pgmigrate.core.internal.sql.Queries;
+import io.pgmigrate.core.internal.sql.Sessions;
+import io.pgmigrate.core.internal.state.Flag;
+import io.pgmigrate.core.internal.state.Journal;
+import io.pgmigrate.core.internal.state.Ownership;
+import io.pgmigrate.core.internal.verify.TableDigest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+import static io.pgmigrate.core.internal.sql.Identifiers.literal;
+import static io.pgmigrate.core.internal.sql.Identifiers.quote;
+
+/**
+ * The migration with the NATIVE engine: orchestrates schema copy, links, status, verification, cutover and clean-up.
+ */
+final class DefaultMigration implements Migration {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DefaultMigration.class);
+    private static final String MAINTENANCE_DB = "postgres";
+
+    private final MigrationConfig config;
+    private final Connector source;
+    private final Connector target;
+    /** How the target server reaches the source: the forward subscription's connection. */
+    private final Connector peer;
+    /** How the source server reaches the target: the reverse subscription's connection. */
+    private final Connector reversePeer;
+    private final ObjectNames names;
+    private final Sessions sessions;
+    /**
+     * Marks this object's sessions as the migration's own, so its fences let them through. Random per instance and
+     * never written anywhere; the fence holds only its SHA-256.
+     */
+    private final String sessionKey;
+    private final Object journalLock = new Object();
+    private Journal journal;
+    /** The lock that makes this object the migration's one driver, taken by the first call that changes anything. */
+    private final Ownership owner;
+    private volatile Boolean originFilter;
+
+    DefaultMigration(MigrationConfig config) {
+        this.config = config;
+        this.source = new Connector(config.source(), "source", config.connectTimeout(), config.connectAttempts());
+        this.target = new Connector(config.target(), "target", config.connectTimeout(), config.connectAttempts());
+        this.peer = new Connector(peerEndpoint(config.sourceAsSeenByTarget(), config.source()),
+                "source as seen by the target", config.connectTimeout(), 1);
+        this.reversePeer = new Connector(peerEndpoint(config.targetAsSeenBySource(), config.target()),
+                "target as seen by the source", config.connectTimeout(), 1);
+        this.names = new ObjectNames(config.name());
+        // The lock lives in one database of the source: the first by name, whatever order the caller listed them in.
+        this.owner = new Ownership(source, config.databases().stream().sorted().findFirst().orElseThrow(),
+                config.name());
+        byte[] key = new byte[32];
+        new SecureRandom().nextBytes(key);
+        this.sessionKey = HexFormat.of().formatHex(key);
+        // In the startup packet, not a SET: a statement or its parameters can end up in the server's log.
+        this.sessions = new Sessions(source, target, "-c " + TriggerFence.KEY_SETTING + "=" + sessionKey);
+    }
+
+    /**
+     * How one server reaches the other for a subscription. Not configured separately, it is the JVM's endpoint of that
+     * server, credentials and all. Configured explicitly, it takes the user from the JVM's endpoint when it has none,
+     * but a password only from itself: without one, the subscriber finds its own in its server's password file (or
+     * in the file its {@code passfile} names on the subscriber's machine), and no password is stored in the
+     * subscription (docs/security.md).
+     */
+    private static io.pgmigrate.Endpoint peerEndpoint(io.pgmigrate.Endpoint p, io.pgmigrate.Endpoint s) {
+        if (p.equals(s)) {
+            return s;
+        }
+        if (p.user().isEmpty() && s.user().isPresent()) {
+            p = p.user(s.user().get());
+        }
+        return p;
+    }
+
+    /**
+     * The password to write into a subscription's connection string: the peer endpoint's own, or, when the peer is
+     * the JVM's endpoint itself, one read from its passfile here. A separately configured peer's passfile is a path on
+     * the subscriber's machine, passed as libpq's {@code passfile} keyword instead (see {@link NativeLink}).
+     */
+    private Optional<String> subscriptionPassword(Connector reach, io.pgmigrate.Endpoint jvmSide, String db) {
+        if (reach.endpoint().password().isPresent()) {
+            return reach.endpoint().password();
+        }
+        return reach.endpoint().equals(jvmSide) ? reach.password(db) : Optional.empty();
+    }
+
+    @Override
+    public String name() {
+        return config.name();
+    }
+
+    @Override
+    public MigrationConfig config() {
+        return config;
+    }
+
+    private Journal journal() {
+        // Its own lock: cutover threads need the journal while cutover() holds this object's.
+        synchronized (journalLock) {
+            if (journal == null) {
+                journal = Journal.load(config, owner::check);
+            }
+            return journal;
+        }
+    }
+
+    /**
+     * Makes this object the migration's driver before a call that changes anything: takes the lock (refused, naming
+     * the holder, while another process has it) and, when it was just taken, reads the journal anew, since another
+     * process may have moved the migration on.
+     */
+    private void own() {
+        if (owner.acquire()) {
+            forgetJournal();
+        }
+    }
+
+    private void forgetJournal() {
+        synchronized (journalLock) {
+            journal = null;
+        }
+    }
+
+    /** Before a call that only reads: a process that does not drive the migration reads the journal as it is now. */
+    private void observe() {
+        if (!owner.held()) {
+            forgetJournal();
+        }
+    }
+
+    private NativeLink link(String db) {
+        return link(Side.SOURCE, db);
+    }
+
+    /** The forward link when {@code publisher} is the source, the reverse link when it is the target. */
+    private NativeLink link(Side publisher, String db) {
+        if (publisher == Side.SOURCE) {
+            return new NativeLink(db, names.publication(db), names.subscription(db), names.slot(db),
+                    journal().database(db));
+        }
+        return new NativeLink(db, names.reversePublication(db), names.reverseSubscription(db), names.reverseSlot(db),
+                journal().database(db), true);
+    }
+
+    private TriggerFence triggerFence(Side side, String db) {
+        return triggerFence(side, db, true);
+    }
+
+    private TriggerFence triggerFence(Side side, String db, boolean guardDdl) {
+        return new TriggerFence(sessions, side, db, names.fence(db), config.name(), sha256(sessionKey),
+                config.cutover().drainTimeout(), journal().database(db),
+                List.of(names.subscription(db), names.reverseSubscription(db)),
+                List.of(names.slot(db), names.reverseSlot(db)), guardDdl);
+    }
+
+    private static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public PreflightReport preflight() {
+        observe();
+        return new Preflight(source, target, config.databases(), names, journal(), config.schema()).run();
+    }
+
+    @Override
+    public synchronized void start() {
+        PreflightReport checked = null;
+        if (!owner.held()) {
+            // Preflight before the lock: an unreachable server or a missing privilege is named by preflight, with
+            // everything else it finds, rather than by the lock's connection.
+            observe();
+            if (!Cutover.pending(journal()) && Cutover.active(journal()) == Side.SOURCE) {
+                checked = requireNoBlockers();
+            }
+        }
+        own();
+        if (!Cutover.pending(journal()) && Cutover.active(journal()) == Side.TARGET && resumeReverse()) {
+            return;
+        }
+        if (Cutover.pending(journal()) || Cutover.active(journal()) != Side.SOURCE) {
+            throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is "
+                    + (Cutover.pending(journal()) ? "in the middle of a cutover; call cutover() or rollback()"
+                    : "cut over to the target; start() would run the forward stream against the reverse one. Call"
+                    + " rollback() to go back, or complete() to finish"));
+        }
+        PreflightReport report = checked != null ? checked : requireNoBlockers();
+        for (io.pgmigrate.Finding f : report.findings()) {
+            if (f.severity() == io.pgmigrate.Severity.WARNING) {
+                warn(f.database(), f.check() + ": " + f.message());
+            } else {
+                LOG.info("preflight {}{}: {}", f.check(), f.database().isEmpty() ? "" : " (" + f.database() + ")",
+                        f.message());
+            }
+        }
+        for (String db : config.databases()) {
+            try (Mdc.Scope s = Mdc.put(Mdc.DATABASE, db)) {
+                startDatabase(db);
+            }
+        }
+    }
+
+    /** Runs preflight and refuses, with its report, when it finds a blocker. */
+    private PreflightReport requireNoBlockers() {
+        Preflight check = new Preflight(source, target, config.databases(), names, journal(), config.schema());
+        PreflightReport report = check.run();
+        if (report.hasBlockers()) {
+            // An unreachable server's own error (AUTHENTICATION_FAILED, ...) rides along as the cause.
+            throw new PgMigrateException(CoreErrorCode.PREFLIGHT_FAILED, null, "preflight found "
+                    + report.blockers().size() + " blocker(s); nothing was changed:\n" + report.toTable(),
+                    check.connectionFailure().orElse(null));
+        }
+        return report;
+    }
+
+    @Override
+    public synchronized void pause() {
+        own();
+        if (Cutover.pending(journal())) {
+            throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
+                    + " of a cutover; call cutover() or rollback() first");
+        }
+        Side publisher = Cutover.active(journal());
+        for (String db : config.databases()) {
+            try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
+                Journal.DatabaseEntry entry = journal().database(db);
+                if (entry.phase() == Phase.NOT_STARTED || entry.phase() == Phase.COMPLETED) {
+                    continue;
+                }
+                NativeLink link = link(publisher, db);
+                try {
+                    Connection subscriber = sessions.get(publisher.other(), db);
+                    if (link.subscriptionExists(subscriber)) {
+                        link.disable(subscriber);
+                    }
+                } catch (SQLException e) {
+                    throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "pausing the stream failed", e);
+                }
+                phase(db, entry, Phase.PAUSED);
+            }
+        }
+    }
+
+    /** After a cutover, {@code start()} resumes a paused reverse stream; false when none is paused. */
+    private boolean resumeReverse() {
+        boolean resumed = false;
+        for (String db : config.databases()) {
+            try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
+                Journal.DatabaseEntry entry = journal().database(db);
+                if (entry.phase() != Phase.PAUSED) {
+                    continue;
+                }
+                try {
+                    link(Side.TARGET, db).enable(sessions.get(Side.SOURCE, db));
+                } catch (SQLException e) {
+                    throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "resuming the reverse stream"
+                            + " failed", e);
+                }
+                phase(db, entry, Phase.CUT_OVER);
+                resumed = true;
+            }
+        }
+        return resumed;
+    }
+
+    private void startDatabase(String db) {
+        Journal.DatabaseEntry entry = journal().database(db);
+        NativeLink link = link(db);
+        try {
+            ensureTargetDatabase(db, entry);
+            Connection src = sessions.source(db);
+            Connection tgt = sessions.target(db);
+            boolean subscribed = link.subscriptionExists(tgt);
+            Phase recorded = entry.phase();
+            if (!subscribed && (recorded == Phase.COPYING || recorded == Phase.STREAMING || recorded == Phase.PAUSED)) {
+                // It existed (those phases are recorded after it was created): someone dropped it, and its slot with
+                // it. Creating it again would copy every table into a target that holds them already.
+                throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, "subscription "
+                        + link.subscription() + " is gone from the target (someone dropped it, with its slot), so the"
+                        + " changes since cannot be streamed; call complete() and start the migration again (the"
+                        + " target's tables must be emptied first)");
+            }
+            if (subscribed && !link.publicationExists(src)) {
+                throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, link.publicationLost("source"));
+            }
+            if (!subscribed) {
+                phase(db, entry, Phase.SCHEMA);
+                MigrationConfig.SchemaSettings settings = config.schema();
+                // Objects the catalog copy cannot create were preflight warnings; with NONE and PG_DUMP it still
+                // names the tables to publish.
+                CatalogSchema schema = CatalogSchema.read(src, settings.ownershipAndGrants());
+                try (Mdc.Scope onTarget = Mdc.side(Side.TARGET)) {
+                    boolean created = switch (settings.strategy()) {
+                        case CATALOG -> schema.applyTo(tgt, db);
+                        case PG_DUMP -> {
+                            PgDump pgDump = PgDump.find(settings.pgDump(), src.getMetaData().getDatabaseMajorVersion(),
+                                    tgt.getMetaData().getDatabaseMajorVersion());
+                            String script = pgDump.dump(source, db, settings.ownershipAndGrants());
+                            // A session of its own: the script changes session settings (search_path among them).
+                            try (Connection c = target.connect(db)) {
+                                boolean done = CatalogSchema.apply(c, db, schema.tables(), List.of(script));
+                                if (done) {
+                                    LOG.info("{}: applied the schema from {}", db, pgDump);
+                                }
+                                yield done;
+                            }
+                        }
+                        case NONE -> false;
+                    };
+                    if (created && settings.strategy() == SchemaStrategy.CATALOG) {
+                        LOG.info("{}: created the schema on the target ({} tables, {} statements)", db,
+                                schema.tables().size(), schema.statements().size());
+                    } else if (!created) {
+                        requireEmpty(tgt, db, schema.tables());
+                    }
+                }
+                entry.mark(Flag.SCHEMA_COPIED);
+                link.ensurePublication(src, schema.tables());
+            }
+            // The target takes no writes but the stream's until the cutover moves traffic there: a stray write (a
+            // job pointed at the wrong host, an application instance started early, a switch that moved some traffic
+            // and then failed) would diverge silently or be lost. Apply and copy workers run in replica mode, where
+            // the fence's triggers do not fire; DDL stays allowed, for indexes the team builds ahead.
+            // Engaged once: engaging again would drain the target (ending a CREATE INDEX CONCURRENTLY the team
+            // runs there) at every resume; prepare() alone covers tables created there since.
+            TriggerFence targetFence = triggerFence(Side.TARGET, db, false);
+            if (targetFence.engaged()) {
+                targetFence.prepare();
+            } else {
+                targetFence.engage();
+            }
+            link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db));
+            LinkState state = link.read(src, tgt);
+            phase(db, entry, state.allTablesReady() ? Phase.STREAMING : Phase.COPYING);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "starting the migration failed", e);
+        }
+    }
+
+    private void ensureTargetDatabase(String db, Journal.DatabaseEntry entry) throws SQLException {
+        try (Mdc.Scope onSide = Mdc.side(Side.TARGET)) {
+            Connection admin = sessions.target(MAINTENANCE_DB);
+            if (Queries.exists(admin, "SELECT 1 FROM pg_database WHERE datname = ?", db)) {
+                return;
+            }
+            record Locale(String encoding, String collate, String ctype) { }
+            Locale props = Queries.first(sessions.source(db), """
+                    SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database
+                    WHERE datname = current_database()
+                    """, rs -> new Locale(rs.getString(1), rs.getString(2), rs.getString(3))).orElseThrow();
+            String base = "CREATE DATABASE " + quote(db) + " TEMPLATE template0 ENCODING " + literal(props.encoding());
+            try {
+                Queries.execute(admin, base + " LC_COLLATE " + literal(props.collate()) + " LC_CTYPE "
+                        + literal(props.ctype()));
+            } catch (SQLException e) {
+                // The source's locale may not exist on the target; the encoding is what must match.
+                LOG.warn("{}: creating the target database with the source's locale failed ({}); using the target's default",
+                        db, e.getMessage());
+                Queries.execute(admin, base);
+                warn(db, "the target database was created with the target's default locale, not the source's "
+                        + props.collate() + "; text sort order may differ");
+            }
+            entry.mark(Flag.TARGET_DATABASE_CREATED);
+            LOG.info("{}: created the database on the target", db);
+        }
+    }
+
+    private static void requireEmpty(Connection tgt, String db, List<TableRef> tables) throws SQLException {
+        for (TableRef t : tables) {
+            if (Queries.exists(tgt, "SELECT 1 FROM " + t.quoted() + " LIMIT 1")) {
+                throw new PgMigrateException(CoreErrorCode.SCHEMA_COPY_FAILED, db, "the target table " + t
+                        + " already holds rows; the initial copy would duplicate them. Empty it on the target"
+                        + " (TRUNCATE " + t.quoted() + ") or leave this database out of the migration");
+            }
+        }
+    }
+
+    @Override
+    public MigrationStatus awaitInSync(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Map<String, Lsn> goal = new HashMap<>();
+        observe();
+        Side publisher = Cutover.active(journal());
+        for (String db : config.databases()) {
+            goal.put(db, mark(publisher, db));
+        }
+        long nextProgress = 0;
+        long pause = 20;
+        while (true) {
+            MigrationStatus st = status();
+            long now = System.nanoTime();
+            if (now >= nextProgress) {
+                notifyProgress(st);
+                nextProgress = now + config.progressInterval().toNanos();
+            }
+            boolean done = true;
+            for (DatabaseStatus d : st.databases()) {
+                if (d.phase() == Phase.FAILED) {
+                    throw new PgMigrateException(CoreErrorCode.REPLICATION_FAILED, d.database(), d.message());
+                }
+                done &= d.allTablesReady() && d.confirmedLsn().isAtOrAfter(goal.get(d.database()));
+            }
+            if (done) {
+                return st;
+            }
+            if (now > deadline) {
+                throw new PgMigrateException(CoreErrorCode.TIMEOUT, "not in sync after " + timeout + ": " + describe(st));
+            }
+            Waits.pause(Math.min(pause, Math.max(1, (deadline - now) / 1_000_000)), null);
+            pause = Math.min(pause * 2, 250);
+        }
+    }
+
+    private void notifyProgress(MigrationStatus st) {
+        tell("onProgress", l -> l.onProgress(st));
+    }
+
+    /**
+     * Calls every listener; one that throws is logged and never stops the migration, nor keeps the others from
+     * hearing: a listener's bug must not abort a cutover between its steps.
+     */
+    private void tell(String event, Consumer<MigrationListener> call) {
+        for (MigrationListener l : config.listeners()) {
+            try {
+                call.accept(l);
+            } catch (RuntimeException e) {
+                LOG.warn("listener {} threw from {}; ignored", l.getClass().getName(), event, e);
+            }
+        }
+    }
+
+    private synchronized Lsn mark(Side publisher, String db) {
+        try {
+            return NativeSentinel.emit(sessions.get(publisher, db));
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "marking the "
+                    + sessions.connector(publisher).role() + "'s WAL position failed", e);
+        }
+    }
+
+    private static String describe(MigrationStatus st) {
+        List<String> parts = new ArrayList<>();
+        for (DatabaseStatus d : st.databases()) {
+            long notReady = d.tables().stream().filter(t -> t.state() != io.pgmigrate.CopyState.READY).count();
+            parts.add(d.database() + ": " + d.phase() + ", " + notReady + " of " + d.tables().size()
+                    + " tables still copying, lag " + d.lagBytes() + " bytes"
+                    + (d.message().isEmpty() ? "" : ", " + d.message()));
+        }
+        return String.join("; ", parts);
+    }
+
+    @Override
+    public synchronized MigrationStatus status() {
+        observe();
+        // Only the migration's driver repairs or records anything; another process's status() only reads.
+        boolean driving = owner.held();
+        List<DatabaseStatus> out = new ArrayList<>();
+        // The stream that matters is the one into the side traffic does not go to.
+        Side publisher = Cutover.active(journal());
+        for (String db : config.databases()) {
+            try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
+                Journal.DatabaseEntry entry = journal().database(db);
+                Phase recorded = entry.phase();
+                if (recorded == Phase.NOT_STARTED || recorded == Phase.COMPLETED) {
+                    out.add(new DatabaseStatus(db, recorded, Lsn.ZERO, Lsn.ZERO, 0, Duration.ZERO, List.of(), ""));
+                    continue;
+                }
+                try {
+                    NativeLink link = link(publisher, db);
+                    LinkState s = link.read(sessions.get(publisher, db), sessions.get(publisher.other(), db));
+                    Phase phase;
+                    String message = s.problem();
+                    NativeLink idle = link(publisher.other(), db);
+                    if (driving && idle.created() && recorded != Phase.CUTTING_OVER) {
+                        String lost = idle.keepIdleSlotCurrent(sessions.get(publisher.other(), db),
+                                sessions.get(publisher, db));
+                        message = lost.isEmpty() ? message : message.isEmpty() ? lost : message + "; " + lost;
+                    }
+                    if (recorded == Phase.CUTTING_OVER) {
+                        phase = recorded;
+                    } else if (!s.subscriptionExists() && recorded != Phase.SCHEMA) {
+                        phase = Phase.FAILED;
+                        message = "subscription " + link.subscription() + " is missing on the "
+                                + sessions.connector(publisher.other()).role();
+                    } else if (s.subscriptionExists() && !s.slotExists()) {
+                        phase = Phase.FAILED;
+                    } else if (s.subscriptionExists() && !s.publicationExists()) {
+                        phase = Phase.FAILED;
+                        message = link.publicationLost(sessions.connector(publisher).role());
+                    } else if (s.subscriptionExists() && !s.enabled() && recorded != Phase.PAUSED) {
+                        phase = Phase.FAILED;
+                        message = "subscription " + link.subscription() + " on the "
+                                + sessions.connector(publisher.other()).role() + " was disabled, not by pause(): nothing"
+                                + " is lost (the slot keeps every change), but nothing streams; call start() to enable it"
+                                + " again";
+                    } else if (!s.subscriptionExists() || (recorded == Phase.PAUSED && !s.enabled())) {
+                        phase = recorded;
+                    } else if (publisher == Side.TARGET) {
+                        phase = Phase.CUT_OVER;
+                    } else {
+                        phase = s.allTablesReady() ? Phase.STREAMING : Phase.COPYING;
+                    }
+                    String failing = failingApply(publisher, db, s);
+                    if (!failing.isEmpty() && phase != Phase.CUTTING_OVER && phase != Phase.FAILED) {
+                        phase = Phase.FAILED;
+                        message = failing;
+                    }
+                    // Reported, but the phase stays: the stream is fine. A table that joined the stream since start()
+                    // (created on both sides, then REFRESH PUBLICATION) lacks the trigger the same way.
+                    String unfenced = fenceDamage(publisher.other(), db, entry, phase);
+                    if (!unfenced.isEmpty()) {
+                        message = message.isEmpty() ? unfenced : message + "; " + unfenced;
+                    }
+                    if (driving && phase != recorded && phase != Phase.FAILED) {
+                        phase(db, entry, phase);
+                    }
+                    out.add(new DatabaseStatus(db, phase, s.sourceLsn(), s.confirmedLsn(), s.lagBytes(), s.lagTime(),
+                            s.tables(), message));
+                } catch (SQLException e) {
+                    sessions.forget(db);
+                    throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, db, "reading the replication status failed", e);
+                }
+            }
+        }
+        return new MigrationStatus(config.name(), Instant.now(), out);
+    }
+
+    /**
+     * Why the side without traffic, which stays fenced while the stream runs into it, may take writes now, or empty:
+     * someone dropped a part of its fence, or a table joined the stream after the fence was installed. A write there
+     * would then diverge the sides silently.
+     */
+    private String fenceDamage(Side fenced, String db, Journal.DatabaseEntry entry, Phase phase) {
+        if (phase == Phase.CUTTING_OVER || phase == Phase.SCHEMA || !entry.flag(Flag.fence(fenced))) {
+            return "";
+        }
+        return triggerFence(fenced, db, fenced == Side.SOURCE).damage().map(why -> "the fence on the "
+                + sessions.connector(fenced).role() + " is incomplete (" + why + "), so writes there are not refused and"
+                + " would make the sides differ; " + (fenced == Side.TARGET ? "call start() to install it again"
+                : "fence(Side.SOURCE, \"" + db + "\").engage() installs it again")).orElse("");
+    }
+
+    /**
+     * What the previous {@code status()} saw of each stream: its apply error count, how far it had applied, and in how
+     * many looks in a row its worker failed again without applying anything.
+     */
+    private record Seen(long applyErrors, Lsn confirmed, int strikes) {
+    }
+
+    private final Map<String, Seen> seen = new HashMap<>();
+
+    /**
+     * Why a stream's apply worker keeps failing, or empty: in two looks in a row its error count grew while it
+     * applied nothing and had something to apply. One failure (a worker ended when its subscription was disabled, a
+     * connection that broke) does not count, nor does a stream that applies again. After a cutover this is how a
+     * schema change made on the new side only shows: the stream back stops at it, and its slot keeps the new
+     * primary's WAL from then on.
+     */
+    private String failingApply(Side publisher, String db, LinkState s) {
+        String key = publisher + "\u0000" + db;
+        Seen before = seen.get(key);
+        boolean stuck = before != null && s.confirmedLsn().equals(before.confirmed()) && s.lagBytes() > 0;
+        boolean failedAgain = before != null && s.applyErrors() >= 0 && s.applyErrors() > before.applyErrors();
+        int strikes = !stuck ? 0 : failedAgain ? before.strikes() + 1 : before.strikes();
+        seen.put(key, new Seen(s.applyErrors(), s.confirmedLsn(), strikes));
+        if (strikes < 2) {
+            return "";
+        }
+        String subscriber = sessions.connector(publisher.other()).role();
+        return "the stream from the " + sessions.connector(publisher).role() + " fails to apply on the " + subscriber
+                + " (its worker keeps failing: " + s.applyErrors() + " failures so far, applying nothing between"
+                + " them) and is " + s.lagBytes() + " bytes behind, which its slot keeps on the "
+                + sessions.connector(publisher).role() + " and which grows with every write there. The "
+                + subscriber + "'s server log names the error; most often it is a schema change made on the side"
+                + " with traffic only: make it on the " + subscriber + " too with Migration.applyOnFencedSide("
+                + "database, sql)" + (publisher == Side.TARGET ? ", or give up the way back with complete()" : "");
+    }
+
+    @Override
+    public synchronized VerificationReport verify() {
+        long started = System.nanoTime();
+        List<TableVerification> results = new ArrayList<>();
+        for (String db : config.databases()) {
+            try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
+                try {
+                    Connection src = sessions.source(db);
+                    Connection tgt = sessions.target(db);
+                    List<TableRef> tables = Queries.list(src, """
+                            SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ?
+                            ORDER BY 1, 2
+                            """, rs -> new TableRef(rs.getString(1), rs.getString(2)), names.publication(db));
+                    for (TableRef t : tables) {
+                        List<String> columns = TableDigest.columns(src, t);
+                        TableDigest a = TableDigest.of(src, t, columns);
+                        TableDigest b = TableDigest.of(tgt, t, columns);
+                        results.add(new TableVerification(db, t.schema(), t.name(), a.rows(), b.rows(), a.digest(),
+                                b.digest()));
+                    }
+                } catch (SQLException e) {
+                    throw PgMigrateException.fromSql(CoreErrorCode.VERIFICATION_FAILED, db, "comparing tables failed", e);
+                }
+            }
+        }
+        return new VerificationReport(results, Duration.ofNanos(System.nanoTime() - started));
+    }
+
+    @Override
+    public synchronized CutoverReport cutover() {
+        own();
+        return new Cutover(cutoverContext()).moveTo(Side.TARGET);
+    }
+
+    @Override
+    public synchronized CutoverReport rollback() {
+        own();
+        return new Cutover(cutoverContext()).moveTo(Side.SOURCE);
+    }
+
+    @Override
+    public synchronized Optional<CutoverReport> recover() {
+        own();
+        return new Cutover(cutoverContext()).recover();
+    }
+
+    @Override
+    public synchronized void applyOnFencedSide(String database, String sql) {
+        String db = requireDatabase(database);
+        requireNonNull(sql, "sql");
+        own();
+        if (Cutover.pending(journal())) {
+            throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
+                    + " of a cutover; call cutover() or rollback() first");
+        }
+        Side fenced = Cutover.active(journal()).other();
+        Connection c = sessions.get(fenced, db);
+        try (Mdc.Scope onSide = Mdc.side(fenced)) {
+            Queries.inTransaction(c, () -> {
+                // The migration's sessions resolve nothing through search_path; the caller's SQL gets PostgreSQL's
+                // default one, for this transaction only.
+                Queries.execute(c, "SET LOCAL search_path = \"$user\", public");
+                Queries.execute(c, sql);
+            });
+            LOG.info("{}: applied {} characters of SQL on the {} through its fence", db, sql.length(),
+                    sessions.connector(fenced).role());
+        } catch (SQLException e) {
+            sessions.forget(db);
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "applying SQL on the "
+                    + sessions.connector(fenced).role() + " failed; nothing of it was kept", e);
+        }
+    }
+
+    @Override
+    public Fence fence(Side side, String database) {
+        return Locked.fence(this, this::own, triggerFence(requireNonNull(side, "side"), requireDatabase(database)));
+    }
+
+    @Override
+    public io.pgmigrate.Sentinel sentinel(Side publisher, String database) {
+        NativeLink link = link(requireNonNull(publisher, "publisher"), requireDatabase(database));
+        return Locked.sentinel(this, new NativeSentinel(sessions, publisher, database, link.slot(), link.subscription()));
+    }
+
+    @Override
+    public SequenceSync sequenceSync(Side from, String database) {
+        return Locked.sequenceSync(this, this::own, new SequenceCopy(sessions, requireNonNull(from, "from"),
+                requireDatabase(database)));
+    }
+
+    @Override
+    public synchronized io.pgmigrate.SchemaDiff schemaDiff(String database) {
+        String db = requireDatabase(database);
+        try {
+            return io.pgmigrate.core.internal.schema.SchemaComparison.compare(sessions.source(db), sessions.target(db));
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.VERIFICATION_FAILED, db, "comparing the schemas failed", e);
+        }
+    }
+
+    private String requireDatabase(String database) {
+        if (!config.databases().contains(database)) {
+            throw new IllegalArgumentException("database " + database + " is not part of migration " + config.name()
+                    + "; it migrates " + config.databases());
+        }
+        return database;
+    }
+
+    private static <T> T requireNonNull(T value, String what) {
+        if (value == null) {
+            throw new IllegalArgumentException(what + " must not be null");
+        }
+        return value;
+    }
+
+    private Cutover.Context cutoverContext() {
+        return new Cutover.Context() {
+            @Override
+            public MigrationConfig config() {
+                return config;
+            }
+
+            @Override
+            public Sessions sessions() {
+                return sessions;
+            }
+
+            @Override
+            public Journal journal() {
+                return DefaultMigration.this.journal();
+            }
+
+            @Override
+            public NativeLink link(Side publisher, String database) {
+                return DefaultMigration.this.link(publisher, database);
+            }
+
+            @Override
+            public TriggerFence fence(Side side, String database) {
+                return triggerFence(side, database);
+            }
+
+            @Override
+            public void prepareLink(Side publisher, String database, List<TableRef> tables) throws SQLException {
+                NativeLink link = link(publisher, database);
+                Connection pub = sessions.get(publisher, database);
+                Connection sub = sessions.get(publisher.other(), database);
+                Connector reach = publisher == Side.SOURCE ? peer : reversePeer;
+                link.ensurePublicationOf(pub, tables);
+                link.ensureSlot(pub);
+                link.dropIfStale(pub, sub);
+                link.ensureSubscription(pub, sub, reach.endpoint(), subscriptionPassword(reach,
+                                publisher == Side.SOURCE ? config.source() : config.target(), database),
+                        new NativeLink.Options(false, false, false, originFilter()));
+            }
+
+            @Override
+            public boolean originFilter() {
+                return DefaultMigration.this.originFilter();
+            }
+
+            @Override
+            public void phase(String database, Phase phase) {
+                DefaultMigration.this.phase(database, journal().database(database), phase);
+            }
+
+            @Override
+            public void checkOwner() {
+                owner.check();
+            }
+
+            @Override
+            public void progress() {
+                notifyProgress(status());
+            }
+        };
+    }
+
+    /** Whether both servers run PostgreSQL 16 or later, where a subscription can skip replicated changes. */
+    private boolean originFilter() {
+        if (originFilter == null) {
+            String db = config.databases().get(0);
+            try {
+                originFilter = sessions.source(db).getMetaData().getDatabaseMajorVersion() >= 16
+                        && sessions.target(db).getMetaData().getDatabaseMajorVersion() >= 16;
+            } catch (SQLException e) {
+                throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, db, "reading the server versions failed", e);
+            }
+        }
+        return originFilter;
+    }
+
+    @Override
+    public synchronized void complete() {
+        own();
+        if (Cutover.pending(journal())) {
+            throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle of a"
+                    + " cutover; call cutover() to finish it or rollback() to undo it, then complete()");
+        }
+        for (String db : config.databases()) {
+            try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
+                Journal.DatabaseEntry entry = journal().database(db);
+                if (!link(Side.SOURCE, db).created() && !link(Side.TARGET, db).created()
+                        && !entry.flag(Flag.SOURCE_FENCE) && !entry.flag(Flag.TARGET_FENCE)) {
+                    continue; // nothing of ours on the servers
+                }
+                try {
+                    boolean targetExists = Queries.exists(sessions.target(MAINTENANCE_DB),
+                            "SELECT 1 FROM pg_database WHERE datname = ?", db);
+                    Connection tgt = targetExists ? sessions.target(db) : null;
+                    // The streams go before the fences: a side whose fence is lifted while a stream still applies into
+                    // it would take writes that race the stream, and stay so if a drop fails. An engaged fence of another
+                    // process (another key) is taken over first, so its DDL guard lets the drops through.
+                    List<Side> fenced = new ArrayList<>();
+                    for (Side side : Side.values()) {
+                        if (entry.flag(Flag.fence(side)) && (side == Side.SOURCE || targetExists)) {
+                            triggerFence(side, db).adopt();
+                            fenced.add(side);
+                        }
+                    }
+                    link(Side.TARGET, db).drop(tgt, sessions.source(db));
+                    link(Side.SOURCE, db).drop(sessions.source(db), tgt);
+                    for (Side side : fenced) {
+                        TriggerFence f = triggerFence(side, db);
+                        f.disengage();
+                        if (!f.remove()) {
+                            throw new PgMigrateException(CoreErrorCode.REPLICATION_FAILED, db, "the fence on the "
+                                    + sessions.connector(side).role() + " could not be removed because its tables stay"
+                                    + " locked; complete() can be called again");
+                        }
+                    }
+                } catch (SQLException e) {
+                    throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db,
+                            "removing the replication objects failed; complete() can be called again", e);
+                }
+                phase(db, entry, Phase.COMPLETED);
+            }
+        }
+        journal().delete();
+        synchronized (journalLock) {
+            journal = null;
+        }
+        LOG.info("migration {} completed: every replication object it created is removed", config.name());
+    }
+
+    @Override
+    public synchronized void close() {
+        sessions.close();
+        owner.close();
+    }
+
+    private void phase(String db, Journal.DatabaseEntry entry, Phase phase) {
+        try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) { // the listeners' own lines too
+            if (entry.phase() == phase) {
+                return;
+            }
+            entry.phase(phase);
+            LOG.info("{}: phase {}", db, phase);
+            tell("onPhase", l -> l.onPhase(db, phase));
+        }
+    }
+
+    private void warn(String db, String message) {
+        try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) { // the listeners' own lines too
+            LOG.warn("{}: {}", db, message);
+            tell("onWarning", l -> l.onWarning(db, message));
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Migration[" + config + "]";
+    }
+}

@@ -1,0 +1,747 @@
+package io.pgmigrate.core.internal.cutover;
+
+import io.pgmigrate.CoreErrorCode;
+import io.pgmigrate.CutoverException;
+import io.pgmigrate.CutoverReport.SequenceValue;
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.LeftBehind;
+import io.pgmigrate.Lsn;
+import io.pgmigrate.MigrationConfig;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Phase;
+import io.pgmigrate.Side;
+import io.pgmigrate.core.internal.preflight.LeftBehindCheck;
+import io.pgmigrate.core.internal.replication.nativ.LinkState;
+import io.pgmigrate.core.internal.replication.nativ.NativeLink;
+import io.pgmigrate.core.internal.schema.TableRef;
+import io.pgmigrate.core.internal.sql.Queries;
+import io.pgmigrate.core.internal.sql.Sessions;
+import io.pgmigrate.core.internal.state.FinishedMove;
+import io.pgmigrate.core.internal.state.Flag;
+import io.pgmigrate.core.internal.state.Journal;
+import io.pgmigrate.core.internal.state.PendingMove.Step;
+import io.pgmigrate.core.internal.state.PendingMove;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+
+/**
+ * Moves traffic from one side to the other for every database of a migration together (DESIGN section 5). The same
+ * code runs a cutover (to the target) and a rollback (to the source). Each step is written to the journal before the
+ * next begins, so a new process can finish a cutover that got past the traffic switch, or undo one that did not.
+ *
+ * <p>Per database, the stream into the side traffic moves to is the <em>inbound</em> link; the one back, prepared
+ * during the cutover, the <em>outbound</em> link. Steps: pre-check (every inbound stream in sync, nothing touched
+ * otherwise); prepare (fence triggers installed inert on the old side, outbound publication, slot and disabled
+ * subscription); then the write-unavailable window: engage the fences, sentinel, sequences, move the outbound slot to
+ * the new side's current position, switch traffic, lift the new side's fence if it had one. After the window the inbound
+ * subscription is disabled before the outbound one is enabled, so the two directions never run at once.
+ */
+public final class Cutover {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Cutover.class);
+
+    /** What the cutover needs from the migration. */
+    public interface Context {
+        MigrationConfig config();
+
+        Sessions sessions();
+
+        Journal journal();
+
+        /** The link whose publisher is {@code publisher}: SOURCE gives the forward link, TARGET the reverse one. */
+        NativeLink link(Side publisher, String database);
+
+        TriggerFence fence(Side side, String database);
+
+        /**
+         * Creates the link whose publisher is {@code publisher} if missing, subscription disabled, publishing exactly
+         * {@code tables}; an existing disabled link is brought to that table set.
+         */
+        void prepareLink(Side publisher, String database, List<TableRef> tables) throws SQLException;
+
+        /** Whether both servers run PostgreSQL 16 or later, so subscriptions can skip replicated changes. */
+        boolean originFilter();
+
+        /** Hands the migration's current status to its listeners, while the cutover waits for a backlog. */
+        void progress();
+
+        /**
+         * Throws {@link CoreErrorCode#MIGRATION_IN_USE} unless this process still drives the migration: a process that
+         * lost its lock (its session was ended while it hung) must not undo or finish what a newer one did.
+         */
+        void checkOwner();
+
+        void phase(String database, Phase phase);
+    }
+
+    private final Context ctx;
+    private final MigrationConfig config;
+    private final Sessions sessions;
+    private final Journal journal;
+
+    public Cutover(Context ctx) {
+        this.ctx = ctx;
+        this.config = ctx.config();
+        this.sessions = ctx.sessions();
+        this.journal = ctx.journal();
+    }
+
+    /** Where traffic goes, as far as the journal knows. */
+    public static Side active(Journal journal) {
+        return journal.active();
+    }
+
+    /** Whether a cutover or rollback was started and neither finished nor undone. */
+    public static boolean pending(Journal journal) {
+        return journal.pendingMove().isPresent();
+    }
+
+    /**
+     * Moves traffic to {@code to}. A pending move in the same direction is resumed; one in the other direction is
+     * finished when it got past the traffic switch, and undone when it did not (traffic then already goes to {@code
+     * to}).
+     */
+    public synchronized CutoverReport moveTo(Side to) {
+        Optional<PendingMove> pending = journal.pendingMove();
+        if (pending.isPresent()) {
+            PendingMove p = pending.get();
+            if (p.reachedSwitch()) {
+                // Once the switch was called, traffic may be on the new side, with writes only the new side has:
+                // going back now would lose them, so the move is finished, the switch called again (it is idempotent).
+                CutoverReport done = recover().orElseThrow();
+                if (p.to() == to) {
+                    return done;
+                }
+            } else if (p.to() == to) {
+                LOG.info("resuming the {} from step {}", move(to), p.step());
+                return run(to, p);
+            } else {
+                LOG.info("undoing the {} that stopped at step {} before the traffic switch", move(p.to()), p.step());
+                CutoverReport u = undo(p, "the " + move(p.to()) + " stopped at " + p.step() + " and was undone");
+                return new CutoverReport(to, u.fenceStart(), u.switchEnd(), u.steps(), Map.of(), Map.of(), true, "");
+            }
+        }
+        if (active(journal) == to) {
+            if (to == Side.SOURCE) {
+                throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "traffic already goes to the source: there is no"
+                        + " cutover to roll back");
+            }
+            return lastReport().orElseThrow(() -> new PgMigrateException(CoreErrorCode.INVALID_PHASE,
+                    "traffic already goes to the target"));
+        }
+        return run(to, null);
+    }
+
+    /**
+     * Ends a pending move in its own direction without starting another: finished when it reached the traffic switch,
+     * undone when it did not. Empty when nothing was pending.
+     */
+    public synchronized Optional<CutoverReport> recover() {
+        Optional<PendingMove> pending = journal.pendingMove();
+        if (pending.isEmpty()) {
+            return Optional.empty();
+        }
+        PendingMove p = pending.get();
+        if (p.reachedSwitch()) {
+            LOG.info("recovering: finishing the {} that got as far as the traffic switch", move(p.to()));
+            if (p.step() == Step.SWITCHING) {
+                config.trafficSwitch().switchTo(p.to());
+                p = p.at(Step.SWITCHED);
+                save(p, p.to());
+            }
+            return Optional.of(finish(p, new ArrayList<>(), Map.of()));
+        }
+        LOG.info("recovering: undoing the {} that stopped at step {} before the traffic switch", move(p.to()),
+                p.step());
+        CutoverReport undone = undo(p, "the " + move(p.to()) + " stopped at " + p.step() + " and was undone");
+        if (journal.pendingMove().isPresent()) {
+            throw new CutoverException(null, undone, new PgMigrateException(CoreErrorCode.CUTOVER_FAILED,
+                    undone.failure()));
+        }
+        return Optional.of(undone);
+    }
+
+    private static String move(Side to) {
+        return to == Side.TARGET ? "cutover" : "rollback";
+    }
+
+    private CutoverReport run(Side to, PendingMove resumed) {
+        Side from = to.other();
+        List<String> dbs = config.databases();
+        List<CutoverReport.Step> steps = new ArrayList<>();
+        Map<String, Lsn> sentinels = new ConcurrentHashMap<>();
+        Map<String, List<SequenceValue>> sequences = new ConcurrentHashMap<>();
+        Instant fenceStart = null;
+        PendingMove p = resumed;
+        // Inside the window every wait for a server is bounded: a silent network must not hold the fence.
+        Sessions.Bound window = () -> { };
+        boolean switchingSaved = false;
+        boolean switched = false;
+        try (Parallel parallel = new Parallel(dbs.size())) {
+            // What waiting cannot mend first: a partition on one side only stops the apply, and waiting for it to
+            // catch up would only end in a vaguer refusal minutes later.
+            long t = System.nanoTime();
+            parallel.run(dbs, db -> {
+                requirePublished(db, from, "pre-check: ", "; nothing was changed");
+                requireSamePartitions(db, from, to, "pre-check: ", "; nothing was changed");
+                requireNothingLeftBehind(db, from, "pre-check: ", "; nothing was changed");
+            });
+            steps.add(step("pre-check", t));
+            t = System.nanoTime();
+            catchUp(parallel, from, to);
+            steps.add(step("catch up", t));
+            if (p == null) {
+                p = PendingMove.start(to);
+                save(p);
+            }
+            for (String db : dbs) {
+                ctx.phase(db, Phase.CUTTING_OVER);
+            }
+
+            t = System.nanoTime();
+            final PendingMove prep = p;
+            parallel.run(dbs, db -> prepare(db, from, to, prep));
+            p = p.at(Step.PREPARED);
+            save(p);
+            steps.add(step("prepare (fence, reverse stream)", t));
+
+            fenceStart = p.fenceStart().orElse(Instant.now());
+            p = p.fenced(fenceStart);
+            save(p);
+            window = sessions.bounded(config.cutover().timeout());
+            t = System.nanoTime();
+            parallel.run(dbs, db -> {
+                ctx.fence(from, db).engageInstalled(); // installed during prepare
+                // Again, now that the DDL guard holds: a table created since the pre-check has a fence trigger too,
+                // but its rows would stay behind.
+                requirePublished(db, from, "inside the fence: ", "; the cutover is abandoned");
+                requireSamePartitions(db, from, to, "inside the fence: ", "; the cutover is abandoned");
+                // Data written since the pre-check (minutes of catch-up and prepare) would stay behind as well.
+                requireNothingLeftBehind(db, from, "inside the fence: ", "; the cutover is abandoned");
+            });
+            p = p.at(Step.FENCED);
+            save(p);
+            steps.add(step("fence " + role(from), t));
+
+            t = System.nanoTime();
+            parallel.run(dbs, db -> {
+                NativeLink inbound = ctx.link(from, db);
+                NativeSentinel s = new NativeSentinel(sessions, from, db, inbound.slot(), inbound.subscription());
+                Lsn mark = s.emit();
+                s.await(mark, config.cutover().timeout()); // applied, flushed, and on the new side's sync standbys
+                sentinels.put(db, mark);
+            });
+            // Everything committed on the old side is applied now, so a partition with rows on one side only is
+            // one that was truncated there: a TRUNCATE of a partition is not carried.
+            parallel.run(dbs, db -> requireSameEmptyPartitions(db, from, to));
+            p = p.synced(sentinels);
+            save(p);
+            steps.add(step("sentinel applied", t));
+
+            t = System.nanoTime();
+            parallel.run(dbs, db -> sequences.put(db,
+                    new SequenceCopy(sessions, from, db).sync(config.cutover().sequenceMargin())));
+            p = p.at(Step.SEQUENCES_SET);
+            save(p);
+            steps.add(step("sequences", t));
+
+            t = System.nanoTime();
+            parallel.run(dbs, db -> advanceOutbound(db, to));
+            p = p.at(Step.OUTBOUND_READY);
+            save(p);
+            steps.add(step("reverse stream ready", t));
+
+            t = System.nanoTime();
+            p = p.at(Step.SWITCHING);
+            save(p);
+            switchingSaved = true;
+            config.trafficSwitch().switchTo(to);
+            switched = true;
+            steps.add(step("traffic switch (" + config.trafficSwitch().description() + ")", t));
+            // The new side takes writes from here on; lifting its fence belongs to the bounded window, and comes
+            // before any journal write that could fail and leave both sides fenced.
+            t = System.nanoTime();
+            parallel.run(dbs, db -> ctx.fence(to, db).disengage());
+            p = p.switched(Instant.now());
+            steps.add(step("lift fence on " + role(to), t));
+            window.close();
+        } catch (RuntimeException | Error e) {
+            window.close();
+            PgMigrateException cause = e instanceof PgMigrateException pe ? pe
+                    : new PgMigrateException(CoreErrorCode.INTERNAL, null, e.toString(), e);
+            if (cause.code() == CoreErrorCode.MIGRATION_IN_USE) {
+                // Another process may drive the migration now, from the journal this one last wrote: anything done
+                // from here (an undo lifting the fence it engaged) could undo what that one finished.
+                throw cause;
+            }
+            String why = cause.database().map(db -> "database \"" + db + "\": ").orElse("") + cause.detail();
+            if (switched) {
+                // Traffic moved: never undone from here (the new side may hold writes nobody else has).
+                throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, null, "traffic already goes to the " + role(to)
+                        + ", but " + why + "; call " + (to == Side.TARGET ? "cutover()" : "rollback()")
+                        + " again to finish", cause);
+            }
+            if (p == null) {
+                CutoverReport r = report(to, Instant.now(), Instant.now(), steps, sentinels, sequences, false, why);
+                throw new CutoverException(cause.database().orElse(null), r, cause);
+            }
+            // The switch reported failure, so by its contract traffic stayed where it was: undoing is safe here,
+            // unlike after a crash inside it, as long as the journal cannot make a later call finish the move.
+            if (p.step() == Step.SWITCHING) {
+                p = p.at(Step.OUTBOUND_READY); // the switch said no: a later call must undo, not finish
+                try {
+                    save(p);
+                } catch (RuntimeException journalDown) {
+                    cause.addSuppressed(journalDown);
+                    if (switchingSaved) {
+                        // The store holds SWITCHING, so a restarted process would finish the move: lifting the
+                        // fence now could leave the old side writable under a finished cutover. It stays up.
+                        throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, null, "the traffic switch failed ("
+                                + why + ") and the state store cannot record it, so the fences stay up and writes"
+                                + " wait; once the store works, call " + (to == Side.TARGET ? "cutover()" : "rollback()")
+                                + " to finish the move, or the other one to finish it and move back", cause);
+                    }
+                    // The store refused SWITCHING itself: it holds at most OUTBOUND_READY, which a later call undoes.
+                }
+            }
+            CutoverReport r = undo(p, why, steps, sentinels, sequences);
+            throw new CutoverException(cause.database().orElse(null), r, cause);
+        }
+        p = p.at(Step.SWITCHED);
+        save(p, to);
+        return finish(p, steps, Map.copyOf(sequences));
+    }
+
+    /**
+     * Refuses to start unless every inbound stream runs and has copied every table, and waits (bounded by
+     * {@code cutoverCatchUpTimeout}) until each is within {@code cutoverMaxLagBytes}.
+     */
+    private void catchUp(Parallel parallel, Side from, Side to) {
+        CatchUp wait = new CatchUp(config.cutover().maxLagBytes(), config.cutover().catchUpTimeout(),
+                config.progressInterval(), () -> {
+                    try {
+                        ctx.progress();
+                    } catch (RuntimeException e) {
+                        // A report that failed (a listener, a status read) must not end the wait it reports on.
+                        LOG.warn("reporting progress while catching up failed: {}", e.toString());
+                    }
+                });
+        wait.await(() -> {
+            Map<String, LinkState> states = new ConcurrentHashMap<>();
+            parallel.run(config.databases(), db -> states.put(db, readRunning(db, from, to)));
+            return states;
+        }, role(to));
+    }
+
+    /** The inbound stream's state; throws for what waiting cannot mend. */
+    private LinkState readRunning(String db, Side from, Side to) {
+        NativeLink inbound = ctx.link(from, db);
+        LinkState s;
+        try {
+            s = inbound.read(sessions.get(from, db), sessions.get(to, db));
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "reading the stream's state failed", e);
+        }
+        String why = null;
+        if (!s.subscriptionExists()) {
+            why = "subscription " + inbound.subscription() + " does not exist on the " + role(to)
+                    + (from == Side.SOURCE ? "; call start() first" : "");
+        } else if (!s.slotExists()) {
+            why = "replication slot " + inbound.slot() + " is gone from the " + role(from);
+        } else if (!s.publicationExists()) {
+            why = inbound.publicationLost(role(from));
+        } else if (!s.enabled()) {
+            why = "subscription " + inbound.subscription() + " is disabled on the " + role(to)
+                    + (from == Side.SOURCE ? "; call start() to resume it" : "");
+        } else if (!s.unsubscribed().isEmpty()) {
+            why = s.problem();
+        } else if (!s.allTablesReady()) {
+            why = "the initial copy is still running; call awaitInSync(...) first";
+        }
+        if (why != null) {
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, "pre-check: " + why + "; nothing was changed");
+        }
+        return s;
+    }
+
+    /** Every partition of every partitioned table, with its parent and bounds, as one comparable line each. */
+    private static final String PARTITIONS = """
+            SELECT pg_catalog.format('%I.%I (of %I.%I, %s)', n.nspname, c.relname, pn.nspname, p.relname,
+                                     pg_catalog.pg_get_expr(c.relpartbound, c.oid))
+            FROM pg_inherits i
+            JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+            WHERE c.relispartition AND pn.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND pn.nspname NOT LIKE 'pg\\_%' AND pn.nspname NOT LIKE 'pgmigrate\\_%'
+            ORDER BY 1
+            """;
+
+    /**
+     * Partitions publish through their root, so attaching, detaching or dropping one is not carried: a partition on
+     * one side only means rows that would come back (dropped by a retention job) or never arrive (attached with its
+     * rows). Refuses unless both sides have the same partitions with the same bounds.
+     */
+    private void requireSamePartitions(String db, Side from, Side to, String when, String outcome) {
+        try {
+            List<String> old = Queries.list(sessions.get(from, db), PARTITIONS, rs -> rs.getString(1));
+            List<String> next = Queries.list(sessions.get(to, db), PARTITIONS, rs -> rs.getString(1));
+            List<String> onlyOld = old.stream().filter(x -> !next.contains(x)).toList();
+            List<String> onlyNext = next.stream().filter(x -> !old.contains(x)).toList();
+            if (onlyOld.isEmpty() && onlyNext.isEmpty()) {
+                return;
+            }
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, when + "the partitions differ"
+                    + (onlyOld.isEmpty() ? "" : "; only on the " + role(from) + ": " + onlyOld)
+                    + (onlyNext.isEmpty() ? "" : "; only on the " + role(to) + ": " + onlyNext)
+                    + ". Partitions are published through their root, so attaching, detaching or dropping one is not"
+                    + " carried: make the same change on the other side (its rows with it), then cut over" + outcome);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "reading the partitions failed", e);
+        }
+    }
+
+    /** Every leaf partition, quoted; both sides have the same ones (checked before). */
+    private static final String LEAVES = """
+            SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relispartition AND c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT LIKE 'pgmigrate\\_%'
+            ORDER BY 1
+            """;
+
+    /**
+     * Partitions publish through their root, and PostgreSQL does not send a {@code TRUNCATE} of one partition then:
+     * the rows a retention job truncated on the old side would come back on the new one. Run once the sentinel is
+     * applied, when both sides hold the same rows: a partition empty on one side only was truncated there. A partition
+     * truncated and filled again before the cutover is not seen (docs/cutover.md).
+     */
+    private void requireSameEmptyPartitions(String db, Side from, Side to) {
+        try {
+            List<String> leaves = Queries.list(sessions.get(from, db), LEAVES, rs -> rs.getString(1));
+            if (leaves.isEmpty()) {
+                return;
+            }
+            List<String> oldEmpty = empty(sessions.get(from, db), leaves);
+            List<String> newEmpty = empty(sessions.get(to, db), leaves);
+            List<String> truncatedOld = oldEmpty.stream().filter(x -> !newEmpty.contains(x)).toList();
+            List<String> truncatedNew = newEmpty.stream().filter(x -> !oldEmpty.contains(x)).toList();
+            if (truncatedOld.isEmpty() && truncatedNew.isEmpty()) {
+                return;
+            }
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, "inside the fence: "
+                    + (truncatedOld.isEmpty() ? "" : "partitions " + truncatedOld + " are empty on the " + role(from)
+                    + " but not on the " + role(to) + "; ")
+                    + (truncatedNew.isEmpty() ? "" : "partitions " + truncatedNew + " are empty on the " + role(to)
+                    + " but not on the " + role(from) + "; ")
+                    + "a TRUNCATE of a single partition is not carried (partitions are published through their"
+                    + " root). Make the same change on the other side (Migration.applyOnFencedSide(database,"
+                    + " \"TRUNCATE ...\") truncates it on the fenced side), or delete through the parent table, then"
+                    + " cut over; the cutover is abandoned");
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "reading the partitions failed", e);
+        }
+    }
+
+    /** Which of {@code leaves} hold no row, in one statement (one page read each for a table with rows). */
+    private static List<String> empty(Connection c, List<String> leaves) throws SQLException {
+        StringBuilder sql = new StringBuilder();
+        for (int i = 0; i < leaves.size(); i++) {
+            // The names come quoted from format('%I.%I'); the index is bound.
+            sql.append(i == 0 ? "" : " UNION ALL ").append("SELECT ?::int WHERE NOT EXISTS (SELECT 1 FROM ONLY ")
+                    .append(leaves.get(i)).append(')');
+        }
+        Object[] params = new Object[leaves.size()];
+        for (int i = 0; i < params.length; i++) {
+            params[i] = i;
+        }
+        return Queries.list(c, sql.toString(), rs -> leaves.get(rs.getInt(1)), params);
+    }
+
+    private void requirePublished(String db, Side from, String when, String outcome) {
+        String why = unpublished(db, from, ctx.link(from, db).publication());
+        if (why != null) {
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, when + why + outcome);
+        }
+    }
+
+    /**
+     * Refuses while the old side holds data no stream carries (unlogged rows, inheritance hierarchies, large objects,
+     * extension configuration rows), unless the migration accepts leaving that kind behind: preflight warned about it
+     * possibly days ago, and its data may have appeared since.
+     */
+    private void requireNothingLeftBehind(String db, Side from, String when, String outcome) {
+        Set<LeftBehind> asked = EnumSet.allOf(LeftBehind.class);
+        asked.removeAll(config.cutover().acceptedLeftBehind());
+        if (asked.isEmpty()) {
+            return;
+        }
+        Map<LeftBehind, List<String>> found;
+        try {
+            found = LeftBehindCheck.find(sessions.get(from, db), asked);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, when + "looking for data the stream"
+                    + " does not carry failed" + outcome, e);
+        }
+        if (!found.isEmpty()) {
+            throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, when + "the stream does not carry this"
+                    + " data, so it would stay on the " + role(from) + ": " + LeftBehindCheck.describe(found)
+                    + "; move it, or accept leaving it with acceptLeftBehind(" + found.keySet().stream()
+                    .map(k -> "LeftBehind." + k.name()).collect(Collectors.joining(", ")) + ")" + outcome);
+        }
+    }
+
+    /**
+     * Tables the stream does not carry, such as one created on both sides after {@code start()}: the fence would
+     * hold their writes back and the cutover would leave their rows behind. Kinds preflight already reported as not
+     * migrated (unlogged, inherited, foreign) are not asked about again; a partitioned table is published as itself.
+     */
+    private String unpublished(String db, Side from, String publication) {
+        try {
+            List<String> missing = Queries.list(sessions.get(from, db), """
+                    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_class c
+                    JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' AND NOT c.relispartition
+                      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+                      AND n.nspname NOT LIKE 'pgmigrate\\_%'
+                      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                      AND d.objid = c.oid AND d.deptype = 'e')
+                      AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid
+                                      OR (h.inhparent = c.oid AND c.relkind = 'r'))
+                      AND NOT EXISTS (SELECT 1 FROM pg_publication_tables pt
+                                      WHERE pt.pubname = ? AND pt.schemaname = n.nspname AND pt.tablename = c.relname)
+                    ORDER BY 1
+                    """, rs -> rs.getString(1), publication);
+            if (missing.isEmpty()) {
+                return null;
+            }
+            NativeLink link = ctx.link(from, db);
+            if (!link.publicationExists(sessions.get(from, db))) {
+                return link.publicationLost(role(from)); // every table is missing from a publication that is gone
+            }
+            return "tables " + missing + " are not in publication " + publication
+                    + ", so their rows would stay behind; add them (ALTER PUBLICATION ... ADD TABLE, then ALTER"
+                    + " SUBSCRIPTION ... REFRESH PUBLICATION) or drop them";
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "reading the publication failed", e);
+        }
+    }
+
+    private void prepare(String db, Side from, Side to, PendingMove p) {
+        ctx.fence(from, db).prepare();
+        try {
+            NativeLink outbound = ctx.link(to, db);
+            // The way back carries what the way here carries, decided from the servers every time: a journaled flag
+            // may stand for an object a crashed process never created, and tables may have joined the stream since
+            // the last move.
+            List<TableRef> tables = Queries.list(sessions.get(from, db), """
+                    SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ? ORDER BY 1, 2
+                    """, rs -> new TableRef(rs.getString(1), rs.getString(2)), ctx.link(from, db).publication());
+            if (!outbound.created()) {
+                ctx.journal().database(db).mark(Flag.outboundCreatedBy(to));
+            }
+            ctx.prepareLink(to, db, tables);
+            // Skip what the outbound slot holds from before (changes the inbound stream applied): done now for the
+            // bulk and again in the window for the rest, so the window decodes little.
+            advanceOutbound(db, to);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "preparing the stream back from the "
+                    + role(to) + " failed", e);
+        }
+    }
+
+    private void advanceOutbound(String db, Side to) {
+        try {
+            Connection c = sessions.get(to, db);
+            Lsn now = Lsn.parse(Queries.string(c, "SELECT pg_current_wal_flush_lsn()::text"));
+            NativeLink outbound = ctx.link(to, db);
+            Lsn at = outbound.advanceSlot(c, now);
+            // A slot's new position reaches disk only at the next checkpoint; the subscription's origin, moved too,
+            // is WAL-logged, and a restarted stream starts at the later of the two.
+            outbound.advanceOrigin(sessions.get(to.other(), db), at);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "moving the reverse stream's slot on the "
+                    + role(to) + " failed", e);
+        }
+    }
+
+    /**
+     * After the switch: lift the new side's fence, stop the inbound stream, then start the outbound one. Never
+     * abandons: a failure here leaves the journal at SWITCHED, and calling again finishes.
+     */
+    private CutoverReport finish(PendingMove p, List<CutoverReport.Step> steps, Map<String, List<SequenceValue>> sequences) {
+        ctx.checkOwner();
+        boolean originFilter = ctx.originFilter(); // read once, before the databases' threads share nothing else
+        Side to = p.to();
+        Side from = to.other();
+        List<String> dbs = config.databases();
+        try (Parallel parallel = new Parallel(dbs.size())) {
+            // Done in the window already unless a crash came between; idempotent, and bounded like the window.
+            long t = System.nanoTime();
+            try (Sessions.Bound bounded = sessions.bounded(config.cutover().timeout())) {
+                parallel.run(dbs, db -> ctx.fence(to, db).disengage());
+            }
+            Instant switchEnd = p.switchEnd().orElse(Instant.now());
+            p = p.switched(switchEnd);
+            save(p);
+            if (steps.stream().noneMatch(x -> x.name().equals("lift fence on " + role(to)))) {
+                steps.add(step("lift fence on " + role(to), t));
+            }
+
+            t = System.nanoTime();
+            parallel.run(dbs, db -> {
+                ctx.fence(from, db).adopt(); // a crashed process may have engaged it: its DDL guard would refuse us
+                try {
+                    ctx.link(from, db).disable(sessions.get(to, db));
+                    // DISABLE only asks the apply worker to stop; both directions must never run at once.
+                    ctx.link(from, db).awaitWorkerGone(sessions.get(to, db), Duration.ofSeconds(30));
+                    NativeLink outbound = ctx.link(to, db);
+                    Connection sub = sessions.get(from, db);
+                    if (originFilter) {
+                        outbound.originNone(sub);
+                    }
+                    outbound.enable(sub);
+                } catch (SQLException e) {
+                    throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "turning the streams around"
+                            + " failed; traffic already goes to the " + role(to) + ": call "
+                            + (to == Side.TARGET ? "cutover()" : "rollback()") + " again to finish", e);
+                }
+            });
+            steps.add(step("streams turned around", t));
+            parallel.run(dbs, db -> {
+                ctx.fence(to, db).remove();
+                ctx.journal().database(db).unmark(Flag.outboundCreatedBy(to));
+            });
+            for (String db : dbs) {
+                ctx.phase(db, to == Side.TARGET ? Phase.CUT_OVER : Phase.STREAMING);
+            }
+            CutoverReport r = report(to, p.fenceStart().orElse(switchEnd), switchEnd, steps, p.sentinels(), sequences,
+                    true, "");
+            journal.update(d -> d.withActive(to).withLastCutover(toJournal(r)).withCutover(Optional.empty()));
+            LOG.info("{} complete: writes were unavailable for {} ms", to == Side.TARGET ? "cutover" : "rollback",
+                    r.writeUnavailable().toMillis());
+            return r;
+        }
+    }
+
+    private CutoverReport undo(PendingMove p, String why) {
+        return undo(p, why, new ArrayList<>(), Map.of(), Map.of());
+    }
+
+    /**
+     * Returns to where things were before the pending move: lifts the fences it engaged on the old side, drops the
+     * outbound link it created, points traffic at the old side (idempotent, in case a crashed process got that far).
+     */
+    private CutoverReport undo(PendingMove p, String why, List<CutoverReport.Step> steps, Map<String, Lsn> sentinels,
+                               Map<String, List<SequenceValue>> sequences) {
+        ctx.checkOwner();
+        Side to = p.to();
+        Side from = to.other();
+        List<String> dbs = config.databases();
+        long t = System.nanoTime();
+        List<String> problems = new ArrayList<>();
+        try (Parallel parallel = new Parallel(dbs.size());
+             Sessions.Bound bounded = sessions.bounded(config.cutover().timeout())) {
+            boolean wasInterrupted = Thread.interrupted(); // undo must run to its end
+            parallel.runAll(dbs, db -> ctx.fence(from, db).disengage(), problems);
+            if (!problems.isEmpty()) {
+                // The journal keeps the pending move, so the next cutover() or rollback() tries the undo again.
+                if (wasInterrupted) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, null, why + "; the fence on the " + role(from)
+                        + " could not be lifted (" + String.join("; ", problems) + "): call rollback() again");
+            }
+            Instant lifted = Instant.now();
+            steps.add(step("lift fence on " + role(from), t));
+            if (p.fenceStart().isPresent()) {
+                // A crashed process may have switched already; this is idempotent.
+                try {
+                    config.trafficSwitch().switchTo(from);
+                } catch (RuntimeException e) {
+                    problems.add("switching traffic back to the " + role(from) + " failed: " + e.getMessage());
+                }
+            }
+            parallel.runAll(dbs, db -> {
+                ctx.fence(from, db).remove();
+                if (ctx.journal().database(db).flag(Flag.outboundCreatedBy(to))) {
+                    try {
+                        ctx.link(to, db).drop(sessions.get(to, db), sessions.get(from, db));
+                    } catch (SQLException e) {
+                        throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db,
+                                "dropping the prepared reverse stream failed", e);
+                    }
+                    ctx.journal().database(db).unmark(Flag.outboundCreatedBy(to));
+                }
+            }, problems);
+            try {
+                for (String db : dbs) {
+                    ctx.phase(db, from == Side.SOURCE ? Phase.STREAMING : Phase.CUT_OVER);
+                }
+                journal.update(d -> d.withCutover(Optional.empty()));
+            } catch (RuntimeException e) {
+                // The fences are lifted and traffic is where it was; the store keeps the pending move, which the next
+                // cutover() or rollback() undoes again (every step of the undo is idempotent).
+                problems.add("the state store could not record the undo (" + e.getMessage() + "); call "
+                        + (to == Side.TARGET ? "cutover()" : "rollback()") + " again once it works");
+            }
+            Instant start = p.fenceStart().orElse(lifted);
+            String failure = why + (problems.isEmpty() ? "" : "; while undoing: " + String.join("; ", problems));
+            LOG.warn("{} abandoned before the traffic switch, traffic stays on the {}: {}",
+                    to == Side.TARGET ? "cutover" : "rollback", role(from), failure);
+            if (wasInterrupted) {
+                Thread.currentThread().interrupt();
+            }
+            return report(to, start, lifted, steps, sentinels, sequences, false, failure);
+        }
+    }
+
+    private Optional<CutoverReport> lastReport() {
+        return journal.lastMove().map(m -> report(m.to(), m.fenceStart(), m.switchEnd(),
+                m.steps().stream().map(x -> new CutoverReport.Step(x.name(), x.duration())).toList(), m.sentinels(),
+                Map.of(), true, ""));
+    }
+
+    private static FinishedMove toJournal(CutoverReport r) {
+        return new FinishedMove(r.to(), r.fenceStart(), r.switchEnd(),
+                r.steps().stream().map(x -> new FinishedMove.StepTime(x.name(), x.duration())).toList(),
+                r.sentinelLsns());
+    }
+
+    /** Journals the move's progress. */
+    private void save(PendingMove p) {
+        journal.update(d -> d.withCutover(Optional.of(p)));
+    }
+
+    /** Journals the move's progress and where traffic goes now, in one save. */
+    private void save(PendingMove p, Side active) {
+        journal.update(d -> d.withCutover(Optional.of(p)).withActive(active));
+    }
+
+    private static CutoverReport report(Side to, Instant fenceStart, Instant switchEnd, List<CutoverReport.Step> steps,
+                                        Map<String, Lsn> sentinels, Map<String, List<SequenceValue>> sequences,
+                                        boolean succeeded, String failure) {
+        return new CutoverReport(to, fenceStart, switchEnd, steps, sentinels, sequences, succeeded, failure);
+    }
+
+    private static CutoverReport.Step step(String name, long startNanos) {
+        return new CutoverReport.Step(name, Duration.ofNanos(System.nanoTime() - startNanos));
+    }
+
+    private String role(Side side) {
+        return sessions.connector(side).role();
+    }
+}

@@ -1,0 +1,40 @@
+package io.pgmigrate.core.internal.state;
+
+import io.pgmigrate.Side;
+
+/**
+ * An object a migration created, or a step it finished, on one database. The journal records each before the object
+ * is created (the intent): after a crash an object found with a journaled name is ours, one without is someone else's.
+ */
+public enum Flag {
+    /** The forward stream's publication on the source. */
+    PUBLICATION,
+    /** The forward stream's subscription on the target and its slot on the source. */
+    SUBSCRIPTION,
+    /** The reverse stream's publication on the target. */
+    REVERSE_PUBLICATION,
+    /** The reverse stream's subscription on the source and its slot on the target. */
+    REVERSE_SUBSCRIPTION,
+    /** The fence's schema, function and triggers on the source. */
+    SOURCE_FENCE,
+    /** The fence's schema, function and triggers on the target. */
+    TARGET_FENCE,
+    /** The target database, created by this migration (so it may drop it when the first start fails). */
+    TARGET_DATABASE_CREATED,
+    /** The schema was copied to the target. */
+    SCHEMA_COPIED,
+    /** The outbound link a cutover prepared, not yet part of a finished cutover. */
+    OUTBOUND_CREATED_BY_CUTOVER,
+    /** The outbound link a rollback prepared, not yet part of a finished rollback. */
+    OUTBOUND_CREATED_BY_ROLLBACK;
+
+    /** The fence on {@code side}. */
+    public static Flag fence(Side side) {
+        return side == Side.SOURCE ? SOURCE_FENCE : TARGET_FENCE;
+    }
+
+    /** The outbound link a move towards {@code to} prepares. */
+    public static Flag outboundCreatedBy(Side to) {
+        return to == Side.TARGET ? OUTBOUND_CREATED_BY_CUTOVER : OUTBOUND_CREATED_BY_ROLLBACK;
+    }
+}
