@@ -99,13 +99,12 @@ public final class Journal {
 
     /**
      * Applies a change to the document and saves it; memory holds the new document only once the save returned.
-     * Several changes in one call are saved together, atomically.
+     * Several changes in one call are saved together, atomically. A change that changes nothing is saved all the
+     * same: every write checks that this process still drives the migration, and callers rely on that check before
+     * they touch a server.
      */
     public synchronized void update(UnaryOperator<JournalDocument> change) {
-        JournalDocument next = change.apply(doc);
-        if (!next.equals(doc)) {
-            save(next);
-        }
+        save(change.apply(doc));
     }
 
     /**
@@ -179,9 +178,13 @@ public final class Journal {
             change(r -> r.with(flag, true));
         }
 
-        /** Clears a flag and saves the journal. */
+        /** Clears a flag and saves the journal; nothing to do, and no write, when it is not set. */
         public void unmark(Flag flag) {
-            change(r -> r.with(flag, false));
+            synchronized (Journal.this) {
+                if (flag(flag)) {
+                    change(r -> r.with(flag, false));
+                }
+            }
         }
 
         public Phase phase() {

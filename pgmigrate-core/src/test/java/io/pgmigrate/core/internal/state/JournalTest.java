@@ -123,4 +123,24 @@ class JournalTest {
         assertThatThrownBy(() -> j.update(d -> d.withActive(Side.TARGET))).hasMessageContaining("lost the lock");
         assertThat(Journal.load(config, () -> { }).active()).isEqualTo(Side.SOURCE);
     }
+
+    /**
+     * A fence or link marks its flag, then changes a server: marking a flag that is already set must still check that
+     * this process drives, or a process that lost the lock would go on to change servers.
+     */
+    @Test
+    void markingAFlagAlreadySetStillChecksTheGuard(@TempDir Path dir) {
+        MigrationConfig config = config(StateStore.directory(dir));
+        AtomicBoolean owns = new AtomicBoolean(true);
+        Journal j = Journal.load(config, () -> {
+            if (!owns.get()) {
+                throw new PgMigrateException(CoreErrorCode.MIGRATION_IN_USE, "lost the lock");
+            }
+        });
+        j.database("app").mark(Flag.SOURCE_FENCE);
+        owns.set(false);
+        assertThatThrownBy(() -> j.database("app").mark(Flag.SOURCE_FENCE)).hasMessageContaining("lost the lock");
+        assertThatThrownBy(() -> j.database("app").phase(Phase.NOT_STARTED)).hasMessageContaining("lost the lock");
+        j.database("app").unmark(Flag.TARGET_FENCE); // not set: nothing to write, nothing to refuse
+    }
 }
