@@ -12,12 +12,24 @@ public final class CutoverException extends PgMigrateException {
 
     private final transient CutoverReport report;
 
+    /**
+     * An abandoned cutover or rollback, with {@link CoreErrorCode#CUTOVER_FAILED} and the report's failure as message.
+     *
+     * @param database the database the failed step concerned, or null when it concerns none
+     * @param report   what the cutover did before it stopped; its {@link CutoverReport#failure()} becomes the message
+     * @param cause    the failure that stopped it, or null
+     * @throws NullPointerException if {@code report} is null
+     */
     public CutoverException(String database, CutoverReport report, Throwable cause) {
         super(CoreErrorCode.CUTOVER_FAILED, database, report.failure(), cause);
         this.report = report;
     }
 
-    /** What the abandoned cutover did before it stopped, with the reason in {@link CutoverReport#failure()}. */
+    /**
+     * What the abandoned cutover did before it stopped, with the reason in {@link CutoverReport#failure()}.
+     *
+     * @return the report given to the constructor
+     */
     public CutoverReport report() {
         return report;
     }

@@ -26,6 +26,18 @@ public record CutoverReport(Side to, Instant fenceStart, Instant switchEnd, List
                             Map<String, Lsn> sentinelLsns, Map<String, List<SequenceValue>> sequences,
                             boolean succeeded, String failure) {
 
+    /**
+     * Makes unmodifiable copies of the lists and maps, and turns a null {@code failure} into an empty string.
+     *
+     * @param to           the side traffic was moved to
+     * @param fenceStart   when the side traffic left stopped accepting writes
+     * @param switchEnd    when traffic reached the other side, or the fence of an abandoned cutover was lifted
+     * @param steps        each step's duration, in order
+     * @param sentinelLsns the cut position per database on the side traffic left
+     * @param sequences    the sequences set on the side traffic moved to, per database
+     * @param succeeded    whether traffic now goes to {@code to}
+     * @param failure      why the cutover was abandoned, when it was; null or empty otherwise
+     */
     public CutoverReport {
         steps = List.copyOf(steps);
         sentinelLsns = Map.copyOf(sentinelLsns);
@@ -35,12 +47,20 @@ public record CutoverReport(Side to, Instant fenceStart, Instant switchEnd, List
         failure = failure == null ? "" : failure;
     }
 
-    /** The write-unavailable window: from fence start to switch end. */
+    /**
+     * The write-unavailable window: from fence start to switch end.
+     *
+     * @return the time between {@code fenceStart} and {@code switchEnd}
+     */
     public Duration writeUnavailable() {
         return Duration.between(fenceStart, switchEnd);
     }
 
-    /** A few lines for a terminal: the window, each step, the sentinels and how many sequences were set. */
+    /**
+     * A few lines for a terminal: the window, each step, the sentinels and how many sequences were set.
+     *
+     * @return the lines, joined by the platform's line separator, with none after the last
+     */
     public String toText() {
         List<String> lines = new ArrayList<>();
         lines.add((to == Side.TARGET ? "cutover to the target" : "rollback to the source")
@@ -56,13 +76,20 @@ public record CutoverReport(Side to, Instant fenceStart, Instant switchEnd, List
         return String.join(System.lineSeparator(), lines);
     }
 
-    /** One step of the cutover and its duration. */
+    /**
+     * One step of the cutover and its duration.
+     *
+     * @param name     what the step did, such as {@code sentinel applied}
+     * @param duration how long it took
+     */
     public record Step(String name, Duration duration) {
     }
 
     /**
      * A sequence as the new side has it after the copy.
      *
+     * @param schema    the sequence's schema name, unquoted
+     * @param name      the sequence's name, unquoted
      * @param nextValue what the next {@code nextval()} on the new side returns
      */
     public record SequenceValue(String schema, String name, long nextValue) {

@@ -19,12 +19,28 @@ import java.util.List;
 public record DatabaseStatus(String database, Phase phase, Lsn sourceLsn, Lsn confirmedLsn, long lagBytes,
                              Duration lagTime, List<TableStatus> tables, String message) {
 
+    /**
+     * Makes an unmodifiable copy of {@code tables} and turns a null {@code message} into an empty string.
+     *
+     * @param database     the database name
+     * @param phase        its phase
+     * @param sourceLsn    the source's current WAL position when the status was taken
+     * @param confirmedLsn the position up to which the target has durably applied the stream
+     * @param lagBytes     WAL bytes between {@code confirmedLsn} and {@code sourceLsn}
+     * @param lagTime      how far behind the target's apply is in time; zero when idle
+     * @param tables       the copy state of every replicated table
+     * @param message      the last error when {@code phase} is {@link Phase#FAILED}, otherwise null or empty
+     */
     public DatabaseStatus {
         tables = List.copyOf(tables);
         message = message == null ? "" : message;
     }
 
-    /** Whether every table has finished its initial copy. */
+    /**
+     * Whether every table has finished its initial copy.
+     *
+     * @return true when every table is {@link CopyState#READY}, also when there are none
+     */
     public boolean allTablesReady() {
         return tables.stream().allMatch(t -> t.state() == CopyState.READY);
     }

@@ -48,6 +48,13 @@ public final class Endpoint {
      * Parses a pgjdbc URL such as {@code jdbc:postgresql://host:5432/db?sslmode=verify-full}. The database part is
      * optional; query parameters become connection properties ({@code user} and {@code password} there are taken as
      * such).
+     *
+     * @param jdbcUrl the URL, naming one host, without {@code user:password@} before it
+     * @return the endpoint
+     * @throws NullPointerException     if {@code jdbcUrl} is null
+     * @throws IllegalArgumentException when the URL does not start with {@code jdbc:postgresql://}, carries a user or
+     *                                  password before the host, names several hosts, has no host, has an
+     *                                  unclosed IPv6 address or has a port that is not a number from 1 to 65535
      */
     public static Endpoint of(String jdbcUrl) {
         Objects.requireNonNull(jdbcUrl, "jdbcUrl");
@@ -124,7 +131,16 @@ public final class Endpoint {
         return new Endpoint(h, p, db, user, password, null, props);
     }
 
-    /** An endpoint from its parts; {@code database} may be null. */
+    /**
+     * An endpoint from its parts; {@code database} may be null.
+     *
+     * @param host     the server's host name or address, not blank
+     * @param port     the server's port, 1 to 65535
+     * @param database the database, or null for none
+     * @return the endpoint, without user, password or properties
+     * @throws NullPointerException     if {@code host} is null
+     * @throws IllegalArgumentException when {@code host} is blank or {@code port} is outside 1 to 65535
+     */
     public static Endpoint of(String host, int port, String database) {
         Objects.requireNonNull(host, "host");
         if (host.isBlank()) {
@@ -134,6 +150,14 @@ public final class Endpoint {
         return new Endpoint(host, port, database, null, null, null, Map.of());
     }
 
+    /**
+     * The role to log in as.
+     *
+     * @param user the role's name, not empty
+     * @return a copy of this endpoint with that user
+     * @throws NullPointerException     if {@code user} is null
+     * @throws IllegalArgumentException when {@code user} is empty
+     */
     public Endpoint user(String user) {
         Objects.requireNonNull(user, "user");
         if (user.isEmpty()) {
@@ -142,23 +166,47 @@ public final class Endpoint {
         return new Endpoint(host, port, database, user, password, passfile, properties);
     }
 
-    /** The password; kept out of every string form of this object. */
+    /**
+     * The password; kept out of every string form of this object.
+     *
+     * @param password the password, or null for none
+     * @return a copy of this endpoint with that password
+     */
     public Endpoint password(String password) {
         return new Endpoint(host, port, database, user, password, passfile, properties);
     }
 
-    /** A libpq-style password file ({@code host:port:database:user:password} lines) to take the password from. */
+    /**
+     * A libpq-style password file ({@code host:port:database:user:password} lines) to take the password from.
+     *
+     * @param passfile the file's path
+     * @return a copy of this endpoint with that password file
+     * @throws NullPointerException if {@code passfile} is null
+     */
     public Endpoint passfile(Path passfile) {
         Objects.requireNonNull(passfile, "passfile");
         return new Endpoint(host, port, database, user, password, passfile, properties);
     }
 
-    /** The same server, another database. */
+    /**
+     * The same server, another database.
+     *
+     * @param database the database, or null for none
+     * @return a copy of this endpoint naming that database
+     */
     public Endpoint database(String database) {
         return new Endpoint(host, port, database, user, password, passfile, properties);
     }
 
-    /** A pgjdbc connection property, such as {@code sslmode}, {@code sslrootcert} or {@code connectTimeout}. */
+    /**
+     * A pgjdbc connection property, such as {@code sslmode}, {@code sslrootcert} or {@code connectTimeout}.
+     *
+     * @param key   the property's name; not {@code user} or {@code password}
+     * @param value its value
+     * @return a copy of this endpoint with the property set, replacing an earlier value of the same key
+     * @throws NullPointerException     if {@code key} or {@code value} is null
+     * @throws IllegalArgumentException when {@code key} is {@code user} or {@code password}
+     */
     public Endpoint property(String key, String value) {
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(value, "value");
@@ -170,45 +218,88 @@ public final class Endpoint {
         return new Endpoint(host, port, database, user, password, passfile, p);
     }
 
+    /**
+     * The server's host.
+     *
+     * @return the host name or address; an IPv6 address without its brackets
+     */
     public String host() {
         return host;
     }
 
+    /**
+     * The server's port.
+     *
+     * @return the port; 5432 when the URL names none
+     */
     public int port() {
         return port;
     }
 
-    /** The database named in the URL, if any. */
+    /**
+     * The database named in the URL, if any.
+     *
+     * @return the database's name; empty when none is named
+     */
     public Optional<String> database() {
         return Optional.ofNullable(database);
     }
 
+    /**
+     * The role to log in as.
+     *
+     * @return the user; empty when none was given
+     */
     public Optional<String> user() {
         return Optional.ofNullable(user);
     }
 
-    /** The password, for code that opens connections. Never log it. */
+    /**
+     * The password, for code that opens connections. Never log it.
+     *
+     * @return the password; empty when none was given
+     */
     public Optional<String> password() {
         return Optional.ofNullable(password);
     }
 
+    /**
+     * The password file to take the password from.
+     *
+     * @return the file's path; empty when none was given
+     */
     public Optional<Path> passfile() {
         return Optional.ofNullable(passfile);
     }
 
-    /** Connection properties other than user and password. */
+    /**
+     * Connection properties other than user and password.
+     *
+     * @return the properties, unmodifiable, in the order they were first set
+     */
     public Map<String, String> properties() {
         return properties;
     }
 
-    /** The pgjdbc URL of one database on this server, without credentials. */
+    /**
+     * The pgjdbc URL of one database on this server, without credentials.
+     *
+     * @param databaseName the database
+     * @return the URL with host, port and the URL-encoded database name; without the connection properties
+     */
     public String jdbcUrl(String databaseName) {
         String h = host.contains(":") ? "[" + host + "]" : host;
         return PREFIX + h + ":" + port + "/" + java.net.URLEncoder.encode(databaseName, StandardCharsets.UTF_8)
                 .replace("+", "%20");
     }
 
-    /** Whether this endpoint and {@code other} name the same server (host and port; {@code localhost} = 127.0.0.1). */
+    /**
+     * Whether this endpoint and {@code other} name the same server (host and port; {@code localhost} = 127.0.0.1).
+     *
+     * @param other the endpoint to compare with
+     * @return true when the ports are equal and the hosts are equal ignoring case, every loopback name
+     *         ({@code localhost}, {@code 127.0.0.1}, {@code ::1}) counting as one host
+     */
     public boolean sameServerAs(Endpoint other) {
         return port == other.port && canonicalHost(host).equals(canonicalHost(other.host));
     }

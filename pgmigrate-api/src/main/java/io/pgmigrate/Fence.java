@@ -13,10 +13,18 @@ import java.util.Optional;
  */
 public interface Fence {
 
-    /** The side this fence is on. */
+    /**
+     * The side this fence is on.
+     *
+     * @return the side whose database this fence makes unwritable
+     */
     Side side();
 
-    /** The database it fences. */
+    /**
+     * The database it fences.
+     *
+     * @return the database's name
+     */
     String database();
 
     /**
@@ -38,12 +46,24 @@ public interface Fence {
     /** Lifts the fence: the database is writable again at once. Idempotent. */
     void lift();
 
-    /** Whether the fence is engaged on the server now. */
+    /**
+     * Whether the fence is engaged on the server now.
+     *
+     * @return true when the server refuses writes to the database now, as read from the server
+     */
     boolean engaged();
 
-    /** When this object last engaged the fence. */
+    /**
+     * When this object last engaged the fence.
+     *
+     * @return the time of its last {@link #engage()}; empty when it never engaged the fence
+     */
     Optional<Instant> engagedAt();
 
-    /** When this object last lifted it. */
+    /**
+     * When this object last lifted it.
+     *
+     * @return the time of its last {@link #lift()}; empty when it never lifted the fence
+     */
     Optional<Instant> liftedAt();
 }

@@ -11,7 +11,13 @@ public record Lsn(long value) implements Comparable<Lsn> {
     /** The invalid position {@code 0/0}. */
     public static final Lsn ZERO = new Lsn(0);
 
-    /** Parses the server's text form {@code XXX/XXX}. */
+    /**
+     * Parses the server's text form {@code XXX/XXX}.
+     *
+     * @param text two hexadecimal numbers of at most 32 bits each, separated by a slash, such as {@code 16/B374D848}
+     * @return the position
+     * @throws IllegalArgumentException when {@code text} is null or not of that form
+     */
     public static Lsn parse(String text) {
         if (text == null) {
             throw new IllegalArgumentException("LSN text is null");
@@ -32,12 +38,23 @@ public record Lsn(long value) implements Comparable<Lsn> {
         }
     }
 
-    /** Bytes from {@code earlier} to this position; never negative. */
+    /**
+     * Bytes from {@code earlier} to this position; never negative.
+     *
+     * @param earlier the position to measure from
+     * @return the distance in bytes; 0 when {@code earlier} is at or after this position
+     */
     public long bytesAfter(Lsn earlier) {
         long d = value - earlier.value;
         return Long.compareUnsigned(value, earlier.value) > 0 ? d : 0;
     }
 
+    /**
+     * Whether this position is {@code other} or lies after it.
+     *
+     * @param other the position to compare with
+     * @return true when this position is not before {@code other}
+     */
     public boolean isAtOrAfter(Lsn other) {
         return compareTo(other) >= 0;
     }

@@ -23,19 +23,33 @@ import java.util.Optional;
  */
 public interface Migration extends AutoCloseable {
 
-    /** A new builder. */
+    /**
+     * A new builder.
+     *
+     * @return a builder with nothing set
+     */
     static MigrationBuilder builder() {
         return new MigrationBuilder();
     }
 
-    /** The migration's name. */
+    /**
+     * The migration's name.
+     *
+     * @return the name given to {@link MigrationBuilder#name(String)}; {@code migration} by default
+     */
     String name();
 
-    /** The configuration it was built with. */
+    /**
+     * The configuration it was built with.
+     *
+     * @return the configuration, with every default filled in
+     */
     MigrationConfig config();
 
     /**
      * Checks both servers and every database without changing anything, and returns every problem found with the fix.
+     *
+     * @return the findings; {@link #start()} refuses while any is a blocker
      */
     PreflightReport preflight();
 
@@ -58,16 +72,27 @@ public interface Migration extends AutoCloseable {
      * when this method was called. Listeners receive a status every progress interval meanwhile. Writes a few bytes
      * of WAL on the source (a logical-decoding message) to mark that point.
      *
-     * @throws PgMigrateException with {@link CoreErrorCode#TIMEOUT} when {@code timeout} runs out first
+     * @param timeout how long to wait at most
+     * @return the status in which the migration was first seen in sync
+     * @throws PgMigrateException with {@link CoreErrorCode#TIMEOUT} when {@code timeout} runs out first, or
+     *                            {@link CoreErrorCode#REPLICATION_FAILED} when a database's phase is
+     *                            {@link Phase#FAILED}
      */
     MigrationStatus awaitInSync(Duration timeout);
 
-    /** The phase, lag and per-table copy state of every database, read from the servers now. */
+    /**
+     * The phase, lag and per-table copy state of every database, read from the servers now.
+     *
+     * @return the status, one entry per database in configuration order
+     */
     MigrationStatus status();
 
     /**
      * Compares every replicated table on both sides: row counts and a digest of all rows in primary-key order. Meant
      * for when writes are paused (or after cutover); under load the two sides differ by the in-flight changes.
+     *
+     * @return one entry per replicated table
+     * @throws PgMigrateException with {@link CoreErrorCode#VERIFICATION_FAILED} when reading a table fails
      */
     VerificationReport verify();
 
@@ -78,6 +103,7 @@ public interface Migration extends AutoCloseable {
      * stays fenced. Every step is journaled: after a crash, calling {@code cutover()} again finishes it, and
      * {@link #rollback()} returns to the source. Returns the last report when the migration is already cut over.
      *
+     * @return what the cutover did and how long writes were unavailable
      * @throws CutoverException when a step before the switch failed: every fence was lifted, traffic did not move,
      *                          and the exception's report says why
      */
@@ -89,6 +115,7 @@ public interface Migration extends AutoCloseable {
      * fenced. After a crash in the middle of a cutover, returns to the source instead: lifts the fence and leaves
      * traffic there.
      *
+     * @return what the rollback (or the return after a crash) did and how long writes were unavailable
      * @throws CutoverException when a step before the switch failed; traffic stays on the target
      */
     CutoverReport rollback();
@@ -107,6 +134,11 @@ public interface Migration extends AutoCloseable {
     /**
      * Compares the source's and the target's schema of one migrated database at the catalog level: objects the target
      * lacks, objects only the target has, and objects whose definitions differ, each with both definitions.
+     *
+     * @param database one of the migration's databases
+     * @return the differences, the source as the left side and the target as the right
+     * @throws IllegalArgumentException when {@code database} is not one of the migration's databases
+     * @throws PgMigrateException       with {@link CoreErrorCode#VERIFICATION_FAILED} when reading a catalog fails
      */
     SchemaDiff schemaDiff(String database);
 
@@ -118,18 +150,47 @@ public interface Migration extends AutoCloseable {
      * ({@code "$user", public}), and is logged by its length only (the statements may hold values). Refused while a
      * cutover or rollback is pending.
      *
-     * @throws PgMigrateException {@link CoreErrorCode#REPLICATION_FAILED} with the server's error when a statement fails;
-     *                            nothing of {@code sql} is kept then
+     * @param database one of the migration's databases
+     * @param sql      the statements, separated by semicolons
+     * @throws IllegalArgumentException when {@code database} is not one of the migration's databases, or {@code sql}
+     *                                  is null
+     * @throws PgMigrateException       {@link CoreErrorCode#REPLICATION_FAILED} with the server's error when a
+     *                                  statement fails, nothing of {@code sql} being kept then;
+     *                                  {@link CoreErrorCode#INVALID_PHASE} while a cutover or rollback is pending
      */
     void applyOnFencedSide(String database, String sql);
 
-    /** The fence of one database on one side, for tools that compose their own cutover. */
+    /**
+     * The fence of one database on one side, for tools that compose their own cutover.
+     *
+     * @param side     the side to fence
+     * @param database one of the migration's databases
+     * @return the fence of that database on that side
+     * @throws IllegalArgumentException when {@code side} is null or {@code database} is not one of the migration's
+     *                                  databases
+     */
     Fence fence(Side side, String database);
 
-    /** The sentinel of the stream that {@code publisher} sends for one database. */
+    /**
+     * The sentinel of the stream that {@code publisher} sends for one database.
+     *
+     * @param publisher {@link Side#SOURCE} for the forward stream, {@link Side#TARGET} for the reverse one
+     * @param database  one of the migration's databases
+     * @return the sentinel of that stream
+     * @throws IllegalArgumentException when {@code publisher} is null or {@code database} is not one of the
+     *                                  migration's databases
+     */
     Sentinel sentinel(Side publisher, String database);
 
-    /** The sequence copy from {@code from} to the other side for one database. */
+    /**
+     * The sequence copy from {@code from} to the other side for one database.
+     *
+     * @param from     the side whose sequences are read
+     * @param database one of the migration's databases
+     * @return the sequence copy
+     * @throws IllegalArgumentException when {@code from} is null or {@code database} is not one of the migration's
+     *                                  databases
+     */
     SequenceSync sequenceSync(Side from, String database);
 
     /**

@@ -60,6 +60,10 @@ public final class MigrationBuilder {
      * The migration's name: the prefix of every object it creates on the servers ({@code pgmigrate_<name>_...}) and
      * the key of its state. Lower-case letters, digits and underscores, starting with a letter, at most 24. Default
      * {@code migration}.
+     *
+     * @param name the name
+     * @return this builder
+     * @throws IllegalArgumentException when {@code name} does not match {@code [a-z][a-z0-9_]{0,23}}
      */
     public MigrationBuilder name(String name) {
         checkUnset(this.name, "name");
@@ -72,26 +76,48 @@ public final class MigrationBuilder {
         return this;
     }
 
-    /** The server to migrate from. Its URL's database is the default database list. */
+    /**
+     * The server to migrate from. Its URL's database is the default database list.
+     *
+     * @param source the source server
+     * @return this builder
+     */
     public MigrationBuilder source(Endpoint source) {
         checkUnset(this.source, "source");
         this.source = requireNonNull(source, "source");
         return this;
     }
 
-    /** The server to migrate from, as a pgjdbc URL. */
+    /**
+     * The server to migrate from, as a pgjdbc URL.
+     *
+     * @param jdbcUrl the source's URL, as {@link Endpoint#of(String)} parses it
+     * @return this builder
+     * @throws IllegalArgumentException when {@link Endpoint#of(String)} rejects the URL
+     */
     public MigrationBuilder source(String jdbcUrl) {
         return source(Endpoint.of(jdbcUrl));
     }
 
-    /** The server to migrate to. */
+    /**
+     * The server to migrate to.
+     *
+     * @param target the target server; not the source's server
+     * @return this builder
+     */
     public MigrationBuilder target(Endpoint target) {
         checkUnset(this.target, "target");
         this.target = requireNonNull(target, "target");
         return this;
     }
 
-    /** The server to migrate to, as a pgjdbc URL. */
+    /**
+     * The server to migrate to, as a pgjdbc URL.
+     *
+     * @param jdbcUrl the target's URL, as {@link Endpoint#of(String)} parses it
+     * @return this builder
+     * @throws IllegalArgumentException when {@link Endpoint#of(String)} rejects the URL
+     */
     public MigrationBuilder target(String jdbcUrl) {
         return target(Endpoint.of(jdbcUrl));
     }
@@ -99,6 +125,9 @@ public final class MigrationBuilder {
     /**
      * How the target server itself reaches the source, when that differs from how this JVM reaches it (NATIVE engine:
      * the target's subscription connects to it). Default: the source endpoint.
+     *
+     * @param endpoint the source as the target server reaches it
+     * @return this builder
      */
     public MigrationBuilder sourceAsSeenByTarget(Endpoint endpoint) {
         checkUnset(this.sourceAsSeenByTarget, "sourceAsSeenByTarget");
@@ -109,6 +138,9 @@ public final class MigrationBuilder {
     /**
      * How the source server itself reaches the target, for the reverse stream that cutover starts (the source
      * subscribes to the target). Default: the target endpoint.
+     *
+     * @param endpoint the target as the source server reaches it
+     * @return this builder
      */
     public MigrationBuilder targetAsSeenBySource(Endpoint endpoint) {
         checkUnset(this.targetAsSeenBySource, "targetAsSeenBySource");
@@ -119,6 +151,10 @@ public final class MigrationBuilder {
     /**
      * How long a cutover waits for the new side to apply the sentinel before it gives up, lifts the fence and leaves
      * traffic where it was. Default 30 s.
+     *
+     * @param timeout the bound on the sentinel wait, positive
+     * @return this builder
+     * @throws IllegalArgumentException when {@code timeout} is zero or negative
      */
     public MigrationBuilder cutoverTimeout(Duration timeout) {
         checkUnset(this.cutoverTimeout, "cutoverTimeout");
@@ -130,6 +166,10 @@ public final class MigrationBuilder {
      * The cutover fences nothing while a stream is more than this many WAL bytes behind, so the write-unavailable
      * window stays short: it first waits up to {@link #cutoverCatchUpTimeout(Duration)} for the stream to catch up.
      * Default 16 MiB.
+     *
+     * @param bytes the largest lag, in WAL bytes, at which the cutover fences; zero or more
+     * @return this builder
+     * @throws IllegalArgumentException when {@code bytes} is negative
      */
     public MigrationBuilder cutoverMaxLagBytes(long bytes) {
         checkUnset(this.cutoverMaxLagBytes, "cutoverMaxLagBytes");
@@ -145,6 +185,10 @@ public final class MigrationBuilder {
      * {@link #cutoverMaxLagBytes(long)} of its source, reporting progress to the listeners meanwhile. When the lag
      * does not come down in this time the cutover is refused, naming the source's WAL rate and the stream's apply
      * rate over the wait. The wait is outside the write-unavailable window. Default 5 minutes.
+     *
+     * @param timeout the bound on the catch-up wait, positive
+     * @return this builder
+     * @throws IllegalArgumentException when {@code timeout} is zero or negative
      */
     public MigrationBuilder cutoverCatchUpTimeout(Duration timeout) {
         checkUnset(this.cutoverCatchUpTimeout, "cutoverCatchUpTimeout");
@@ -155,6 +199,10 @@ public final class MigrationBuilder {
     /**
      * How long transactions that began before the fence may go on before they are terminated; zero terminates them
      * at once. Their clients see an error and no commit, so nothing they wrote is lost. Default 500 ms.
+     *
+     * @param timeout how long they may go on, zero or positive
+     * @return this builder
+     * @throws IllegalArgumentException when {@code timeout} is negative
      */
     public MigrationBuilder fenceDrainTimeout(Duration timeout) {
         checkUnset(this.fenceDrainTimeout, "fenceDrainTimeout");
@@ -173,6 +221,10 @@ public final class MigrationBuilder {
      * optimizers, invoice numbers) would then reuse them on the new side. The margin bounds how many such values may
      * be taken without a collision. Default 1000; 0 makes the new side continue exactly after the old side's next
      * value.
+     *
+     * @param increments the margin, zero or more
+     * @return this builder
+     * @throws IllegalArgumentException when {@code increments} is negative
      */
     public MigrationBuilder sequenceMargin(long increments) {
         checkUnset(this.sequenceMargin, "sequenceMargin");
@@ -188,6 +240,10 @@ public final class MigrationBuilder {
      * refuses, before it fences anything, while the old side holds unlogged rows, rows of inheritance hierarchies,
      * large objects or extension configuration rows, and names them. Accept a kind when it is moved some other way
      * (for example large objects with {@code pg_dump --large-objects} after the cutover) or not needed.
+     *
+     * @param kinds the kinds to accept; none accepts none, as the default does
+     * @return this builder
+     * @throws NullPointerException if {@code kinds} or one of its elements is null
      */
     public MigrationBuilder acceptLeftBehind(LeftBehind... kinds) {
         checkUnset(this.acceptedLeftBehind, "acceptLeftBehind");
@@ -202,6 +258,9 @@ public final class MigrationBuilder {
     /**
      * How {@code start()} creates each database's schema on the target. Default {@link SchemaStrategy#CATALOG}: read
      * from the source's catalog, no external program needed.
+     *
+     * @param strategy the strategy
+     * @return this builder
      */
     public MigrationBuilder schemaStrategy(SchemaStrategy strategy) {
         checkUnset(this.schemaStrategy, "schemaStrategy");
@@ -212,6 +271,10 @@ public final class MigrationBuilder {
     /**
      * The pg_dump executable {@link SchemaStrategy#PG_DUMP} runs; it must be at least as new as the source server.
      * Default: the newest suitable one on the {@code PATH} or in the usual installation directories.
+     * {@link #build()} refuses it with any other strategy.
+     *
+     * @param executable the path of the pg_dump program
+     * @return this builder
      */
     public MigrationBuilder pgDump(Path executable) {
         checkUnset(this.pgDump, "pgDump");
@@ -220,9 +283,13 @@ public final class MigrationBuilder {
     }
 
     /**
-     * Whether the schema copy (CATALOG or PG_DUMP) also gives every object its source owner and copies its grants. The roles are
-     * server-wide and not copied: preflight reports each one the target lacks. Default {@code false}: the target's
-     * objects belong to the migration's role.
+     * Whether the schema copy (CATALOG or PG_DUMP) also gives every object its source owner and copies its grants.
+     * The roles are server-wide and not copied: preflight reports each one the target lacks. Default {@code false}:
+     * the target's objects belong to the migration's role. {@link #build()} refuses {@code true} with
+     * {@link SchemaStrategy#NONE}.
+     *
+     * @param copy whether to set owners and copy grants
+     * @return this builder
      */
     public MigrationBuilder ownershipAndGrants(boolean copy) {
         checkUnset(this.ownershipAndGrants, "ownershipAndGrants");
@@ -230,12 +297,26 @@ public final class MigrationBuilder {
         return this;
     }
 
-    /** The databases to migrate. Default: the database in the source URL. */
+    /**
+     * The databases to migrate. Default: the database in the source URL.
+     *
+     * @param databases the databases' names, at least one, each once
+     * @return this builder
+     * @throws IllegalArgumentException when {@code databases} is empty, names a database twice, or holds a name that
+     *                                  is empty, contains a NUL character or is longer than 63 bytes in UTF-8
+     */
     public MigrationBuilder databases(String... databases) {
         return databases(Arrays.asList(Objects.requireNonNull(databases, "databases")));
     }
 
-    /** The databases to migrate. Default: the database in the source URL. */
+    /**
+     * The databases to migrate, in the collection's iteration order. Default: the database in the source URL.
+     *
+     * @param databases the databases' names, at least one, each once
+     * @return this builder
+     * @throws IllegalArgumentException when {@code databases} is empty, names a database twice, or holds a name that
+     *                                  is empty, contains a NUL character or is longer than 63 bytes in UTF-8
+     */
     public MigrationBuilder databases(Collection<String> databases) {
         checkUnset(this.databases, "databases");
         Objects.requireNonNull(databases, "databases");
@@ -254,53 +335,98 @@ public final class MigrationBuilder {
         return this;
     }
 
-    /** How changes travel. Default {@link Engine#NATIVE}. */
+    /**
+     * How changes travel. Default {@link Engine#NATIVE}. {@link #build()} refuses {@link Engine#STREAM}, which this
+     * version does not have yet.
+     *
+     * @param engine the engine
+     * @return this builder
+     */
     public MigrationBuilder engine(Engine engine) {
         checkUnset(this.engine, "engine");
         this.engine = requireNonNull(engine, "engine");
         return this;
     }
 
-    /** What points traffic at the new side during cutover. Default {@link TrafficSwitch#none()}. */
+    /**
+     * What points traffic at the new side during cutover. Default {@link TrafficSwitch#none()}.
+     *
+     * @param trafficSwitch the switch
+     * @return this builder
+     */
     public MigrationBuilder trafficSwitch(TrafficSwitch trafficSwitch) {
         checkUnset(this.trafficSwitch, "trafficSwitch");
         this.trafficSwitch = requireNonNull(trafficSwitch, "trafficSwitch");
         return this;
     }
 
-    /** Adds a listener for phase and progress events; may be called more than once. */
+    /**
+     * Adds a listener for phase and progress events; may be called more than once.
+     *
+     * @param listener the listener; listeners are called in the order they were added
+     * @return this builder
+     */
     public MigrationBuilder listener(MigrationListener listener) {
         listeners.add(requireNonNull(listener, "listener"));
         return this;
     }
 
-    /** Where the journal is kept. Default: the directory {@code ~/.pgmigrate/state}. */
+    /**
+     * Where the journal is kept. Default: the directory {@code ~/.pgmigrate/state}.
+     *
+     * @param stateStore the store
+     * @return this builder
+     */
     public MigrationBuilder stateStore(StateStore stateStore) {
         checkUnset(this.stateStore, "stateStore");
         this.stateStore = requireNonNull(stateStore, "stateStore");
         return this;
     }
 
-    /** Keeps the journal as a JSON file in {@code directory}. */
+    /**
+     * Keeps the journal as a JSON file in {@code directory}: sets the state store to
+     * {@link StateStore#directory(Path)}, so it cannot be combined with {@link #stateStore(StateStore)}.
+     *
+     * @param directory the directory; created when missing
+     * @return this builder
+     */
     public MigrationBuilder stateDirectory(Path directory) {
         return stateStore(StateStore.directory(requireNonNull(directory, "stateDirectory")));
     }
 
-    /** How often listeners receive a status while pgmigrate waits. Default 1 s. */
+    /**
+     * How often listeners receive a status while pgmigrate waits. Default 1 s.
+     *
+     * @param interval the interval, positive
+     * @return this builder
+     * @throws IllegalArgumentException when {@code interval} is zero or negative
+     */
     public MigrationBuilder progressInterval(Duration interval) {
         checkUnset(this.progressInterval, "progressInterval");
         this.progressInterval = requirePositive(interval, "progressInterval");
         return this;
     }
 
-    /** Bound on opening one connection. Default 10 s. */
+    /**
+     * Bound on opening one connection. Default 10 s.
+     *
+     * @param timeout the bound, positive
+     * @return this builder
+     * @throws IllegalArgumentException when {@code timeout} is zero or negative
+     */
     public MigrationBuilder connectTimeout(Duration timeout) {
         checkUnset(this.connectTimeout, "connectTimeout");
         this.connectTimeout = requirePositive(timeout, "connectTimeout");
         return this;
     }
 
-    /** Attempts for a connection that fails transiently (server starting, too many connections). Default 5. */
+    /**
+     * Attempts for a connection that fails transiently (server starting, too many connections). Default 5.
+     *
+     * @param attempts the number of attempts, the first included; 1 to 100
+     * @return this builder
+     * @throws IllegalArgumentException when {@code attempts} is outside 1 to 100
+     */
     public MigrationBuilder connectAttempts(int attempts) {
         checkUnset(this.connectAttempts, "connectAttempts");
         if (attempts < 1 || attempts > 100) {
@@ -313,6 +439,7 @@ public final class MigrationBuilder {
     /**
      * Checks the configuration as a whole and creates the migration. Opens no connection.
      *
+     * @return the migration, not yet started
      * @throws IllegalStateException naming the property when something required is missing or settings conflict
      * @throws PgMigrateException    with {@link CoreErrorCode#IMPLEMENTATION_MISSING} when pgmigrate-core is not on the
      *                               class path

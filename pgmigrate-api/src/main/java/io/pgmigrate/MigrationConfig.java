@@ -34,6 +34,25 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
                               Duration connectTimeout, int connectAttempts, Endpoint targetAsSeenBySource,
                               CutoverSettings cutover, SchemaSettings schema) {
 
+    /**
+     * Makes unmodifiable copies of {@code databases} and {@code listeners}.
+     *
+     * @param name                 prefix of every object the migration creates, and its state key
+     * @param source               the server to migrate from
+     * @param target               the server to migrate to
+     * @param sourceAsSeenByTarget how the target server reaches the source
+     * @param databases            the databases to migrate, in order
+     * @param engine               how changes travel
+     * @param trafficSwitch        what points traffic at a side during cutover
+     * @param listeners            progress and phase listeners
+     * @param stateStore           where the journal is kept
+     * @param progressInterval     how often listeners get a status while pgmigrate waits
+     * @param connectTimeout       bound on opening one connection
+     * @param connectAttempts      attempts for transient connection failures
+     * @param targetAsSeenBySource how the source server reaches the target
+     * @param cutover              the cutover's bounds and margins
+     * @param schema               how the target's schema is created
+     */
     public MigrationConfig {
         databases = List.copyOf(databases);
         listeners = List.copyOf(listeners);
@@ -53,6 +72,16 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
     public record CutoverSettings(Duration timeout, long maxLagBytes, Duration drainTimeout, long sequenceMargin,
                                   Duration catchUpTimeout, Set<LeftBehind> acceptedLeftBehind) {
 
+        /**
+         * Makes an unmodifiable copy of {@code acceptedLeftBehind}.
+         *
+         * @param timeout            bound on the sentinel wait
+         * @param maxLagBytes        the largest lag at which the cutover fences
+         * @param drainTimeout       how long transactions that began before the fence may run on
+         * @param sequenceMargin     increments added to each sequence copied to the new side
+         * @param catchUpTimeout     how long the cutover waits for every stream to come within {@code maxLagBytes}
+         * @param acceptedLeftBehind kinds of data the stream does not carry that a cutover may leave on the old side
+         */
         public CutoverSettings {
             acceptedLeftBehind = acceptedLeftBehind.isEmpty() ? Set.of()
                     : Collections.unmodifiableSet(EnumSet.copyOf(acceptedLeftBehind));

@@ -8,15 +8,29 @@ package io.pgmigrate;
  */
 public interface MigrationListener {
 
-    /** A database entered a new phase. */
+    /**
+     * A database entered a new phase.
+     *
+     * @param database the database's name
+     * @param phase    the phase it entered
+     */
     default void onPhase(String database, Phase phase) {
     }
 
-    /** A periodic status while the migration is being started or awaited. */
+    /**
+     * A periodic status while the migration is being started or awaited.
+     *
+     * @param status the migration's status now
+     */
     default void onProgress(MigrationStatus status) {
     }
 
-    /** Something the operator should know that does not stop the migration. */
+    /**
+     * Something the operator should know that does not stop the migration.
+     *
+     * @param database the database concerned, or empty when the warning is about a server
+     * @param message  what the operator should know, ready to log
+     */
     default void onWarning(String database, String message) {
     }
 }

@@ -10,19 +10,39 @@ import java.util.List;
  */
 public record PreflightReport(List<Finding> findings) {
 
+    /**
+     * Sorts the findings by severity, blockers first, keeping the order within each severity.
+     *
+     * @param findings the findings, in any order
+     */
     public PreflightReport {
         findings = findings.stream().sorted(java.util.Comparator.comparing(Finding::severity)).toList();
     }
 
+    /**
+     * Whether preflight found anything that keeps the migration from starting.
+     *
+     * @return true when at least one finding is a {@link Severity#BLOCKER}
+     */
     public boolean hasBlockers() {
         return findings.stream().anyMatch(f -> f.severity() == Severity.BLOCKER);
     }
 
+    /**
+     * The findings that keep the migration from starting.
+     *
+     * @return the {@link Severity#BLOCKER} findings, in report order; empty when there are none
+     */
     public List<Finding> blockers() {
         return findings.stream().filter(f -> f.severity() == Severity.BLOCKER).toList();
     }
 
-    /** A plain-text table of the findings, for logs and terminals. */
+    /**
+     * A plain-text table of the findings, for logs and terminals.
+     *
+     * @return a line with the count of each severity, a header, then one line per finding, followed by its fix when
+     *         it has one; a single line saying so when there are no findings
+     */
     public String toTable() {
         if (findings.isEmpty()) {
             return "preflight: no findings\n";

@@ -37,6 +37,16 @@ public record SchemaDiff(List<Difference> differences) {
      */
     public record Difference(Kind kind, String objectType, String name, String left, String right) {
 
+        /**
+         * Checks the components and turns a null {@code left} or {@code right} into an empty string.
+         *
+         * @param kind       how it differs
+         * @param objectType the kind of catalog object
+         * @param name       its name, schema-qualified and quoted where PostgreSQL would quote it
+         * @param left       its definition in the left database, or null when it is {@link Kind#EXTRA}
+         * @param right      its definition in the right database, or null when it is {@link Kind#MISSING}
+         * @throws NullPointerException if {@code kind}, {@code objectType} or {@code name} is null
+         */
         public Difference {
             Objects.requireNonNull(kind, "kind");
             Objects.requireNonNull(objectType, "objectType");
@@ -46,6 +56,11 @@ public record SchemaDiff(List<Difference> differences) {
         }
     }
 
+    /**
+     * Makes an unmodifiable copy of {@code differences}.
+     *
+     * @param differences the differences, ordered by object type and name
+     */
     public SchemaDiff {
         differences = List.copyOf(differences);
     }
@@ -69,12 +84,21 @@ public record SchemaDiff(List<Difference> differences) {
         return MigrationBuilder.provider().compareSchemas(left, right);
     }
 
-    /** Whether the two schemas are the same. */
+    /**
+     * Whether the two schemas are the same.
+     *
+     * @return true when there are no differences
+     */
     public boolean isEmpty() {
         return differences.isEmpty();
     }
 
-    /** The differences of one kind, in order. */
+    /**
+     * The differences of one kind, in order.
+     *
+     * @param kind the kind to select
+     * @return the differences of that kind; empty when there are none
+     */
     public List<Difference> differences(Kind kind) {
         return differences.stream().filter(d -> d.kind() == kind).toList();
     }
@@ -82,6 +106,9 @@ public record SchemaDiff(List<Difference> differences) {
     /**
      * A readable report for logs and terminals: one line per difference, followed for {@link Kind#DIFFERENT} objects
      * by both definitions, each on its own line prefixed with {@code <} (left) and {@code >} (right).
+     *
+     * @return the report, after a summary line with the count of each kind; a single line saying so when there are no
+     *         differences
      */
     public String toText() {
         if (differences.isEmpty()) {

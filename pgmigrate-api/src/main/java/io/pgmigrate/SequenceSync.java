@@ -18,7 +18,9 @@ public interface SequenceSync {
      * counts from the value it will hand out next. One the migration role cannot read, or one missing on the other
      * side, fails the call.
      *
+     * @param margin increments to add past the reading side's next value, zero or more
      * @return every sequence with the next value the other side now hands out
+     * @throws IllegalArgumentException when {@code margin} is negative
      */
     List<CutoverReport.SequenceValue> sync(long margin);
 }

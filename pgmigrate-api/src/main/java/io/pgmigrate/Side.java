@@ -11,6 +11,11 @@ public enum Side {
     /** The server the databases are moved to. */
     TARGET;
 
+    /**
+     * The other server of the migration.
+     *
+     * @return {@link #TARGET} for {@link #SOURCE}, and {@link #SOURCE} for {@link #TARGET}
+     */
     public Side other() {
         return this == SOURCE ? TARGET : SOURCE;
     }

@@ -12,16 +12,38 @@ import java.util.Optional;
  */
 public interface StateStore {
 
-    /** The document saved under {@code key}, if any. */
+    /**
+     * The document saved under {@code key}, if any.
+     *
+     * @param key the document's key
+     * @return the document; empty when none is saved under {@code key}
+     */
     Optional<String> load(String key);
 
-    /** Replaces the document under {@code key} atomically. */
+    /**
+     * Replaces the document under {@code key} atomically.
+     *
+     * @param key      the document's key
+     * @param document the new document
+     */
     void save(String key, String document);
 
-    /** Removes the document under {@code key}; nothing happens when there is none. */
+    /**
+     * Removes the document under {@code key}; nothing happens when there is none.
+     *
+     * @param key the document's key
+     */
     void delete(String key);
 
-    /** The default store: one file per key in {@code directory}, created when missing. */
+    /**
+     * The default store: one file per key in {@code directory}, created when missing. Its keys are 1 to 200 characters
+     * of {@code [A-Za-z0-9_.-]}: it throws {@link IllegalArgumentException} for any other key, and
+     * {@link PgMigrateException} with {@link CoreErrorCode#STATE_STORE_FAILED} when a file cannot be read or written.
+     *
+     * @param directory the directory that holds the files
+     * @return the store
+     * @throws IllegalArgumentException when {@code directory} is null
+     */
     static StateStore directory(Path directory) {
         return new DirectoryStateStore(directory);
     }

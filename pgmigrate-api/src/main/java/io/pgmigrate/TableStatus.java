@@ -14,7 +14,11 @@ package io.pgmigrate;
 public record TableStatus(String schema, String table, CopyState state, long estimatedRows, long rowsCopied,
                           long bytesCopied) {
 
-    /** The table's name as {@code schema.table}, each part quoted when it needs quotes. */
+    /**
+     * The table's name as {@code schema.table}, each part quoted when it needs quotes.
+     *
+     * @return the qualified name, such as {@code public."Order"}
+     */
     public String qualifiedName() {
         return Names.displayName(schema) + "." + Names.displayName(table);
     }

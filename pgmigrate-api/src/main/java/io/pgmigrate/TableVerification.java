@@ -15,6 +15,11 @@ package io.pgmigrate;
 public record TableVerification(String database, String schema, String table, long sourceRows, long targetRows,
                                 String sourceHash, String targetHash) {
 
+    /**
+     * Whether the table is the same on both sides.
+     *
+     * @return true when the row counts and the digests are equal
+     */
     public boolean matches() {
         return sourceRows == targetRows && sourceHash.equals(targetHash);
     }

@@ -8,15 +8,27 @@ package io.pgmigrate;
  */
 public interface TrafficSwitch {
 
-    /** Points traffic at {@code side}. Throws when it could not, leaving traffic where it was. */
+    /**
+     * Points traffic at {@code side}. Throws when it could not, leaving traffic where it was.
+     *
+     * @param side the side that is to receive traffic
+     */
     void switchTo(Side side);
 
-    /** A short description for reports and logs, such as {@code pacemaker VIP pg-vip}. */
+    /**
+     * A short description for reports and logs, such as {@code pacemaker VIP pg-vip}.
+     *
+     * @return the description; by default the implementing class's simple name
+     */
     default String description() {
         return getClass().getSimpleName();
     }
 
-    /** The switch that does nothing: the application switches itself after {@code cutover()} returns. */
+    /**
+     * The switch that does nothing: the application switches itself after {@code cutover()} returns.
+     *
+     * @return a switch whose {@link #switchTo(Side)} returns at once
+     */
     static TrafficSwitch none() {
         return new TrafficSwitch() {
             @Override
