@@ -61,6 +61,25 @@ final class Lab implements AutoCloseable {
         return new Lab(dir, facts);
     }
 
+    /**
+     * What Pacemaker on {@code node} logged about {@code resource}'s operations (start, stop, monitor, recovery), for a
+     * failure message: the agent's own log cannot say why Pacemaker stopped or restarted it.
+     */
+    String pacemakerLogAbout(String node, String resource) {
+        Path log = dir.resolve(node).resolve("var-log-pacemaker").resolve("pacemaker.log");
+        try {
+            if (!java.nio.file.Files.exists(log)) {
+                return "(no " + log + ")";
+            }
+            return String.join("\n", java.nio.file.Files.readAllLines(log).stream()
+                    .filter(l -> l.contains(resource) && (l.contains("notice") || l.contains("warning")
+                            || l.contains("error") || l.contains("crit")))
+                    .toList());
+        } catch (IOException e) {
+            return "(cannot read " + log + ": " + e.getMessage() + ")";
+        }
+    }
+
     String get(String key) {
         String v = facts.get(key);
         if (v == null) {

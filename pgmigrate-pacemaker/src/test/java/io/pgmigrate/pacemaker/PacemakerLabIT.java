@@ -203,7 +203,10 @@ class PacemakerLabIT {
             while (!"done".equals(result()) && System.nanoTime() < deadline) {
                 Thread.sleep(200);
             }
-            assertThat(result()).isEqualTo("done");
+            // On failure, why: the agent's log, and what Pacemaker did to the resource meanwhile.
+            assertThat(result()).as(() -> "the cutover's result; agent log:\n" + agentLog(status)
+                    + "\nPacemaker on a:\n" + lab.pacemakerLogAbout("a", rsc)
+                    + "\nPacemaker on b:\n" + lab.pacemakerLogAbout("b", rsc)).isEqualTo("done");
             writers.awaitMoreCommits(100);
         }
         assertThat(VipWriters.text(vipUrl("crm"), "SELECT current_setting('cluster_name')")).isEqualTo("pgmlab-b");
@@ -260,6 +263,15 @@ class PacemakerLabIT {
     private static void setTargetRole(String rsc, String role) {
         lab.exec("a", "crm_resource", "--resource", rsc, "--meta", "--set-parameter", "target-role",
                 "--parameter-value", role);
+    }
+
+    private static String agentLog(Path status) {
+        Path log = status.resolveSibling(status.getFileName().toString().replace(".status", ".log"));
+        try {
+            return Files.exists(log) ? Files.readString(log) : "(none)";
+        } catch (java.io.IOException e) {
+            return "(cannot read " + log + ": " + e.getMessage() + ")";
+        }
     }
 
     private static void awaitState(Path status, String state, Duration timeout) throws Exception {

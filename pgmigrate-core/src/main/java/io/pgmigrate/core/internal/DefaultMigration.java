@@ -338,9 +338,13 @@ final class DefaultMigration implements Migration {
             if (!subscribed) {
                 phase(db, entry, Phase.SCHEMA);
                 MigrationConfig.SchemaSettings settings = config.schema();
-                // Objects the catalog copy cannot create were preflight warnings; with NONE and PG_DUMP it still
+                // Objects the catalog copy cannot create were preflight blockers; with NONE and PG_DUMP it still
                 // names the tables to publish.
-                CatalogSchema schema = CatalogSchema.read(src, settings.ownershipAndGrants());
+                CatalogSchema schema = CatalogSchema.read(src, settings.ownershipAndGrants(),
+                        CatalogSchema.keywords(tgt));
+                if (settings.strategy() == SchemaStrategy.CATALOG) {
+                    schema.requireCopyable(db);
+                }
                 try (Mdc.Scope onTarget = Mdc.side(Side.TARGET)) {
                     boolean created = switch (settings.strategy()) {
                         case CATALOG -> schema.applyTo(tgt, db);

@@ -153,6 +153,41 @@ class OddNamesIT {
         }
     }
 
+    /**
+     * The fence proves itself with a write from a fresh session to the first table; a rule that turns DELETE into
+     * nothing swallowed that write before any trigger fired, and the engaged fence was reported as broken.
+     */
+    @Test
+    void aFenceEngagesWhenTheFirstTableSwallowsDeletesWithARule(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "rule_first";
+        source.createDatabase(db);
+        source.execute(db, """
+                CREATE TABLE public.audit_trail (id integer PRIMARY KEY, note text);
+                CREATE RULE audit_trail_keep AS ON DELETE TO public.audit_trail DO INSTEAD NOTHING;
+                CREATE TABLE public.orders (id integer PRIMARY KEY, qty integer);
+                """);
+        try (Migration m = Migration.builder().name("rulefirst").source(source.endpoint()).target(target.endpoint())
+                .databases(db).stateDirectory(state).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            m.fence(Side.SOURCE, db).engage();
+            try {
+                for (String write : List.of("INSERT INTO public.audit_trail VALUES (1, 'x')",
+                        "INSERT INTO public.orders VALUES (1, 1)")) {
+                    try (Connection c = source.connect(db); Statement s = c.createStatement()) {
+                        assertThatThrownBy(() -> s.execute(write)).as(write)
+                                .isInstanceOfSatisfying(SQLException.class,
+                                        e -> assertThat(e.getSQLState()).isEqualTo("25006"));
+                    }
+                }
+            } finally {
+                m.fence(Side.SOURCE, db).lift();
+            }
+            m.complete();
+        }
+    }
+
     private static void createTables(PostgresServer server, String db) throws SQLException {
         try (Connection c = server.connect(db); Statement s = c.createStatement()) {
             s.execute("CREATE TABLE y (id integer PRIMARY KEY, note text)");

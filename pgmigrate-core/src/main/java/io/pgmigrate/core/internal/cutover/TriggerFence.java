@@ -582,8 +582,9 @@ public final class TriggerFence implements Fence {
                     + sessions.connector(side).role() + " are not covered by the fence (created or altered during"
                     + " the cutover?); run the cutover again");
         }
-        Optional<String> table = Queries.first(probe, USER_TABLES + " AND has_table_privilege(c.oid, 'DELETE') LIMIT 1",
-                rs -> quote(rs.getString(1), rs.getString(2)));
+        // A table with rules is not a probe: a DO INSTEAD NOTHING rule swallows the write before any trigger fires.
+        Optional<String> table = Queries.first(probe, USER_TABLES + " AND has_table_privilege(c.oid, 'DELETE')"
+                + " AND NOT c.relhasrules ORDER BY c.oid LIMIT 1", rs -> quote(rs.getString(1), rs.getString(2)));
         if (table.isEmpty()) {
             return;
         }

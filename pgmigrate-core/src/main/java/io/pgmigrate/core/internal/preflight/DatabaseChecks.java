@@ -327,42 +327,26 @@ final class DatabaseChecks {
     /** What the schema strategy needs: objects the copy cannot create, roles it names, or the user's own schema. */
     private void schema(Connection s, Connection t) throws SQLException {
         // The tables the stream would carry, and their columns on the target (one catalog read, one query per side).
-        List<TableRef> tables = t == null ? List.of() : CatalogSchema.read(s).tables();
+        // The read orders the whole schema as the copy would, so whatever the copy cannot create is known now.
+        CatalogSchema catalog = CatalogSchema.read(s, schema.ownershipAndGrants(), CatalogSchema.keywords(admin));
+        List<TableRef> tables = t == null ? List.of() : catalog.tables();
         Map<TableRef, List<ColumnInfo>> onTarget = t == null ? Map.of() : columns(t, tables);
         schemaDifferences(s, t, tables, onTarget);
         if (schema.strategy() == SchemaStrategy.NONE) {
             userSchema(s, t, tables, onTarget);
             return;
         }
-        // Object kinds the catalog copy does not create yet: named here so nothing is skipped silently.
-        List<String> other = schema.strategy() != SchemaStrategy.CATALOG ? List.<String>of() : Queries.list(s, """
-                SELECT kind || ' ' || name FROM (
-                  SELECT 'aggregate' AS kind, p.oid::regprocedure::text AS name, p.pronamespace AS ns, p.oid AS oid,
-                         'pg_proc'::regclass AS cls
-                  FROM pg_proc p WHERE p.prokind = 'a'
-                  UNION ALL SELECT 'statistics object', pg_catalog.format('%I.%I', n.nspname, x.stxname), x.stxnamespace,
-                         x.oid, 'pg_statistic_ext'::regclass
-                  FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace
-                  UNION ALL SELECT 'collation', pg_catalog.format('%I.%I', n.nspname, c.collname), c.collnamespace,
-                         c.oid, 'pg_collation'::regclass
-                  FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
-                  UNION ALL SELECT 'operator', o.oid::regoperator::text, o.oprnamespace, o.oid,
-                         'pg_operator'::regclass FROM pg_operator o
-                  UNION ALL SELECT 'text search configuration', c.oid::regconfig::text, c.cfgnamespace, c.oid,
-                         'pg_ts_config'::regclass FROM pg_ts_config c
-                  UNION ALL SELECT 'base type', t.oid::regtype::text, t.typnamespace, t.oid, 'pg_type'::regclass
-                  FROM pg_type t WHERE t.typtype = 'b' AND t.typelem = 0
-                ) o JOIN pg_namespace n ON n.oid = o.ns
-                WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-                  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = o.cls AND e.objid = o.oid
-                                  AND e.deptype = 'e')
-                ORDER BY 1 LIMIT 50
-                """, rs -> rs.getString(1));
-        if (!other.isEmpty()) {
-            add(Severity.WARNING, "not_copied", "", "the schema copy does not create these yet: " + other
-                    + "; whatever uses them on the target fails", "create them on the target before start()"
-                    + " (the copy leaves existing objects alone only for tables), or wait for a version that copies"
-                    + " them");
+        if (schema.strategy() == SchemaStrategy.CATALOG) {
+            for (CatalogSchema.Refusal r : catalog.refused()) {
+                add(Severity.BLOCKER, "schema_copy", r.object(), r.reason(), r.fix());
+            }
+            // Tables left out are reported by the table checks; the rest here, so nothing is skipped silently.
+            for (String n : catalog.notCopied()) {
+                if (!n.startsWith("table ")) {
+                    int colon = n.indexOf(": ");
+                    add(Severity.WARNING, "not_copied", n.substring(0, colon), n.substring(colon + 2), "");
+                }
+            }
         }
         // Policies, owners and grants name roles, and roles are not copied: a missing one makes the copy fail.
         java.util.Set<String> roles = new java.util.TreeSet<>(Queries.list(s, "SELECT DISTINCT r FROM pg_policies p,"

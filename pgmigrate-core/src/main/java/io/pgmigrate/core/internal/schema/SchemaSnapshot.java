@@ -64,7 +64,7 @@ public record SchemaSnapshot(SortedMap<Key, String> objects) {
         if (definition == null) {
             return "";
         }
-        return WHITESPACE.matcher(definition.strip()).replaceAll(" ");
+        return unquote(WHITESPACE.matcher(definition.strip()).replaceAll(" "));
     }
 
     /**
@@ -106,8 +106,17 @@ public record SchemaSnapshot(SortedMap<Key, String> objects) {
                 FUNCTIONS, triggers, EVENT_TRIGGERS, RULES, POLICIES, COMMENTS)) {
             for (Definition row : Queries.list(c, sql,
                     rs -> new Definition(new Key(rs.getString(1), rs.getString(2)), rs.getString(3)))) {
-                Key key = row.key();
+                Key key = new Key(row.key().type(), unquote(row.key().name()));
                 String definition = normalize(row.text());
+                if (key.type().equals("procedure")) {
+                    // 14 began printing a procedure's input arguments with their mode: (IN month date).
+                    key = new Key(key.type(), PROCEDURE_IN.matcher(key.name()).replaceAll("$1"));
+                    int body = definition.indexOf(" LANGUAGE ");
+                    if (body > 0) {
+                        definition = PROCEDURE_IN.matcher(definition.substring(0, body)).replaceAll("$1")
+                                + definition.substring(body);
+                    }
+                }
                 if (before16 && sql == VIEWS) {
                     definition = unqualifySingleRelation(definition);
                 }
@@ -117,7 +126,28 @@ public record SchemaSnapshot(SortedMap<Key, String> objects) {
                 }
             }
         }
+        for (CatalogObject o : new CatalogReader(c, false, Set.of()).readForComparison()) {
+            Key key = new Key(o.kind(), unquote(o.name()));
+            String previous = objects.put(key, normalize(String.join("; ", o.ddl())));
+            if (previous != null) {
+                throw new IllegalStateException("two catalog objects read as " + key.type() + " " + key.name());
+            }
+        }
         return new SchemaSnapshot(objects);
+    }
+
+    /** The IN of a procedure's argument, which 14 and later print and 13 does not. */
+    private static final Pattern PROCEDURE_IN = Pattern.compile("([(]|, )IN ");
+
+    private static final Pattern QUOTED_PLAIN = Pattern.compile("\"([a-z_][a-z0-9_$]*)\"");
+
+    /**
+     * A name or definition without the quotes around plain lower-case names: majors quote different words (a
+     * parameter called {@code json} is printed bare by 14 and quoted by 18, which made it a keyword), and
+     * {@code "json"} and {@code json} are the same name.
+     */
+    static String unquote(String text) {
+        return QUOTED_PLAIN.matcher(text).replaceAll("$1");
     }
 
     /**
