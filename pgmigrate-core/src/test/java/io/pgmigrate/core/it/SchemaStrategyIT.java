@@ -179,6 +179,9 @@ class SchemaStrategyIT {
                 REVOKE EXECUTE ON FUNCTION shop.item_count() FROM PUBLIC;
                 GRANT EXECUTE ON FUNCTION shop.item_count() TO "Shop Reader";
                 GRANT SELECT ON shop.items TO shop_auditor;
+                ALTER DEFAULT PRIVILEGES FOR ROLE shop_owner IN SCHEMA shop GRANT SELECT ON TABLES TO "Shop Reader";
+                ALTER DEFAULT PRIVILEGES FOR ROLE shop_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+                ALTER ROLE "Shop Reader" IN DATABASE owned SET work_mem = '8MB';
                 """);
         try (Migration m = Migration.builder().name("owned").source(source.endpoint()).target(target.endpoint())
                 .databases("owned").ownershipAndGrants(true).stateDirectory(state).build()) {
@@ -215,6 +218,21 @@ class SchemaStrategyIT {
                     "item_count shop_owner {shop_owner=X/shop_owner,", "names shop_owner");
             // An owner's full set of table privileges gained MAINTAIN (m) in PostgreSQL 17.
             assertThat(Fixtures.text(target, "owned", acl).replace("=arwdDxtm/", "=arwdDxt/")).isEqualTo(onSource);
+            // Default privileges, a global entry (which replaces the built-in defaults) and a schema's, and a role's
+            // setting in the database (issue 14).
+            String defaults = """
+                    SELECT (SELECT string_agg(d.defaclrole::regrole || ' ' || coalesce(n.nspname, '-') || ' '
+                                              || d.defaclobjtype::text || ' ' || d.defaclacl::text, E'\n' ORDER BY 1)
+                            FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace)
+                           || E'\n' ||
+                           (SELECT string_agg(s.setrole::regrole || ' ' || array_to_string(s.setconfig, ','), E'\n')
+                            FROM pg_db_role_setting s WHERE s.setdatabase = (SELECT oid FROM pg_database
+                                                                             WHERE datname = current_database()))
+                    """;
+            String defaultsOnSource = Fixtures.text(source, "owned", defaults);
+            assertThat(defaultsOnSource).contains("shop_owner shop r {\"\\\"Shop Reader\\\"=r/shop_owner\"}",
+                    "shop_owner - f {shop_owner=X/shop_owner}", "\"Shop Reader\" work_mem=8MB");
+            assertThat(Fixtures.text(target, "owned", defaults)).isEqualTo(defaultsOnSource);
             m.complete();
         }
     }
