@@ -66,15 +66,20 @@ final class Lab implements AutoCloseable {
      * failure message: the agent's own log cannot say why Pacemaker stopped or restarted it.
      */
     String pacemakerLogAbout(String node, String resource) {
-        Path log = dir.resolve(node).resolve("var-log-pacemaker").resolve("pacemaker.log");
+        return grep(dir.resolve(node).resolve("var-log-pacemaker").resolve("pacemaker.log"),
+                l -> l.contains(resource) && (l.contains("notice") || l.contains("warning") || l.contains("error")
+                        || l.contains("crit")))
+                + "\n" + grep(dir.resolve(node).resolve("var-log-corosync").resolve("corosync.log"),
+                l -> l.contains("membership") || l.contains("Token has not been received") || l.contains("lost")
+                        || l.contains("left"));
+    }
+
+    private static String grep(Path log, java.util.function.Predicate<String> keep) {
         try {
-            if (!java.nio.file.Files.exists(log)) {
+            if (!Files.exists(log)) {
                 return "(no " + log + ")";
             }
-            return String.join("\n", java.nio.file.Files.readAllLines(log).stream()
-                    .filter(l -> l.contains(resource) && (l.contains("notice") || l.contains("warning")
-                            || l.contains("error") || l.contains("crit")))
-                    .toList());
+            return String.join("\n", Files.readAllLines(log).stream().filter(keep).toList());
         } catch (IOException e) {
             return "(cannot read " + log + ": " + e.getMessage() + ")";
         }

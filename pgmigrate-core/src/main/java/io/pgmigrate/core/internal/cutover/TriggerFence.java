@@ -387,26 +387,32 @@ public final class TriggerFence implements Fence {
     public Optional<String> damage() {
         Connection c = sessions.get(side, database);
         try {
-            Optional<Boolean> engaged = guardEngaged(c);
-            if (engaged.isEmpty()) {
+            // One round trip: status() asks on every poll of awaitInSync() and the cutover's catch-up.
+            record State(String guard, List<String> bare) { }
+            State state = Queries.first(c, """
+                    SELECT (SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                            WHERE n.nspname = ? AND p.proname = 'guard'),
+                           ARRAY(SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname)
+                                 FROM pg_subscription_rel r
+                                 JOIN pg_subscription s ON s.oid = r.srsubid
+                                 JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                                 WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                                   AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = ?
+                                                   AND t.tgenabled = 'O')
+                                 ORDER BY 1 LIMIT 10)
+                    """, rs -> new State(rs.getString(1), List.of((String[]) rs.getArray(2).getArray())), name, name)
+                    .orElseThrow();
+            if (state.guard() == null) {
                 return Optional.of("its guard function " + name + ".guard() is gone");
             }
-            if (!engaged.get()) {
+            if (!state.guard().contains("RAISE")) {
                 return Optional.of("its guard lets writes through");
             }
-            List<String> bare = Queries.list(c, """
-                    SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_subscription_rel r
-                    JOIN pg_subscription s ON s.oid = r.srsubid
-                    JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                    WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-                      AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = ?
-                                      AND t.tgenabled = 'O')
-                    ORDER BY 1 LIMIT 10
-                    """, rs -> rs.getString(1), name);
             // 'O': fires for sessions and not for apply workers; disabled it refuses nothing, and set to ALWAYS or
             // REPLICA it would stop the stream into this side.
-            return bare.isEmpty() ? Optional.empty()
-                    : Optional.of("tables " + bare + " lack its trigger, or have it disabled or set to another mode");
+            return state.bare().isEmpty() ? Optional.empty()
+                    : Optional.of("tables " + state.bare() + " lack its trigger, or have it disabled or set to another"
+                    + " mode");
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading the fence state failed", e);
         }
