@@ -65,6 +65,8 @@ final class CatalogReader {
     private final Set<String> targetKeywords;
 
     final List<CatalogObject> objects = new ArrayList<>();
+    /** The refs of {@link #objects}, for {@link #has}. */
+    private final Set<Ref> refs = new java.util.HashSet<>();
     /** Tables the stream carries, by oid. */
     final Map<Long, TableRef> replicated = new LinkedHashMap<>();
     /** Every table created, by oid. */
@@ -151,30 +153,38 @@ final class CatalogReader {
         securityLabels();
         databaseSettings();
         List<CatalogObject> out = new ArrayList<>(objects);
-        objects.clear();
-        tables();
-        for (CatalogObject t : objects) {
-            List<String> options = t.ddl().stream().filter(x -> x.startsWith("ALTER TABLE ONLY")).toList();
-            if (!options.isEmpty()) {
-                out.add(new CatalogObject(t.ref(), "column options", t.name(), t.stage(), options, Set.of()));
+        Map<Long, List<String>> options = columnOptions();
+        if (!options.isEmpty()) {
+            Map<Long, String> names = new HashMap<>();
+            for (Row r : rows("SELECT c.oid, format('%I.%I', n.nspname, c.relname), NULL FROM pg_class c"
+                    + " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY (?::oid[])",
+                    c.createArrayOf("oid", options.keySet().toArray()))) {
+                names.put(r.oid(), r.name());
             }
+            options.forEach((oid, ddl) -> out.add(new CatalogObject(new Ref("pg_class", oid), "column options",
+                    names.get(oid), Stage.BEFORE_DATA, ddl, Set.of())));
         }
         return out;
     }
 
+    private void add(CatalogObject o) {
+        objects.add(o);
+        refs.add(o.ref());
+    }
+
     private void add(String catalog, long oid, String kind, String name, Stage stage, String ddl) {
-        objects.add(new CatalogObject(new Ref(catalog, oid), kind, name, stage, ddl));
+        add(new CatalogObject(new Ref(catalog, oid), kind, name, stage, ddl));
     }
 
     /** An object of several statements, which its query joined with {@code "; "}. */
     private void addStatements(String catalog, long oid, String kind, String name, Stage stage, String joined) {
-        objects.add(new CatalogObject(new Ref(catalog, oid), kind, name, stage, List.of(joined.split("; ")),
+        add(new CatalogObject(new Ref(catalog, oid), kind, name, stage, List.of(joined.split("; ")),
                 Set.of()));
     }
 
     /** Whether the copy creates the object {@code ref}. */
     private boolean has(Ref ref) {
-        return objects.stream().anyMatch(x -> x.ref().equals(ref));
+        return refs.contains(ref);
     }
 
     private List<Row> rows(String sql, Object... params) throws SQLException {
@@ -304,11 +314,15 @@ final class CatalogReader {
                 WHERE p.prokind IN ('f', 'p', 'w') AND""" + USER_NAMESPACE + " AND "
                 + notExtensionMember("pg_proc", "p.oid") + " ORDER BY p.oid",
                 rs -> new Function(rs.getLong(1), rs.getString(2), rs.getString(3),
-                        rs.getArray(4) == null ? new String[0] : (String[]) rs.getArray(4).getArray(),
+                        names(rs.getArray(4)),
                         rs.getString(5), rs.getString(6)))) {
             String ddl = requoteParameters(f.ddl(), f.argNames(), f.args(), f.result());
             add("pg_proc", f.oid(), "function", f.name(), Stage.BEFORE_DATA, ddl);
         }
+    }
+
+    private static String[] names(java.sql.Array a) throws SQLException {
+        return a == null ? new String[0] : (String[]) a.getArray();
     }
 
     /**
@@ -546,7 +560,7 @@ final class CatalogReader {
             CatalogObject o = new CatalogObject(Ref.extra("members", new Ref("pg_opfamily", r.oid())),
                     "operator family members", r.name(), Stage.BEFORE_DATA, List.of(r.ddl()),
                     Set.of(new Ref("pg_opfamily", r.oid())));
-            objects.add(o);
+            add(o);
         }
     }
 
@@ -710,7 +724,7 @@ final class CatalogReader {
             }
             ddl.addAll(options.getOrDefault(r.oid(), List.of()));
             created.put(r.oid(), t);
-            objects.add(new CatalogObject(new Ref("pg_class", r.oid()), "table", t.toString(), Stage.BEFORE_DATA,
+            add(new CatalogObject(new Ref("pg_class", r.oid()), "table", t.toString(), Stage.BEFORE_DATA,
                     ddl, needs));
         }
     }
@@ -857,7 +871,7 @@ final class CatalogReader {
         own.forEach((oid, ddl) -> {
             if (created.containsKey(oid)) {
                 Ref table = new Ref("pg_class", oid);
-                objects.add(new CatalogObject(Ref.extra("columns", table), "partition columns",
+                add(new CatalogObject(Ref.extra("columns", table), "partition columns",
                         created.get(oid).toString(), Stage.BEFORE_DATA, ddl, Set.of(table)));
             }
         });
@@ -936,7 +950,7 @@ final class CatalogReader {
             long table = o.table();
             if (has(sequence)) {
                 if (created.containsKey(table)) {
-                    objects.add(new CatalogObject(Ref.extra("owned by", sequence), "sequence owner", o.name(),
+                    add(new CatalogObject(Ref.extra("owned by", sequence), "sequence owner", o.name(),
                             Stage.BEFORE_DATA, List.of(o.ddl()), Set.of(sequence, new Ref("pg_class", table))));
                 }
             }
@@ -949,21 +963,25 @@ final class CatalogReader {
      * not guarantee. Statistics targets of expression columns follow their index.
      */
     private void indexes() throws SQLException {
-        record Index(long oid, long table, String name, String ddl, String stats, Long parent) { }
+        record Index(long oid, long table, String name, String ddl, String stats, Long parent, String attach) { }
         for (Index i : Queries.list(c, """
                 SELECT i.indexrelid, i.indrelid, format('%I.%I', n.nspname, ic.relname), pg_get_indexdef(i.indexrelid),
                        (SELECT string_agg(format('; ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s', n.nspname,
                                                  ic.relname, a.attnum, a.attstattarget), '' ORDER BY a.attnum)
                         FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attstattarget IS NOT NULL
                           AND a.attstattarget >= 0),
-                       (SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+                       (SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = i.indexrelid),
+                       (SELECT format('ALTER INDEX %I.%I ATTACH PARTITION %I.%I', pn.nspname, p.relname, n.nspname,
+                                      ic.relname)
+                        FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
+                        JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = i.indexrelid)
                 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
                 WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
                                   AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
                   AND""" + USER_NAMESPACE + """
                 ORDER BY ic.relname
                 """, rs -> new Index(rs.getLong(1), rs.getLong(2), rs.getString(3), rs.getString(4), rs.getString(5),
-                (Long) rs.getObject(6)))) {
+                (Long) rs.getObject(6), rs.getString(7)))) {
             if (!created.containsKey(i.table()) && !has(new Ref("pg_class", i.table()))) {
                 continue;
             }
@@ -977,17 +995,10 @@ final class CatalogReader {
                 }
             }
             Ref ref = new Ref("pg_class", i.oid());
-            objects.add(new CatalogObject(ref, "index", i.name(), Stage.AFTER_DATA, ddl, Set.of()));
+            add(new CatalogObject(ref, "index", i.name(), Stage.AFTER_DATA, ddl, Set.of()));
             if (i.parent() != null) {
-                String attach = Queries.string(c, """
-                        SELECT format('ALTER INDEX %I.%I ATTACH PARTITION %I.%I', pn.nspname, p.relname, cn.nspname,
-                                      ic.relname)
-                        FROM pg_class ic JOIN pg_namespace cn ON cn.oid = ic.relnamespace
-                        JOIN pg_class p ON p.oid = ? JOIN pg_namespace pn ON pn.oid = p.relnamespace
-                        WHERE ic.oid = ?
-                        """, i.parent(), i.oid());
-                objects.add(new CatalogObject(Ref.extra("attach", ref), "index attachment", i.name(),
-                        Stage.AFTER_DATA, List.of(attach), Set.of(ref, new Ref("pg_class", i.parent()))));
+                add(new CatalogObject(Ref.extra("attach", ref), "index attachment", i.name(),
+                        Stage.AFTER_DATA, List.of(i.attach()), Set.of(ref, new Ref("pg_class", i.parent()))));
             }
         }
     }
@@ -1110,7 +1121,7 @@ final class CatalogReader {
                 + " ORDER BY n.nspname, c.relname")) {
             Ref table = new Ref("pg_class", r.oid());
             if (created.containsKey(r.oid())) {
-                objects.add(new CatalogObject(Ref.extra("row level security", table), "row level security",
+                add(new CatalogObject(Ref.extra("row level security", table), "row level security",
                         r.name(), Stage.AFTER_DATA, List.of(r.ddl().split("; ")), Set.of(table)));
             }
         }
@@ -1137,24 +1148,25 @@ final class CatalogReader {
 
     /** Every table's replica identity other than the default, partitions included. */
     private void replicaIdentity() throws SQLException {
-        for (Row r : rows("""
+        record Identity(long oid, String name, String ddl, Long index) { }
+        for (Identity r : Queries.list(c, """
                 SELECT c.oid, format('%I.%I', n.nspname, c.relname),
                        format('ALTER TABLE ONLY %I.%I REPLICA IDENTITY ', n.nspname, c.relname)
                        || CASE c.relreplident WHEN 'f' THEN 'FULL' WHEN 'n' THEN 'NOTHING'
-                          ELSE (SELECT format('USING INDEX %I', ic.relname) FROM pg_index i
-                                JOIN pg_class ic ON ic.oid = i.indexrelid
-                                WHERE i.indrelid = c.oid AND i.indisreplident) END
+                          ELSE format('USING INDEX %I', ic.relname) END,
+                       ic.oid
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                LEFT JOIN pg_index i ON c.relreplident = 'i' AND i.indrelid = c.oid AND i.indisreplident
+                LEFT JOIN pg_class ic ON ic.oid = i.indexrelid
                 WHERE c.relkind IN ('r', 'p') AND c.relreplident IN ('f', 'n', 'i') AND""" + USER_NAMESPACE
-                + " ORDER BY n.nspname, c.relname")) {
+                + " ORDER BY n.nspname, c.relname", rs -> new Identity(rs.getLong(1), rs.getString(2),
+                rs.getString(3), (Long) rs.getObject(4)))) {
             if (!created.containsKey(r.oid()) || r.ddl() == null) {
                 continue; // an index gone as replica identity: the default
             }
             Ref table = new Ref("pg_class", r.oid());
-            Set<Ref> needs = new java.util.HashSet<>(Set.of(table));
-            Queries.first(c, "SELECT indexrelid FROM pg_index WHERE indrelid = ? AND indisreplident",
-                    rs -> rs.getLong(1), r.oid()).ifPresent(i -> needs.add(new Ref("pg_class", i)));
-            objects.add(new CatalogObject(Ref.extra("replica identity", table), "replica identity", r.name(),
+            Set<Ref> needs = r.index() == null ? Set.of(table) : Set.of(table, new Ref("pg_class", r.index()));
+            add(new CatalogObject(Ref.extra("replica identity", table), "replica identity", r.name(),
                     Stage.AFTER_DATA, List.of(r.ddl()), needs));
         }
     }
@@ -1187,10 +1199,12 @@ final class CatalogReader {
                  WHEN i.type = 'aggregate' AND i.identity ~ '\\(\\)$' THEN regexp_replace(i.identity, '\\(\\)$', '(*)')
                  ELSE i.identity END""";
 
+    /** A statement about another object (a comment, a security label), named by its catalog and oid. */
+    private record About(String catalog, long oid, String name, String ddl) { }
+
     /** Comments on every kind of object the copy creates, after everything else. */
     private void comments() throws SQLException {
-        record Described(String catalog, long oid, String name, String ddl) { }
-        for (Described r : Queries.list(c, """
+        for (About r : Queries.list(c, """
                 SELECT d.classoid::regclass::text, d.objoid, o.kind || ' ' || o.name,
                        format('COMMENT ON %s %s IS %L', o.kind, o.name, d.description)
                 FROM pg_description d
@@ -1205,9 +1219,9 @@ final class CatalogReader {
                   AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid
                                   AND e.deptype = 'e')
                 ORDER BY 3
-                """, rs -> new Described(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4)))) {
+                """, rs -> new About(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4)))) {
             // Only on what the copy creates (a comment on a foreign table would fail), once it exists.
-            objects.add(new CatalogObject(new Ref("[comment " + r.name() + "]", r.oid()), "comment", r.name(),
+            add(new CatalogObject(new Ref("[comment " + r.name() + "]", r.oid()), "comment", r.name(),
                     Stage.AFTER_DATA, List.of(r.ddl()), Set.of(new Ref(r.catalog(), r.oid()))));
         }
         // A comment on the public schema is the user's (its owner may change it).
@@ -1215,15 +1229,14 @@ final class CatalogReader {
                 + " FROM pg_description d JOIN pg_namespace n ON n.oid = d.objoid"
                 + " WHERE d.classoid = 'pg_namespace'::regclass AND n.nspname = 'public'"
                 + " AND d.description IS DISTINCT FROM 'standard public schema'", rs -> rs.getString(1))) {
-            objects.add(new CatalogObject(new Ref("[comment] public", 0), "comment", "schema public",
+            add(new CatalogObject(new Ref("[comment] public", 0), "comment", "schema public",
                     Stage.AFTER_DATA, List.of(ddl), Set.of()));
         }
     }
 
     /** Security labels need their provider loaded on the target; a copy fails clearly when it is not. */
     private void securityLabels() throws SQLException {
-        record Labelled(String catalog, long oid, String name, String ddl) { }
-        for (Labelled r : Queries.list(c, """
+        for (About r : Queries.list(c, """
                 SELECT s.classoid::regclass::text, s.objoid, o.kind || ' ' || o.name,
                        format('SECURITY LABEL FOR %I ON %s %s IS %L', s.provider, o.kind, o.name, s.label)
                 FROM pg_seclabel s
@@ -1232,8 +1245,8 @@ final class CatalogReader {
                  AS name) o
                 WHERE o.kind IS NOT NULL AND s.objoid >= 16384
                 ORDER BY 3
-                """, rs -> new Labelled(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4)))) {
-            objects.add(new CatalogObject(new Ref("[security label " + r.name() + "]", r.oid()), "security label",
+                """, rs -> new About(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4)))) {
+            add(new CatalogObject(new Ref("[security label " + r.name() + "]", r.oid()), "security label",
                     r.name(), Stage.AFTER_DATA, List.of(r.ddl()), Set.of(new Ref(r.catalog(), r.oid()))));
         }
     }
@@ -1262,7 +1275,7 @@ final class CatalogReader {
             String target = s.role() == null ? "ALTER DATABASE " + quote(database)
                     : "ALTER ROLE " + quote(s.role()) + " IN DATABASE " + quote(database);
             String ddl = target + " SET " + quote(name) + " TO " + settingValue(name, value);
-            objects.add(new CatalogObject(new Ref("[setting " + (s.role() == null ? "" : s.role() + " ") + name + "]",
+            add(new CatalogObject(new Ref("[setting " + (s.role() == null ? "" : s.role() + " ") + name + "]",
                     0), "database setting", name, Stage.AFTER_DATA, List.of(ddl), Set.of()));
         }
     }
@@ -1299,7 +1312,7 @@ final class CatalogReader {
         List<String> ddl = new ArrayList<>(Queries.list(c, CatalogSchema.GRANTS, rs -> rs.getString(1)));
         ddl.addAll(Queries.list(c, CatalogSchema.OWNERS, rs -> rs.getString(1)));
         if (!ddl.isEmpty()) {
-            objects.add(new CatalogObject(new Ref("[owners and grants]", 0), "owners and grants", "every object",
+            add(new CatalogObject(new Ref("[owners and grants]", 0), "owners and grants", "every object",
                     Stage.AFTER_DATA, ddl, Set.of()));
         }
     }
@@ -1339,7 +1352,7 @@ final class CatalogReader {
                 ORDER BY oid, step, s
                 """, rs -> rs.getString(1));
         if (!ddl.isEmpty()) {
-            objects.add(new CatalogObject(new Ref("[default privileges]", 0), "default privileges", "every role",
+            add(new CatalogObject(new Ref("[default privileges]", 0), "default privileges", "every role",
                     Stage.AFTER_DATA, ddl, Set.of()));
         }
     }

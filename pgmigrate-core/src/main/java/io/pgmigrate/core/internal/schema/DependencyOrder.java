@@ -6,10 +6,8 @@ import io.pgmigrate.core.internal.sql.Queries;
 
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -271,12 +269,5 @@ final class DependencyOrder {
             at = owner.get(at);
         }
         return null;
-    }
-
-    /** For tests and messages: the order as kinds and names. */
-    static List<String> describe(List<CatalogObject> ordered) {
-        Deque<String> out = new ArrayDeque<>();
-        ordered.forEach(o -> out.add(o.describe()));
-        return List.copyOf(out);
     }
 }
