@@ -1,7 +1,8 @@
 package io.pgmigrate;
 
 /**
- * The initial-copy state of one table, as the target's subscription reports it.
+ * The initial-copy state of one table: from pgmigrate's own copy, or from the target's subscription when PostgreSQL
+ * copies it.
  *
  * @since 0.1.0
  */
@@ -10,7 +11,10 @@ public enum CopyState {
     PENDING,
     /** Rows are being copied. */
     COPYING,
-    /** The copy is done; the table is catching up with changes made during it. */
+    /**
+     * The rows are copied; the table waits for its indexes and for the stream, or catches up with the changes made
+     * during its copy.
+     */
     CATCHING_UP,
     /** The table is copied and receives changes through the main stream. */
     READY

@@ -52,6 +52,9 @@ public final class MigrationBuilder {
     private SchemaStrategy schemaStrategy;
     private Path pgDump;
     private Boolean ownershipAndGrants;
+    private Integer copyWorkers;
+    private Long copyRateLimit;
+    private Long copyPartSize;
 
     MigrationBuilder() {
     }
@@ -437,6 +440,60 @@ public final class MigrationBuilder {
     }
 
     /**
+     * How many tables, or parts of a large table, the initial copy moves at once, over all databases of the
+     * migration. Each worker holds one connection to the source and one to the target while it copies. Default: sized
+     * to the servers, at most 4 and never more than either server has connections to spare (docs/copy.md).
+     *
+     * @param workers at least 1
+     * @return this builder
+     * @since 0.2.0
+     */
+    public MigrationBuilder copyWorkers(int workers) {
+        checkUnset(this.copyWorkers, "copyWorkers");
+        if (workers < 1) {
+            throw new IllegalArgumentException("copyWorkers must be at least 1, was " + workers);
+        }
+        this.copyWorkers = workers;
+        return this;
+    }
+
+    /**
+     * The most the initial copy reads from the source per second, over all its workers, for a source that must keep
+     * serving its application undisturbed. Default: no limit.
+     *
+     * @param bytesPerSecond at least 65536
+     * @return this builder
+     * @since 0.2.0
+     */
+    public MigrationBuilder copyRateLimit(long bytesPerSecond) {
+        checkUnset(this.copyRateLimit, "copyRateLimit");
+        if (bytesPerSecond < 65536) {
+            throw new IllegalArgumentException("copyRateLimit must be at least 65536 bytes per second, was "
+                    + bytesPerSecond);
+        }
+        this.copyRateLimit = bytesPerSecond;
+        return this;
+    }
+
+    /**
+     * The size of the parts a large table is copied in: a table larger than one and a half parts is split into
+     * ranges of pages (PostgreSQL 14 and later) or of its integer key, which several workers copy at once. Default
+     * 128 MiB.
+     *
+     * @param bytes at least 1 MiB
+     * @return this builder
+     * @since 0.2.0
+     */
+    public MigrationBuilder copyPartSize(long bytes) {
+        checkUnset(this.copyPartSize, "copyPartSize");
+        if (bytes < (1L << 20)) {
+            throw new IllegalArgumentException("copyPartSize must be at least 1 MiB (1048576 bytes), was " + bytes);
+        }
+        this.copyPartSize = bytes;
+        return this;
+    }
+
+    /**
      * Checks the configuration as a whole and creates the migration. Opens no connection.
      *
      * @return the migration, not yet started
@@ -499,7 +556,9 @@ public final class MigrationBuilder {
                         cutoverCatchUpTimeout == null ? Duration.ofMinutes(5) : cutoverCatchUpTimeout,
                         acceptedLeftBehind == null ? Set.of() : acceptedLeftBehind),
                 new MigrationConfig.SchemaSettings(strategy, java.util.Optional.ofNullable(pgDump),
-                        Boolean.TRUE.equals(ownershipAndGrants)));
+                        Boolean.TRUE.equals(ownershipAndGrants)),
+                new MigrationConfig.CopySettings(copyWorkers == null ? 0 : copyWorkers,
+                        copyRateLimit == null ? 0 : copyRateLimit, copyPartSize == null ? 128L << 20 : copyPartSize));
         return provider().create(config);
     }
 

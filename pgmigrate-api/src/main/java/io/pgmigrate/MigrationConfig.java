@@ -26,13 +26,14 @@ import java.util.Set;
  * @param targetAsSeenBySource how the source server reaches the target (the reverse stream); usually {@code target}
  * @param cutover              the cutover's bounds and margins
  * @param schema               how the target's schema is created
+ * @param copy                 how the initial copy runs
  * @since 0.1.0
  */
 public record MigrationConfig(String name, Endpoint source, Endpoint target, Endpoint sourceAsSeenByTarget,
                               List<String> databases, Engine engine, TrafficSwitch trafficSwitch,
                               List<MigrationListener> listeners, StateStore stateStore, Duration progressInterval,
                               Duration connectTimeout, int connectAttempts, Endpoint targetAsSeenBySource,
-                              CutoverSettings cutover, SchemaSettings schema) {
+                              CutoverSettings cutover, SchemaSettings schema, CopySettings copy) {
 
     /**
      * Makes unmodifiable copies of {@code databases} and {@code listeners}.
@@ -52,6 +53,7 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
      * @param targetAsSeenBySource how the source server reaches the target
      * @param cutover              the cutover's bounds and margins
      * @param schema               how the target's schema is created
+     * @param copy                 how the initial copy runs
      */
     public MigrationConfig {
         databases = List.copyOf(databases);
@@ -97,6 +99,18 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
      * @param ownershipAndGrants whether the schema copy also sets each object's owner and copies its grants
      */
     public record SchemaSettings(SchemaStrategy strategy, Optional<Path> pgDump, boolean ownershipAndGrants) {
+    }
+
+    /**
+     * How the initial copy runs.
+     *
+     * @param workers           how many tables or parts of tables are copied at once, over all databases; 0 sizes it
+     *                          to the servers (see {@link MigrationBuilder#copyWorkers(int)})
+     * @param maxBytesPerSecond the most the copy reads from the source per second, over all workers; 0 for no limit
+     * @param partBytes         tables larger than this are copied in parts of about this size, several at once
+     * @since 0.2.0
+     */
+    public record CopySettings(int workers, long maxBytesPerSecond, long partBytes) {
     }
 
     @Override

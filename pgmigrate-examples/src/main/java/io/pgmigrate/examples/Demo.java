@@ -236,6 +236,19 @@ public final class Demo {
         @Override
         public void onProgress(MigrationStatus status) {
             for (DatabaseStatus d : status.databases()) {
+                if (d.phase() == Phase.COPYING) {
+                    // One live line per table being copied: how far, how fast, how long still.
+                    for (TableStatus t : d.tables()) {
+                        if (t.state() != CopyState.COPYING) {
+                            continue;
+                        }
+                        say("[%s] copying %s: %s%,d rows, %.1f of %.1f MB at %.1f MB/s%s", d.database(),
+                                t.qualifiedName(), t.fractionCopied().map(f -> String.format("%.0f%%, ", f * 100))
+                                        .orElse(""), t.rowsCopied(), t.bytesCopied() / 1e6,
+                                Math.max(0, t.estimatedBytes()) / 1e6, t.bytesPerSecond() / 1e6,
+                                t.eta().map(e -> String.format(", %.1f s left", e.toMillis() / 1000.0)).orElse(""));
+                    }
+                }
                 StringBuilder b = new StringBuilder();
                 for (TableStatus t : d.tables()) {
                     b.append("  ").append(t.table()).append(' ');

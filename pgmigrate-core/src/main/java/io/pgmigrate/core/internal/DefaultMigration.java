@@ -20,6 +20,9 @@ import io.pgmigrate.VerificationReport;
 import io.pgmigrate.core.internal.cutover.Cutover;
 import io.pgmigrate.core.internal.cutover.NativeSentinel;
 import io.pgmigrate.core.internal.cutover.SequenceCopy;
+import io.pgmigrate.core.internal.copy.CopyPlan;
+import io.pgmigrate.core.internal.copy.InitialCopy;
+import io.pgmigrate.core.internal.copy.SnapshotSlot;
 import io.pgmigrate.core.internal.cutover.TriggerFence;
 import io.pgmigrate.core.internal.preflight.Preflight;
 import io.pgmigrate.core.internal.replication.nativ.LinkState;
@@ -30,6 +33,7 @@ import io.pgmigrate.core.internal.schema.TableRef;
 import io.pgmigrate.core.internal.sql.Connector;
 import io.pgmigrate.core.internal.sql.Queries;
 import io.pgmigrate.core.internal.sql.Sessions;
+import io.pgmigrate.core.internal.state.CopyRecord;
 import io.pgmigrate.core.internal.state.Flag;
 import io.pgmigrate.core.internal.state.Journal;
 import io.pgmigrate.core.internal.state.Ownership;
@@ -51,6 +55,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
 
 import static io.pgmigrate.core.internal.sql.Identifiers.literal;
@@ -212,7 +217,8 @@ final class DefaultMigration implements Migration {
     @Override
     public PreflightReport preflight() {
         observe();
-        return new Preflight(source, target, config.databases(), names, journal(), config.schema()).run();
+        return new Preflight(source, target, config.databases(), names, journal(), config.schema(),
+                config.copy().workers()).run();
     }
 
     @Override
@@ -245,16 +251,39 @@ final class DefaultMigration implements Migration {
                         f.message());
             }
         }
-        for (String db : config.databases()) {
-            try (Mdc.Scope s = Mdc.put(Mdc.DATABASE, db)) {
-                startDatabase(db);
+        List<InitialCopy.DatabaseCopy> toCopy = new ArrayList<>();
+        try {
+            for (String db : config.databases()) {
+                try (Mdc.Scope s = Mdc.put(Mdc.DATABASE, db)) {
+                    startDatabase(db, toCopy);
+                }
             }
+        } catch (RuntimeException e) {
+            toCopy.forEach(d -> {
+                if (d.slot() != null) {
+                    d.slot().close();
+                }
+            });
+            throw e;
+        }
+        if (!toCopy.isEmpty()) {
+            InitialCopy run = new InitialCopy(sessions, this::copied, config.copy().maxBytesPerSecond());
+            for (InitialCopy.DatabaseCopy d : toCopy) {
+                try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, d.name())) {
+                    run.add(d);
+                }
+            }
+            copies.add(run);
+            int workers = copyWorkers(toCopy.get(0).name());
+            LOG.info("copying {} database(s) with {} workers", toCopy.size(), workers);
+            run.start(workers);
         }
     }
 
     /** Runs preflight and refuses, with its report, when it finds a blocker. */
     private PreflightReport requireNoBlockers() {
-        Preflight check = new Preflight(source, target, config.databases(), names, journal(), config.schema());
+        Preflight check = new Preflight(source, target, config.databases(), names, journal(), config.schema(),
+                config.copy().workers());
         PreflightReport report = check.run();
         if (report.hasBlockers()) {
             // An unreachable server's own error (AUTHENTICATION_FAILED, ...) rides along as the cause.
@@ -271,6 +300,14 @@ final class DefaultMigration implements Migration {
         if (Cutover.pending(journal())) {
             throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
                     + " of a cutover; call cutover() or rollback() first");
+        }
+        for (String db : config.databases()) {
+            if (journal().database(db).copy().isPresent() && liveCopy(db).map(InitialCopy.DatabaseCopy::running)
+                    .orElse(false)) {
+                throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, db, "the initial copy of " + db + " runs;"
+                        + " pause() stops the stream, which starts once the copy is done. To stop the copy, close()"
+                        + " the migration: start() resumes it later");
+            }
         }
         Side publisher = Cutover.active(journal());
         for (String db : config.databases()) {
@@ -315,7 +352,7 @@ final class DefaultMigration implements Migration {
         return resumed;
     }
 
-    private void startDatabase(String db) {
+    private void startDatabase(String db, List<InitialCopy.DatabaseCopy> toCopy) {
         Journal.DatabaseEntry entry = journal().database(db);
         NativeLink link = link(db);
         try {
@@ -324,7 +361,9 @@ final class DefaultMigration implements Migration {
             Connection tgt = sessions.target(db);
             boolean subscribed = link.subscriptionExists(tgt);
             Phase recorded = entry.phase();
-            if (!subscribed && (recorded == Phase.COPYING || recorded == Phase.STREAMING || recorded == Phase.PAUSED)) {
+            Optional<CopyRecord> copy = entry.copy();
+            if (!subscribed && copy.isEmpty()
+                    && (recorded == Phase.COPYING || recorded == Phase.STREAMING || recorded == Phase.PAUSED)) {
                 // It existed (those phases are recorded after it was created): someone dropped it, and its slot with
                 // it. Creating it again would copy every table into a target that holds them already.
                 throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, "subscription "
@@ -335,7 +374,7 @@ final class DefaultMigration implements Migration {
             if (subscribed && !link.publicationExists(src)) {
                 throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, link.publicationLost("source"));
             }
-            if (!subscribed) {
+            if (!subscribed && copy.isEmpty()) {
                 phase(db, entry, Phase.SCHEMA);
                 MigrationConfig.SchemaSettings settings = config.schema();
                 // Objects the catalog copy cannot create were preflight blockers; with NONE and PG_DUMP it still
@@ -347,7 +386,8 @@ final class DefaultMigration implements Migration {
                 }
                 try (Mdc.Scope onTarget = Mdc.side(Side.TARGET)) {
                     boolean created = switch (settings.strategy()) {
-                        case CATALOG -> schema.applyTo(tgt, db);
+                        // What comes after the data is built once it is there (afterData).
+                        case CATALOG -> CatalogSchema.apply(tgt, db, schema.tables(), schema.beforeData());
                         case PG_DUMP -> {
                             PgDump pgDump = PgDump.find(settings.pgDump(), src.getMetaData().getDatabaseMajorVersion(),
                                     tgt.getMetaData().getDatabaseMajorVersion());
@@ -364,8 +404,11 @@ final class DefaultMigration implements Migration {
                         case NONE -> false;
                     };
                     if (created && settings.strategy() == SchemaStrategy.CATALOG) {
-                        LOG.info("{}: created the schema on the target ({} tables, {} statements)", db,
-                                schema.tables().size(), schema.statements().size());
+                        LOG.info("{}: created the schema on the target up to its data ({} tables, {} statements; {}"
+                                + " indexes and {} more statements follow the data)", db, schema.tables().size(),
+                                schema.beforeData().size(), schema.indexes().size(),
+                                schema.afterData().size() + schema.foreignKeys().size());
+                        schemas.put(db, schema);
                     } else if (!created) {
                         requireEmpty(tgt, db, schema.tables());
                     }
@@ -385,11 +428,368 @@ final class DefaultMigration implements Migration {
             } else {
                 targetFence.engage();
             }
-            link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db));
-            LinkState state = link.read(src, tgt);
-            phase(db, entry, state.allTablesReady() ? Phase.STREAMING : Phase.COPYING);
+            // pgmigrate's own copy runs with the subscription created ahead, disabled; it is enabled after the copy.
+            boolean ownCopy = copy.isPresent() && !link.subscriptionEnabled(tgt);
+            if (ownCopy || (!subscribed && copy.isEmpty())) {
+                copyDatabase(db, entry, link, src, tgt).ifPresent(toCopy::add);
+                return;
+            }
+            if (subscribed) {
+                if (copy.isPresent()) {
+                    // A cut-short copy handed to PostgreSQL's table synchronisation, itself interrupted.
+                    handOverUnfinished(db, entry, link, src, tgt);
+                    return;
+                }
+                link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db));
+                LinkState state = link.read(src, tgt);
+                phase(db, entry, state.allTablesReady() ? Phase.STREAMING : Phase.COPYING);
+            }
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "starting the migration failed", e);
+        }
+    }
+
+    /** The schema each database's copy created before its data, kept for what comes after it. */
+    private final Map<String, CatalogSchema> schemas = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The copies this object runs; a database is in at most one that still works on it. */
+    private final List<InitialCopy> copies = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** The copy of {@code db} this process runs or ran last, if any. */
+    private Optional<InitialCopy.DatabaseCopy> liveCopy(String db) {
+        for (int i = copies.size() - 1; i >= 0; i--) {
+            Optional<InitialCopy.DatabaseCopy> d = copies.get(i).database(db);
+            if (d.isPresent()) {
+                return d;
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The marker table of a database's copy on the target: one row per chunk committed. */
+    private String copyMarkers(String db) {
+        return quote(names.fence(db)) + ".copied";
+    }
+
+    /**
+     * Starts or resumes the initial copy of {@code db}, which pgmigrate runs itself: the rows are read in the snapshot
+     * its slot exported, so the stream from that slot carries on exactly where the copy's rows end.
+     *
+     * @return the database's part of the copy to run, or empty when there is nothing to copy now
+     */
+    private Optional<InitialCopy.DatabaseCopy> copyDatabase(String db, Journal.DatabaseEntry entry, NativeLink link,
+                                                            Connection src, Connection tgt) throws SQLException {
+        Optional<InitialCopy.DatabaseCopy> live = liveCopy(db);
+        if (live.isPresent() && (live.get().running() || live.get().finished())) {
+            return Optional.empty(); // copying now, or copied and streaming
+        }
+        Optional<CopyRecord> record = entry.copy();
+        if (live.isPresent() && live.get().slot() != null && live.get().slot().held() && record.isPresent()) {
+            // The copy stopped on an error but its snapshot is still held: the chunks not done are copied in it.
+            LOG.info("{}: resuming the initial copy in its snapshot {}", db, live.get().slot().snapshot());
+            return Optional.of(new InitialCopy.DatabaseCopy(db, live.get().slot(), entry, copyMarkers(db),
+                    live.get().chunks()));
+        }
+        if (record.isPresent() && record.get().snapshot().isEmpty()) {
+            // Planned, but the slot and its snapshot were never recorded: nothing was copied. Plan again.
+            link.dropOwnSlot(src);
+            entry.copy(Optional.empty());
+            record = Optional.empty();
+        }
+        if (record.isPresent()) {
+            record = Optional.of(reconcile(db, entry, tgt));
+            CopyRecord r = record.get();
+            boolean slotThere = link.slotPresent(src);
+            if (slotThere && r.complete() && !r.snapshot().isEmpty()) {
+                // Every row is there; the slot still starts where they end. Only what follows the data is missing.
+                return Optional.of(new InitialCopy.DatabaseCopy(db, null, entry, copyMarkers(db), List.of()));
+            }
+            if (slotThere && !r.snapshot().isEmpty() && !completeTables(r).isEmpty()) {
+                handOverUnfinished(db, entry, link, src, tgt);
+                return Optional.empty();
+            }
+            // Nothing finished worth keeping, or the slot is gone: start the copy again from scratch.
+            warn(db, "the initial copy was interrupted " + (slotThere ? "before any table was complete"
+                    : "and its replication slot " + link.slot() + " is gone") + "; it starts again from the"
+                    + " beginning, after emptying the tables it had begun on the target");
+            emptyOnTarget(db, tgt, r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct()
+                    .toList());
+            link.dropOwnSlot(src);
+            entry.copy(Optional.empty());
+        }
+        List<TableRef> tables = link.published(src);
+        boolean binary = tgt.getMetaData().getDatabaseMajorVersion() >= src.getMetaData().getDatabaseMajorVersion();
+        List<CopyPlan.Chunk> plan = CopyPlan.plan(src, db, tables, binary, config.copy().partBytes());
+        Queries.execute(tgt, "CREATE TABLE IF NOT EXISTS " + copyMarkers(db) + " (leaf_schema text, leaf text,"
+                + " part int, rows bigint, bytes bigint, PRIMARY KEY (leaf_schema, leaf, part))");
+        Queries.execute(tgt, "TRUNCATE " + copyMarkers(db));
+        // The plan before the subscription and the slot: a process that dies in between finds them ours, and starts
+        // the copy again.
+        entry.copy(Optional.of(new CopyRecord(Lsn.ZERO, "", InitialCopy.records(plan))));
+        if (!link.subscriptionExists(tgt)) {
+            // Ahead of the copy and disabled, enabled once the rows are there: the target's connection to the source
+            // is proven now, not after hours of copying. It copies nothing and lists every table as ready.
+            link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db),
+                    new NativeLink.Options(false, false, false, false));
+        }
+        SnapshotSlot slot = link.createSlotWithSnapshot(src, source);
+        try {
+            entry.changeCopy(r -> r.withSlot(slot.consistentPoint(), slot.snapshot()));
+            phase(db, entry, Phase.COPYING);
+        } catch (RuntimeException e) {
+            slot.close();
+            throw e;
+        }
+        return Optional.of(new InitialCopy.DatabaseCopy(db, slot, entry, copyMarkers(db), plan));
+    }
+
+    /**
+     * The journal's copy record with every chunk the target's marker table holds marked done: a chunk commits there
+     * with its marker, and the process may have died before the journal heard of it.
+     */
+    private CopyRecord reconcile(String db, Journal.DatabaseEntry entry, Connection tgt) throws SQLException {
+        if (Queries.string(tgt, "SELECT to_regclass(?)::text", copyMarkers(db)) != null) {
+            record Marker(String schema, String leaf, int part, long rows, long bytes) { }
+            for (Marker m : Queries.list(tgt, "SELECT leaf_schema, leaf, part, rows, bytes FROM " + copyMarkers(db),
+                    rs -> new Marker(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getLong(4), rs.getLong(5)))) {
+                boolean known = entry.copy().orElseThrow().chunks().stream()
+                        .anyMatch(c -> c.is(m.schema(), m.leaf(), m.part()) && c.done());
+                if (!known) {
+                    entry.changeCopy(r -> r.withDone(m.schema(), m.leaf(), m.part(), m.rows(), m.bytes()));
+                }
+            }
+        }
+        return entry.copy().orElseThrow();
+    }
+
+    /** The published tables every chunk of which is on the target. */
+    private static Set<TableRef> completeTables(CopyRecord r) {
+        Map<TableRef, Boolean> complete = new java.util.LinkedHashMap<>();
+        for (CopyRecord.ChunkRecord c : r.chunks()) {
+            complete.merge(new TableRef(c.schema(), c.table()), c.done(), Boolean::logicalAnd);
+        }
+        Set<TableRef> out = new java.util.TreeSet<>();
+        complete.forEach((t, done) -> {
+            if (done) {
+                out.add(t);
+            }
+        });
+        return out;
+    }
+
+    /**
+     * Empties tables on the target. TRUNCATE when the schema copy has not created foreign keys yet; otherwise DELETE
+     * in replica mode, where foreign keys check nothing: TRUNCATE refuses a table another one points to.
+     */
+    private void emptyOnTarget(String db, Connection tgt, List<TableRef> tables) throws SQLException {
+        if (tables.isEmpty()) {
+            return;
+        }
+        try (Mdc.Scope onTarget = Mdc.side(Side.TARGET); Connection c = sessions.fresh(Side.TARGET, db)) {
+            if (config.schema().strategy() == SchemaStrategy.CATALOG) {
+                Queries.execute(c, "TRUNCATE " + tables.stream().map(TableRef::quoted)
+                        .collect(java.util.stream.Collectors.joining(", ")));
+            } else {
+                Queries.inTransaction(c, () -> {
+                    Queries.execute(c, "SET LOCAL session_replication_role = replica");
+                    for (TableRef t : tables) {
+                        Queries.execute(c, "DELETE FROM " + t.quoted());
+                    }
+                });
+            }
+            LOG.info("{}: emptied {} tables on the target", db, tables.size());
+        }
+    }
+
+    /**
+     * The safe way on when the process that held a copy's snapshot ended before every table was copied: without the
+     * snapshot, rows copied now would not meet the slot's stream. Tables copied in full stay (their rows are the
+     * snapshot's, and the slot streams every change since). The others are emptied and handed to PostgreSQL's table
+     * synchronisation: the subscription starts on the slot with the complete tables only, then the publication gets
+     * the others back and a refresh copies each in a snapshot of its own, which PostgreSQL aligns with the stream.
+     * Foreign keys wait until those tables are filled ({@link Flag#FOREIGN_KEYS_PENDING}).
+     */
+    private void handOverUnfinished(String db, Journal.DatabaseEntry entry, NativeLink link, Connection src,
+                                    Connection tgt) throws SQLException {
+        CopyRecord r = reconcile(db, entry, tgt);
+        Set<TableRef> complete = completeTables(r);
+        List<TableRef> all = r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct().sorted()
+                .toList();
+        List<TableRef> unfinished = all.stream().filter(t -> !complete.contains(t)).toList();
+        boolean handedOver = link.subscriptionEnabled(tgt);
+        if (!handedOver) {
+            warn(db, "the initial copy was cut short when the process that held its snapshot ended: " + complete.size()
+                    + " of " + all.size() + " tables were copied in full and are kept; the other " + unfinished.size()
+                    + " are emptied and copied again by PostgreSQL's table synchronisation, which aligns each of them"
+                    + " with the stream (rows copied without the snapshot would not meet the stream exactly)");
+            emptyOnTarget(db, tgt, unfinished);
+            afterData(db, !unfinished.isEmpty());
+            if (!unfinished.isEmpty() && config.schema().strategy() == SchemaStrategy.CATALOG) {
+                entry.mark(Flag.FOREIGN_KEYS_PENDING);
+            }
+            link.ensurePublicationOf(src, List.copyOf(complete));
+            link.dropIfStale(src, tgt); // the one created ahead lists every table
+            link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db),
+                    new NativeLink.Options(false, false, true, false));
+        }
+        link.ensurePublicationOf(src, all);
+        link.refreshCopying(tgt);
+        entry.copy(Optional.empty());
+        Queries.execute(tgt, "DROP TABLE IF EXISTS " + copyMarkers(db));
+        phase(db, entry, Phase.COPYING);
+    }
+
+    /**
+     * What follows the data of a database whose copy pgmigrate ran: with the catalog copy, the indexes (several at
+     * once, each on a session of its own), then keys, triggers and the rest in one transaction, and the foreign keys
+     * last unless {@code deferForeignKeys}. Runs once: a marker table, created in that transaction, says it ran.
+     */
+    private void afterData(String db, boolean deferForeignKeys) throws SQLException {
+        if (config.schema().strategy() != SchemaStrategy.CATALOG) {
+            return; // pg_dump's script, or the user's schema, is complete before the data
+        }
+        String marker = quote(names.fence(db)) + ".after_data";
+        try (Mdc.Scope onTarget = Mdc.side(Side.TARGET); Connection tgt = sessions.fresh(Side.TARGET, db)) {
+            if (Queries.string(tgt, "SELECT to_regclass(?)::text", marker) != null) {
+                return;
+            }
+            CatalogSchema schema = schemas.get(db);
+            if (schema == null) {
+                try (Connection src = sessions.fresh(Side.SOURCE, db)) {
+                    schema = CatalogSchema.read(src, config.schema().ownershipAndGrants(), CatalogSchema.keywords(tgt));
+                }
+            }
+            long started = System.nanoTime();
+            buildIndexes(db, schema.indexes());
+            List<String> rest = new ArrayList<>(schema.afterData());
+            if (!deferForeignKeys) {
+                rest.addAll(schema.foreignKeys());
+            }
+            Queries.inTransaction(tgt, () -> {
+                Queries.execute(tgt, "SET LOCAL check_function_bodies = off");
+                for (String statement : rest) {
+                    try {
+                        Queries.execute(tgt, statement);
+                    } catch (SQLException e) {
+                        throw PgMigrateException.fromSql(CoreErrorCode.SCHEMA_COPY_FAILED, db, "cannot create on the"
+                                + " target after the data: " + CatalogSchema.firstLine(statement), e);
+                    }
+                }
+                Queries.execute(tgt, "CREATE TABLE " + marker + " ()");
+            });
+            LOG.info("{}: built {} indexes and ran {} more statements after the data in {} ms", db,
+                    schema.indexes().size(), rest.size(), (System.nanoTime() - started) / 1_000_000);
+        }
+    }
+
+    /** Creates the foreign keys that waited for PostgreSQL's table synchronisation, once every table is ready. */
+    private void pendingForeignKeys(String db, Journal.DatabaseEntry entry) throws SQLException {
+        if (!entry.flag(Flag.FOREIGN_KEYS_PENDING)) {
+            return;
+        }
+        try (Mdc.Scope onTarget = Mdc.side(Side.TARGET); Connection tgt = sessions.fresh(Side.TARGET, db);
+             Connection src = sessions.fresh(Side.SOURCE, db)) {
+            CatalogSchema schema = CatalogSchema.read(src, config.schema().ownershipAndGrants(),
+                    CatalogSchema.keywords(tgt));
+            String marker = quote(names.fence(db)) + ".foreign_keys";
+            if (Queries.string(tgt, "SELECT to_regclass(?)::text", marker) == null) {
+                Queries.inTransaction(tgt, () -> {
+                    for (String statement : schema.foreignKeys()) {
+                        Queries.execute(tgt, statement);
+                    }
+                    Queries.execute(tgt, "CREATE TABLE " + marker + " ()");
+                });
+                LOG.info("{}: created {} foreign keys now that every table is copied", db, schema.foreignKeys().size());
+            }
+        }
+        entry.unmark(Flag.FOREIGN_KEYS_PENDING);
+    }
+
+    /** Builds indexes several at once, each on a target session of its own, as many as the copy has workers. */
+    private void buildIndexes(String db, List<String> indexes) throws SQLException {
+        if (indexes.isEmpty()) {
+            return;
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(
+                Math.min(indexes.size(), copyWorkers(db)), r -> {
+                    Thread t = new Thread(r, "pgmigrate-index");
+                    t.setDaemon(true);
+                    return t;
+                });
+        try {
+            List<java.util.concurrent.Future<?>> builds = new ArrayList<>();
+            // Largest tables' indexes are not known here; the order is the schema's, which groups a table's indexes.
+            for (String ddl : indexes) {
+                builds.add(pool.submit(Mdc.carrying(() -> {
+                    try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db); Mdc.Scope onTarget = Mdc.side(Side.TARGET);
+                         Connection c = sessions.fresh(Side.TARGET, db)) {
+                        Queries.execute(c, "SET statement_timeout = 0");
+                        Queries.execute(c, ddl);
+                    } catch (SQLException e) {
+                        throw PgMigrateException.fromSql(CoreErrorCode.SCHEMA_COPY_FAILED, db, "cannot build on the"
+                                + " target: " + CatalogSchema.firstLine(ddl), e);
+                    }
+                })));
+            }
+            for (java.util.concurrent.Future<?> f : builds) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof RuntimeException r) {
+                        throw r;
+                    }
+                    throw new IllegalStateException(e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new PgMigrateException(CoreErrorCode.INTERRUPTED, db, "interrupted while building indexes", e);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /**
+     * Called by the copy once every row of a database is on the target: builds what follows the data, then starts
+     * the stream on the copy's slot. The subscription copies nothing; its worker starts at the slot's consistent
+     * point, which is where the copy's snapshot ends.
+     */
+    private void copied(InitialCopy.DatabaseCopy copy) throws SQLException {
+        String db = copy.name();
+        Journal.DatabaseEntry entry = journal().database(db);
+        afterData(db, false);
+        if (copy.slot() != null) {
+            copy.slot().close(); // the snapshot has served
+        }
+        try (Connection src = sessions.fresh(Side.SOURCE, db); Connection tgt = sessions.fresh(Side.TARGET, db)) {
+            link(db).ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db),
+                    new NativeLink.Options(false, false, true, false));
+            entry.copy(Optional.empty());
+            Queries.execute(tgt, "DROP TABLE IF EXISTS " + copyMarkers(db));
+        }
+        phase(db, entry, Phase.STREAMING);
+    }
+
+    /**
+     * How many chunks are copied at once: the configured number, or else 4, never more than both servers have
+     * connections to spare for (each worker holds one on each side).
+     */
+    private int copyWorkers(String db) {
+        if (config.copy().workers() > 0) {
+            return config.copy().workers();
+        }
+        try {
+            int spare = Integer.MAX_VALUE;
+            for (Side side : Side.values()) {
+                spare = Math.min(spare, Integer.parseInt(Queries.string(sessions.get(side, db), """
+                        SELECT current_setting('max_connections')::int
+                               - current_setting('superuser_reserved_connections')::int
+                               - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
+                        """)));
+            }
+            // Half of what is spare, keeping room for the application and for the migration's other sessions.
+            return Math.max(1, Math.min(4, spare / 2 - 2));
+        } catch (SQLException e) {
+            return 2;
         }
     }
 
@@ -522,6 +922,18 @@ final class DefaultMigration implements Migration {
                     continue;
                 }
                 try {
+                    Optional<CopyRecord> copy = entry.copy();
+                    if (copy.isPresent() && publisher == Side.SOURCE && recorded != Phase.CUTTING_OVER
+                            && !link(db).subscriptionEnabled(sessions.target(db))) {
+                        out.add(copyStatus(db, copy.get(), driving));
+                        continue;
+                    }
+                    if (driving && entry.flag(Flag.FOREIGN_KEYS_PENDING) && publisher == Side.SOURCE) {
+                        LinkState before = link(db).read(sessions.source(db), sessions.target(db));
+                        if (before.allTablesReady()) {
+                            pendingForeignKeys(db, entry);
+                        }
+                    }
                     NativeLink link = link(publisher, db);
                     LinkState s = link.read(sessions.get(publisher, db), sessions.get(publisher.other(), db));
                     Phase phase;
@@ -579,6 +991,45 @@ final class DefaultMigration implements Migration {
             }
         }
         return new MigrationStatus(config.name(), Instant.now(), out);
+    }
+
+    /**
+     * A database whose initial copy pgmigrate runs: each table's progress from the copy this process runs, or from the
+     * journal when another process runs it; the lag is what the slot keeps meanwhile.
+     */
+    private DatabaseStatus copyStatus(String db, CopyRecord record, boolean driving) throws SQLException {
+        Optional<InitialCopy.DatabaseCopy> live = liveCopy(db);
+        List<io.pgmigrate.TableStatus> tables = live.isPresent() && !live.get().chunks().isEmpty()
+                ? live.get().tables() : tablesOf(record);
+        Phase phase = Phase.COPYING;
+        String message = "";
+        if (live.isPresent() && !live.get().failure().isEmpty()) {
+            phase = Phase.FAILED;
+            message = "the initial copy stopped: " + live.get().failure() + "; call start() to resume it";
+        } else if (live.isEmpty() && driving) {
+            phase = Phase.FAILED;
+            message = "the initial copy does not run (the process that ran it ended); call start() to resume it";
+        }
+        Lsn current = Lsn.parse(Queries.string(sessions.source(db), "SELECT pg_current_wal_insert_lsn()::text"));
+        Lsn from = record.consistentPoint().equals(Lsn.ZERO) ? current : record.consistentPoint();
+        return new DatabaseStatus(db, phase, current, from, current.bytesAfter(from), Duration.ZERO, tables, message);
+    }
+
+    /** Each table's progress as the journal has it: done or not, with the rows and bytes of its finished chunks. */
+    private static List<io.pgmigrate.TableStatus> tablesOf(CopyRecord record) {
+        Map<TableRef, long[]> sums = new java.util.LinkedHashMap<>();
+        for (CopyRecord.ChunkRecord c : record.chunks()) {
+            long[] s = sums.computeIfAbsent(new TableRef(c.schema(), c.table()), t -> new long[4]);
+            s[0] += c.rows();
+            s[1] += c.bytes();
+            s[2]++;
+            s[3] += c.done() ? 1 : 0;
+        }
+        List<io.pgmigrate.TableStatus> out = new ArrayList<>();
+        sums.forEach((t, s) -> out.add(new io.pgmigrate.TableStatus(t.schema(), t.name(), s[3] == s[2]
+                ? io.pgmigrate.CopyState.CATCHING_UP : s[3] > 0 ? io.pgmigrate.CopyState.COPYING
+                : io.pgmigrate.CopyState.PENDING, -1, s[0], s[1])));
+        return out;
     }
 
     /**
@@ -831,6 +1282,7 @@ final class DefaultMigration implements Migration {
             throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle of a"
                     + " cutover; call cutover() to finish it or rollback() to undo it, then complete()");
         }
+        stopCopies();
         for (String db : config.databases()) {
             try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
                 Journal.DatabaseEntry entry = journal().database(db);
@@ -879,8 +1331,14 @@ final class DefaultMigration implements Migration {
 
     @Override
     public synchronized void close() {
+        stopCopies();
         sessions.close();
         owner.close();
+    }
+
+    /** Stops every copy this object runs; a chunk being copied is rolled back, and the snapshots end. */
+    private void stopCopies() {
+        copies.forEach(InitialCopy::close);
     }
 
     private void phase(String db, Journal.DatabaseEntry entry, Phase phase) {

@@ -250,7 +250,7 @@ class CutoverCrashIT {
      * Reads the child's output until {@code line}, for two minutes at most (a read from a pipe ignores interrupts, so
      * the test's own timeout could not end it): a child that gets stuck is killed, which ends the read.
      */
-    private static void awaitLine(Process child, String line, Path state, String name) throws Exception {
+    static void awaitLine(Process child, String line, Path state, String name) throws Exception {
         BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
         CompletableFuture<String> reached = CompletableFuture.supplyAsync(() -> {
             try {

@@ -32,10 +32,13 @@ public final class Preflight {
     private final Journal journal;
     private final MigrationConfig.SchemaSettings schema;
     private PgMigrateException connectionFailure;
+    /** The configured number of copy workers; 0 when pgmigrate sizes it to the servers. */
+    private final int copyWorkers;
 
     public Preflight(Connector source, Connector target, List<String> databases, ObjectNames names, Journal journal,
-                     MigrationConfig.SchemaSettings schema) {
+                     MigrationConfig.SchemaSettings schema, int copyWorkers) {
         this.schema = schema;
+        this.copyWorkers = copyWorkers;
         this.source = source;
         this.target = target;
         this.databases = databases;
@@ -73,7 +76,7 @@ public final class Preflight {
                     + e.getMessage(), ""));
             return new PreflightReport(findings);
         }
-        new ServerChecks(src, tgt, newLinks, databases.size(), findings).run();
+        new ServerChecks(src, tgt, newLinks, databases.size(), copyWorkers, findings).run();
         if (schema.strategy() == SchemaStrategy.PG_DUMP) {
             try {
                 PgDump found = PgDump.find(schema.pgDump(), src.major(), tgt.major());

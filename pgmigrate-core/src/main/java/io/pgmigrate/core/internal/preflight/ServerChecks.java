@@ -91,9 +91,12 @@ final class ServerChecks {
     private final Side target;
     private final int newLinks;
     private final int databases;
+    /** The configured copy workers, 0 when pgmigrate sizes them to the servers' spare connections. */
+    private final int copyWorkers;
     private final List<Finding> findings;
 
-    ServerChecks(Side source, Side target, int newLinks, int databases, List<Finding> findings) {
+    ServerChecks(Side source, Side target, int newLinks, int databases, int copyWorkers, List<Finding> findings) {
+        this.copyWorkers = copyWorkers;
         this.source = source;
         this.target = target;
         this.newLinks = newLinks;
@@ -302,8 +305,9 @@ final class ServerChecks {
     }
 
     private void connections(Side s) {
-        // The migration keeps a connection per database per side, plus short ones for checks and the fence.
-        int needed = databases * 2 + 2;
+        // The migration keeps a connection per database per side, plus short ones for checks and the fence, plus one
+        // per copy worker on each side while the initial copy runs (sized to what is spare when not configured).
+        int needed = databases * 2 + 2 + Math.max(1, copyWorkers);
         int free = s.setting("max_connections") - s.connections();
         if (free < needed) {
             add(Severity.WARNING, "connection_limit", s.name() + ": max_connections", "the " + s.name() + " has "

@@ -22,16 +22,21 @@ import java.util.Set;
  * inherited) are in {@link #notCopied()}, objects it cannot create (base types and text search parsers in C, a
  * dependency cycle no shell breaks) in {@link #refused()}.
  *
- * @param tables     the tables to replicate, in name order
- * @param beforeData the DDL a table needs before rows arrive, in dependency order: schemas to views
- * @param afterData  what can be built once the rows are there: secondary indexes, foreign keys, replica identity,
- *                   triggers, rules, row-level security, comments
- * @param notCopied  objects left out, each with the reason; they do not stop a copy
- * @param refused    objects the copy cannot create, each with the reason and the fix: a copy is refused while any
- *                   is here ({@link #requireCopyable})
+ * @param tables      the tables to replicate, in name order
+ * @param beforeData  the DDL a table needs before rows arrive, in dependency order: schemas to views
+ * @param indexes     the indexes built once the rows are there, a plain table's key indexes among them: each one
+ *                    {@code CREATE INDEX IF NOT EXISTS}, independent of the others, so they may be built at once and
+ *                    again after a crash
+ * @param afterData   what comes after the indexes, in dependency order: keys taking over their index, replica
+ *                    identity, triggers, rules, row-level security, comments
+ * @param foreignKeys the foreign keys and what depends on them, last: they check every row they cover
+ * @param notCopied   objects left out, each with the reason; they do not stop a copy
+ * @param refused     objects the copy cannot create, each with the reason and the fix: a copy is refused while any
+ *                    is here ({@link #requireCopyable})
  */
-public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List<String> afterData,
-                            List<String> notCopied, List<Refusal> refused) {
+public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List<String> indexes,
+                            List<String> afterData, List<String> foreignKeys, List<String> notCopied,
+                            List<Refusal> refused) {
 
     /**
      * An object the copy cannot create.
@@ -168,18 +173,25 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
     public CatalogSchema {
         tables = List.copyOf(tables);
         beforeData = List.copyOf(beforeData);
+        indexes = List.copyOf(indexes);
         afterData = List.copyOf(afterData);
+        foreignKeys = List.copyOf(foreignKeys);
         notCopied = List.copyOf(notCopied);
         refused = List.copyOf(refused);
     }
 
-    /**
-     * Everything, for a copy whose data arrives through the subscription into a complete schema: {@link #beforeData()}
-     * then {@link #afterData()}.
-     */
+    /** Everything, in an order that creates it on an empty database: before the data, then after it. */
     public List<String> statements() {
         List<String> all = new ArrayList<>(beforeData);
+        all.addAll(afterDataStatements());
+        return all;
+    }
+
+    /** What comes after the data, in one list: indexes, then the rest, then foreign keys. */
+    public List<String> afterDataStatements() {
+        List<String> all = new ArrayList<>(indexes);
         all.addAll(afterData);
+        all.addAll(foreignKeys);
         return all;
     }
 
@@ -221,13 +233,36 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
                     + " wrapper instead), or use SchemaStrategy.PG_DUMP or NONE"));
         }
         List<String> before = new ArrayList<>();
+        List<String> indexes = new ArrayList<>();
         List<String> after = new ArrayList<>();
+        List<String> foreignKeys = new ArrayList<>();
+        Set<CatalogObject.Ref> withForeignKeys = new HashSet<>();
         for (CatalogObject o : ordered) {
-            (o.stage() == CatalogObject.Stage.BEFORE_DATA ? before : after).addAll(o.ddl());
+            if (o.stage() == CatalogObject.Stage.BEFORE_DATA) {
+                before.addAll(o.ddl());
+            } else if (o.kind().equals("foreign key") || o.needs().stream().anyMatch(withForeignKeys::contains)) {
+                withForeignKeys.add(o.ref());
+                foreignKeys.addAll(o.ddl());
+            } else if (o.kind().equals("index")) {
+                indexes.add(ifNotExists(o.ddl().get(0)));
+                after.addAll(o.ddl().subList(1, o.ddl().size()));
+            } else {
+                after.addAll(o.ddl());
+            }
         }
         List<TableRef> tableList = new ArrayList<>(reader.replicated.values());
         tableList.sort(null);
-        return new CatalogSchema(tableList, before, after, reader.notCopied, refused);
+        return new CatalogSchema(tableList, before, indexes, after, foreignKeys, reader.notCopied, refused);
+    }
+
+    /** {@code CREATE [UNIQUE] INDEX name ...} as pg_get_indexdef prints it, made {@code IF NOT EXISTS}. */
+    static String ifNotExists(String createIndex) {
+        for (String prefix : List.of("CREATE UNIQUE INDEX ", "CREATE INDEX ")) {
+            if (createIndex.startsWith(prefix)) {
+                return prefix + "IF NOT EXISTS " + createIndex.substring(prefix.length());
+            }
+        }
+        throw new IllegalArgumentException("not an index definition: " + createIndex);
     }
 
     /** The words a server needs quoted as names: its keywords other than the unreserved ones. */
@@ -299,7 +334,8 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
         return String.join(", ", names) + (refs.size() > 5 ? ", ..." : "");
     }
 
-    private static String firstLine(String s) {
+    /** The first line of a statement, for messages. */
+    public static String firstLine(String s) {
         int nl = s.indexOf('\n');
         return nl < 0 ? s : s.substring(0, nl) + " ...";
     }

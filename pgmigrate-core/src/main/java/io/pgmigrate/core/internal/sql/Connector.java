@@ -90,10 +90,24 @@ public final class Connector {
      */
     public Connection connect(String database, String extraOptions) {
         AtomicInteger attempt = new AtomicInteger();
-        return Retry.decorateSupplier(retry, () -> attempt(database, extraOptions, attempt.incrementAndGet())).get();
+        return Retry.decorateSupplier(retry, () -> attempt(database, extraOptions, attempt.incrementAndGet(), false))
+                .get();
     }
 
-    private Connection attempt(String database, String extraOptions, int attempt) {
+    /**
+     * A logical replication connection to {@code database} ({@code replication=database}): it takes replication
+     * commands such as {@code CREATE_REPLICATION_SLOT} besides SQL, over the simple query protocol only. Never checked
+     * with {@link Connection#isValid}: pgjdbc sends {@code IDENTIFY_SYSTEM} for that, and any command ends the
+     * snapshot a slot exported on this connection. No socket timeout: creating a slot waits for every transaction
+     * that was running to end.
+     */
+    public Connection connectForReplication(String database, String extraOptions) {
+        AtomicInteger attempt = new AtomicInteger();
+        return Retry.decorateSupplier(retry, () -> attempt(database, extraOptions, attempt.incrementAndGet(), true))
+                .get();
+    }
+
+    private Connection attempt(String database, String extraOptions, int attempt, boolean replication) {
         Properties props = new Properties();
         endpoint.properties().forEach(props::setProperty);
         endpoint.user().ifPresent(u -> props.setProperty("user", u));
@@ -110,6 +124,13 @@ public final class Connector {
                 : Math.min(sessionSocketTimeout, timeoutSeconds)));
         props.putIfAbsent("ApplicationName", "pgmigrate");
         props.putIfAbsent("tcpKeepAlive", "true");
+        if (replication) {
+            // pgjdbc sends replication=database only when it may assume 9.4 or later; a walsender speaks the simple
+            // query protocol only.
+            props.setProperty("replication", "database");
+            props.setProperty("assumeMinServerVersion", "10");
+            props.setProperty("preferQueryMode", "simple");
+        }
         String options = props.getProperty("options");
         String ours = extraOptions.isEmpty() ? SESSION_OPTIONS : SESSION_OPTIONS + " " + extraOptions;
         props.setProperty("options", options == null ? ours : options + " " + ours);
@@ -122,9 +143,9 @@ public final class Connector {
             throw classify(database, e, attempt, timedOut);
         }
         try {
-            c.setNetworkTimeout(Runnable::run, sessionSocketTimeout * 1000);
+            c.setNetworkTimeout(Runnable::run, replication ? 0 : sessionSocketTimeout * 1000);
             c.setAutoCommit(true);
-            if (c.getMetaData().getDatabaseMajorVersion() >= 14) {
+            if (!replication && c.getMetaData().getDatabaseMajorVersion() >= 14) {
                 // The migration's sessions are kept open and sit idle between calls (the lock's session for the
                 // whole migration): a server's idle_session_timeout must not end them, least of all inside a cutover.
                 // Not in the startup packet: PostgreSQL 12 and 13 refuse a setting they do not know.

@@ -4,6 +4,7 @@ import io.pgmigrate.Phase;
 
 import java.util.Collections;
 import java.util.EnumSet;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -11,19 +12,26 @@ import java.util.Set;
  *
  * @param phase where the database's migration stands
  * @param flags the objects the migration created on it and the steps it finished
+ * @param copy  the initial copy pgmigrate runs itself, while it runs (empty before and after, and when the
+ *              subscription copies)
  */
-public record DatabaseRecord(Phase phase, Set<Flag> flags) {
+public record DatabaseRecord(Phase phase, Set<Flag> flags, Optional<CopyRecord> copy) {
 
-    public static final DatabaseRecord EMPTY = new DatabaseRecord(Phase.NOT_STARTED, Set.of());
+    public static final DatabaseRecord EMPTY = new DatabaseRecord(Phase.NOT_STARTED, Set.of(), Optional.empty());
 
     public DatabaseRecord {
         phase = phase == null ? Phase.NOT_STARTED : phase;
+        copy = copy == null ? Optional.empty() : copy;
         // ordered by declaration, so the journal's text is stable
         flags = flags == null || flags.isEmpty() ? Set.of() : Collections.unmodifiableSet(EnumSet.copyOf(flags));
     }
 
     public DatabaseRecord withPhase(Phase p) {
-        return new DatabaseRecord(p, flags);
+        return new DatabaseRecord(p, flags, copy);
+    }
+
+    public DatabaseRecord withCopy(Optional<CopyRecord> c) {
+        return new DatabaseRecord(phase, flags, c);
     }
 
     public DatabaseRecord with(Flag flag, boolean set) {
@@ -33,6 +41,6 @@ public record DatabaseRecord(Phase phase, Set<Flag> flags) {
         } else {
             f.remove(flag);
         }
-        return new DatabaseRecord(phase, f);
+        return new DatabaseRecord(phase, f, copy);
     }
 }

@@ -23,6 +23,11 @@ public enum Flag {
     TARGET_DATABASE_CREATED,
     /** The schema was copied to the target. */
     SCHEMA_COPIED,
+    /**
+     * The foreign keys wait for PostgreSQL's table synchronisation to fill the tables a cut-short copy left empty
+     * (they would refuse the rows that point into them until then).
+     */
+    FOREIGN_KEYS_PENDING,
     /** The outbound link a cutover prepared, not yet part of a finished cutover. */
     OUTBOUND_CREATED_BY_CUTOVER,
     /** The outbound link a rollback prepared, not yet part of a finished rollback. */

@@ -193,6 +193,23 @@ public final class Journal {
             }
         }
 
+        /** The initial copy pgmigrate runs itself, while it runs. */
+        public Optional<CopyRecord> copy() {
+            synchronized (Journal.this) {
+                return doc.database(database).copy();
+            }
+        }
+
+        /** Replaces the copy's record (empty: forgets it) and saves the journal. */
+        public void copy(Optional<CopyRecord> copy) {
+            change(r -> r.withCopy(copy));
+        }
+
+        /** Applies a change to the copy's record, when there is one, and saves the journal. */
+        public void changeCopy(UnaryOperator<CopyRecord> change) {
+            change(r -> r.withCopy(r.copy().map(change)));
+        }
+
         /** Records a phase and saves the journal. */
         public void phase(Phase phase) {
             change(r -> r.withPhase(phase));

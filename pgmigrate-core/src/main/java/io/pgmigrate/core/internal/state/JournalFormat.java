@@ -26,12 +26,13 @@ import java.util.Map;
  *
  * <p>Formats: 1 kept each database's objects as boolean members ({@code "publication": true}) and a finished move's
  * steps as {@code [name, nanoseconds]} pairs; 2 keeps them as a {@code flags} list and as {@code {name, duration}}
- * objects.
+ * objects; 3 adds a database's {@code copy} (the initial copy pgmigrate runs itself, chunk by chunk), which a format 2
+ * document never has, so it reads as 3 unchanged.
  */
 public final class JournalFormat {
 
     /** The format this version writes. */
-    public static final int CURRENT = 2;
+    public static final int CURRENT = 3;
 
     /** Format 1's member names of the database flags. */
     private static final Map<String, Flag> V1_FLAGS = Map.of(

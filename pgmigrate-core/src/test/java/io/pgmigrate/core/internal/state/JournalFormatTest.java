@@ -129,10 +129,29 @@ class JournalFormatTest {
 
     @Test
     void aJournalOfANewerFormatIsRefusedNamingBothFormats() {
-        String newer = FORMAT_1.replace("\"format\": 1", "\"format\": 3");
+        int next = JournalFormat.CURRENT + 1;
+        String newer = FORMAT_1.replace("\"format\": 1", "\"format\": " + next);
         assertThatThrownBy(() -> JournalFormat.read(newer)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("written by a newer pgmigrate (journal format 3; this version reads formats 1"
-                        + " to " + JournalFormat.CURRENT + ")");
+                .hasMessageContaining("written by a newer pgmigrate (journal format " + next + "; this version reads"
+                        + " formats 1 to " + JournalFormat.CURRENT + ")");
+    }
+
+    @Test
+    void anInitialCopysChunksSurviveTheRoundTripAndAFormat2DocumentReadsWithoutOne() {
+        CopyRecord copy = new CopyRecord(Lsn.parse("0/4AA7A98"), "00000008-00000002-1", List.of(
+                new CopyRecord.ChunkRecord("public", "orders", "public", "orders_2026", 0, 2, true, 1200, 98_304),
+                new CopyRecord.ChunkRecord("public", "orders", "public", "orders_2026", 1, 2, false, 0, 0)));
+        JournalDocument doc = JournalDocument.create("shop", "src", "tgt", T0)
+                .withDatabase("app", DatabaseRecord.EMPTY.withCopy(Optional.of(copy)));
+        JournalDocument back = JournalFormat.read(JournalFormat.write(doc));
+        assertThat(back.database("app").copy()).contains(copy);
+        assertThat(back.database("app").copy().orElseThrow().complete()).isFalse();
+
+        String format2 = JournalFormat.write(JournalDocument.create("shop", "src", "tgt", T0)
+                .withDatabase("app", DatabaseRecord.EMPTY.withPhase(Phase.STREAMING)))
+                .replace("\"format\" : " + JournalFormat.CURRENT, "\"format\" : 2");
+        assertThat(JournalFormat.read(format2).database("app").copy()).isEmpty();
+        assertThat(JournalFormat.read(format2).database("app").phase()).isEqualTo(Phase.STREAMING);
     }
 
     @Test

@@ -9,7 +9,9 @@ import io.pgmigrate.Side;
 import io.pgmigrate.TableStatus;
 import io.pgmigrate.core.internal.Mdc;
 import io.pgmigrate.core.internal.Waits;
+import io.pgmigrate.core.internal.copy.SnapshotSlot;
 import io.pgmigrate.core.internal.schema.TableRef;
+import io.pgmigrate.core.internal.sql.Connector;
 import io.pgmigrate.core.internal.sql.Queries;
 import io.pgmigrate.core.internal.state.Flag;
 import io.pgmigrate.core.internal.state.Journal;
@@ -241,7 +243,7 @@ public final class NativeLink {
                 // the subscription committed. Nothing has consumed it, so it is safe to drop and create afresh.
                 dropSlot(source);
             }
-            if (!options.createSlot() && !slotExists) {
+            if (!options.createSlot() && !slotExists && options.enabled()) {
                 throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, database, "replication slot " + slot
                         + " must exist before subscription " + subscription + " is created");
             }
@@ -279,6 +281,59 @@ public final class NativeLink {
             Queries.first(source, "SELECT pg_create_logical_replication_slot(?, 'pgoutput')", rs -> null, slot);
             LOG.info("{}: created replication slot {}", database, slot);
         }
+    }
+
+    /**
+     * Creates the link's slot with an exported snapshot, for a copy pgmigrate runs itself ({@link SnapshotSlot}). A
+     * slot of ours found there already (a copy that ended before its stream started) is dropped first: nothing has
+     * consumed it, and its snapshot ended with the process that created it.
+     */
+    public SnapshotSlot createSlotWithSnapshot(Connection source, Connector replication) throws SQLException {
+        try (Mdc.Scope onSide = Mdc.side(publisher())) {
+            if (slotExists(source)) {
+                requireOurs(subscriptionFlag(), slot, "replication slot",
+                        "SELECT pg_drop_replication_slot(" + literal(slot) + ")");
+                dropSlot(source);
+            }
+            journal.mark(subscriptionFlag());
+            return SnapshotSlot.create(replication, database, slot);
+        }
+    }
+
+    /** Whether the subscription exists and is enabled. */
+    public boolean subscriptionEnabled(Connection target) throws SQLException {
+        return subscription(target).map(Subscription::enabled).orElse(false);
+    }
+
+    /** Whether the link's slot exists on the publisher. */
+    public boolean slotPresent(Connection source) throws SQLException {
+        return slotExists(source);
+    }
+
+    /** Drops the link's slot, when it is there and ours. */
+    public void dropOwnSlot(Connection source) throws SQLException {
+        if (journal.flag(subscriptionFlag()) && slotExists(source)) {
+            dropSlot(source);
+        }
+    }
+
+    /**
+     * Adds the publication's tables the subscription lacks; PostgreSQL's table synchronisation copies each of them
+     * in a snapshot of its own and joins it to the stream once it caught up.
+     */
+    public void refreshCopying(Connection target) throws SQLException {
+        try (Mdc.Scope onSide = Mdc.side(subscriber())) {
+            Queries.execute(target, "ALTER SUBSCRIPTION " + quote(subscription)
+                    + " REFRESH PUBLICATION WITH (copy_data = true)");
+            LOG.info("{}: subscription {} copies the tables it lacked", database, subscription);
+        }
+    }
+
+    /** The tables the publication publishes. */
+    public List<TableRef> published(Connection publisher) throws SQLException {
+        List<TableRef> out = new ArrayList<>(publishedTables(publisher));
+        out.sort(null);
+        return out;
     }
 
     /**
