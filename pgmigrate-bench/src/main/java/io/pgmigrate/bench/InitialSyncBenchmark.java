@@ -38,7 +38,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Arguments: {@code --datasets big,many}, {@code --big-rows N} (default 8,000,000, about 1.1 GB),
  * {@code --many-scale N} (default 1, about 0.5 GB), {@code --source M}, {@code --target M} (majors),
- * {@code --workers N} (pgmigrate's copy workers; default: its own sizing).
+ * {@code --workers N} (pgmigrate's copy workers; default: its own sizing), {@code --paths pgmigrate,native,dump,pgcopydb}
+ * (the references to run; pgmigrate always runs), {@code --verify false} (skip pgmigrate's digest check).
  */
 public final class InitialSyncBenchmark {
 
@@ -59,6 +60,8 @@ public final class InitialSyncBenchmark {
         int sourceMajor = intArg(args, "--source", 14);
         int targetMajor = intArg(args, "--target", 18);
         int workers = intArg(args, "--workers", 0);
+        boolean verify = !stringArg(args, "--verify", "true").equals("false");
+        List<String> paths = List.of(stringArg(args, "--paths", "pgmigrate,native,dump,pgcopydb").split(","));
         log("initial sync benchmark: datasets %s, PostgreSQL %d -> %d", datasets, sourceMajor, targetMajor);
 
         Optional<Path> pgDump = findTool("pg_dump", sourceMajor);
@@ -84,19 +87,25 @@ public final class InitialSyncBenchmark {
 
                 List<Result> results = new ArrayList<>();
                 results.add(onFreshTarget(targetMajor, target -> runPgmigrate(source, target, dataset, workers,
-                        work)));
+                        verify, work)));
                 if (pgDump.isPresent() && psql.isPresent()) {
-                    results.add(onFreshTarget(targetMajor, target -> checked(rows, target, dataset,
-                            runNative(pgDump.get(), psql.get(), source, target, dataset))));
-                    results.add(onFreshTarget(targetMajor, target -> checked(rows, target, dataset,
-                            runDumpRestore(pgDump.get(), psql.get(), source, target, dataset))));
+                    if (paths.contains("native")) {
+                        results.add(onFreshTarget(targetMajor, target -> checked(rows, target, dataset,
+                                runNative(pgDump.get(), psql.get(), source, target, dataset))));
+                    }
+                    if (paths.contains("dump")) {
+                        results.add(onFreshTarget(targetMajor, target -> checked(rows, target, dataset,
+                                runDumpRestore(pgDump.get(), psql.get(), source, target, dataset))));
+                    }
                 } else {
                     results.add(new Result("native subscription", -1, "no pg_dump >= " + sourceMajor + " and psql"
                             + " on PATH"));
                     results.add(new Result("pg_dump | psql", -1, "no pg_dump >= " + sourceMajor + " and psql on"
                             + " PATH"));
                 }
-                if (pgcopydb.isPresent()) {
+                if (!paths.contains("pgcopydb")) {
+                    log("%s: pgcopydb left out (--paths)", dataset);
+                } else if (pgcopydb.isPresent()) {
                     results.add(onFreshTarget(targetMajor, target -> checked(rows, target, dataset,
                             runPgcopydb(pgcopydb.get(), source, target, dataset, work))));
                 } else {
@@ -189,7 +198,7 @@ public final class InitialSyncBenchmark {
     }
 
     private static Result runPgmigrate(PostgresServer source, PostgresServer target, String db, int workers,
-                                       Path work) throws IOException {
+                                       boolean verify, Path work) throws IOException {
         log("%s: pgmigrate start() to in sync ...", db);
         Path state = Files.createTempDirectory(work, "state");
         long t = System.nanoTime();
@@ -202,21 +211,24 @@ public final class InitialSyncBenchmark {
             m.start();
             m.awaitInSync(Duration.ofHours(2));
             double elapsed = seconds(t);
-            log("%s: pgmigrate %.1f s; verifying ...", db, elapsed);
-            VerificationReport v = m.verify();
-            if (!v.matches()) {
-                throw new IllegalStateException("pgmigrate's copy differs from the source: " + v.mismatches());
+            log("%s: pgmigrate %.1f s%s", db, elapsed, verify ? "; verifying ..." : "");
+            if (verify) {
+                VerificationReport v = m.verify();
+                if (!v.matches()) {
+                    throw new IllegalStateException("pgmigrate's copy differs from the source: " + v.mismatches());
+                }
             }
             m.complete();
-            return new Result("pgmigrate", elapsed, "verified: every table's digest matches");
+            return new Result("pgmigrate", elapsed, verify ? "verified: every table's digest matches"
+                    : "not verified (--verify false)");
         }
     }
 
     private static Result runNative(Path pgDump, Path psql, PostgresServer source, PostgresServer target, String db)
             throws Exception {
         log("%s: native subscription ...", db);
-        target.createDatabase(db);
         long t = System.nanoTime();
+        target.createDatabase(db); // timed, as pgmigrate's own creation of the database is
         pipe(List.of(dump(pgDump, source, db, "--schema-only"), restore(psql, target, db)));
         try (Connection s = source.connect(db); Connection c = target.connect(db);
              Statement ss = s.createStatement(); Statement ts = c.createStatement()) {
@@ -246,8 +258,8 @@ public final class InitialSyncBenchmark {
     private static Result runDumpRestore(Path pgDump, Path psql, PostgresServer source, PostgresServer target,
                                          String db) throws Exception {
         log("%s: pg_dump | psql ...", db);
-        target.createDatabase(db);
         long t = System.nanoTime();
+        target.createDatabase(db);
         pipe(List.of(dump(pgDump, source, db), restore(psql, target, db)));
         double elapsed = seconds(t);
         log("%s: pg_dump | psql %.1f s", db, elapsed);
@@ -257,9 +269,9 @@ public final class InitialSyncBenchmark {
     private static Result runPgcopydb(Path pgcopydb, PostgresServer source, PostgresServer target, String db,
                                       Path work) throws Exception {
         log("%s: pgcopydb clone ...", db);
-        target.createDatabase(db);
         Path dir = Files.createTempDirectory(work, "pgcopydb");
         long t = System.nanoTime();
+        target.createDatabase(db);
         ProcessBuilder pb = new ProcessBuilder(pgcopydb.toString(), "clone", "--source", uri(source, db),
                 "--target", uri(target, db), "--table-jobs", "2", "--index-jobs", "2",
                 "--split-tables-larger-than", "128MB", "--no-owner", "--dir", dir.toString())

@@ -274,7 +274,7 @@ final class DefaultMigration implements Migration {
                 }
             }
             copies.add(run);
-            int workers = copyWorkers(toCopy.get(0).name());
+            workers = copyWorkers(toCopy.get(0).name());
             LOG.info("copying {} database(s) with {} workers", toCopy.size(), workers);
             run.start(workers);
         }
@@ -449,6 +449,8 @@ final class DefaultMigration implements Migration {
         }
     }
 
+    /** The copy's worker count as sized at the last start(); what comes after the data uses as many sessions. */
+    private volatile int workers;
     /** The schema each database's copy created before its data, kept for what comes after it. */
     private final Map<String, CatalogSchema> schemas = new java.util.concurrent.ConcurrentHashMap<>();
     /** The copies this object runs; a database is in at most one that still works on it. */
@@ -485,9 +487,10 @@ final class DefaultMigration implements Migration {
         Optional<CopyRecord> record = entry.copy();
         if (live.isPresent() && live.get().slot() != null && live.get().slot().held() && record.isPresent()) {
             // The copy stopped on an error but its snapshot is still held: the chunks not done are copied in it.
+            reconcile(db, entry, tgt); // the chunks the journal did not hear of before the copy stopped
             LOG.info("{}: resuming the initial copy in its snapshot {}", db, live.get().slot().snapshot());
             return Optional.of(new InitialCopy.DatabaseCopy(db, live.get().slot(), entry, copyMarkers(db),
-                    live.get().chunks()));
+                    live.get().chunks(), freezes()));
         }
         if (record.isPresent() && record.get().snapshot().isEmpty()) {
             // Planned, but the slot and its snapshot were never recorded: nothing was copied. Plan again.
@@ -501,7 +504,7 @@ final class DefaultMigration implements Migration {
             boolean slotThere = link.slotPresent(src);
             if (slotThere && r.complete() && !r.snapshot().isEmpty()) {
                 // Every row is there; the slot still starts where they end. Only what follows the data is missing.
-                return Optional.of(new InitialCopy.DatabaseCopy(db, null, entry, copyMarkers(db), List.of()));
+                return Optional.of(new InitialCopy.DatabaseCopy(db, null, entry, copyMarkers(db), List.of(), false));
             }
             if (slotThere && !r.snapshot().isEmpty() && !completeTables(r).isEmpty()) {
                 handOverUnfinished(db, entry, link, src, tgt);
@@ -539,7 +542,15 @@ final class DefaultMigration implements Migration {
             slot.close();
             throw e;
         }
-        return Optional.of(new InitialCopy.DatabaseCopy(db, slot, entry, copyMarkers(db), plan));
+        return Optional.of(new InitialCopy.DatabaseCopy(db, slot, entry, copyMarkers(db), plan, freezes()));
+    }
+
+    /**
+     * Whether the copy may write rows frozen: with the catalog copy, nothing refers to a table before its data is
+     * there (foreign keys, triggers come after), so emptying it in the chunk's transaction is allowed.
+     */
+    private boolean freezes() {
+        return config.schema().strategy() == SchemaStrategy.CATALOG;
     }
 
     /**
@@ -659,11 +670,13 @@ final class DefaultMigration implements Migration {
                 }
             }
             long started = System.nanoTime();
-            buildIndexes(db, schema.indexes());
+            runParallel(db, schema.indexes(), "build");
+            long indexed = System.nanoTime();
             List<String> rest = new ArrayList<>(schema.afterData());
-            if (!deferForeignKeys) {
-                rest.addAll(schema.foreignKeys());
-            }
+            // Added NOT VALID (no scan) unless the table is partitioned or the key is not valid on the source; those
+            // wait, with the checks, when the tables they point to are still to be filled.
+            schema.foreignKeys().stream().filter(k -> !deferForeignKeys || k.endsWith(" NOT VALID"))
+                    .forEach(rest::add);
             Queries.inTransaction(tgt, () -> {
                 Queries.execute(tgt, "SET LOCAL check_function_bodies = off");
                 for (String statement : rest) {
@@ -676,12 +689,21 @@ final class DefaultMigration implements Migration {
                 }
                 Queries.execute(tgt, "CREATE TABLE " + marker + " ()");
             });
-            LOG.info("{}: built {} indexes and ran {} more statements after the data in {} ms", db,
-                    schema.indexes().size(), rest.size(), (System.nanoTime() - started) / 1_000_000);
+            long rested = System.nanoTime();
+            if (!deferForeignKeys) {
+                runParallel(db, schema.validations(), "check");
+            }
+            LOG.info("{}: after the data, built {} indexes in {} ms, ran {} statements in {} ms and checked {} foreign"
+                    + " keys in {} ms", db, schema.indexes().size(), (indexed - started) / 1_000_000, rest.size(),
+                    (rested - indexed) / 1_000_000, deferForeignKeys ? 0 : schema.validations().size(),
+                    (System.nanoTime() - rested) / 1_000_000);
         }
     }
 
-    /** Creates the foreign keys that waited for PostgreSQL's table synchronisation, once every table is ready. */
+    /**
+     * Adds the foreign keys that waited for PostgreSQL's table synchronisation and checks them all, once every table
+     * is ready. Runs again harmlessly: a key already there is skipped, and checking a checked key does nothing.
+     */
     private void pendingForeignKeys(String db, Journal.DatabaseEntry entry) throws SQLException {
         if (!entry.flag(Flag.FOREIGN_KEYS_PENDING)) {
             return;
@@ -690,61 +712,81 @@ final class DefaultMigration implements Migration {
              Connection src = sessions.fresh(Side.SOURCE, db)) {
             CatalogSchema schema = CatalogSchema.read(src, config.schema().ownershipAndGrants(),
                     CatalogSchema.keywords(tgt));
-            String marker = quote(names.fence(db)) + ".foreign_keys";
-            if (Queries.string(tgt, "SELECT to_regclass(?)::text", marker) == null) {
-                Queries.inTransaction(tgt, () -> {
-                    for (String statement : schema.foreignKeys()) {
-                        Queries.execute(tgt, statement);
+            for (String statement : schema.foreignKeys()) {
+                if (statement.endsWith(" NOT VALID")) {
+                    continue; // added with the rest
+                }
+                try {
+                    Queries.inTransaction(tgt, () -> Queries.execute(tgt, statement));
+                } catch (SQLException e) {
+                    if (!"42710".equals(e.getSQLState())) { // duplicate_object: added by an earlier attempt
+                        throw e;
                     }
-                    Queries.execute(tgt, "CREATE TABLE " + marker + " ()");
-                });
-                LOG.info("{}: created {} foreign keys now that every table is copied", db, schema.foreignKeys().size());
+                }
             }
+            runParallel(db, schema.validations(), "check");
+            LOG.info("{}: checked {} foreign keys now that every table is copied", db, schema.validations().size());
         }
         entry.unmark(Flag.FOREIGN_KEYS_PENDING);
     }
 
-    /** Builds indexes several at once, each on a target session of its own, as many as the copy has workers. */
-    private void buildIndexes(String db, List<String> indexes) throws SQLException {
-        if (indexes.isEmpty()) {
+    /**
+     * Runs {@code statements} several at once, each in a transaction of its own, on as many target sessions as the
+     * copy has workers (each session runs one statement after the other).
+     */
+    private void runParallel(String db, List<String> statements, String what) {
+        if (statements.isEmpty()) {
             return;
         }
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(
-                Math.min(indexes.size(), copyWorkers(db)), r -> {
-                    Thread t = new Thread(r, "pgmigrate-index");
-                    t.setDaemon(true);
-                    return t;
-                });
-        try {
-            List<java.util.concurrent.Future<?>> builds = new ArrayList<>();
-            // Largest tables' indexes are not known here; the order is the schema's, which groups a table's indexes.
-            for (String ddl : indexes) {
-                builds.add(pool.submit(Mdc.carrying(() -> {
-                    try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db); Mdc.Scope onTarget = Mdc.side(Side.TARGET);
-                         Connection c = sessions.fresh(Side.TARGET, db)) {
-                        Queries.execute(c, "SET statement_timeout = 0");
-                        Queries.execute(c, ddl);
-                    } catch (SQLException e) {
-                        throw PgMigrateException.fromSql(CoreErrorCode.SCHEMA_COPY_FAILED, db, "cannot build on the"
-                                + " target: " + CatalogSchema.firstLine(ddl), e);
+        java.util.Queue<String> queue = new java.util.concurrent.ConcurrentLinkedQueue<>(statements);
+        List<RuntimeException> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        int sessionsUsed = Math.min(statements.size(), workers > 0 ? workers : 2);
+        for (int i = 0; i < sessionsUsed; i++) {
+            Thread t = new Thread(Mdc.carrying(() -> {
+                try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db); Mdc.Scope onTarget = Mdc.side(Side.TARGET);
+                     Connection c = sessions.fresh(Side.TARGET, db)) {
+                    Queries.execute(c, "SET statement_timeout = 0");
+                    String ddl;
+                    boolean serial = false;
+                    while (failures.isEmpty() && (ddl = queue.poll()) != null) {
+                        try {
+                            // While every session has a statement, an index build's parallel workers only add
+                            // processes; the last builds get them back.
+                            boolean busy = queue.size() >= sessionsUsed;
+                            if (busy != serial) {
+                                Queries.execute(c, busy ? "SET max_parallel_maintenance_workers = 0"
+                                        : "RESET max_parallel_maintenance_workers");
+                                serial = busy;
+                            }
+                            Queries.execute(c, ddl);
+                        } catch (SQLException e) {
+                            throw PgMigrateException.fromSql(CoreErrorCode.SCHEMA_COPY_FAILED, db, "cannot " + what
+                                    + " on the target: " + CatalogSchema.firstLine(ddl), e);
+                        }
                     }
-                })));
-            }
-            for (java.util.concurrent.Future<?> f : builds) {
-                try {
-                    f.get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    if (e.getCause() instanceof RuntimeException r) {
-                        throw r;
-                    }
-                    throw new IllegalStateException(e.getCause());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new PgMigrateException(CoreErrorCode.INTERRUPTED, db, "interrupted while building indexes", e);
+                } catch (SQLException e) {
+                    failures.add(PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, db, "a session to "
+                            + what + " on the target failed", e));
+                } catch (RuntimeException e) {
+                    failures.add(e);
                 }
+            }), "pgmigrate-" + what + "-" + (i + 1));
+            t.setDaemon(true);
+            threads.add(t);
+            t.start();
+        }
+        for (Thread t : threads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new PgMigrateException(CoreErrorCode.INTERRUPTED, db, "interrupted while waiting to " + what
+                        + " on the target", e);
             }
-        } finally {
-            pool.shutdownNow();
+        }
+        if (!failures.isEmpty()) {
+            throw failures.get(0);
         }
     }
 

@@ -32,8 +32,11 @@ public final class CopyPlan {
      * @param columns its columns, quoted, generated ones left out (the target computes them)
      * @param binary  whether COPY's binary format is safe for every column: only built-in types, whose binary form
      *                every release reads alike; text otherwise
+     * @param file    its file node when planned: a table rewritten since (VACUUM FULL, CLUSTER, TRUNCATE) has
+     *                another, and its page ranges no longer hold the same rows
      */
-    public record Leaf(TableRef table, TableRef leaf, long bytes, long rows, List<String> columns, boolean binary) {
+    public record Leaf(TableRef table, TableRef leaf, long bytes, long rows, List<String> columns, boolean binary,
+                       long file) {
 
         public Leaf {
             columns = List.copyOf(columns);
@@ -56,16 +59,24 @@ public final class CopyPlan {
      */
     public record Chunk(String database, Leaf leaf, int part, int parts, String where, long bytes) {
 
-        /** The source's side: {@code COPY (SELECT ...) TO STDOUT}. */
+        /**
+         * The source's side: a whole table as {@code COPY table (columns) TO STDOUT}, which reads the table directly
+         * (and only it, never its children); a part as {@code COPY (SELECT ... WHERE range) TO STDOUT}.
+         */
         String copyOut(boolean binary) {
-            return "COPY (SELECT " + leaf.columnList() + " FROM ONLY " + leaf.leaf().quoted()
-                    + (where.isEmpty() ? "" : " WHERE " + where) + ") TO STDOUT" + (binary ? " (FORMAT binary)" : "");
+            String format = binary ? " (FORMAT binary)" : "";
+            if (where.isEmpty()) {
+                return "COPY " + leaf.leaf().quoted() + " (" + leaf.columnList() + ") TO STDOUT" + format;
+            }
+            return "COPY (SELECT " + leaf.columnList() + " FROM ONLY " + leaf.leaf().quoted() + " WHERE " + where
+                    + ") TO STDOUT" + format;
         }
 
-        /** The target's side: {@code COPY ... FROM STDIN}. */
-        String copyIn(boolean binary) {
-            return "COPY " + leaf.leaf().quoted() + " (" + leaf.columnList() + ") FROM STDIN"
-                    + (binary ? " (FORMAT binary)" : "");
+        /** The target's side: {@code COPY ... FROM STDIN}, its rows written frozen when {@code freeze}. */
+        String copyIn(boolean binary, boolean freeze) {
+            String options = binary && freeze ? " (FORMAT binary, FREEZE)" : binary ? " (FORMAT binary)"
+                    : freeze ? " (FREEZE)" : "";
+            return "COPY " + leaf.leaf().quoted() + " (" + leaf.columnList() + ") FROM STDIN" + options;
         }
 
         @Override
@@ -90,12 +101,12 @@ public final class CopyPlan {
         }
         int major = source.getMetaData().getDatabaseMajorVersion();
         record Row(TableRef table, TableRef leaf, long oid, long bytes, long mainBytes, long rows, boolean heap,
-                   int blockSize) { }
+                   int blockSize, long file) { }
         List<Row> leaves = Queries.list(source, """
                 SELECT t.s, t.n, ln.nspname, l.relname, l.oid, pg_table_size(l.oid), pg_relation_size(l.oid),
                        greatest(l.reltuples, 0)::bigint,
                        coalesce((SELECT a.amname = 'heap' FROM pg_am a WHERE a.oid = l.relam), false),
-                       current_setting('block_size')::int
+                       current_setting('block_size')::int, pg_relation_filenode(l.oid)
                 FROM unnest(?::text[], ?::text[]) AS t(s, n)
                 JOIN pg_namespace pn ON pn.nspname = t.s
                 JOIN pg_class p ON p.relnamespace = pn.oid AND p.relname = t.n
@@ -106,7 +117,7 @@ public final class CopyPlan {
                 ORDER BY 1, 2, 3, 4
                 """, rs -> new Row(new TableRef(rs.getString(1), rs.getString(2)),
                 new TableRef(rs.getString(3), rs.getString(4)), rs.getLong(5), rs.getLong(6), rs.getLong(7),
-                rs.getLong(8), rs.getBoolean(9), rs.getInt(10)),
+                rs.getLong(8), rs.getBoolean(9), rs.getInt(10), rs.getLong(11)),
                 source.createArrayOf("text", tables.stream().map(TableRef::schema).toArray()),
                 source.createArrayOf("text", tables.stream().map(TableRef::name).toArray()));
         List<Chunk> chunks = new ArrayList<>();
@@ -123,7 +134,7 @@ public final class CopyPlan {
                     """, rs -> new Column(rs.getString(1), rs.getBoolean(2)), r.oid());
             Leaf leaf = new Leaf(r.table(), r.leaf(), r.bytes(), r.rows(),
                     columns.stream().map(c -> quote(c.name())).toList(),
-                    binaryAllowed && columns.stream().allMatch(Column::binary));
+                    binaryAllowed && columns.stream().allMatch(Column::binary), r.file());
             int parts = r.bytes() > partBytes + partBytes / 2 ? (int) Math.min(256, (r.bytes() + partBytes - 1)
                     / partBytes) : 1;
             List<String> ranges = List.of("");

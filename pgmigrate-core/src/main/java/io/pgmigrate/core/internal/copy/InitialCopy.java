@@ -53,8 +53,8 @@ public final class InitialCopy implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(InitialCopy.class);
     private static final int ATTEMPTS = 3;
-    /** How much a worker buffers before it sends to the target, and how often it counts progress. */
-    private static final int BUFFER = 1 << 16;
+    /** How much a worker buffers before it sends to the target (pgjdbc's send buffer), and counts progress. */
+    private static final int BUFFER = 1 << 18;
 
     /** What a database's copy needs from the migration around it. */
     public interface Owner {
@@ -79,13 +79,60 @@ public final class InitialCopy implements AutoCloseable {
         private final Set<TableRef> textOnly = ConcurrentHashMap.newKeySet();
         private volatile String failure = "";
         private volatile boolean finished;
+        /**
+         * Whether a table copied in one part is emptied in its chunk's transaction and its rows written frozen
+         * ({@code COPY ... FREEZE}): they need no hint bits and no freezing later, so the index builds that follow
+         * read without writing. Only when nothing refers to the tables yet (foreign keys come after the data).
+         */
+        private final boolean freeze;
+
+        /** A chunk on the target, with its rows and bytes. */
+        private record Done(Chunk chunk, long rows, long bytes) {
+        }
+
+        /** Chunks done since the journal last heard. */
+        private final List<Done> unjournaled = new ArrayList<>();
+        private long journaled = System.nanoTime();
+
+        /**
+         * Tells the journal a chunk is done, together with the others done in the last second: the marker row is what
+         * makes a chunk count, so the journal (a file written and forced to disk each time) may trail it, and writing
+         * it once per chunk of a many-table database would hold every worker up on its lock.
+         */
+        void recordDone(Chunk c, long rows, long bytes, boolean flush) {
+            List<Done> batch;
+            synchronized (unjournaled) {
+                if (c != null) {
+                    unjournaled.add(new Done(c, rows, bytes));
+                }
+                long now = System.nanoTime();
+                if (!flush && now - journaled < 1_000_000_000L) {
+                    return;
+                }
+                journaled = now;
+                batch = new ArrayList<>(unjournaled);
+                unjournaled.clear();
+            }
+            if (batch.isEmpty()) {
+                return;
+            }
+            journal.changeCopy(r -> {
+                CopyRecord next = r;
+                for (Done d : batch) {
+                    next = next.withDone(d.chunk().leaf().leaf().schema(), d.chunk().leaf().leaf().name(),
+                            d.chunk().part(), d.rows(), d.bytes());
+                }
+                return next;
+            });
+        }
 
         /**
          * @param markers the target's marker table, quoted: {@code (leaf_schema text, leaf text, part int)}, which a
          *                chunk's transaction inserts into
          */
         public DatabaseCopy(String name, SnapshotSlot slot, Journal.DatabaseEntry journal, String markers,
-                            List<Chunk> chunks) {
+                            List<Chunk> chunks, boolean freeze) {
+            this.freeze = freeze;
             this.name = name;
             this.slot = slot;
             this.journal = journal;
@@ -128,6 +175,11 @@ public final class InitialCopy implements AutoCloseable {
         void fail(String why) {
             if (failure.isEmpty()) {
                 failure = why;
+                try {
+                    recordDone(null, 0, 0, true);
+                } catch (RuntimeException e) {
+                    LOG.debug("{}: the journal did not take the last chunks; the target's markers have them", name, e);
+                }
                 LOG.error("{}: the initial copy stopped: {}", name, why);
             }
         }
@@ -180,6 +232,17 @@ public final class InitialCopy implements AutoCloseable {
             double rate = state == CopyState.COPYING && seconds > 0 ? bytes.get() / seconds : 0;
             return new TableStatus(t.schema(), t.name(), state, estimatedRows, rows.get(), bytes.get(),
                     estimatedBytes, rate);
+        }
+    }
+
+    /** A table split by pages was rewritten since the plan. */
+    private static final class Rewritten extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final transient TableRef table;
+
+        Rewritten(TableRef table) {
+            super("table " + table + " was rewritten since the copy was planned");
+            this.table = table;
         }
     }
 
@@ -326,6 +389,14 @@ public final class InitialCopy implements AutoCloseable {
                 if (closed) {
                     return;
                 }
+                if (e instanceof Rewritten r) {
+                    db.fail("table " + r.table + " was rewritten on the source while its parts were being copied"
+                            + " (VACUUM FULL, CLUSTER, TRUNCATE or an ALTER TABLE that rewrites it), so its page ranges"
+                            + " no longer hold the rows they did. Call start() again: the tables copied in full are"
+                            + " kept, and the others are copied by PostgreSQL's table synchronisation");
+                    db.slot.close(); // its snapshot cannot finish the copy
+                    return;
+                }
                 String state = e instanceof SQLException s && s.getSQLState() != null ? s.getSQLState() : "";
                 if (state.equals("22023") && String.valueOf(e.getMessage()).contains("snapshot")) {
                     db.fail("the snapshot the copy reads (" + db.slot.snapshot() + ") is gone: the replication"
@@ -368,14 +439,14 @@ public final class InitialCopy implements AutoCloseable {
 
     /** A source and a target session of the copy's own. */
     private Connection[] connect(String db) throws SQLException {
-        Connection src = sessions.fresh(Side.SOURCE, db);
+        Connection src = sessions.freshForCopy(Side.SOURCE, db);
         Connection tgt = null;
         try {
             // The copy's sessions run long statements and sit idle in transaction between rows of another's: the
             // servers' own bounds for applications must not end them.
             Queries.execute(src, "SET statement_timeout = 0");
             Queries.execute(src, "SET idle_in_transaction_session_timeout = 0");
-            tgt = sessions.fresh(Side.TARGET, db);
+            tgt = sessions.freshForCopy(Side.TARGET, db);
             Queries.execute(tgt, "SET statement_timeout = 0");
             try {
                 // As PostgreSQL's own table synchronisation: no user trigger and no foreign key check fires.
@@ -407,10 +478,27 @@ public final class InitialCopy implements AutoCloseable {
         boolean binary = c.leaf().binary() && !db.textOnly.contains(c.leaf().leaf());
         Queries.execute(src, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
         Queries.execute(src, "SET TRANSACTION SNAPSHOT " + literal(db.slot.snapshot()));
+        if (c.where().startsWith("ctid")) {
+            // A table rewritten since the plan (VACUUM FULL, CLUSTER, TRUNCATE, an ALTER TABLE that rewrites it) has
+            // its rows on other pages: this part would miss some that a finished one did not hold, or hold some
+            // twice. The lock keeps it from being rewritten while this part is copied; the file node says whether it
+            // was before.
+            Queries.execute(src, "LOCK TABLE ONLY " + c.leaf().leaf().quoted() + " IN ACCESS SHARE MODE");
+            long file = Long.parseLong(Queries.string(src, "SELECT pg_relation_filenode(?::regclass)::bigint",
+                    c.leaf().leaf().quoted()));
+            if (file != c.leaf().file()) {
+                throw new Rewritten(c.leaf().leaf());
+            }
+        }
+        boolean freeze = db.freeze && c.parts() == 1;
+        if (freeze) {
+            // FREEZE needs the table emptied in the same transaction; it is empty anyway (one part, not done yet).
+            Queries.execute(tgt, "TRUNCATE ONLY " + c.leaf().leaf().quoted());
+        }
         CopyOut out = src.unwrap(PGConnection.class).getCopyAPI().copyOut(c.copyOut(binary));
         CopyIn in = null;
         try {
-            in = tgt.unwrap(PGConnection.class).getCopyAPI().copyIn(c.copyIn(binary));
+            in = tgt.unwrap(PGConnection.class).getCopyAPI().copyIn(c.copyIn(binary, freeze));
             long rows = 0;
             long bytes = 0;
             long pendingBytes = 0;
@@ -495,11 +583,11 @@ public final class InitialCopy implements AutoCloseable {
     }
 
     private void done(DatabaseCopy db, Chunk c, long rows, long bytes) {
-        db.journal.changeCopy(r -> r.withDone(c.leaf().leaf().schema(), c.leaf().leaf().name(), c.part(), rows,
-                bytes));
         db.progress.get(c.leaf().table()).chunkDone(System.nanoTime());
         LOG.debug("{}: copied {}: {} rows, {} bytes", db.name, c, rows, bytes);
-        if (db.remaining.decrementAndGet() == 0) {
+        boolean last = db.remaining.decrementAndGet() == 0;
+        db.recordDone(c, rows, bytes, last);
+        if (last) {
             finish(db);
         }
     }

@@ -1028,12 +1028,26 @@ final class CatalogReader {
         }
     }
 
+    /**
+     * Foreign keys, after the data. A plain table's valid foreign key is added {@code NOT VALID} (no scan) and then
+     * validated by a statement of its own, which a copy runs on a session of its own, several at once (validating
+     * takes a lock that lets the other tables' validations run). A partitioned table's, or one not valid on the
+     * source, is added as the source has it.
+     */
     private void foreignKeys() throws SQLException {
-        record Constraint(long oid, long table, String name, String ddl) { }
-        for (Constraint k : Queries.list(c, TABLE_CONSTRAINTS.replace("SELECT k.oid,", "SELECT k.oid, k.conrelid,"),
-                rs -> new Constraint(rs.getLong(1), rs.getLong(2), rs.getString(3), rs.getString(4)), "{f}")) {
+        record Constraint(long oid, long table, String name, String ddl, String validate) { }
+        for (Constraint k : Queries.list(c, TABLE_CONSTRAINTS.replace("SELECT k.oid,", """
+                SELECT k.oid, k.conrelid,
+                       CASE WHEN k.convalidated AND c.relkind = 'r'
+                            THEN format('ALTER TABLE ONLY %I.%I VALIDATE CONSTRAINT %I', n.nspname, c.relname,
+                                        k.conname) END AS validate,"""),
+                rs -> new Constraint(rs.getLong(1), rs.getLong(2), rs.getString(4), rs.getString(5),
+                        rs.getString(3)), "{f}")) {
             if (created.containsKey(k.table())) {
-                add("pg_constraint", k.oid(), "foreign key", k.name(), Stage.AFTER_DATA, k.ddl());
+                List<String> ddl = k.validate() == null ? List.of(k.ddl())
+                        : List.of(k.ddl() + " NOT VALID", k.validate());
+                add(new CatalogObject(new Ref("pg_constraint", k.oid()), "foreign key", k.name(), Stage.AFTER_DATA,
+                        ddl, Set.of()));
             }
         }
     }

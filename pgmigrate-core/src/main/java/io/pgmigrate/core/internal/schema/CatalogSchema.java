@@ -29,14 +29,17 @@ import java.util.Set;
  *                    again after a crash
  * @param afterData   what comes after the indexes, in dependency order: keys taking over their index, replica
  *                    identity, triggers, rules, row-level security, comments
- * @param foreignKeys the foreign keys and what depends on them, last: they check every row they cover
+ * @param foreignKeys the foreign keys and what depends on them, after the rest: a plain table's valid foreign key
+ *                    added {@code NOT VALID}, which checks nothing
+ * @param validations the checks of those foreign keys ({@code VALIDATE CONSTRAINT}), last; each may run on a session
+ *                    of its own, several at once, and again
  * @param notCopied   objects left out, each with the reason; they do not stop a copy
  * @param refused     objects the copy cannot create, each with the reason and the fix: a copy is refused while any
  *                    is here ({@link #requireCopyable})
  */
 public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List<String> indexes,
-                            List<String> afterData, List<String> foreignKeys, List<String> notCopied,
-                            List<Refusal> refused) {
+                            List<String> afterData, List<String> foreignKeys, List<String> validations,
+                            List<String> notCopied, List<Refusal> refused) {
 
     /**
      * An object the copy cannot create.
@@ -176,6 +179,7 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
         indexes = List.copyOf(indexes);
         afterData = List.copyOf(afterData);
         foreignKeys = List.copyOf(foreignKeys);
+        validations = List.copyOf(validations);
         notCopied = List.copyOf(notCopied);
         refused = List.copyOf(refused);
     }
@@ -187,11 +191,12 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
         return all;
     }
 
-    /** What comes after the data, in one list: indexes, then the rest, then foreign keys. */
+    /** What comes after the data, in one list: indexes, then the rest, then foreign keys and their checks. */
     public List<String> afterDataStatements() {
         List<String> all = new ArrayList<>(indexes);
         all.addAll(afterData);
         all.addAll(foreignKeys);
+        all.addAll(validations);
         return all;
     }
 
@@ -236,11 +241,16 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
         List<String> indexes = new ArrayList<>();
         List<String> after = new ArrayList<>();
         List<String> foreignKeys = new ArrayList<>();
+        List<String> validations = new ArrayList<>();
         Set<CatalogObject.Ref> withForeignKeys = new HashSet<>();
         for (CatalogObject o : ordered) {
             if (o.stage() == CatalogObject.Stage.BEFORE_DATA) {
                 before.addAll(o.ddl());
-            } else if (o.kind().equals("foreign key") || o.needs().stream().anyMatch(withForeignKeys::contains)) {
+            } else if (o.kind().equals("foreign key")) {
+                withForeignKeys.add(o.ref());
+                foreignKeys.add(o.ddl().get(0));
+                validations.addAll(o.ddl().subList(1, o.ddl().size()));
+            } else if (o.needs().stream().anyMatch(withForeignKeys::contains)) {
                 withForeignKeys.add(o.ref());
                 foreignKeys.addAll(o.ddl());
             } else if (o.kind().equals("index")) {
@@ -252,7 +262,8 @@ public record CatalogSchema(List<TableRef> tables, List<String> beforeData, List
         }
         List<TableRef> tableList = new ArrayList<>(reader.replicated.values());
         tableList.sort(null);
-        return new CatalogSchema(tableList, before, indexes, after, foreignKeys, reader.notCopied, refused);
+        return new CatalogSchema(tableList, before, indexes, after, foreignKeys, validations, reader.notCopied,
+                refused);
     }
 
     /** {@code CREATE [UNIQUE] INDEX name ...} as pg_get_indexdef prints it, made {@code IF NOT EXISTS}. */

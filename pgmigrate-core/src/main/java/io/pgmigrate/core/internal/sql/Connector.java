@@ -20,6 +20,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -89,9 +90,17 @@ public final class Connector {
      *                            transient and at once when it is not
      */
     public Connection connect(String database, String extraOptions) {
+        return connect(database, extraOptions, Map.of());
+    }
+
+    /**
+     * As {@link #connect(String, String)}, with driver properties of its own on top of the endpoint's (the copy's
+     * larger send buffer).
+     */
+    public Connection connect(String database, String extraOptions, Map<String, String> driverProperties) {
         AtomicInteger attempt = new AtomicInteger();
-        return Retry.decorateSupplier(retry, () -> attempt(database, extraOptions, attempt.incrementAndGet(), false))
-                .get();
+        return Retry.decorateSupplier(retry, () -> attempt(database, extraOptions, attempt.incrementAndGet(), false,
+                driverProperties)).get();
     }
 
     /**
@@ -103,13 +112,15 @@ public final class Connector {
      */
     public Connection connectForReplication(String database, String extraOptions) {
         AtomicInteger attempt = new AtomicInteger();
-        return Retry.decorateSupplier(retry, () -> attempt(database, extraOptions, attempt.incrementAndGet(), true))
-                .get();
+        return Retry.decorateSupplier(retry, () -> attempt(database, extraOptions, attempt.incrementAndGet(), true,
+                Map.of())).get();
     }
 
-    private Connection attempt(String database, String extraOptions, int attempt, boolean replication) {
+    private Connection attempt(String database, String extraOptions, int attempt, boolean replication,
+                               Map<String, String> driverProperties) {
         Properties props = new Properties();
         endpoint.properties().forEach(props::setProperty);
+        driverProperties.forEach(props::setProperty);
         endpoint.user().ifPresent(u -> props.setProperty("user", u));
         password(database).ifPresent(p -> props.setProperty("password", p));
         int timeoutSeconds = (int) Math.max(1, connectTimeout.toSeconds());

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Map;
 
 /**
  * One open connection per side and database, reused across calls and re-opened when broken. Every connection opened
@@ -161,6 +162,16 @@ public final class Sessions implements AutoCloseable {
     public Connection fresh(Side side, String db) {
         try (Mdc.Scope onSide = Mdc.side(side)) { // the connector's retries log with it
             return connectors.get(side).connect(db, startupOptions);
+        }
+    }
+
+    /**
+     * A new connection for bulk COPY traffic: as {@link #fresh}, with pgjdbc sending up to 256 KiB per write instead of
+     * 8 KiB, so a copy makes a few system calls per megabyte instead of a hundred.
+     */
+    public Connection freshForCopy(Side side, String db) {
+        try (Mdc.Scope onSide = Mdc.side(side)) {
+            return connectors.get(side).connect(db, startupOptions, Map.of("maxSendBufferSize", "262144"));
         }
     }
 
