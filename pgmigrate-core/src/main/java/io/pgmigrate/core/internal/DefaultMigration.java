@@ -355,6 +355,9 @@ final class DefaultMigration implements Migration {
     private void startDatabase(String db, List<InitialCopy.DatabaseCopy> toCopy) {
         Journal.DatabaseEntry entry = journal().database(db);
         NativeLink link = link(db);
+        if (liveCopy(db).map(InitialCopy.DatabaseCopy::running).orElse(false)) {
+            return; // this object copies it now, or is starting its stream: nothing to do, nothing to race with
+        }
         try {
             ensureTargetDatabase(db, entry);
             Connection src = sessions.source(db);
@@ -385,6 +388,12 @@ final class DefaultMigration implements Migration {
                     schema.requireCopyable(db);
                 }
                 try (Mdc.Scope onTarget = Mdc.side(Side.TARGET)) {
+                    // The intent first: a process that dies after the tables were created still builds the rest.
+                    boolean intent = settings.strategy() == SchemaStrategy.CATALOG
+                            && !entry.flag(Flag.AFTER_DATA_PENDING);
+                    if (intent) {
+                        entry.mark(Flag.AFTER_DATA_PENDING);
+                    }
                     boolean created = switch (settings.strategy()) {
                         // What comes after the data is built once it is there (afterData).
                         case CATALOG -> CatalogSchema.apply(tgt, db, schema.tables(), schema.beforeData());
@@ -403,6 +412,9 @@ final class DefaultMigration implements Migration {
                         }
                         case NONE -> false;
                     };
+                    if (intent && !created) {
+                        entry.unmark(Flag.AFTER_DATA_PENDING); // the tables were there before: someone else's schema
+                    }
                     if (created && settings.strategy() == SchemaStrategy.CATALOG) {
                         LOG.info("{}: created the schema on the target up to its data ({} tables, {} statements; {}"
                                 + " indexes and {} more statements follow the data)", db, schema.tables().size(),
@@ -490,12 +502,12 @@ final class DefaultMigration implements Migration {
             reconcile(db, entry, tgt); // the chunks the journal did not hear of before the copy stopped
             LOG.info("{}: resuming the initial copy in its snapshot {}", db, live.get().slot().snapshot());
             return Optional.of(new InitialCopy.DatabaseCopy(db, live.get().slot(), entry, copyMarkers(db),
-                    live.get().chunks(), freezes()));
+                    live.get().chunks(), freezes(db)));
         }
         if (record.isPresent() && record.get().snapshot().isEmpty()) {
-            // Planned, but the slot and its snapshot were never recorded: nothing was copied. Plan again.
+            // Planned, but the slot and its snapshot were never recorded: nothing was copied. Plan again; the new
+            // plan replaces this record in one write (without a record, a disabled subscription would look lost).
             link.dropOwnSlot(src);
-            entry.copy(Optional.empty());
             record = Optional.empty();
         }
         if (record.isPresent()) {
@@ -514,10 +526,9 @@ final class DefaultMigration implements Migration {
             warn(db, "the initial copy was interrupted " + (slotThere ? "before any table was complete"
                     : "and its replication slot " + link.slot() + " is gone") + "; it starts again from the"
                     + " beginning, after emptying the tables it had begun on the target");
-            emptyOnTarget(db, tgt, r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct()
+            emptyOnTarget(db, r, r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct()
                     .toList());
             link.dropOwnSlot(src);
-            entry.copy(Optional.empty());
         }
         List<TableRef> tables = link.published(src);
         boolean binary = tgt.getMetaData().getDatabaseMajorVersion() >= src.getMetaData().getDatabaseMajorVersion();
@@ -527,7 +538,8 @@ final class DefaultMigration implements Migration {
         Queries.execute(tgt, "TRUNCATE " + copyMarkers(db));
         // The plan before the subscription and the slot: a process that dies in between finds them ours, and starts
         // the copy again.
-        entry.copy(Optional.of(new CopyRecord(Lsn.ZERO, "", InitialCopy.records(plan))));
+        entry.copy(Optional.of(new CopyRecord(Lsn.ZERO, "", tables.stream()
+                .map(t -> new CopyRecord.Table(t.schema(), t.name())).toList(), InitialCopy.records(plan))));
         if (!link.subscriptionExists(tgt)) {
             // Ahead of the copy and disabled, enabled once the rows are there: the target's connection to the source
             // is proven now, not after hours of copying. It copies nothing and lists every table as ready.
@@ -542,15 +554,24 @@ final class DefaultMigration implements Migration {
             slot.close();
             throw e;
         }
-        return Optional.of(new InitialCopy.DatabaseCopy(db, slot, entry, copyMarkers(db), plan, freezes()));
+        return Optional.of(new InitialCopy.DatabaseCopy(db, slot, entry, copyMarkers(db), plan, freezes(db)));
     }
 
     /**
      * Whether the copy may write rows frozen: with the catalog copy, nothing refers to a table before its data is
      * there (foreign keys, triggers come after), so emptying it in the chunk's transaction is allowed.
      */
-    private boolean freezes() {
-        return config.schema().strategy() == SchemaStrategy.CATALOG;
+    private boolean freezes(String db) {
+        return afterDataPending(db);
+    }
+
+    /**
+     * Whether this migration's catalog copy created the schema up to its data, so that indexes, keys, triggers and
+     * foreign keys are its to create after it ({@link Flag#AFTER_DATA_PENDING}); not when the user (or an earlier
+     * start) had created the tables, nor with PG_DUMP or NONE.
+     */
+    private boolean afterDataPending(String db) {
+        return journal().database(db).flag(Flag.AFTER_DATA_PENDING);
     }
 
     /**
@@ -588,26 +609,33 @@ final class DefaultMigration implements Migration {
     }
 
     /**
-     * Empties tables on the target. TRUNCATE when the schema copy has not created foreign keys yet; otherwise DELETE
-     * in replica mode, where foreign keys check nothing: TRUNCATE refuses a table another one points to.
+     * Empties the given published tables on the target: the leaves the copy writes to ({@code ONLY}, so no other table
+     * is touched). TRUNCATE while nothing can refer to them yet (the catalog copy before its after-data step); DELETE in
+     * replica mode otherwise, where foreign keys check nothing: TRUNCATE refuses a table another one points to.
      */
-    private void emptyOnTarget(String db, Connection tgt, List<TableRef> tables) throws SQLException {
-        if (tables.isEmpty()) {
+    private void emptyOnTarget(String db, CopyRecord record, List<TableRef> tables) throws SQLException {
+        Set<TableRef> published = Set.copyOf(tables);
+        List<TableRef> leaves = record.chunks().stream()
+                .filter(c -> published.contains(new TableRef(c.schema(), c.table())))
+                .map(c -> new TableRef(c.leafSchema(), c.leaf())).distinct().toList();
+        if (leaves.isEmpty()) {
             return;
         }
         try (Mdc.Scope onTarget = Mdc.side(Side.TARGET); Connection c = sessions.fresh(Side.TARGET, db)) {
-            if (config.schema().strategy() == SchemaStrategy.CATALOG) {
-                Queries.execute(c, "TRUNCATE " + tables.stream().map(TableRef::quoted)
+            boolean referable = !afterDataPending(db)
+                    || Queries.string(c, "SELECT to_regclass(?)::text", quote(names.fence(db)) + ".after_data") != null;
+            if (!referable) {
+                Queries.execute(c, "TRUNCATE " + leaves.stream().map(t -> "ONLY " + t.quoted())
                         .collect(java.util.stream.Collectors.joining(", ")));
             } else {
                 Queries.inTransaction(c, () -> {
                     Queries.execute(c, "SET LOCAL session_replication_role = replica");
-                    for (TableRef t : tables) {
-                        Queries.execute(c, "DELETE FROM " + t.quoted());
+                    for (TableRef t : leaves) {
+                        Queries.execute(c, "DELETE FROM ONLY " + t.quoted());
                     }
                 });
             }
-            LOG.info("{}: emptied {} tables on the target", db, tables.size());
+            LOG.info("{}: emptied {} tables on the target", db, leaves.size());
         }
     }
 
@@ -623,8 +651,7 @@ final class DefaultMigration implements Migration {
                                     Connection tgt) throws SQLException {
         CopyRecord r = reconcile(db, entry, tgt);
         Set<TableRef> complete = completeTables(r);
-        List<TableRef> all = r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct().sorted()
-                .toList();
+        List<TableRef> all = r.tables().stream().map(t -> new TableRef(t.schema(), t.name())).sorted().toList();
         List<TableRef> unfinished = all.stream().filter(t -> !complete.contains(t)).toList();
         boolean handedOver = link.subscriptionEnabled(tgt);
         if (!handedOver) {
@@ -632,11 +659,11 @@ final class DefaultMigration implements Migration {
                     + " of " + all.size() + " tables were copied in full and are kept; the other " + unfinished.size()
                     + " are emptied and copied again by PostgreSQL's table synchronisation, which aligns each of them"
                     + " with the stream (rows copied without the snapshot would not meet the stream exactly)");
-            emptyOnTarget(db, tgt, unfinished);
-            afterData(db, !unfinished.isEmpty());
-            if (!unfinished.isEmpty() && config.schema().strategy() == SchemaStrategy.CATALOG) {
-                entry.mark(Flag.FOREIGN_KEYS_PENDING);
+            emptyOnTarget(db, r, unfinished);
+            if (!unfinished.isEmpty() && afterDataPending(db)) {
+                entry.mark(Flag.FOREIGN_KEYS_PENDING); // before the keys are added, so a crash cannot lose their check
             }
+            afterData(db, !unfinished.isEmpty());
             link.ensurePublicationOf(src, List.copyOf(complete));
             link.dropIfStale(src, tgt); // the one created ahead lists every table
             link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db),
@@ -655,19 +682,22 @@ final class DefaultMigration implements Migration {
      * last unless {@code deferForeignKeys}. Runs once: a marker table, created in that transaction, says it ran.
      */
     private void afterData(String db, boolean deferForeignKeys) throws SQLException {
-        if (config.schema().strategy() != SchemaStrategy.CATALOG) {
-            return; // pg_dump's script, or the user's schema, is complete before the data
+        if (!afterDataPending(db)) {
+            return; // pg_dump's script, or the user's schema, was complete before the data
         }
         String marker = quote(names.fence(db)) + ".after_data";
         try (Mdc.Scope onTarget = Mdc.side(Side.TARGET); Connection tgt = sessions.fresh(Side.TARGET, db)) {
-            if (Queries.string(tgt, "SELECT to_regclass(?)::text", marker) != null) {
-                return;
-            }
             CatalogSchema schema = schemas.get(db);
             if (schema == null) {
                 try (Connection src = sessions.fresh(Side.SOURCE, db)) {
                     schema = CatalogSchema.read(src, config.schema().ownershipAndGrants(), CatalogSchema.keywords(tgt));
                 }
+            }
+            if (Queries.string(tgt, "SELECT to_regclass(?)::text", marker) != null) {
+                if (!deferForeignKeys) {
+                    runParallel(db, schema.validations(), "check"); // an interrupted run may not have checked them
+                }
+                return;
             }
             long started = System.nanoTime();
             runParallel(db, schema.indexes(), "build");

@@ -128,6 +128,8 @@ public final class CopyPlan {
                            t.oid < 16384 AND t.typtype IN ('b', 'r') AND t.typsend::oid <> 0
                            AND t.typreceive::oid <> 0 AND (t.typelem = 0 OR t.typelem < 16384)
                            AND t.typname NOT IN ('tsvector', '_tsvector', 'tsquery', '_tsquery', 'aclitem', '_aclitem')
+                           AND t.typname NOT LIKE 'reg%' AND t.typname NOT LIKE '\\_reg%'
+                           AND t.typname NOT IN ('oid', '_oid', 'oidvector', 'xid', 'cid', 'tid')
                     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
                     WHERE a.attrelid = ? AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
                     ORDER BY a.attnum

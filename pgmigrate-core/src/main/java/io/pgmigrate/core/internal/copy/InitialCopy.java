@@ -116,14 +116,20 @@ public final class InitialCopy implements AutoCloseable {
             if (batch.isEmpty()) {
                 return;
             }
-            journal.changeCopy(r -> {
-                CopyRecord next = r;
-                for (Done d : batch) {
-                    next = next.withDone(d.chunk().leaf().leaf().schema(), d.chunk().leaf().leaf().name(),
-                            d.chunk().part(), d.rows(), d.bytes());
-                }
-                return next;
-            });
+            try {
+                journal.changeCopy(r -> {
+                    CopyRecord next = r;
+                    for (Done d : batch) {
+                        next = next.withDone(d.chunk().leaf().leaf().schema(), d.chunk().leaf().leaf().name(),
+                                d.chunk().part(), d.rows(), d.bytes());
+                    }
+                    return next;
+                });
+            } catch (RuntimeException e) {
+                // The marker rows prove these chunks; every resume reads them before the journal.
+                LOG.warn("{}: the journal did not take {} finished chunks ({}); the target's markers have them", name,
+                        batch.size(), e.getMessage());
+            }
         }
 
         /**
@@ -175,11 +181,7 @@ public final class InitialCopy implements AutoCloseable {
         void fail(String why) {
             if (failure.isEmpty()) {
                 failure = why;
-                try {
-                    recordDone(null, 0, 0, true);
-                } catch (RuntimeException e) {
-                    LOG.debug("{}: the journal did not take the last chunks; the target's markers have them", name, e);
-                }
+                recordDone(null, 0, 0, true);
                 LOG.error("{}: the initial copy stopped: {}", name, why);
             }
         }
@@ -369,15 +371,14 @@ public final class InitialCopy implements AutoCloseable {
         p.start(System.nanoTime());
         for (int attempt = 1; !closed; attempt++) {
             long[] counted = new long[2];
+            long[] copied;
             try {
                 Connection[] pair = open.get(db.name);
                 if (pair == null) {
-                    pair = connect(db.name);
+                    pair = connect(db.name, db.freeze);
                     open.put(db.name, pair);
                 }
-                long[] copied = copy(db, c, pair, counted);
-                done(db, c, copied[0], copied[1]);
-                return;
+                copied = copy(db, c, pair, counted);
             } catch (SQLException | IOException | RuntimeException e) {
                 Connection[] pair = open.remove(db.name);
                 if (pair != null) {
@@ -402,6 +403,7 @@ public final class InitialCopy implements AutoCloseable {
                     db.fail("the snapshot the copy reads (" + db.slot.snapshot() + ") is gone: the replication"
                             + " connection that held it was closed. Call start() again: tables copied in full are"
                             + " kept, the others are copied again by PostgreSQL's table synchronisation");
+                    db.slot.close(); // so start() does not resume in it
                     return;
                 }
                 boolean binary = c.leaf().binary() && !db.textOnly.contains(c.leaf().leaf());
@@ -433,12 +435,16 @@ public final class InitialCopy implements AutoCloseable {
                 } catch (RuntimeException interrupted) {
                     return;
                 }
+                continue;
             }
+            // Outside the try: what happens after the commit must never count the chunk a second time.
+            done(db, c, copied[0], copied[1]);
+            return;
         }
     }
 
     /** A source and a target session of the copy's own. */
-    private Connection[] connect(String db) throws SQLException {
+    private Connection[] connect(String db, boolean catalogSchema) throws SQLException {
         Connection src = sessions.freshForCopy(Side.SOURCE, db);
         Connection tgt = null;
         try {
@@ -452,6 +458,12 @@ public final class InitialCopy implements AutoCloseable {
                 // As PostgreSQL's own table synchronisation: no user trigger and no foreign key check fires.
                 Queries.execute(tgt, "SET session_replication_role = replica");
             } catch (SQLException e) {
+                if (!catalogSchema) {
+                    // The target's schema has its triggers and foreign keys already: they would fire on every row.
+                    throw new SQLException("the copy's target sessions must run in replica mode"
+                            + " (session_replication_role = replica), which needs a superuser, because the target's"
+                            + " schema already has its triggers and foreign keys: " + e.getMessage(), e);
+                }
                 LOG.debug("{}: the target session cannot run in replica mode ({}); triggers are created after the"
                         + " data anyway", db, e.getMessage());
             }
@@ -478,17 +490,15 @@ public final class InitialCopy implements AutoCloseable {
         boolean binary = c.leaf().binary() && !db.textOnly.contains(c.leaf().leaf());
         Queries.execute(src, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
         Queries.execute(src, "SET TRANSACTION SNAPSHOT " + literal(db.slot.snapshot()));
-        if (c.where().startsWith("ctid")) {
-            // A table rewritten since the plan (VACUUM FULL, CLUSTER, TRUNCATE, an ALTER TABLE that rewrites it) has
-            // its rows on other pages: this part would miss some that a finished one did not hold, or hold some
-            // twice. The lock keeps it from being rewritten while this part is copied; the file node says whether it
-            // was before.
-            Queries.execute(src, "LOCK TABLE ONLY " + c.leaf().leaf().quoted() + " IN ACCESS SHARE MODE");
-            long file = Long.parseLong(Queries.string(src, "SELECT pg_relation_filenode(?::regclass)::bigint",
-                    c.leaf().leaf().quoted()));
-            if (file != c.leaf().file()) {
-                throw new Rewritten(c.leaf().leaf());
-            }
+        // A table rewritten since the plan (VACUUM FULL, CLUSTER, TRUNCATE, an ALTER TABLE that rewrites it) has its
+        // rows on other pages, so a part would miss some that a finished one did not hold, or hold some twice; and a
+        // rewrite that is not MVCC-safe shows an older snapshot an empty table. The lock keeps the table from being
+        // rewritten while this chunk is copied; the file node says whether it was before.
+        Queries.execute(src, "LOCK TABLE ONLY " + c.leaf().leaf().quoted() + " IN ACCESS SHARE MODE");
+        long file = Long.parseLong(Queries.string(src, "SELECT pg_relation_filenode(?::regclass)::bigint",
+                c.leaf().leaf().quoted()));
+        if (file != c.leaf().file()) {
+            throw new Rewritten(c.leaf().leaf());
         }
         boolean freeze = db.freeze && c.parts() == 1;
         if (freeze) {

@@ -14,14 +14,26 @@ import java.util.Objects;
  * @param consistentPoint where the slot's stream starts, the copy's snapshot meets it there; {@link Lsn#ZERO} until
  *                        the slot exists
  * @param snapshot        the exported snapshot's name; valid only while the process that created the slot runs
+ * @param tables          every published table, those with no rows to copy (a partitioned table without
+ *                        partitions) included
  * @param chunks          the plan, largest table first
  */
-public record CopyRecord(Lsn consistentPoint, String snapshot, List<ChunkRecord> chunks) {
+public record CopyRecord(Lsn consistentPoint, String snapshot, List<Table> tables, List<ChunkRecord> chunks) {
 
     public CopyRecord {
         consistentPoint = consistentPoint == null ? Lsn.ZERO : consistentPoint;
         snapshot = snapshot == null ? "" : snapshot;
+        tables = tables == null ? List.of() : List.copyOf(tables);
         chunks = chunks == null ? List.of() : List.copyOf(chunks);
+    }
+
+    /**
+     * A published table.
+     *
+     * @param schema its schema
+     * @param name   its name
+     */
+    public record Table(String schema, String name) {
     }
 
     /**
@@ -54,7 +66,7 @@ public record CopyRecord(Lsn consistentPoint, String snapshot, List<ChunkRecord>
     }
 
     public CopyRecord withSlot(Lsn point, String name) {
-        return new CopyRecord(point, name, chunks);
+        return new CopyRecord(point, name, tables, chunks);
     }
 
     /** The record with one part marked done. */
@@ -64,7 +76,7 @@ public record CopyRecord(Lsn consistentPoint, String snapshot, List<ChunkRecord>
             next.add(c.is(leafSchema, leaf, part) ? new ChunkRecord(c.schema(), c.table(), c.leafSchema(), c.leaf(),
                     c.part(), c.parts(), true, rows, bytes) : c);
         }
-        return new CopyRecord(consistentPoint, snapshot, next);
+        return new CopyRecord(consistentPoint, snapshot, tables, next);
     }
 
     /** The record with every part of {@code leafSchema.leaf} marked not done. */
@@ -74,7 +86,7 @@ public record CopyRecord(Lsn consistentPoint, String snapshot, List<ChunkRecord>
             next.add(c.leafSchema().equals(leafSchema) && c.leaf().equals(leaf) ? new ChunkRecord(c.schema(),
                     c.table(), c.leafSchema(), c.leaf(), c.part(), c.parts(), false, 0, 0) : c);
         }
-        return new CopyRecord(consistentPoint, snapshot, next);
+        return new CopyRecord(consistentPoint, snapshot, tables, next);
     }
 
     /** Whether every part is done. */

@@ -24,6 +24,11 @@ public enum Flag {
     /** The schema was copied to the target. */
     SCHEMA_COPIED,
     /**
+     * The catalog copy created the schema up to its data: indexes, keys, triggers and foreign keys are the copy's to
+     * create after it. Set before the tables are created (the intent).
+     */
+    AFTER_DATA_PENDING,
+    /**
      * The foreign keys wait for PostgreSQL's table synchronisation to fill the tables a cut-short copy left empty
      * (they would refuse the rows that point into them until then).
      */

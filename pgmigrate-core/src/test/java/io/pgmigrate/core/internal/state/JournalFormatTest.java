@@ -138,7 +138,8 @@ class JournalFormatTest {
 
     @Test
     void anInitialCopysChunksSurviveTheRoundTripAndAFormat2DocumentReadsWithoutOne() {
-        CopyRecord copy = new CopyRecord(Lsn.parse("0/4AA7A98"), "00000008-00000002-1", List.of(
+        CopyRecord copy = new CopyRecord(Lsn.parse("0/4AA7A98"), "00000008-00000002-1",
+                List.of(new CopyRecord.Table("public", "orders")), List.of(
                 new CopyRecord.ChunkRecord("public", "orders", "public", "orders_2026", 0, 2, true, 1200, 98_304),
                 new CopyRecord.ChunkRecord("public", "orders", "public", "orders_2026", 1, 2, false, 0, 0)));
         JournalDocument doc = JournalDocument.create("shop", "src", "tgt", T0)
