@@ -581,13 +581,23 @@ final class DefaultMigration implements Migration {
     private CopyRecord reconcile(String db, Journal.DatabaseEntry entry, Connection tgt) throws SQLException {
         if (Queries.string(tgt, "SELECT to_regclass(?)::text", copyMarkers(db)) != null) {
             record Marker(String schema, String leaf, int part, long rows, long bytes) { }
-            for (Marker m : Queries.list(tgt, "SELECT leaf_schema, leaf, part, rows, bytes FROM " + copyMarkers(db),
-                    rs -> new Marker(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getLong(4), rs.getLong(5)))) {
-                boolean known = entry.copy().orElseThrow().chunks().stream()
-                        .anyMatch(c -> c.is(m.schema(), m.leaf(), m.part()) && c.done());
-                if (!known) {
-                    entry.changeCopy(r -> r.withDone(m.schema(), m.leaf(), m.part(), m.rows(), m.bytes()));
-                }
+            List<Marker> markers = Queries.list(tgt, "SELECT leaf_schema, leaf, part, rows, bytes FROM "
+                    + copyMarkers(db), rs -> new Marker(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getLong(4),
+                    rs.getLong(5)));
+            Set<String> done = new java.util.HashSet<>();
+            entry.copy().orElseThrow().chunks().stream().filter(CopyRecord.ChunkRecord::done)
+                    .forEach(c -> done.add(c.leafSchema() + "\u0000" + c.leaf() + "\u0000" + c.part()));
+            List<Marker> unknown = markers.stream()
+                    .filter(m -> !done.contains(m.schema() + "\u0000" + m.leaf() + "\u0000" + m.part())).toList();
+            if (!unknown.isEmpty()) {
+                // One save for all of them: a resume may learn of many chunks at once.
+                entry.changeCopy(r -> {
+                    CopyRecord next = r;
+                    for (Marker m : unknown) {
+                        next = next.withDone(m.schema(), m.leaf(), m.part(), m.rows(), m.bytes());
+                    }
+                    return next;
+                });
             }
         }
         return entry.copy().orElseThrow();
@@ -776,7 +786,10 @@ final class DefaultMigration implements Migration {
             Thread t = new Thread(Mdc.carrying(() -> {
                 try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db); Mdc.Scope onTarget = Mdc.side(Side.TARGET);
                      Connection c = sessions.fresh(Side.TARGET, db)) {
+                    // An index build or a check may work for long without a byte on the wire: neither the server's
+                    // statement bound nor the endpoint's socket timeout is meant for it.
                     Queries.execute(c, "SET statement_timeout = 0");
+                    c.setNetworkTimeout(Runnable::run, 0);
                     String ddl;
                     boolean serial = false;
                     while (failures.isEmpty() && (ddl = queue.poll()) != null) {
@@ -1000,14 +1013,24 @@ final class DefaultMigration implements Migration {
                         out.add(copyStatus(db, copy.get(), driving));
                         continue;
                     }
-                    if (driving && entry.flag(Flag.FOREIGN_KEYS_PENDING) && publisher == Side.SOURCE) {
-                        LinkState before = link(db).read(sessions.source(db), sessions.target(db));
-                        if (before.allTablesReady()) {
-                            pendingForeignKeys(db, entry);
-                        }
-                    }
                     NativeLink link = link(publisher, db);
                     LinkState s = link.read(sessions.get(publisher, db), sessions.get(publisher.other(), db));
+                    List<io.pgmigrate.TableStatus> tables = s.tables();
+                    boolean ready = s.allTablesReady();
+                    if (entry.flag(Flag.FOREIGN_KEYS_PENDING) && publisher == Side.SOURCE) {
+                        // Decided on this one reading: the keys are checked once it shows every table ready, and until
+                        // they are, no table counts as ready (awaitInSync() must not return before them).
+                        if (driving && ready) {
+                            pendingForeignKeys(db, entry);
+                        }
+                        if (entry.flag(Flag.FOREIGN_KEYS_PENDING)) {
+                            tables = tables.stream().map(t -> t.state() != io.pgmigrate.CopyState.READY ? t
+                                    : new io.pgmigrate.TableStatus(t.schema(), t.table(),
+                                    io.pgmigrate.CopyState.CATCHING_UP, t.estimatedRows(), t.rowsCopied(),
+                                    t.bytesCopied())).toList();
+                            ready = false;
+                        }
+                    }
                     Phase phase;
                     String message = s.problem();
                     NativeLink idle = link(publisher.other(), db);
@@ -1038,7 +1061,7 @@ final class DefaultMigration implements Migration {
                     } else if (publisher == Side.TARGET) {
                         phase = Phase.CUT_OVER;
                     } else {
-                        phase = s.allTablesReady() ? Phase.STREAMING : Phase.COPYING;
+                        phase = ready ? Phase.STREAMING : Phase.COPYING;
                     }
                     String failing = failingApply(publisher, db, s);
                     if (!failing.isEmpty() && phase != Phase.CUTTING_OVER && phase != Phase.FAILED) {
@@ -1055,7 +1078,7 @@ final class DefaultMigration implements Migration {
                         phase(db, entry, phase);
                     }
                     out.add(new DatabaseStatus(db, phase, s.sourceLsn(), s.confirmedLsn(), s.lagBytes(), s.lagTime(),
-                            s.tables(), message));
+                            tables, message));
                 } catch (SQLException e) {
                     sessions.forget(db);
                     throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, db, "reading the replication status failed", e);

@@ -355,6 +355,16 @@ public final class InitialCopy implements AutoCloseable {
                     if (!db.failure.isEmpty()) {
                         continue;
                     }
+                    // One pair of sessions per worker: the pair of another database is closed, not kept.
+                    String current = db.name;
+                    open.entrySet().removeIf(e -> {
+                        if (e.getKey().equals(current)) {
+                            return false;
+                        }
+                        Sessions.closeQuietly(e.getValue()[0]);
+                        Sessions.closeQuietly(e.getValue()[1]);
+                        return true;
+                    });
                     copyWithRetries(db, c, open);
                 }
             }
