@@ -58,7 +58,9 @@ abstract class InitialCopyContract {
                 m.awaitInSync(Duration.ofMinutes(5));
                 long atSync = writers.commits();
                 assertThat(atSync).as("writes during the copy").isPositive();
+                long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
                 while (writers.commits() < atSync + 50) {
+                    assertThat(System.nanoTime()).as("50 more writes within a minute").isLessThan(deadline);
                     Thread.sleep(10); // and some through the stream
                 }
             }

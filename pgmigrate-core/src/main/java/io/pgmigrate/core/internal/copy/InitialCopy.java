@@ -323,19 +323,6 @@ public final class InitialCopy implements AutoCloseable {
         }
     }
 
-    /** Whether any copy thread still runs. */
-    public boolean running() {
-        return threads.stream().anyMatch(Thread::isAlive);
-    }
-
-    /** Waits for the copy threads to end. */
-    public void await(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        for (Thread t : threads) {
-            t.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-        }
-    }
-
     private void work() {
         Map<String, Connection[]> open = new HashMap<>();
         try {

@@ -79,16 +79,6 @@ public record CopyRecord(Lsn consistentPoint, String snapshot, List<Table> table
         return new CopyRecord(consistentPoint, snapshot, tables, next);
     }
 
-    /** The record with every part of {@code leafSchema.leaf} marked not done. */
-    public CopyRecord withLeafUndone(String leafSchema, String leaf) {
-        List<ChunkRecord> next = new ArrayList<>(chunks.size());
-        for (ChunkRecord c : chunks) {
-            next.add(c.leafSchema().equals(leafSchema) && c.leaf().equals(leaf) ? new ChunkRecord(c.schema(),
-                    c.table(), c.leafSchema(), c.leaf(), c.part(), c.parts(), false, 0, 0) : c);
-        }
-        return new CopyRecord(consistentPoint, snapshot, tables, next);
-    }
-
     /** Whether every part is done. */
     public boolean complete() {
         return chunks.stream().allMatch(ChunkRecord::done);
