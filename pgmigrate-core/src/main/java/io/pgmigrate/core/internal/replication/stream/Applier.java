@@ -1,0 +1,448 @@
+package io.pgmigrate.core.internal.replication.stream;
+
+import io.pgmigrate.Lsn;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Begin;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Column;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Commit;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Delete;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Insert;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.LogicalMessage;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Origin;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Relation;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Truncate;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.TupleData;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Type;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Update;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Value;
+import io.pgmigrate.core.internal.sql.Queries;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.sql.Types;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.StringJoiner;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static io.pgmigrate.core.internal.sql.Identifiers.quote;
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Applies decoded source transactions to the target on one connection, exactly once: the end position of the last
+ * source transaction a target transaction holds is recorded, as replication-origin progress, in that same target
+ * transaction ({@code pg_replication_origin_xact_setup}), so after a crash at any instant the stream resumes from
+ * {@link #open()}'s position and every source transaction is on the target once.
+ *
+ * <p>Consecutive source transactions are applied in one target transaction until {@link #flush()} commits it (the
+ * caller flushes when the stream goes quiet or {@link #due()} says so); consecutive rows for the same statement go to
+ * the server in one batch. Changes are applied with {@code session_replication_role = replica}, as PostgreSQL's own
+ * apply worker applies them: user triggers and foreign-key checks do not fire, the source already ran them. A value
+ * the source did not send (an unchanged TOASTed column) is left as it is on the target, never written as NULL.
+ *
+ * <p>Not thread-safe: one thread drives it; {@link #committed()} may be read from any.
+ */
+public final class Applier implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Applier.class);
+
+    /** A target transaction is committed once it holds this many changes, even while the stream stays busy. */
+    private static final int MAX_CHANGES_PER_COMMIT = 20_000;
+
+    /** ... or once it has been open this long. */
+    private static final long MAX_OPEN_NANOS = 200_000_000L;
+
+    /** Prefix of the logical decoding messages pgmigrate writes into the source's WAL (the cutover's sentinel). */
+    public static final String MESSAGE_PREFIX = "pgmigrate";
+
+    private final Connection target;
+    private final String database;
+    private final String origin;
+    private final Map<Integer, Relation> relations = new HashMap<>();
+    private final Map<String, PreparedStatement> statements = new HashMap<>();
+    private final AtomicLong missingRows = new AtomicLong();
+    private final AtomicLong appliedChanges = new AtomicLong();
+    private final AtomicLong appliedTransactions = new AtomicLong();
+
+    private volatile Lsn committed = Lsn.ZERO;
+    private volatile Lsn lastSentinel = Lsn.ZERO;
+    private Lsn sentinelInBatch = Lsn.ZERO;
+    private boolean inSourceTransaction;
+    private Lsn batchEnd;
+    private Instant batchCommitTime;
+    private int batchChanges;
+    private int batchTransactions;
+    private long batchStarted;
+    private Batch batch;
+
+    /** The statement whose rows are being collected, with what each of its rows changes. */
+    private record Batch(PreparedStatement statement, String sql, List<String> rows) {
+    }
+
+    public Applier(Connection target, String database, String origin) {
+        this.target = requireNonNull(target, "target");
+        this.database = requireNonNull(database, "database");
+        this.origin = requireNonNull(origin, "origin");
+    }
+
+    /**
+     * Prepares the session (origin, replication role, synchronous commit) and returns the position to stream from:
+     * the end of the last source transaction committed here, or {@link Lsn#ZERO} when none was.
+     */
+    public Lsn open() throws SQLException {
+        target.setAutoCommit(true);
+        if (!Queries.exists(target, "SELECT 1 FROM pg_replication_origin WHERE roname = ?", origin)) {
+            Queries.string(target, "SELECT pg_replication_origin_create(?)::text", origin);
+        }
+        Queries.string(target, "SELECT pg_replication_origin_session_setup(?)::text", origin);
+        // A position is confirmed to the source (which then drops its WAL) only once the target has it on disk, and on
+        // its synchronous standbys when it has them: commit waits for that, whatever the server's default.
+        Queries.execute(target, "SET synchronous_commit = on");
+        Queries.execute(target, "SET session_replication_role = replica");
+        Queries.execute(target, "SET statement_timeout = 0");
+        String progress = Queries.string(target, "SELECT pg_replication_origin_progress(?, true)::text", origin);
+        committed = progress == null ? Lsn.ZERO : Lsn.parse(progress);
+        target.setAutoCommit(false);
+        LOG.debug("{}: applying as replication origin {} from {}", database, origin, committed);
+        return committed;
+    }
+
+    /** Applies one message of the stream; the target transaction stays open until {@link #flush()}. */
+    public void apply(PgOutputMessage message) throws SQLException {
+        if (message instanceof Begin b) {
+            if (inSourceTransaction) {
+                throw new SQLException("the stream began transaction " + b.xid() + " inside another");
+            }
+            inSourceTransaction = true;
+            if (batchStarted == 0) {
+                batchStarted = System.nanoTime();
+            }
+        } else if (message instanceof Commit c) {
+            requireTransaction("a commit");
+            inSourceTransaction = false;
+            batchEnd = c.endLsn();
+            batchCommitTime = c.commitTime();
+            batchTransactions++;
+        } else if (message instanceof Relation r) {
+            Relation before = relations.put(r.oid(), r);
+            if (before != null && !before.equals(r)) {
+                sendBatch();
+                closeStatements();
+            }
+        } else if (message instanceof Insert i) {
+            insert(relation(i.relation()), i.row());
+        } else if (message instanceof Update u) {
+            update(relation(u.relation()), u);
+        } else if (message instanceof Delete d) {
+            delete(relation(d.relation()), d);
+        } else if (message instanceof Truncate t) {
+            truncate(t);
+        } else if (message instanceof LogicalMessage m) {
+            if (m.transactional() && MESSAGE_PREFIX.equals(m.prefix())) {
+                sentinelInBatch = m.lsn();
+            }
+        } else if (message instanceof Origin o) {
+            LOG.trace("{}: transaction from origin {}", database, o.name());
+        } else if (message instanceof Type t) {
+            LOG.trace("{}: type {}.{}", database, t.schema(), t.name());
+        } else {
+            throw new SQLException("unexpected message in a stream started without streaming of running"
+                    + " transactions: " + message.getClass().getSimpleName());
+        }
+    }
+
+    /** Whether the open target transaction holds complete source transactions that are not committed yet. */
+    public boolean pending() {
+        return batchTransactions > 0;
+    }
+
+    /** Whether a source transaction has begun and not yet committed; {@link #flush()} must wait for its end. */
+    public boolean insideTransaction() {
+        return inSourceTransaction;
+    }
+
+    /** Whether the open target transaction should be committed now, even though the stream is not quiet. */
+    public boolean due() {
+        return batchTransactions > 0 && !inSourceTransaction
+                && (batchChanges >= MAX_CHANGES_PER_COMMIT || System.nanoTime() - batchStarted >= MAX_OPEN_NANOS);
+    }
+
+    /**
+     * Commits the complete source transactions applied so far, with their end position as origin progress, and
+     * returns that position. Call between source transactions only.
+     */
+    public Lsn flush() throws SQLException {
+        if (inSourceTransaction) {
+            throw new IllegalStateException("a source transaction is still being applied");
+        }
+        if (batchTransactions == 0) {
+            return committed;
+        }
+        sendBatch();
+        try (PreparedStatement ps = target.prepareStatement("SELECT pg_replication_origin_xact_setup(?::pg_lsn, ?)")) {
+            ps.setString(1, batchEnd.toString());
+            ps.setTimestamp(2, Timestamp.from(batchCommitTime));
+            ps.execute();
+        }
+        target.commit();
+        committed = batchEnd;
+        if (sentinelInBatch.compareTo(lastSentinel) > 0) {
+            lastSentinel = sentinelInBatch;
+        }
+        appliedTransactions.addAndGet(batchTransactions);
+        appliedChanges.addAndGet(batchChanges);
+        batchTransactions = 0;
+        batchChanges = 0;
+        batchStarted = inSourceTransaction ? System.nanoTime() : 0;
+        return committed;
+    }
+
+    /** The end of the last source transaction committed on the target. */
+    public Lsn committed() {
+        return committed;
+    }
+
+    /** The position of the last pgmigrate message whose transaction is committed on the target. */
+    public Lsn lastSentinel() {
+        return lastSentinel;
+    }
+
+    /** Updates and deletes that found no row on the target (the source's row was not there), since this opened. */
+    public long missingRows() {
+        return missingRows.get();
+    }
+
+    /** Source transactions and row changes committed on the target since this opened. */
+    public long appliedTransactions() {
+        return appliedTransactions.get();
+    }
+
+    public long appliedChanges() {
+        return appliedChanges.get();
+    }
+
+    private void requireTransaction(String what) throws SQLException {
+        if (!inSourceTransaction) {
+            throw new SQLException("the stream sent " + what + " outside a transaction");
+        }
+    }
+
+    private Relation relation(int oid) throws SQLException {
+        requireTransaction("a row change");
+        Relation r = relations.get(oid);
+        if (r == null) {
+            throw new SQLException("the stream sent a change for relation " + oid + " before describing it");
+        }
+        batchChanges++;
+        return r;
+    }
+
+    private void insert(Relation r, TupleData row) throws SQLException {
+        StringJoiner cols = new StringJoiner(", ");
+        StringJoiner params = new StringJoiner(", ");
+        for (Column c : r.columns()) {
+            cols.add(quote(c.name()));
+            params.add("?");
+        }
+        String sql = "INSERT INTO " + name(r) + " (" + cols + ") VALUES (" + params + ")";
+        PreparedStatement ps = statement(sql);
+        int p = 1;
+        for (int i = 0; i < r.columns().size(); i++) {
+            p = bind(ps, p, r, i, row.values().get(i));
+        }
+        add(ps, null);
+    }
+
+    private void update(Relation r, Update u) throws SQLException {
+        TupleData row = u.row();
+        StringJoiner set = new StringJoiner(", ");
+        List<Integer> setColumns = new ArrayList<>();
+        for (int i = 0; i < r.columns().size(); i++) {
+            if (row.values().get(i) != PgOutputMessage.Unchanged.INSTANCE) {
+                set.add(quote(r.columns().get(i).name()) + " = ?");
+                setColumns.add(i);
+            }
+        }
+        TupleData old = u.old() != null ? u.old() : row;
+        boolean full = u.oldKind() == 'O';
+        Where where = where(r, old, full);
+        String sql = "UPDATE " + name(r) + " SET " + set + " WHERE " + where.sql;
+        PreparedStatement ps = statement(sql);
+        int p = 1;
+        for (int i : setColumns) {
+            p = bind(ps, p, r, i, row.values().get(i));
+        }
+        where.bind(ps, p);
+        add(ps, r);
+    }
+
+    private void delete(Relation r, Delete d) throws SQLException {
+        Where where = where(r, d.old(), d.oldKind() == 'O');
+        PreparedStatement ps = statement("DELETE FROM " + name(r) + " WHERE " + where.sql);
+        where.bind(ps, 1);
+        add(ps, r);
+    }
+
+    /** The condition that finds the changed row: its key, or, for replica identity FULL, one row equal to the old. */
+    private final class Where {
+        final String sql;
+        final Relation relation;
+        final TupleData old;
+        final List<Integer> columns;
+
+        Where(String sql, Relation relation, TupleData old, List<Integer> columns) {
+            this.sql = sql;
+            this.relation = relation;
+            this.old = old;
+            this.columns = columns;
+        }
+
+        void bind(PreparedStatement ps, int from) throws SQLException {
+            int p = from;
+            for (int i : columns) {
+                p = Applier.this.bind(ps, p, relation, i, old.values().get(i));
+            }
+        }
+    }
+
+    private Where where(Relation r, TupleData old, boolean full) throws SQLException {
+        List<Integer> columns = new ArrayList<>();
+        StringJoiner cond = new StringJoiner(" AND ");
+        for (int i = 0; i < r.columns().size(); i++) {
+            Column c = r.columns().get(i);
+            Value v = old.values().get(i);
+            if (full ? v == PgOutputMessage.Unchanged.INSTANCE : !c.key()) {
+                continue;
+            }
+            if (v == PgOutputMessage.Unchanged.INSTANCE) {
+                throw new SQLException("the stream sent no value for key column " + c.name() + " of " + name(r));
+            }
+            if (v == PgOutputMessage.Null.INSTANCE) {
+                cond.add(quote(c.name()) + " IS NULL");
+            } else {
+                cond.add(quote(c.name()) + " = ?");
+                columns.add(i);
+            }
+        }
+        if (columns.isEmpty() && cond.length() == 0) {
+            throw new SQLException(name(r) + " has no replica identity the stream can find its rows by");
+        }
+        String sql = full
+                // FULL: several rows may be equal; change exactly one, as the source did
+                ? "ctid = (SELECT ctid FROM " + name(r) + " WHERE " + cond + " LIMIT 1)"
+                : cond.toString();
+        return new Where(sql, r, old, columns);
+    }
+
+    private void truncate(Truncate t) throws SQLException {
+        requireTransaction("a truncate");
+        StringJoiner tables = new StringJoiner(", ");
+        for (int oid : t.relations()) {
+            Relation r = relations.get(oid);
+            if (r == null) {
+                throw new SQLException("the stream truncated relation " + oid + " before describing it");
+            }
+            tables.add("ONLY " + name(r));
+        }
+        sendBatch();
+        Queries.execute(target, "TRUNCATE " + tables + (t.restartIdentity() ? " RESTART IDENTITY" : ""));
+        batchChanges++;
+    }
+
+    private static String name(Relation r) {
+        return quote(r.schema(), r.name());
+    }
+
+    private int bind(PreparedStatement ps, int p, Relation r, int column, Value v) throws SQLException {
+        if (v instanceof PgOutputMessage.Text t) {
+            ps.setObject(p, t.text(), Types.OTHER);
+        } else if (v == PgOutputMessage.Null.INSTANCE) {
+            ps.setNull(p, Types.OTHER);
+        } else if (v == PgOutputMessage.Unchanged.INSTANCE) {
+            throw new SQLException("no value for column " + r.columns().get(column).name() + " of " + name(r));
+        } else {
+            throw new SQLException("binary values are not requested from the stream");
+        }
+        return p + 1;
+    }
+
+    private PreparedStatement statement(String sql) throws SQLException {
+        if (batch != null && !batch.sql.equals(sql)) {
+            sendBatch();
+        }
+        PreparedStatement ps = statements.get(sql);
+        if (ps == null) {
+            ps = target.prepareStatement(sql);
+            statements.put(sql, ps);
+        }
+        if (batch == null) {
+            batch = new Batch(ps, sql, new ArrayList<>());
+        }
+        return ps;
+    }
+
+    private void add(PreparedStatement ps, Relation counted) throws SQLException {
+        ps.addBatch();
+        batch.rows.add(counted == null ? null : name(counted));
+        if (batch.rows.size() >= 1000) {
+            sendBatch();
+        }
+    }
+
+    private void sendBatch() throws SQLException {
+        if (batch == null) {
+            return;
+        }
+        Batch b = batch;
+        batch = null;
+        int[] counts;
+        try {
+            counts = b.statement.executeBatch();
+        } catch (SQLException e) {
+            SQLException cause = e.getNextException() != null ? e.getNextException() : e;
+            // the statement names the table and columns; its values are not in it (nor in the server's message)
+            throw new SQLException(database + ": the target refused " + b.sql + ": " + cause.getMessage(),
+                    cause.getSQLState(), cause);
+        }
+        for (int i = 0; i < counts.length; i++) {
+            if (counts[i] == 0 && b.rows.get(i) != null) {
+                // PostgreSQL's apply worker logs the same and goes on: the row was not on the target
+                if (missingRows.incrementAndGet() <= 10) {
+                    LOG.warn("{}: an update or delete from the source found no row in {} on the target", database,
+                            b.rows.get(i));
+                }
+            }
+        }
+    }
+
+    private void closeStatements() {
+        for (PreparedStatement ps : statements.values()) {
+            try {
+                ps.close();
+            } catch (SQLException e) {
+                LOG.debug("{}: closing a statement: {}", database, e.getMessage());
+            }
+        }
+        statements.clear();
+    }
+
+    /** Rolls back what is not committed and closes the statements; the connection stays the caller's. */
+    @Override
+    public void close() {
+        batch = null;
+        closeStatements();
+        try {
+            if (!target.isClosed() && !target.getAutoCommit()) {
+                target.rollback();
+            }
+        } catch (SQLException e) {
+            LOG.debug("{}: rolling back the apply transaction: {}", database, e.getMessage());
+        }
+    }
+}

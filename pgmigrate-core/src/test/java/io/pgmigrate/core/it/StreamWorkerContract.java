@@ -1,0 +1,264 @@
+package io.pgmigrate.core.it;
+
+import io.pgmigrate.Lsn;
+import io.pgmigrate.core.internal.replication.stream.LogicalStream;
+import io.pgmigrate.core.internal.replication.stream.StreamWorker;
+import io.pgmigrate.core.internal.sql.Connector;
+import io.pgmigrate.testkit.Pacer;
+import io.pgmigrate.testkit.PostgresServer;
+import io.pgmigrate.testkit.Source;
+import io.pgmigrate.testkit.Target;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The STREAM engine's reader and applier against real servers: what the source commits arrives on the target, every
+ * type family in its own form, unchanged TOASTed values kept, and a stream broken at any point starts again where the
+ * target's committed position says, with nothing lost and nothing applied twice.
+ */
+abstract class StreamWorkerContract {
+
+    private static final Duration LIMIT = Duration.ofMinutes(2);
+
+    /** The tables every test replicates; types that exist only on newer sources are added by the subclasses. */
+    private static final String SCHEMA = """
+            CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+            CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
+            CREATE TYPE address AS (street text, zip text);
+            CREATE TABLE kinds (
+                id bigint PRIMARY KEY,
+                n numeric(20, 6), f float8, r real, i2 smallint, bo boolean,
+                ts timestamp, tstz timestamptz, d date, t time, ttz timetz, iv interval,
+                ints integer[], texts text[], nested integer[][], rng int4range, tsr tstzrange, dr daterange,
+                j json, jb jsonb, b bytea, u uuid, ip inet, net cidr, mac macaddr, bits bit varying(16),
+                m mood, p positive, a address, moods mood[], pt point, c char(3), v varchar(10), tsv tsvector);
+            CREATE TABLE docs (id integer PRIMARY KEY, title text NOT NULL, body text);
+            ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL;
+            CREATE TABLE events (at timestamptz NOT NULL, kind text NOT NULL, payload jsonb);
+            ALTER TABLE events REPLICA IDENTITY FULL;
+            CREATE SCHEMA "Odd Schema";
+            CREATE TABLE "Odd Schema"."Mixed Case" ("Key" integer PRIMARY KEY, "va""lue" text);
+            CREATE TABLE ticks (writer integer NOT NULL, n integer NOT NULL);
+            CREATE TABLE markers (name text PRIMARY KEY);
+            """;
+
+    private static final List<String> TABLES = List.of("public.kinds", "public.docs", "public.events",
+            "\"Odd Schema\".\"Mixed Case\"", "public.ticks", "public.markers");
+
+    /** Columns of types that only newer sources have, added to {@code kinds}; empty for none. */
+    String newerKinds() {
+        return "";
+    }
+
+    private static void prepare(PostgresServer source, PostgresServer target, String db, String extra) {
+        for (PostgresServer s : List.of(source, target)) {
+            s.createDatabase(db);
+            s.execute(db, SCHEMA + extra);
+        }
+        source.execute(db, "CREATE PUBLICATION pub FOR ALL TABLES");
+        source.execute(db, "SELECT pg_create_logical_replication_slot('" + db + "_slot', 'pgoutput')");
+    }
+
+    private static StreamWorker worker(PostgresServer source, PostgresServer target, String db) {
+        Connector s = new Connector(source.endpoint(), "source", Duration.ofSeconds(10), 3);
+        Connector t = new Connector(target.endpoint(), "target", Duration.ofSeconds(10), 3);
+        return StreamWorker.start(s, t, new StreamWorker.Settings(db, db + "_slot", "pgmigrate_" + db,
+                new LogicalStream.Options("pub", source.majorVersion(), false), Duration.ofSeconds(10)));
+    }
+
+    /** Commits a marker row on the source and waits until the target has it: everything before it arrived. */
+    private static void awaitMarker(PostgresServer source, PostgresServer target, String db, String name)
+            throws Exception {
+        source.execute(db, "INSERT INTO markers VALUES ('" + name + "')");
+        long deadline = System.nanoTime() + LIMIT.toNanos();
+        while (Fixtures.count(target, db, "SELECT count(*) FROM markers WHERE name = '" + name + "'") == 0) {
+            assertThat(System.nanoTime()).as("marker " + name + " on the target within " + LIMIT).isLessThan(deadline);
+            Thread.sleep(20);
+        }
+    }
+
+    private static void assertSame(PostgresServer source, PostgresServer target, String db) throws SQLException {
+        for (String table : TABLES) {
+            assertThat(Fixtures.fingerprint(target, db, table)).as(table)
+                    .isEqualTo(Fixtures.fingerprint(source, db, table));
+        }
+    }
+
+    @Test
+    void everyKindOfChangeAndEveryTypeFamilyArrivesAsTheSourceCommittedIt(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        String db = "kinds";
+        prepare(source, target, db, newerKinds());
+        try (StreamWorker w = worker(source, target, db)) {
+            source.execute(db, """
+                    INSERT INTO kinds (id, n, f, r, i2, bo, ts, tstz, d, t, ttz, iv, ints, texts, nested, rng, tsr, dr,
+                                       j, jb, b, u, ip, net, mac, bits, m, p, a, moods, pt, c, v, tsv)
+                    SELECT g, g * 1.000001 - 500000, g / 7.0::float8, g / 3.0::real, (g % 30000)::smallint, g % 2 = 0,
+                           timestamp '2024-02-29 23:59:59.999999' + g * interval '1 minute',
+                           timestamptz '1999-12-31 23:59:59.5+13:45' + g * interval '1 hour',
+                           date '2000-02-29' + g, time '00:00:01' + g * interval '1 second', timetz '12:00:00-03:30',
+                           make_interval(years => g % 3, days => g, secs => g / 1000.0),
+                           ARRAY[g, NULL, -g], ARRAY['a "quoted" \\ back', NULL, 'ü €', ''], ARRAY[[1, 2], [3, g]],
+                           int4range(g, g + 10, '(]'), tstzrange(now() - interval '1 day', NULL), daterange(NULL, '2030-01-01'),
+                           ('{"k": ' || g || ', "a": [1, "x"], "dup": 1, "dup": 2}')::json,
+                           ('{"k": ' || g || ', "nested": {"a": null}}')::jsonb,
+                           decode(md5(g::text) || '00ff', 'hex'), md5(g::text)::uuid, '10.1.2.3/8', '10.0.0.0/8',
+                           '08:00:2b:01:02:03', B'1011'::varbit,
+                           (ARRAY['sad', 'ok', 'happy']::mood[])[1 + g % 3], 1 + g, ROW('Main St ' || g, NULL)::address,
+                           ARRAY['happy', 'sad']::mood[], point(g, -g / 3.0), 'ab', 'v' || g,
+                           to_tsvector('simple', 'the quick brown fox ' || g)
+                    FROM generate_series(1, 300) g;
+                    INSERT INTO kinds (id) VALUES (0);
+                    INSERT INTO docs SELECT g, 'doc ' || g, repeat('body ', g) FROM generate_series(1, 50) g;
+                    INSERT INTO events SELECT timestamptz '2026-01-01 00:00+00' + g * interval '1 s', 'k' || (g % 3),
+                                              jsonb_build_object('g', g % 5) FROM generate_series(1, 60) g;
+                    INSERT INTO events SELECT at, kind, payload FROM events WHERE kind = 'k0';
+                    INSERT INTO "Odd Schema"."Mixed Case" SELECT g, 'v' || g FROM generate_series(1, 20) g;
+                    """);
+            source.execute(db, """
+                    UPDATE kinds SET n = -n, ints = ints || 7, jb = jb || '{"more": true}', m = 'ok' WHERE id % 5 = 0;
+                    UPDATE kinds SET id = id + 1000 WHERE id BETWEEN 10 AND 20;
+                    UPDATE kinds SET tsv = NULL, a = NULL, rng = 'empty' WHERE id = 1;
+                    DELETE FROM kinds WHERE id % 7 = 0;
+                    UPDATE events SET payload = payload || '{"seen": 1}' WHERE kind = 'k1';
+                    DELETE FROM events WHERE kind = 'k0' AND at < timestamptz '2026-01-01 00:00:30+00';
+                    UPDATE "Odd Schema"."Mixed Case" SET "va""lue" = NULL WHERE "Key" < 5;
+                    DELETE FROM "Odd Schema"."Mixed Case" WHERE "Key" > 15;
+                    UPDATE docs SET body = NULL WHERE id = 3;
+                    """);
+            source.execute(db, "TRUNCATE docs; INSERT INTO docs VALUES (1, 'after the truncate', 'x')");
+            awaitMarker(source, target, db, "all written");
+            assertSame(source, target, db);
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM events WHERE kind = 'k0'"))
+                    .as("of two equal rows without a key, a delete of one removes one").isEqualTo(
+                            Fixtures.count(source, db, "SELECT count(*) FROM events WHERE kind = 'k0'"));
+            assertThat(w.failure()).isEmpty();
+        }
+    }
+
+    @Test
+    void aToastedValueThatAnUpdateDidNotTouchKeepsItsValue(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        String db = "toast";
+        prepare(source, target, db, "");
+        try (StreamWorker w = worker(source, target, db)) {
+            // 64 kB of hex that compresses little, stored out of line: an update of the title leaves it unsent
+            source.execute(db, "INSERT INTO docs SELECT g, 'draft', (SELECT string_agg(md5(g::text || i::text), '')"
+                    + " FROM generate_series(1, 2000) i) FROM generate_series(1, 3) g");
+            awaitMarker(source, target, db, "inserted");
+            source.execute(db, "UPDATE docs SET title = 'final' WHERE id IN (1, 2)");
+            awaitMarker(source, target, db, "updated");
+            assertThat(Fixtures.text(target, db, "SELECT string_agg(title || ':' || length(body) || ':' || md5(body),"
+                    + " ',' ORDER BY id) FROM docs")).isEqualTo(Fixtures.text(source, db, "SELECT string_agg(title"
+                    + " || ':' || length(body) || ':' || md5(body), ',' ORDER BY id) FROM docs"));
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM docs WHERE body IS NULL OR length(body) < 64000"))
+                    .isZero();
+        }
+    }
+
+    @Test
+    void aStreamBrokenAgainAndAgainLosesNoTransactionAndAppliesNoneTwice(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        String db = "breaks";
+        prepare(source, target, db, "");
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong commits = new AtomicLong();
+        AtomicReference<Throwable> writerFailed = new AtomicReference<>();
+        List<Thread> writers = new ArrayList<>();
+        for (int id = 1; id <= 2; id++) {
+            int writer = id;
+            Thread t = new Thread(() -> {
+                try (Connection c = source.connect(db);
+                     PreparedStatement tick = c.prepareStatement("INSERT INTO ticks SELECT ?, n FROM"
+                             + " generate_series(?, ?) n")) {
+                    // ticks has no key: a transaction applied twice shows as duplicate rows, one lost as missing ones
+                    int n = 0;
+                    Pacer pacer = Pacer.perSecond(200);
+                    while (!stop.get()) {
+                        pacer.await();
+                        int rows = 1 + n % 4;
+                        tick.setInt(1, writer);
+                        tick.setInt(2, n);
+                        tick.setInt(3, n + rows - 1);
+                        tick.executeUpdate();
+                        n += rows;
+                        commits.incrementAndGet();
+                    }
+                } catch (Throwable e) {
+                    writerFailed.set(e);
+                }
+            }, "ticks-" + writer);
+            writers.add(t);
+            t.start();
+        }
+        try (StreamWorker w = worker(source, target, db)) {
+            for (int round = 0; round < 6; round++) {
+                long before = w.transactions();
+                Lsn committed = w.committed();
+                long deadline = System.nanoTime() + LIMIT.toNanos();
+                // wait for progress in this round, then break the stream on one side or the other
+                while (w.committed().compareTo(committed) <= 0 || w.transactions() == before) {
+                    assertThat(System.nanoTime()).as("progress in round " + round).isLessThan(deadline);
+                    Thread.sleep(10);
+                }
+                if (round % 2 == 0) {
+                    source.execute(db, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"
+                            + " WHERE slot_name = '" + db + "_slot' AND active_pid IS NOT NULL");
+                } else {
+                    target.execute(db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            + " WHERE datname = current_database() AND application_name = 'pgmigrate'"
+                            + " AND pid <> pg_backend_pid()");
+                }
+            }
+            stop.set(true);
+            Fixtures.joinAll(writers);
+            assertThat(writerFailed.get()).isNull();
+            assertThat(commits.get()).isPositive();
+            awaitMarker(source, target, db, "writers stopped");
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM (SELECT writer, n FROM ticks GROUP BY 1, 2"
+                    + " HAVING count(*) > 1) twice")).as("ticks applied twice").isZero();
+            assertSame(source, target, db);
+        }
+    }
+
+    @Test
+    void aSentinelMessageIsSeenOnlyOnceItsTransactionIsCommittedOnTheTarget(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        assumeTrue(source.majorVersion() >= 14, "pgoutput carries logical decoding messages from PostgreSQL 14 on");
+        String db = "sentinel";
+        prepare(source, target, db, "");
+        try (StreamWorker w = worker(source, target, db)) {
+            Lsn sentinel;
+            try (Connection c = source.connect(db)) {
+                c.setAutoCommit(false);
+                try (var st = c.createStatement()) {
+                    st.execute("INSERT INTO markers VALUES ('with the sentinel')");
+                    // one that does not count: not transactional, and another prefix
+                    st.execute("SELECT pg_logical_emit_message(false, 'pgmigrate', 'not transactional')");
+                    st.execute("SELECT pg_logical_emit_message(true, 'other', 'another tool')");
+                    try (var rs = st.executeQuery("SELECT pg_logical_emit_message(true, 'pgmigrate', 'cut')::text")) {
+                        rs.next();
+                        sentinel = Lsn.parse(rs.getString(1));
+                    }
+                    assertThat(w.awaitSentinel(sentinel, Duration.ofMillis(300))).as("not committed yet").isFalse();
+                }
+                c.commit();
+            }
+            assertThat(w.awaitSentinel(sentinel, LIMIT)).isTrue();
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM markers WHERE name = 'with the sentinel'"))
+                    .as("the sentinel's transaction is on the target when the wait returns").isEqualTo(1);
+        }
+    }
+}
