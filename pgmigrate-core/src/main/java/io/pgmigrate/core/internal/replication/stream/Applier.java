@@ -70,6 +70,7 @@ public final class Applier implements AutoCloseable {
     private final AtomicLong appliedChanges = new AtomicLong();
     private final AtomicLong appliedTransactions = new AtomicLong();
 
+    private boolean strict;
     private volatile Lsn committed = Lsn.ZERO;
     private volatile Lsn lastSentinel = Lsn.ZERO;
     private Lsn sentinelInBatch = Lsn.ZERO;
@@ -111,6 +112,15 @@ public final class Applier implements AutoCloseable {
         target.setAutoCommit(false);
         LOG.debug("{}: applying as replication origin {} from {}", database, origin, committed);
         return committed;
+    }
+
+    /**
+     * Makes an update or delete that finds no row an error instead of a logged count: when several connections
+     * apply at once, it may mean an earlier change to the row is not applied yet, so the stretch is applied again in
+     * order.
+     */
+    void strict() {
+        strict = true;
     }
 
     /** Applies one message of the stream; the target transaction stays open until {@link #flush()}. */
@@ -411,6 +421,10 @@ public final class Applier implements AutoCloseable {
                     cause.getSQLState(), cause);
         }
         for (int i = 0; i < counts.length; i++) {
+            if (counts[i] == 0 && b.rows.get(i) != null && strict) {
+                throw new SQLException(database + ": an update or delete found no row in " + b.rows.get(i)
+                        + " while applying on several connections", "P0002");
+            }
             if (counts[i] == 0 && b.rows.get(i) != null) {
                 // PostgreSQL's apply worker logs the same and goes on: the row was not on the target
                 if (missingRows.incrementAndGet() <= 10) {

@@ -34,8 +34,11 @@ public final class StreamWorker implements AutoCloseable {
 
     /** What one worker streams and where it records its progress. */
     public record Settings(String database, String slot, String origin, LogicalStream.Options stream,
-                           Duration statusInterval) {
+                           Duration statusInterval, int workers) {
         public Settings {
+            if (workers < 1) {
+                throw new IllegalArgumentException("workers must be at least 1, not " + workers);
+            }
             requireNonNull(database, "database");
             requireNonNull(slot, "slot");
             requireNonNull(origin, "origin");
@@ -56,7 +59,8 @@ public final class StreamWorker implements AutoCloseable {
     private volatile Exception failure;
     private volatile long transactions;
     private volatile long changes;
-    private volatile Applier applier;
+    private volatile Lsn serialUntil;
+    private volatile long inOrderStretches;
 
     private StreamWorker(Connector source, Connector target, Settings settings) {
         this.source = source;
@@ -102,52 +106,66 @@ public final class StreamWorker implements AutoCloseable {
         }
     }
 
-    /** One connection pair's life: open, stream until closed or broken. */
-    private void round() throws SQLException {
-        // Row values stay out of errors and logs: pgjdbc would put a failed batch entry's parameters and the server's
-        // DETAIL ("Key (id)=(42) already exists") into the exception.
-        Connection t = target.connect(settings.database(), "", Map.of("logServerErrorDetail", "false"));
-        try (Applier a = new Applier(t, settings.database(), settings.origin())) {
-            Lsn from = a.open();
-            committed = from;
-            applier = a;
-            try (LogicalStream stream = LogicalStream.start(source, settings.database(), settings.slot(), from,
-                    settings.stream(), settings.statusInterval())) {
-                while (!closed) {
-                    PgOutputMessage m = stream.read(QUIET);
-                    if (m == null) {
-                        commit(a, stream);
-                        continue;
-                    }
-                    a.apply(m);
-                    if (a.due()) {
-                        commit(a, stream);
-                    }
-                    stream.keepAlive();
-                }
-                // closing: what is complete is committed, what is not is rolled back and streamed again next time
-                if (a.pending() && !a.insideTransaction()) {
-                    committed = a.flush();
-                }
-            }
-        } finally {
-            applier = null;
-            Sessions.closeQuietly(t);
-        }
+    /** What a round reports as it commits. */
+    interface Progress {
+        /** A group of source transactions ending at {@code end} is committed on the target. */
+        void committed(Lsn end, Lsn sentinel, long transactions, long changes);
+
+        /** The end of the last source transaction committed on the target. */
+        Lsn committed();
     }
 
-    private void commit(Applier a, LogicalStream stream) throws SQLException {
-        if (!a.pending() || a.insideTransaction()) {
-            return;
+    /**
+     * One round: connections opened, the stream read until closed or broken. After a round on several connections
+     * broke, the next applies on one connection up to where the broken one had read, so a conflict the parallel
+     * apply did not foresee is applied in order.
+     */
+    private void round() throws Exception {
+        int workers = serialUntil != null ? 1 : settings.workers();
+        Progress progress = new Progress() {
+            @Override
+            public void committed(Lsn end, Lsn s, long t, long c) {
+                if (end.compareTo(committed) > 0) {
+                    committed = end;
+                }
+                if (s.compareTo(sentinel) > 0) {
+                    sentinel = s;
+                }
+                transactions += t;
+                changes += c;
+                failure = null;
+                signal();
+            }
+
+            @Override
+            public Lsn committed() {
+                return committed;
+            }
+        };
+        try (ParallelRound round = new ParallelRound(settings.database(), progress)) {
+            Lsn from = round.open(target, settings.origin(), workers, settings.workers());
+            if (from.compareTo(committed) > 0) {
+                committed = from;
+            }
+            LogicalStream stream = LogicalStream.start(source, settings.database(), settings.slot(), from,
+                    settings.stream(), settings.statusInterval());
+            try {
+                round.run(stream, () -> closed, serialUntil);
+                if (serialUntil != null && committed.compareTo(serialUntil) >= 0) {
+                    LOG.info("{}: applied in order up to {}; applying on {} connections again", settings.database(),
+                            serialUntil, settings.workers());
+                    serialUntil = null;
+                }
+            } catch (Exception e) {
+                if (workers > 1) {
+                    serialUntil = stream.lastReceived();
+                    inOrderStretches++;
+                }
+                throw e;
+            } finally {
+                stream.close();
+            }
         }
-        Lsn c = a.flush();
-        committed = c;
-        sentinel = a.lastSentinel();
-        transactions = a.appliedTransactions();
-        changes = a.appliedChanges();
-        failure = null;
-        stream.confirm(c);
-        signal();
     }
 
     private void signal() {
@@ -211,12 +229,17 @@ public final class StreamWorker implements AutoCloseable {
         }
     }
 
-    /** Source transactions committed on the target by the current round. */
+    /** How often a round on several connections broke and the stretch it had read was applied again in order. */
+    public long inOrderStretches() {
+        return inOrderStretches;
+    }
+
+    /** Source transactions committed on the target since this worker started. */
     public long transactions() {
         return transactions;
     }
 
-    /** Row changes committed on the target by the current round. */
+    /** Row changes committed on the target since this worker started. */
     public long changes() {
         return changes;
     }

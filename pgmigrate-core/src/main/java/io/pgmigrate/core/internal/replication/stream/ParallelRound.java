@@ -1,0 +1,415 @@
+package io.pgmigrate.core.internal.replication.stream;
+
+import io.pgmigrate.Lsn;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Begin;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Commit;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Delete;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Insert;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.LogicalMessage;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Relation;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Truncate;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.TupleData;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Update;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Value;
+import io.pgmigrate.core.internal.sql.Connector;
+import io.pgmigrate.core.internal.sql.Queries;
+import io.pgmigrate.core.internal.sql.Sessions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One round of a {@link StreamWorker}: the stream read on this thread, applied on {@code workers} target connections
+ * at once.
+ *
+ * <p>The stream is cut into groups: consecutive source transactions, closed at a transaction boundary once they hold
+ * enough changes or the stream goes quiet. Group {@code g} goes to connection {@code g mod workers} and becomes one
+ * target transaction there. Groups commit strictly in source order, each recording its last source transaction's end
+ * as its connection's replication-origin progress, so every group up to the highest recorded position is committed and
+ * the next round starts there: nothing lost, nothing applied twice.
+ *
+ * <p>Before a connection applies a change it waits until every earlier group that touched the same row is committed
+ * (rows are told apart by table and replica-identity key; a table without a key, or with replica identity FULL, counts
+ * as one row); a TRUNCATE waits for every earlier group, and every later change waits for it. Conflicts this does not
+ * see (a unique value other than the key freed by one group and taken by a later one) make the target refuse or wait;
+ * a lock wait is bounded by {@code lock_timeout}, and an update or delete that finds no row is an error here; each ends
+ * the round, and the {@link StreamWorker} applies the next stretch on one connection, in order.
+ */
+final class ParallelRound implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ParallelRound.class);
+
+    /** A group is closed at the next transaction boundary once it holds this many changes. */
+    private static final int GROUP_CHANGES = 2_000;
+
+    /** A group is also closed once it has been open this long. */
+    private static final long GROUP_NANOS = 200_000_000L;
+
+    /** Items queued per connection before the reader waits. */
+    private static final int QUEUE = 8_192;
+
+    /** How long a connection waits for a row lock before the round ends (an undetected conflict). */
+    private static final String LOCK_TIMEOUT = "5s";
+
+    private static final Duration QUIET = Duration.ofMillis(20);
+
+    /** What the reader hands a connection. */
+    private sealed interface Item {
+    }
+
+    /** A message of group {@code group}; {@code after} is the group that must be committed before it is applied. */
+    private record Change(long group, long after, PgOutputMessage message) implements Item {
+    }
+
+    /** The end of a group: commit it once the one before is committed. */
+    private record End(long group, Lsn end) implements Item {
+    }
+
+    /** Identifies a row across groups: table and key values, or the table alone. */
+    private record RowKey(int relation, List<String> key) {
+    }
+
+    private final String database;
+    private final StreamWorker.Progress progress;
+    private final List<Lane> lanes = new ArrayList<>();
+    private final Map<RowKey, Long> lastGroup = new HashMap<>();
+    private final Map<Integer, Relation> relations = new HashMap<>();
+    private final Object commitLock = new Object();
+    private long committedGroup;
+    private volatile Throwable failure;
+    private long group = 1;
+    private long barrier;
+    private int groupChanges;
+    private int groupTransactions;
+    private long groupStarted;
+    private boolean inTransaction;
+    private Lsn lastEnd;
+
+    /** One target connection with its applier, its queue and its thread. */
+    private final class Lane implements Runnable {
+        final int index;
+        final Connection connection;
+        final Applier applier;
+        final BlockingQueue<Item> queue = new ArrayBlockingQueue<>(QUEUE);
+        final Map<Integer, Relation> known = new HashMap<>();
+        final Thread thread;
+        volatile boolean stop;
+        long transactions;
+        long changes;
+
+        Lane(int index, Connection connection, Applier applier) {
+            this.index = index;
+            this.connection = connection;
+            this.applier = applier;
+            this.thread = new Thread(this, "pgmigrate-apply-" + database + "-" + index);
+            thread.setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            try {
+                while (!stop && failure == null) {
+                    Item item = queue.poll(50, TimeUnit.MILLISECONDS);
+                    if (item == null) {
+                        continue;
+                    }
+                    if (item instanceof Change c) {
+                        if (c.after() > 0 && !awaitCommitted(c.after())) {
+                            return;
+                        }
+                        applier.apply(c.message());
+                    } else if (item instanceof End e) {
+                        if (!awaitCommitted(e.group() - 1)) {
+                            return;
+                        }
+                        Lsn end = applier.flush();
+                        progress.committed(end, applier.lastSentinel(), applier.appliedTransactions() - transactions,
+                                applier.appliedChanges() - changes);
+                        transactions = applier.appliedTransactions();
+                        changes = applier.appliedChanges();
+                        synchronized (commitLock) {
+                            committedGroup = e.group();
+                            commitLock.notifyAll();
+                        }
+                    }
+                }
+            } catch (Throwable e) {
+                fail(e);
+            }
+        }
+    }
+
+    ParallelRound(String database, StreamWorker.Progress progress) {
+        this.database = database;
+        this.progress = progress;
+    }
+
+    /** The replication origin of connection {@code index} (from 0): {@code origin}, then {@code origin_2} ... */
+    static String origin(String origin, int index) {
+        return index == 0 ? origin : origin + "_" + (index + 1);
+    }
+
+    /**
+     * Opens {@code workers} connections, each with its own replication origin, and returns the position to stream
+     * from: the highest that any of the {@code maxWorkers} origins recorded (a round on fewer connections than the last
+     * one must not start before what the others committed).
+     */
+    Lsn open(Connector target, String origin, int workers, int maxWorkers) throws SQLException {
+        Lsn from = Lsn.ZERO;
+        for (int i = 0; i < workers; i++) {
+            // Row values stay out of errors and logs: pgjdbc would put a failed batch entry's parameters and the
+            // server's DETAIL ("Key (id)=(42) already exists") into the exception.
+            Connection c = target.connect(database, "", Map.of("logServerErrorDetail", "false"));
+            Applier a = new Applier(c, database, origin(origin, i));
+            Lane lane = new Lane(i, c, a);
+            lanes.add(lane);
+            Lsn at = a.open();
+            if (workers > 1) {
+                a.strict();
+                Queries.execute(c, "SET lock_timeout = '" + LOCK_TIMEOUT + "'");
+                c.commit();
+            }
+            if (at.compareTo(from) > 0) {
+                from = at;
+            }
+        }
+        Connection first = lanes.get(0).connection;
+        for (int i = workers; i < maxWorkers; i++) {
+            String progress = Queries.string(first, "SELECT pg_replication_origin_progress(roname, true)::text"
+                    + " FROM pg_replication_origin WHERE roname = ?", origin(origin, i));
+            if (progress != null && Lsn.parse(progress).compareTo(from) > 0) {
+                from = Lsn.parse(progress);
+            }
+        }
+        first.commit();
+        lastEnd = from;
+        lanes.forEach(l -> l.thread.start());
+        return from;
+    }
+
+    /**
+     * Reads the stream and hands its changes to the connections until {@code closed} says stop, the stream reaches
+     * {@code until} (when given) at a group's end, or a connection fails.
+     */
+    void run(LogicalStream stream, java.util.function.BooleanSupplier closed, Lsn until) throws Exception {
+        while (!closed.getAsBoolean()) {
+            rethrow();
+            PgOutputMessage m = stream.read(QUIET);
+            if (m == null) {
+                if (groupTransactions > 0 && !inTransaction) {
+                    endGroup(stream);
+                }
+                confirm(stream);
+                continue;
+            }
+            dispatch(m, stream);
+            if (!inTransaction && groupTransactions > 0
+                    && (groupChanges >= GROUP_CHANGES || System.nanoTime() - groupStarted >= GROUP_NANOS)) {
+                endGroup(stream);
+                if (until != null && lastEnd.compareTo(until) >= 0) {
+                    break;
+                }
+            }
+            confirm(stream);
+            stream.keepAlive();
+        }
+        // what is complete is committed; a partial source transaction is rolled back and streamed again
+        if (groupTransactions > 0 && !inTransaction) {
+            endGroup(stream);
+        }
+        long last = group - 1;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        synchronized (commitLock) {
+            while (committedGroup < last && failure == null && System.nanoTime() < deadline) {
+                commitLock.wait(50);
+                stream.keepAlive();
+            }
+        }
+        confirm(stream);
+        rethrow();
+    }
+
+    private void dispatch(PgOutputMessage m, LogicalStream stream) throws Exception {
+        if (m instanceof Relation r) {
+            Relation before = relations.put(r.oid(), r);
+            if (before != null && !before.equals(r)) {
+                barrier = group; // a table's shape changed: later changes wait for what came before
+            }
+            return; // sent to a connection with the first change that needs it
+        }
+        if (m instanceof Begin) {
+            inTransaction = true;
+            if (groupTransactions == 0 && groupChanges == 0) {
+                groupStarted = System.nanoTime();
+            }
+            send(m, 0, stream);
+            return;
+        }
+        if (m instanceof Commit c) {
+            inTransaction = false;
+            groupTransactions++;
+            lastEnd = c.endLsn();
+            send(m, 0, stream);
+            return;
+        }
+        long after = barrier < group ? barrier : 0;
+        if (m instanceof Insert i) {
+            after = Math.max(after, touch(i.relation(), i.row(), stream));
+        } else if (m instanceof Update u) {
+            after = Math.max(after, touch(u.relation(), u.oldKind() == 'K' ? u.old() : u.row(), stream));
+            if (u.oldKind() == 'K') {
+                after = Math.max(after, touch(u.relation(), u.row(), stream));
+            }
+            if (u.oldKind() == 'O') {
+                after = Math.max(after, touch(u.relation(), null, stream));
+            }
+        } else if (m instanceof Delete d) {
+            after = Math.max(after, touch(d.relation(), d.oldKind() == 'K' ? d.old() : null, stream));
+        } else if (m instanceof Truncate t) {
+            for (int oid : t.relations()) {
+                sendRelation(oid, stream);
+            }
+            after = group - 1; // every earlier group first, and every later change after this one
+            barrier = group;
+        } else if (!(m instanceof LogicalMessage)) {
+            after = group - 1;
+        }
+        groupChanges++;
+        send(m, after >= group ? 0 : after, stream);
+    }
+
+    /** Records that this group touches the row; returns the last earlier group that did. */
+    private long touch(int relation, TupleData row, LogicalStream stream) throws Exception {
+        Relation r = sendRelation(relation, stream);
+        RowKey key = key(r, row);
+        Long before = lastGroup.put(key, group);
+        if (before == null && key.key() != null) {
+            // a table-wide change of a key-less table conflicts with every row of it
+            before = lastGroup.get(new RowKey(relation, null));
+        }
+        return before == null ? 0 : before;
+    }
+
+    private static RowKey key(Relation r, TupleData row) {
+        boolean full = r.replicaIdentity() == 'f';
+        if (row == null || full) {
+            return new RowKey(r.oid(), null);
+        }
+        List<String> key = new ArrayList<>();
+        for (int i = 0; i < r.columns().size(); i++) {
+            if (r.columns().get(i).key()) {
+                Value v = row.values().get(i);
+                key.add(v instanceof PgOutputMessage.Text t ? t.text() : null);
+            }
+        }
+        return new RowKey(r.oid(), key.isEmpty() ? null : key);
+    }
+
+    private Relation sendRelation(int oid, LogicalStream stream) throws Exception {
+        Relation r = relations.get(oid);
+        if (r == null) {
+            throw new SQLException("the stream sent a change for relation " + oid + " before describing it");
+        }
+        Lane lane = lane(group);
+        if (!r.equals(lane.known.get(oid))) {
+            lane.known.put(oid, r);
+            put(lane, new Change(group, 0, r), stream);
+        }
+        return r;
+    }
+
+    private void send(PgOutputMessage m, long after, LogicalStream stream) throws Exception {
+        put(lane(group), new Change(group, after, m), stream);
+    }
+
+    private void endGroup(LogicalStream stream) throws Exception {
+        put(lane(group), new End(group, lastEnd), stream);
+        group++;
+        groupChanges = 0;
+        groupTransactions = 0;
+        if (lastGroup.size() > 200_000) {
+            long done;
+            synchronized (commitLock) {
+                done = committedGroup;
+            }
+            lastGroup.values().removeIf(g -> g <= done);
+        }
+    }
+
+    private Lane lane(long g) {
+        return lanes.get((int) (g % lanes.size()));
+    }
+
+    private void put(Lane lane, Item item, LogicalStream stream) throws Exception {
+        while (!lane.queue.offer(item, 50, TimeUnit.MILLISECONDS)) {
+            rethrow();
+            confirm(stream);
+            stream.keepAlive();
+        }
+    }
+
+    private void confirm(LogicalStream stream) throws SQLException {
+        stream.confirm(progress.committed());
+    }
+
+    private boolean awaitCommitted(long g) throws InterruptedException {
+        synchronized (commitLock) {
+            while (committedGroup < g) {
+                if (failure != null) {
+                    return false;
+                }
+                commitLock.wait(50);
+            }
+        }
+        return true;
+    }
+
+    private void fail(Throwable e) {
+        synchronized (commitLock) {
+            if (failure == null) {
+                failure = e;
+            }
+            commitLock.notifyAll();
+        }
+    }
+
+    private void rethrow() throws Exception {
+        Throwable f = failure;
+        if (f instanceof Exception e) {
+            throw e;
+        }
+        if (f instanceof Error e) {
+            throw e;
+        }
+    }
+
+    /** Stops the connections' threads, rolls back what is not committed and closes the connections. */
+    @Override
+    public void close() {
+        lanes.forEach(l -> l.stop = true);
+        fail(new SQLException("the round ended"));
+        for (Lane l : lanes) {
+            try {
+                l.thread.join(TimeUnit.SECONDS.toMillis(30));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (l.thread.isAlive()) {
+                LOG.warn("{}: apply connection {} did not stop within 30 s", database, l.index + 1);
+                Sessions.closeQuietly(l.connection); // ends a statement it may be stuck in
+            }
+            l.applier.close();
+            Sessions.closeQuietly(l.connection);
+        }
+    }
+}
