@@ -296,7 +296,7 @@ public final class InitialSyncBenchmark {
         return new Result(r.path(), r.seconds(), (r.note().isEmpty() ? "" : r.note() + "; ") + "row counts checked");
     }
 
-    private static ProcessBuilder dump(Path pgDump, PostgresServer source, String db, String... extra) {
+    static ProcessBuilder dump(Path pgDump, PostgresServer source, String db, String... extra) {
         List<String> cmd = new ArrayList<>(List.of(pgDump.toString(), "-h", source.host(), "-p",
                 Integer.toString(source.port()), "-U", source.superuser(), "--no-owner"));
         cmd.addAll(List.of(extra));
@@ -304,13 +304,13 @@ public final class InitialSyncBenchmark {
         return new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
     }
 
-    private static ProcessBuilder restore(Path psql, PostgresServer target, String db) {
+    static ProcessBuilder restore(Path psql, PostgresServer target, String db) {
         return new ProcessBuilder(psql.toString(), "-h", target.host(), "-p", Integer.toString(target.port()), "-U",
                 target.superuser(), "-q", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", db)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.INHERIT);
     }
 
-    private static void pipe(List<ProcessBuilder> stages) throws IOException, InterruptedException {
+    static void pipe(List<ProcessBuilder> stages) throws IOException, InterruptedException {
         List<Process> pipeline = ProcessBuilder.startPipeline(stages);
         for (Process p : pipeline) {
             if (!p.waitFor(2, TimeUnit.HOURS) || p.exitValue() != 0) {
@@ -382,11 +382,11 @@ public final class InitialSyncBenchmark {
         return out;
     }
 
-    private static int intArg(String[] args, String name, int def) {
+    static int intArg(String[] args, String name, int def) {
         return Integer.parseInt(stringArg(args, name, Integer.toString(def)));
     }
 
-    private static String stringArg(String[] args, String name, String def) {
+    static String stringArg(String[] args, String name, String def) {
         for (int i = 0; i < args.length - 1; i++) {
             if (args[i].equals(name)) {
                 return args[i + 1];
@@ -395,11 +395,11 @@ public final class InitialSyncBenchmark {
         return def;
     }
 
-    private static double seconds(long startNanos) {
+    static double seconds(long startNanos) {
         return (System.nanoTime() - startNanos) / 1e9;
     }
 
-    private static void log(String format, Object... args) {
+    static void log(String format, Object... args) {
         Object[] all = new Object[args.length + 1];
         all[0] = System.currentTimeMillis();
         System.arraycopy(args, 0, all, 1, args.length);
