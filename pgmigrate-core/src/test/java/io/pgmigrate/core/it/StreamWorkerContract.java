@@ -32,6 +32,9 @@ abstract class StreamWorkerContract {
 
     private static final Duration LIMIT = Duration.ofMinutes(2);
 
+    /** Small groups, so the backlogs below are cut into many and connections apply them at once. */
+    private static final int GROUP_CHANGES = 300;
+
     /** The tables every test replicates; types that exist only on newer sources are added by the subclasses. */
     private static final String SCHEMA = """
             CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -81,7 +84,8 @@ abstract class StreamWorkerContract {
         Connector s = new Connector(source.endpoint(), "source", Duration.ofSeconds(10), 3);
         Connector t = new Connector(target.endpoint(), "target", Duration.ofSeconds(10), 3);
         return StreamWorker.start(s, t, new StreamWorker.Settings(db, db + "_slot", "pgmigrate_" + db,
-                new LogicalStream.Options("pub", source.majorVersion(), false), Duration.ofSeconds(10), workers()));
+                new LogicalStream.Options("pub", source.majorVersion(), false), Duration.ofSeconds(10), workers(),
+                GROUP_CHANGES));
     }
 
     /** Commits a marker row on the source and waits until the target has it: everything before it arrived. */

@@ -71,6 +71,7 @@ public final class Applier implements AutoCloseable {
     private final AtomicLong appliedTransactions = new AtomicLong();
 
     private boolean strict;
+    private final NetChanges net = new NetChanges(this);
     private volatile Lsn committed = Lsn.ZERO;
     private volatile Lsn lastSentinel = Lsn.ZERO;
     private Lsn sentinelInBatch = Lsn.ZERO;
@@ -123,6 +124,15 @@ public final class Applier implements AutoCloseable {
         strict = true;
     }
 
+    /**
+     * Applies every change as it comes, in the source's order, instead of one net change per row per target
+     * transaction: for a stretch that the net form could not apply (a unique value other than the key moved between
+     * rows).
+     */
+    void exact() {
+        net.disable();
+    }
+
     /** Applies one message of the stream; the target transaction stays open until {@link #flush()}. */
     public void apply(PgOutputMessage message) throws SQLException {
         if (message instanceof Begin b) {
@@ -142,15 +152,25 @@ public final class Applier implements AutoCloseable {
         } else if (message instanceof Relation r) {
             Relation before = relations.put(r.oid(), r);
             if (before != null && !before.equals(r)) {
+                net.execute();
                 sendBatch();
                 closeStatements();
             }
         } else if (message instanceof Insert i) {
-            insert(relation(i.relation()), i.row());
+            Relation r = relation(i.relation());
+            if (!net.add(r, message)) {
+                insert(r, i.row());
+            }
         } else if (message instanceof Update u) {
-            update(relation(u.relation()), u);
+            Relation r = relation(u.relation());
+            if (!net.add(r, message)) {
+                update(r, u);
+            }
         } else if (message instanceof Delete d) {
-            delete(relation(d.relation()), d);
+            Relation r = relation(d.relation());
+            if (!net.add(r, message)) {
+                delete(r, d);
+            }
         } else if (message instanceof Truncate t) {
             truncate(t);
         } else if (message instanceof LogicalMessage m) {
@@ -170,6 +190,15 @@ public final class Applier implements AutoCloseable {
     /** Whether the open target transaction holds complete source transactions that are not committed yet. */
     public boolean pending() {
         return batchTransactions > 0;
+    }
+
+    /**
+     * Sends what is held (net changes, a pending batch) to the target without committing: a connection does its work
+     * before it waits for its turn to commit.
+     */
+    void executeHeld() throws SQLException {
+        net.execute();
+        sendBatch();
     }
 
     /** Whether a source transaction has begun and not yet committed; {@link #flush()} must wait for its end. */
@@ -194,6 +223,7 @@ public final class Applier implements AutoCloseable {
         if (batchTransactions == 0) {
             return committed;
         }
+        net.execute();
         sendBatch();
         try (PreparedStatement ps = target.prepareStatement("SELECT pg_replication_origin_xact_setup(?::pg_lsn, ?)")) {
             ps.setString(1, batchEnd.toString());
@@ -253,7 +283,7 @@ public final class Applier implements AutoCloseable {
         return r;
     }
 
-    private void insert(Relation r, TupleData row) throws SQLException {
+    void insert(Relation r, TupleData row) throws SQLException {
         StringJoiner cols = new StringJoiner(", ");
         StringJoiner params = new StringJoiner(", ");
         for (Column c : r.columns()) {
@@ -269,7 +299,7 @@ public final class Applier implements AutoCloseable {
         add(ps, null);
     }
 
-    private void update(Relation r, Update u) throws SQLException {
+    void update(Relation r, Update u) throws SQLException {
         TupleData row = u.row();
         StringJoiner set = new StringJoiner(", ");
         List<Integer> setColumns = new ArrayList<>();
@@ -282,41 +312,30 @@ public final class Applier implements AutoCloseable {
         TupleData old = u.old() != null ? u.old() : row;
         boolean full = u.oldKind() == 'O';
         Where where = where(r, old, full);
-        String sql = "UPDATE " + name(r) + " SET " + set + " WHERE " + where.sql;
+        String sql = "UPDATE " + name(r) + " SET " + set + " WHERE " + where.sql();
         PreparedStatement ps = statement(sql);
         int p = 1;
         for (int i : setColumns) {
             p = bind(ps, p, r, i, row.values().get(i));
         }
-        where.bind(ps, p);
+        where.bind(this, ps, p);
         add(ps, r);
     }
 
-    private void delete(Relation r, Delete d) throws SQLException {
+    void delete(Relation r, Delete d) throws SQLException {
         Where where = where(r, d.old(), d.oldKind() == 'O');
-        PreparedStatement ps = statement("DELETE FROM " + name(r) + " WHERE " + where.sql);
-        where.bind(ps, 1);
+        PreparedStatement ps = statement("DELETE FROM " + name(r) + " WHERE " + where.sql());
+        where.bind(this, ps, 1);
         add(ps, r);
     }
 
     /** The condition that finds the changed row: its key, or, for replica identity FULL, one row equal to the old. */
-    private final class Where {
-        final String sql;
-        final Relation relation;
-        final TupleData old;
-        final List<Integer> columns;
+    private record Where(String sql, Relation relation, TupleData old, List<Integer> columns) {
 
-        Where(String sql, Relation relation, TupleData old, List<Integer> columns) {
-            this.sql = sql;
-            this.relation = relation;
-            this.old = old;
-            this.columns = columns;
-        }
-
-        void bind(PreparedStatement ps, int from) throws SQLException {
+        void bind(Applier applier, PreparedStatement ps, int from) throws SQLException {
             int p = from;
             for (int i : columns) {
-                p = Applier.this.bind(ps, p, relation, i, old.values().get(i));
+                p = applier.bind(ps, p, relation, i, old.values().get(i));
             }
         }
     }
@@ -360,6 +379,7 @@ public final class Applier implements AutoCloseable {
             }
             tables.add("ONLY " + name(r));
         }
+        net.execute();
         sendBatch();
         Queries.execute(target, "TRUNCATE " + tables + (t.restartIdentity() ? " RESTART IDENTITY" : ""));
         batchChanges++;

@@ -49,11 +49,9 @@ final class ParallelRound implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ParallelRound.class);
 
-    /** A group is closed at the next transaction boundary once it holds this many changes. */
-    private static final int GROUP_CHANGES = 2_000;
 
     /** A group is also closed once it has been open this long. */
-    private static final long GROUP_NANOS = 200_000_000L;
+    private static final long GROUP_NANOS = 500_000_000L;
 
     /** Items queued per connection before the reader waits. */
     private static final int QUEUE = 8_192;
@@ -80,6 +78,7 @@ final class ParallelRound implements AutoCloseable {
     }
 
     private final String database;
+    private final int groupLimit;
     private final StreamWorker.Progress progress;
     private final List<Lane> lanes = new ArrayList<>();
     private final Map<RowKey, Long> lastGroup = new HashMap<>();
@@ -89,7 +88,7 @@ final class ParallelRound implements AutoCloseable {
     private volatile Throwable failure;
     private long group = 1;
     private long barrier;
-    private int groupChanges;
+    private int heldChanges;
     private int groupTransactions;
     private long groupStarted;
     private boolean inTransaction;
@@ -129,6 +128,8 @@ final class ParallelRound implements AutoCloseable {
                         }
                         applier.apply(c.message());
                     } else if (item instanceof End e) {
+                        // every change here waited for the earlier groups it depends on: apply, then wait to commit
+                        applier.executeHeld();
                         if (!awaitCommitted(e.group() - 1)) {
                             return;
                         }
@@ -149,8 +150,13 @@ final class ParallelRound implements AutoCloseable {
         }
     }
 
-    ParallelRound(String database, StreamWorker.Progress progress) {
+    /**
+     * @param groupChanges a group is closed at the next transaction boundary once it holds this many changes: larger
+     *                     groups reduce hot rows further and batch more, smaller ones let connections overlap sooner
+     */
+    ParallelRound(String database, int groupChanges, StreamWorker.Progress progress) {
         this.database = database;
+        this.groupLimit = groupChanges;
         this.progress = progress;
     }
 
@@ -164,7 +170,7 @@ final class ParallelRound implements AutoCloseable {
      * from: the highest that any of the {@code maxWorkers} origins recorded (a round on fewer connections than the last
      * one must not start before what the others committed).
      */
-    Lsn open(Connector target, String origin, int workers, int maxWorkers) throws SQLException {
+    Lsn open(Connector target, String origin, int workers, int maxWorkers, boolean exact) throws SQLException {
         Lsn from = Lsn.ZERO;
         for (int i = 0; i < workers; i++) {
             // Row values stay out of errors and logs: pgjdbc would put a failed batch entry's parameters and the
@@ -174,8 +180,12 @@ final class ParallelRound implements AutoCloseable {
             Lane lane = new Lane(i, c, a);
             lanes.add(lane);
             Lsn at = a.open();
+            if (exact) {
+                a.exact();
+            } else {
+                a.strict(); // net changes or other connections may be why a row is missing: apply again exactly
+            }
             if (workers > 1) {
-                a.strict();
                 Queries.execute(c, "SET lock_timeout = '" + LOCK_TIMEOUT + "'");
                 c.commit();
             }
@@ -214,7 +224,7 @@ final class ParallelRound implements AutoCloseable {
             }
             dispatch(m, stream);
             if (!inTransaction && groupTransactions > 0
-                    && (groupChanges >= GROUP_CHANGES || System.nanoTime() - groupStarted >= GROUP_NANOS)) {
+                    && (heldChanges >= groupLimit || System.nanoTime() - groupStarted >= GROUP_NANOS)) {
                 endGroup(stream);
                 if (until != null && lastEnd.compareTo(until) >= 0) {
                     break;
@@ -249,7 +259,7 @@ final class ParallelRound implements AutoCloseable {
         }
         if (m instanceof Begin) {
             inTransaction = true;
-            if (groupTransactions == 0 && groupChanges == 0) {
+            if (groupTransactions == 0 && heldChanges == 0) {
                 groupStarted = System.nanoTime();
             }
             send(m, 0, stream);
@@ -284,7 +294,7 @@ final class ParallelRound implements AutoCloseable {
         } else if (!(m instanceof LogicalMessage)) {
             after = group - 1;
         }
-        groupChanges++;
+        heldChanges++;
         send(m, after >= group ? 0 : after, stream);
     }
 
@@ -335,7 +345,7 @@ final class ParallelRound implements AutoCloseable {
     private void endGroup(LogicalStream stream) throws Exception {
         put(lane(group), new End(group, lastEnd), stream);
         group++;
-        groupChanges = 0;
+        heldChanges = 0;
         groupTransactions = 0;
         if (lastGroup.size() > 200_000) {
             long done;

@@ -34,8 +34,20 @@ public final class StreamWorker implements AutoCloseable {
 
     /** What one worker streams and where it records its progress. */
     public record Settings(String database, String slot, String origin, LogicalStream.Options stream,
-                           Duration statusInterval, int workers) {
+                           Duration statusInterval, int workers, int groupChanges) {
+
+        /** Changes per group by default: hot rows reduce well, and a group's memory stays a few megabytes. */
+        public static final int GROUP_CHANGES = 20_000;
+
+        public Settings(String database, String slot, String origin, LogicalStream.Options stream,
+                        Duration statusInterval, int workers) {
+            this(database, slot, origin, stream, statusInterval, workers, GROUP_CHANGES);
+        }
+
         public Settings {
+            if (groupChanges < 1) {
+                throw new IllegalArgumentException("groupChanges must be at least 1, not " + groupChanges);
+            }
             if (workers < 1) {
                 throw new IllegalArgumentException("workers must be at least 1, not " + workers);
             }
@@ -116,12 +128,13 @@ public final class StreamWorker implements AutoCloseable {
     }
 
     /**
-     * One round: connections opened, the stream read until closed or broken. After a round on several connections
-     * broke, the next applies on one connection up to where the broken one had read, so a conflict the parallel
-     * apply did not foresee is applied in order.
+     * One round: connections opened, the stream read until closed or broken. After a round broke, the next applies
+     * on one connection, each change as it came, up to where the broken one had read: a conflict that applying on
+     * several connections or net changes per row did not foresee is then applied in the source's order.
      */
     private void round() throws Exception {
-        int workers = serialUntil != null ? 1 : settings.workers();
+        boolean exact = serialUntil != null;
+        int workers = exact ? 1 : settings.workers();
         Progress progress = new Progress() {
             @Override
             public void committed(Lsn end, Lsn s, long t, long c) {
@@ -142,8 +155,8 @@ public final class StreamWorker implements AutoCloseable {
                 return committed;
             }
         };
-        try (ParallelRound round = new ParallelRound(settings.database(), progress)) {
-            Lsn from = round.open(target, settings.origin(), workers, settings.workers());
+        try (ParallelRound round = new ParallelRound(settings.database(), settings.groupChanges(), progress)) {
+            Lsn from = round.open(target, settings.origin(), workers, settings.workers(), exact);
             if (from.compareTo(committed) > 0) {
                 committed = from;
             }
@@ -157,7 +170,7 @@ public final class StreamWorker implements AutoCloseable {
                     serialUntil = null;
                 }
             } catch (Exception e) {
-                if (workers > 1) {
+                if (!exact) {
                     serialUntil = stream.lastReceived();
                     inOrderStretches++;
                 }
@@ -229,7 +242,7 @@ public final class StreamWorker implements AutoCloseable {
         }
     }
 
-    /** How often a round on several connections broke and the stretch it had read was applied again in order. */
+    /** How often a round broke and the stretch it had read was applied again on one connection, change by change. */
     public long inOrderStretches() {
         return inOrderStretches;
     }

@@ -1,0 +1,237 @@
+package io.pgmigrate.core.internal.replication.stream;
+
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Delete;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Insert;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Relation;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.TupleData;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Update;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Value;
+
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+
+/**
+ * The changes of one target transaction reduced to one net change per row, then executed table by table and kind by
+ * kind, so that rows for the same statement go to the server in one batch: a row inserted and updated is inserted with
+ * its last values, a row updated many times (a hot row) is updated once, a row inserted and deleted is not touched.
+ *
+ * <p>Rows are told apart by their table and replica-identity key; tables without one, or with replica identity FULL,
+ * are not reduced: their changes are applied in the source's order within the table. Tables are independent of each
+ * other here (foreign keys and triggers do not fire on the apply sessions). Executing deletes, then
+ * updates, then inserts is exactly the source's end state for distinct rows; only a unique value other than the key,
+ * moved between rows, can make the target refuse the order, and the applier then applies that stretch again
+ * {@link Applier#exact() exactly} as it came.
+ */
+final class NetChanges {
+
+    /** Rows held before they are executed anyway (a large source transaction). */
+    private static final int LIMIT = 10_000;
+
+    private enum Kind { DELETE, UPDATE, REPLACE, INSERT }
+
+    /** Table and key of a row. */
+    private record RowId(int relation, List<String> key) {
+    }
+
+    /** A row's net change: {@code key} is the row's key on the target before it (not for inserts). */
+    private record Net(Relation relation, Kind kind, TupleData key, List<Value> row) {
+    }
+
+    private final Applier applier;
+    private final Map<RowId, Net> rows = new LinkedHashMap<>();
+    private final Map<Integer, List<Held>> ordered = new LinkedHashMap<>();
+    private int held;
+
+    /** A change of a table whose rows have no key, kept in order. */
+    private record Held(Relation relation, PgOutputMessage change) {
+    }
+    private boolean enabled = true;
+
+    NetChanges(Applier applier) {
+        this.applier = applier;
+    }
+
+    void disable() {
+        enabled = false;
+    }
+
+    /**
+     * Takes a change of {@code r}; returns false when this table's changes are not reduced, after executing what was
+     * held, so the caller applies the change at once and in order.
+     */
+    boolean add(Relation r, PgOutputMessage change) throws SQLException {
+        if (!enabled) {
+            return false;
+        }
+        if (r.replicaIdentity() == 'f' || r.columns().stream().noneMatch(PgOutputMessage.Column::key)) {
+            // rows without a key are changed in the source's order, within their table; tables are independent
+            // (foreign keys and triggers do not fire on the apply sessions)
+            ordered.computeIfAbsent(r.oid(), k -> new ArrayList<>()).add(new Held(r, change));
+            held++;
+            if (held + rows.size() >= LIMIT) {
+                execute();
+            }
+            return true;
+        }
+        TupleData oldKey;
+        TupleData newRow;
+        if (change instanceof Insert i) {
+            oldKey = null;
+            newRow = i.row();
+        } else if (change instanceof Update u) {
+            oldKey = u.oldKind() == 'K' ? u.old() : u.row();
+            newRow = u.row();
+        } else if (change instanceof Delete d) {
+            oldKey = d.old();
+            newRow = null;
+        } else {
+            throw new IllegalArgumentException(change.getClass().getSimpleName());
+        }
+        RowId from = oldKey == null ? null : id(r, oldKey);
+        RowId to = newRow == null ? null : id(r, newRow);
+        if ((oldKey != null && from == null) || (newRow != null && to == null)) {
+            execute();
+            return false; // a key value the stream did not send: apply as it comes
+        }
+        if (from != null && to != null && !from.equals(to) && rows.containsKey(to)) {
+            execute(); // a key moved onto a row held here: the order matters, so what is held goes first
+        }
+        Net before = from == null ? rows.get(to) : rows.get(from);
+        Net after;
+        try {
+            after = combine(r, before, oldKey, newRow);
+        } catch (IllegalStateException impossible) {
+            execute();
+            before = null;
+            after = combine(r, null, oldKey, newRow);
+        }
+        if (before != null) {
+            rows.remove(from == null ? to : from);
+        }
+        if (after != null) {
+            rows.put(to != null ? to : from, after);
+        }
+        if (held + rows.size() >= LIMIT) {
+            execute();
+        }
+        return true;
+    }
+
+    private static Net combine(Relation r, Net before, TupleData oldKey, TupleData newRow) {
+        if (before == null) {
+            if (oldKey == null) {
+                return new Net(r, Kind.INSERT, null, newRow.values());
+            }
+            return newRow == null ? new Net(r, Kind.DELETE, oldKey, null)
+                    : new Net(r, Kind.UPDATE, oldKey, newRow.values());
+        }
+        if (oldKey == null) { // an insert
+            if (before.kind() != Kind.DELETE) {
+                throw new IllegalStateException("inserted twice");
+            }
+            return new Net(r, Kind.REPLACE, before.key(), newRow.values());
+        }
+        if (before.kind() == Kind.DELETE) {
+            throw new IllegalStateException("changed after its delete");
+        }
+        if (newRow == null) { // a delete
+            return before.kind() == Kind.INSERT ? null : new Net(r, Kind.DELETE, before.key(), null);
+        }
+        return new Net(r, before.kind(), before.key(), merge(before.row(), newRow.values()));
+    }
+
+    /** The later row's values, and the earlier one's where the later one left a TOASTed value unsent. */
+    private static List<Value> merge(List<Value> earlier, List<Value> later) {
+        List<Value> merged = new ArrayList<>(later.size());
+        for (int i = 0; i < later.size(); i++) {
+            merged.add(later.get(i) == PgOutputMessage.Unchanged.INSTANCE ? earlier.get(i) : later.get(i));
+        }
+        return merged;
+    }
+
+    private static RowId id(Relation r, TupleData row) {
+        List<String> key = new ArrayList<>();
+        for (int i = 0; i < r.columns().size(); i++) {
+            if (r.columns().get(i).key()) {
+                Value v = row.values().get(i);
+                if (v instanceof PgOutputMessage.Text t) {
+                    key.add(t.text());
+                } else if (v == PgOutputMessage.Null.INSTANCE) {
+                    key.add(null);
+                } else {
+                    return null;
+                }
+            }
+        }
+        return new RowId(r.oid(), key);
+    }
+
+    /** Executes what is held: deletes, then updates, then inserts, each table's rows of one statement together. */
+    void execute() throws SQLException {
+        for (List<Held> changes : ordered.values()) {
+            for (Held h : changes) {
+                if (h.change() instanceof Insert i) {
+                    applier.insert(h.relation(), i.row());
+                } else if (h.change() instanceof Update u) {
+                    applier.update(h.relation(), u);
+                } else if (h.change() instanceof Delete d) {
+                    applier.delete(h.relation(), d);
+                }
+            }
+        }
+        ordered.clear();
+        held = 0;
+        if (rows.isEmpty()) {
+            return;
+        }
+        List<Net> all = new ArrayList<>(rows.values());
+        rows.clear();
+        Comparator<Net> byTableAndShape = Comparator.<Net>comparingInt(n -> n.relation().oid())
+                .thenComparing(NetChanges::shape);
+        List<Net> deletes = new ArrayList<>();
+        List<Net> updates = new ArrayList<>();
+        List<Net> inserts = new ArrayList<>();
+        for (Net n : all) {
+            switch (n.kind()) {
+                case DELETE -> deletes.add(n);
+                case UPDATE -> updates.add(n);
+                case INSERT -> inserts.add(n);
+                case REPLACE -> {
+                    deletes.add(n);
+                    inserts.add(n);
+                }
+                default -> throw new IllegalStateException(n.kind().name());
+            }
+        }
+        deletes.sort(byTableAndShape);
+        updates.sort(byTableAndShape);
+        inserts.sort(byTableAndShape);
+        for (Net n : deletes) {
+            applier.delete(n.relation(), new Delete(OptionalInt.empty(), n.relation().oid(), 'K', n.key()));
+        }
+        for (Net n : updates) {
+            applier.update(n.relation(), new Update(OptionalInt.empty(), n.relation().oid(), 'K', n.key(),
+                    new TupleData(n.row())));
+        }
+        for (Net n : inserts) {
+            applier.insert(n.relation(), new TupleData(n.row()));
+        }
+    }
+
+    /** Which columns an update leaves alone: rows with the same shape share a statement. */
+    private static String shape(Net n) {
+        if (n.row() == null) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder(n.row().size());
+        for (Value v : n.row()) {
+            b.append(v == PgOutputMessage.Unchanged.INSTANCE ? 'u' : 'v');
+        }
+        return b.toString();
+    }
+}
