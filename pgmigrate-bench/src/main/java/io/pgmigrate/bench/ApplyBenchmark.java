@@ -141,7 +141,7 @@ public final class ApplyBenchmark {
         Connector s = new Connector(source.endpoint(), "source", Duration.ofSeconds(10), 3);
         Connector t = new Connector(target.endpoint(), "target", Duration.ofSeconds(10), 3);
         long start = System.nanoTime();
-        try (StreamWorker w = StreamWorker.start(s, t, new StreamWorker.Settings(DB, "stream_slot", "bench_stream",
+        try (StreamWorker w = StreamWorker.start(s, t, new StreamWorker.Settings(DB, "stream_slot", "bench_stream", "public.pgmigrate_stream_progress",
                 new LogicalStream.Options("bench_pub", source.majorVersion(), false), Duration.ofSeconds(10),
                 workers))) {
             if (!w.awaitSentinel(marker, Duration.ofHours(1))) {

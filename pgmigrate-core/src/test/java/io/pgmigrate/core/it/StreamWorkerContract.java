@@ -83,7 +83,7 @@ abstract class StreamWorkerContract {
     private StreamWorker worker(PostgresServer source, PostgresServer target, String db) {
         Connector s = new Connector(source.endpoint(), "source", Duration.ofSeconds(10), 3);
         Connector t = new Connector(target.endpoint(), "target", Duration.ofSeconds(10), 3);
-        return StreamWorker.start(s, t, new StreamWorker.Settings(db, db + "_slot", "pgmigrate_" + db,
+        return StreamWorker.start(s, t, new StreamWorker.Settings(db, db + "_slot", "pgmigrate_" + db, "public.pgmigrate_stream_progress",
                 new LogicalStream.Options("pub", source.majorVersion(), false), Duration.ofSeconds(10), workers(),
                 GROUP_CHANGES));
     }

@@ -36,9 +36,15 @@ import static java.util.Objects.requireNonNull;
 
 /**
  * Applies decoded source transactions to the target on one connection, exactly once: the end position of the last
- * source transaction a target transaction holds is recorded, as replication-origin progress, in that same target
- * transaction ({@code pg_replication_origin_xact_setup}), so after a crash at any instant the stream resumes from
- * {@link #open()}'s position and every source transaction is on the target once.
+ * source transaction a target transaction holds is written to the progress table, in that same target transaction, so
+ * after a crash at any instant the stream resumes from {@link #open()}'s position and every source transaction is on
+ * the target once.
+ *
+ * <p>Not replication-origin progress ({@code pg_replication_origin_xact_setup}): PostgreSQL advances an origin also
+ * when the transaction aborts (so that an aborted streamed transaction is not requested again), and a JVM killed
+ * between that call and its {@code COMMIT} left the origin past rows that were rolled back (StreamCrashIT saw it).
+ * The session still runs under its replication origin ({@code pg_replication_origin_session_setup}), so what it writes
+ * is marked as replicated and a stream with {@code origin = none} does not send it back.
  *
  * <p>Consecutive source transactions are applied in one target transaction until {@link #flush()} commits it (the
  * caller flushes when the stream goes quiet or {@link #due()} says so); consecutive rows for the same statement go to
@@ -64,8 +70,10 @@ public final class Applier implements AutoCloseable {
     private final Connection target;
     private final String database;
     private final String origin;
+    private final String progress;
     private final Map<Integer, Relation> relations = new HashMap<>();
     private final Map<String, PreparedStatement> statements = new HashMap<>();
+    private final Map<Integer, List<String>> types = new HashMap<>();
     private final AtomicLong missingRows = new AtomicLong();
     private final AtomicLong appliedChanges = new AtomicLong();
     private final AtomicLong appliedTransactions = new AtomicLong();
@@ -87,10 +95,21 @@ public final class Applier implements AutoCloseable {
     private record Batch(PreparedStatement statement, String sql, List<String> rows) {
     }
 
-    public Applier(Connection target, String database, String origin) {
+    /**
+     * @param progress the progress table, qualified and quoted, as {@link #createProgressTable} creates it; one row per
+     *                 origin
+     */
+    public Applier(Connection target, String database, String origin, String progress) {
         this.target = requireNonNull(target, "target");
         this.database = requireNonNull(database, "database");
         this.origin = requireNonNull(origin, "origin");
+        this.progress = requireNonNull(progress, "progress");
+    }
+
+    /** Creates the progress table {@code table} (qualified and quoted) if it does not exist; in auto-commit mode. */
+    public static void createProgressTable(Connection target, String table) throws SQLException {
+        Queries.execute(target, "CREATE TABLE IF NOT EXISTS " + table
+                + " (origin text PRIMARY KEY, position pg_lsn NOT NULL, committed_at timestamptz NOT NULL)");
     }
 
     /**
@@ -108,8 +127,9 @@ public final class Applier implements AutoCloseable {
         Queries.execute(target, "SET synchronous_commit = on");
         Queries.execute(target, "SET session_replication_role = replica");
         Queries.execute(target, "SET statement_timeout = 0");
-        String progress = Queries.string(target, "SELECT pg_replication_origin_progress(?, true)::text", origin);
-        committed = progress == null ? Lsn.ZERO : Lsn.parse(progress);
+        String position = Queries.first(target, "SELECT position::text FROM " + progress + " WHERE origin = ?",
+                rs -> rs.getString(1), origin).orElse(null);
+        committed = position == null ? Lsn.ZERO : Lsn.parse(position);
         target.setAutoCommit(false);
         LOG.debug("{}: applying as replication origin {} from {}", database, origin, committed);
         return committed;
@@ -154,6 +174,7 @@ public final class Applier implements AutoCloseable {
             if (before != null && !before.equals(r)) {
                 net.execute();
                 sendBatch();
+                types.remove(r.oid());
                 closeStatements();
             }
         } else if (message instanceof Insert i) {
@@ -213,7 +234,7 @@ public final class Applier implements AutoCloseable {
     }
 
     /**
-     * Commits the complete source transactions applied so far, with their end position as origin progress, and
+     * Commits the complete source transactions applied so far, with their end position in the progress table, and
      * returns that position. Call between source transactions only.
      */
     public Lsn flush() throws SQLException {
@@ -225,10 +246,13 @@ public final class Applier implements AutoCloseable {
         }
         net.execute();
         sendBatch();
-        try (PreparedStatement ps = target.prepareStatement("SELECT pg_replication_origin_xact_setup(?::pg_lsn, ?)")) {
-            ps.setString(1, batchEnd.toString());
-            ps.setTimestamp(2, Timestamp.from(batchCommitTime));
-            ps.execute();
+        try (PreparedStatement ps = target.prepareStatement("INSERT INTO " + progress
+                + " (origin, position, committed_at) VALUES (?, ?::pg_lsn, ?) ON CONFLICT (origin) DO UPDATE"
+                + " SET position = excluded.position, committed_at = excluded.committed_at")) {
+            ps.setString(1, origin);
+            ps.setString(2, batchEnd.toString());
+            ps.setTimestamp(3, Timestamp.from(batchCommitTime));
+            ps.executeUpdate();
         }
         target.commit();
         committed = batchEnd;
@@ -281,6 +305,187 @@ public final class Applier implements AutoCloseable {
         }
         batchChanges++;
         return r;
+    }
+
+    /**
+     * Inserts rows of one table with one statement: each column's values travel as one text array, parsed by the
+     * target's input function for the column's type.
+     */
+    void insertAll(Relation r, List<List<Value>> rows) throws SQLException {
+        List<String> types = types(r);
+        StringJoiner cols = new StringJoiner(", ");
+        StringJoiner values = new StringJoiner(", ");
+        StringJoiner arrays = new StringJoiner(", ");
+        StringJoiner aliases = new StringJoiner(", ");
+        for (int i = 0; i < r.columns().size(); i++) {
+            cols.add(quote(r.columns().get(i).name()));
+            values.add("u.v" + i + "::" + types.get(i));
+            arrays.add("?::text[]");
+            aliases.add("v" + i);
+        }
+        String sql = "INSERT INTO " + name(r) + " (" + cols + ") SELECT " + values + " FROM unnest(" + arrays
+                + ") AS u(" + aliases + ")";
+        List<Integer> all = new ArrayList<>();
+        for (int i = 0; i < r.columns().size(); i++) {
+            all.add(i);
+        }
+        executeSet(sql, r, rows, all, false);
+    }
+
+    /**
+     * Updates rows of one table with one statement; {@code keys} are the rows' keys before the update, {@code rows}
+     * their new values, all with the same columns left unsent.
+     */
+    void updateAll(Relation r, List<TupleData> keys, List<List<Value>> rows) throws SQLException {
+        List<String> types = types(r);
+        List<Integer> keyColumns = keyColumns(r);
+        List<Integer> setColumns = new ArrayList<>();
+        for (int i = 0; i < r.columns().size(); i++) {
+            if (rows.get(0).get(i) != PgOutputMessage.Unchanged.INSTANCE) {
+                setColumns.add(i);
+            }
+        }
+        StringJoiner set = new StringJoiner(", ");
+        StringJoiner arrays = new StringJoiner(", ");
+        StringJoiner aliases = new StringJoiner(", ");
+        StringJoiner where = new StringJoiner(" AND ");
+        for (int i : keyColumns) {
+            arrays.add("?::text[]");
+            aliases.add("k" + i);
+            where.add("t." + quote(r.columns().get(i).name()) + " = u.k" + i + "::" + types.get(i));
+        }
+        for (int i : setColumns) {
+            arrays.add("?::text[]");
+            aliases.add("v" + i);
+            set.add(quote(r.columns().get(i).name()) + " = u.v" + i + "::" + types.get(i));
+        }
+        String sql = "UPDATE " + name(r) + " AS t SET " + set + " FROM unnest(" + arrays + ") AS u(" + aliases
+                + ") WHERE " + where;
+        List<List<Value>> combined = new ArrayList<>(rows.size());
+        for (int n = 0; n < rows.size(); n++) {
+            List<Value> values = new ArrayList<>(keyColumns.size() + setColumns.size());
+            for (int i : keyColumns) {
+                values.add(keys.get(n).values().get(i));
+            }
+            for (int i : setColumns) {
+                values.add(rows.get(n).get(i));
+            }
+            combined.add(values);
+        }
+        List<Integer> positions = new ArrayList<>();
+        for (int i = 0; i < keyColumns.size() + setColumns.size(); i++) {
+            positions.add(i);
+        }
+        executeSet(sql, r, combined, positions, true);
+    }
+
+    /** Deletes rows of one table, found by their keys, with one statement. */
+    void deleteAll(Relation r, List<TupleData> keys) throws SQLException {
+        List<String> types = types(r);
+        List<Integer> keyColumns = keyColumns(r);
+        StringJoiner arrays = new StringJoiner(", ");
+        StringJoiner aliases = new StringJoiner(", ");
+        StringJoiner where = new StringJoiner(" AND ");
+        for (int i : keyColumns) {
+            arrays.add("?::text[]");
+            aliases.add("k" + i);
+            where.add("t." + quote(r.columns().get(i).name()) + " = u.k" + i + "::" + types.get(i));
+        }
+        String sql = "DELETE FROM " + name(r) + " AS t USING unnest(" + arrays + ") AS u(" + aliases + ") WHERE "
+                + where;
+        List<List<Value>> rows = new ArrayList<>(keys.size());
+        for (TupleData k : keys) {
+            List<Value> values = new ArrayList<>(keyColumns.size());
+            for (int i : keyColumns) {
+                values.add(k.values().get(i));
+            }
+            rows.add(values);
+        }
+        List<Integer> positions = new ArrayList<>();
+        for (int i = 0; i < keyColumns.size(); i++) {
+            positions.add(i);
+        }
+        executeSet(sql, r, rows, positions, true);
+    }
+
+    private static List<Integer> keyColumns(Relation r) {
+        List<Integer> key = new ArrayList<>();
+        for (int i = 0; i < r.columns().size(); i++) {
+            if (r.columns().get(i).key()) {
+                key.add(i);
+            }
+        }
+        return key;
+    }
+
+    /** Binds one text array per position and runs {@code sql}; for updates and deletes, counts rows not found. */
+    private void executeSet(String sql, Relation r, List<List<Value>> rows, List<Integer> positions, boolean counted)
+            throws SQLException {
+        sendBatch();
+        PreparedStatement ps = statements.get(sql);
+        if (ps == null) {
+            ps = target.prepareStatement(sql);
+            statements.put(sql, ps);
+        }
+        int p = 1;
+        for (int position : positions) {
+            String[] column = new String[rows.size()];
+            for (int n = 0; n < rows.size(); n++) {
+                Value v = rows.get(n).get(position);
+                if (v instanceof PgOutputMessage.Text t) {
+                    column[n] = t.text();
+                } else if (v != PgOutputMessage.Null.INSTANCE) {
+                    throw new SQLException("no text value for a column of " + name(r));
+                }
+            }
+            ps.setArray(p++, target.createArrayOf("text", column));
+        }
+        int changed;
+        try {
+            changed = ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new SQLException(database + ": the target refused " + sql + ": " + e.getMessage(), e.getSQLState(),
+                    e);
+        }
+        if (counted && changed < rows.size()) {
+            int missing = rows.size() - changed;
+            if (strict) {
+                throw new SQLException(database + ": " + missing + " updates or deletes found no row in " + name(r),
+                        "P0002");
+            }
+            if (missingRows.getAndAdd(missing) < 10) {
+                LOG.warn("{}: {} updates or deletes from the source found no row in {} on the target", database,
+                        missing, name(r));
+            }
+        }
+    }
+
+    /**
+     * The target's type of each column the stream sends for {@code r}, as SQL, for casts from text. Without the type
+     * modifier: an explicit cast to {@code varchar(10)} would cut a longer value silently, where the assignment to the
+     * column refuses it.
+     */
+    private List<String> types(Relation r) throws SQLException {
+        List<String> known = types.get(r.oid());
+        if (known != null) {
+            return known;
+        }
+        record Col(String name, String type) {
+        }
+        List<Col> cols = Queries.list(target, """
+                SELECT a.attname, format_type(a.atttypid, NULL)
+                FROM pg_attribute a
+                WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped""",
+                rs -> new Col(rs.getString(1), rs.getString(2)), name(r));
+        List<String> result = new ArrayList<>();
+        for (Column c : r.columns()) {
+            String type = cols.stream().filter(x -> x.name().equals(c.name())).map(Col::type).findFirst()
+                    .orElseThrow(() -> new SQLException(name(r) + " on the target has no column " + quote(c.name())
+                            + ", which the source sends"));
+            result.add(type);
+        }
+        types.put(r.oid(), result);
+        return result;
     }
 
     void insert(Relation r, TupleData row) throws SQLException {

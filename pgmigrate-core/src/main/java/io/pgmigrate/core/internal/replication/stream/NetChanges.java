@@ -174,14 +174,24 @@ final class NetChanges {
     /** Executes what is held: deletes, then updates, then inserts, each table's rows of one statement together. */
     void execute() throws SQLException {
         for (List<Held> changes : ordered.values()) {
+            List<List<Value>> inserts = new ArrayList<>();
             for (Held h : changes) {
                 if (h.change() instanceof Insert i) {
-                    applier.insert(h.relation(), i.row());
-                } else if (h.change() instanceof Update u) {
+                    inserts.add(i.row().values());
+                    continue;
+                }
+                if (!inserts.isEmpty()) {
+                    applier.insertAll(h.relation(), inserts);
+                    inserts = new ArrayList<>();
+                }
+                if (h.change() instanceof Update u) {
                     applier.update(h.relation(), u);
                 } else if (h.change() instanceof Delete d) {
                     applier.delete(h.relation(), d);
                 }
+            }
+            if (!inserts.isEmpty()) {
+                applier.insertAll(changes.get(0).relation(), inserts);
             }
         }
         ordered.clear();
@@ -211,16 +221,31 @@ final class NetChanges {
         deletes.sort(byTableAndShape);
         updates.sort(byTableAndShape);
         inserts.sort(byTableAndShape);
-        for (Net n : deletes) {
-            applier.delete(n.relation(), new Delete(OptionalInt.empty(), n.relation().oid(), 'K', n.key()));
+        for (List<Net> run : runs(deletes)) {
+            applier.deleteAll(run.get(0).relation(), run.stream().map(Net::key).toList());
         }
-        for (Net n : updates) {
-            applier.update(n.relation(), new Update(OptionalInt.empty(), n.relation().oid(), 'K', n.key(),
-                    new TupleData(n.row())));
+        for (List<Net> run : runs(updates)) {
+            applier.updateAll(run.get(0).relation(), run.stream().map(Net::key).toList(),
+                    run.stream().map(Net::row).toList());
         }
-        for (Net n : inserts) {
-            applier.insert(n.relation(), new TupleData(n.row()));
+        for (List<Net> run : runs(inserts)) {
+            applier.insertAll(run.get(0).relation(), run.stream().map(Net::row).toList());
         }
+    }
+
+    /** Consecutive rows of the same table and shape: one statement each. */
+    private static List<List<Net>> runs(List<Net> sorted) {
+        List<List<Net>> runs = new ArrayList<>();
+        List<Net> run = null;
+        for (Net n : sorted) {
+            if (run == null || run.get(0).relation().oid() != n.relation().oid()
+                    || !shape(run.get(0)).equals(shape(n))) {
+                run = new ArrayList<>();
+                runs.add(run);
+            }
+            run.add(n);
+        }
+        return runs;
     }
 
     /** Which columns an update leaves alone: rows with the same shape share a statement. */

@@ -34,8 +34,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The stream is cut into groups: consecutive source transactions, closed at a transaction boundary once they hold
  * enough changes or the stream goes quiet. Group {@code g} goes to connection {@code g mod workers} and becomes one
- * target transaction there. Groups commit strictly in source order, each recording its last source transaction's end
- * as its connection's replication-origin progress, so every group up to the highest recorded position is committed and
+ * target transaction there. Groups commit strictly in source order, each writing its last source transaction's end
+ * into its connection's row of the progress table, so every group up to the highest recorded position is committed and
  * the next round starts there: nothing lost, nothing applied twice.
  *
  * <p>Before a connection applies a change it waits until every earlier group that touched the same row is committed
@@ -170,13 +170,17 @@ final class ParallelRound implements AutoCloseable {
      * from: the highest that any of the {@code maxWorkers} origins recorded (a round on fewer connections than the last
      * one must not start before what the others committed).
      */
-    Lsn open(Connector target, String origin, int workers, int maxWorkers, boolean exact) throws SQLException {
+    Lsn open(Connector target, String origin, String progress, int workers, int maxWorkers, boolean exact)
+            throws SQLException {
         Lsn from = Lsn.ZERO;
         for (int i = 0; i < workers; i++) {
             // Row values stay out of errors and logs: pgjdbc would put a failed batch entry's parameters and the
             // server's DETAIL ("Key (id)=(42) already exists") into the exception.
             Connection c = target.connect(database, "", Map.of("logServerErrorDetail", "false"));
-            Applier a = new Applier(c, database, origin(origin, i));
+            if (i == 0) {
+                Applier.createProgressTable(c, progress);
+            }
+            Applier a = new Applier(c, database, origin(origin, i), progress);
             Lane lane = new Lane(i, c, a);
             lanes.add(lane);
             Lsn at = a.open();
@@ -195,14 +199,15 @@ final class ParallelRound implements AutoCloseable {
         }
         Connection first = lanes.get(0).connection;
         for (int i = workers; i < maxWorkers; i++) {
-            String progress = Queries.string(first, "SELECT pg_replication_origin_progress(roname, true)::text"
-                    + " FROM pg_replication_origin WHERE roname = ?", origin(origin, i));
-            if (progress != null && Lsn.parse(progress).compareTo(from) > 0) {
-                from = Lsn.parse(progress);
+            String position = Queries.first(first, "SELECT position::text FROM " + progress + " WHERE origin = ?",
+                    rs -> rs.getString(1), origin(origin, i)).orElse(null);
+            if (position != null && Lsn.parse(position).compareTo(from) > 0) {
+                from = Lsn.parse(position);
             }
         }
         first.commit();
         lastEnd = from;
+        LOG.debug("{}: streaming from {} on {} connection(s)", database, from, workers);
         lanes.forEach(l -> l.thread.start());
         return from;
     }

@@ -32,16 +32,20 @@ public final class StreamWorker implements AutoCloseable {
     /** How long one read waits for the stream before the worker commits what it holds. */
     private static final Duration QUIET = Duration.ofMillis(20);
 
-    /** What one worker streams and where it records its progress. */
-    public record Settings(String database, String slot, String origin, LogicalStream.Options stream,
-                           Duration statusInterval, int workers, int groupChanges) {
+    /**
+     * What one worker streams and where it records its progress: {@code origin} names the replication origin its
+     * sessions run under (and, with {@code _2} ... appended, its further connections'), {@code progressTable} (qualified
+     * and quoted) the table on the target that holds each connection's committed position.
+     */
+    public record Settings(String database, String slot, String origin, String progressTable,
+                           LogicalStream.Options stream, Duration statusInterval, int workers, int groupChanges) {
 
         /** Changes per group by default: hot rows reduce well, and a group's memory stays a few megabytes. */
         public static final int GROUP_CHANGES = 20_000;
 
-        public Settings(String database, String slot, String origin, LogicalStream.Options stream,
-                        Duration statusInterval, int workers) {
-            this(database, slot, origin, stream, statusInterval, workers, GROUP_CHANGES);
+        public Settings(String database, String slot, String origin, String progressTable,
+                        LogicalStream.Options stream, Duration statusInterval, int workers) {
+            this(database, slot, origin, progressTable, stream, statusInterval, workers, GROUP_CHANGES);
         }
 
         public Settings {
@@ -54,6 +58,7 @@ public final class StreamWorker implements AutoCloseable {
             requireNonNull(database, "database");
             requireNonNull(slot, "slot");
             requireNonNull(origin, "origin");
+            requireNonNull(progressTable, "progressTable");
             requireNonNull(stream, "stream");
             requireNonNull(statusInterval, "statusInterval");
         }
@@ -156,7 +161,8 @@ public final class StreamWorker implements AutoCloseable {
             }
         };
         try (ParallelRound round = new ParallelRound(settings.database(), settings.groupChanges(), progress)) {
-            Lsn from = round.open(target, settings.origin(), workers, settings.workers(), exact);
+            Lsn from = round.open(target, settings.origin(), settings.progressTable(), workers, settings.workers(),
+                    exact);
             if (from.compareTo(committed) > 0) {
                 committed = from;
             }
