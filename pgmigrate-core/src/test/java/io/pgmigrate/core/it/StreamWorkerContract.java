@@ -374,4 +374,47 @@ abstract class StreamWorkerContract {
             assertThat(w.inOrderStretches()).as("stretches applied again in order: a dependency was missed").isZero();
         }
     }
+
+    @Test
+    void aLargeTransactionStreamedWhileItRunsArrivesAtItsCommitWithoutItsAbortedPartsAndOneThatAbortsNever(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        assumeTrue(source.majorVersion() >= 14, "pgoutput streams running transactions from PostgreSQL 14 on");
+        String db = "large";
+        prepare(source, target, db, "");
+        // the smallest setting: any transaction of more than 64 kB of changes is streamed while it runs
+        source.execute(db, "ALTER SYSTEM SET logical_decoding_work_mem = '64kB'");
+        source.execute(db, "SELECT pg_reload_conf()");
+        try (StreamWorker w = worker(source, target, db);
+             Connection large = source.connect(db); Connection small = source.connect(db)) {
+            large.setAutoCommit(false);
+            try (var st = large.createStatement(); var other = small.createStatement()) {
+                // about 8 MB: more than the applier keeps in memory, so its spool goes to a file
+                st.execute("INSERT INTO orders SELECT g, 'new', repeat('x', 400) FROM generate_series(1, 10000) g");
+                other.execute("INSERT INTO orders VALUES (-1, 'committed while the large one runs', NULL)");
+                st.execute("SAVEPOINT half");
+                st.execute("INSERT INTO orders SELECT g, 'rolled back', repeat('y', 400)"
+                        + " FROM generate_series(10001, 12000) g");
+                st.execute("ROLLBACK TO SAVEPOINT half");
+                st.execute("UPDATE orders SET status = 'paid' WHERE id % 2 = 0 AND id > 0");
+                st.execute("INSERT INTO orders SELECT g, 'new', repeat('z', 400) FROM generate_series(12001, 20000) g");
+                large.commit();
+                st.execute("INSERT INTO orders SELECT g, 'never', repeat('n', 400) FROM generate_series(30001, 40000) g");
+                large.rollback();
+            }
+            awaitMarker(source, target, db, "large done");
+            assertSame(source, target, db);
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM orders")).isEqualTo(18_001);
+            // the walsender reports its statistics a little later
+            long deadline = System.nanoTime() + LIMIT.toNanos();
+            while (Fixtures.count(source, db, "SELECT coalesce(sum(stream_txns), 0) FROM pg_stat_replication_slots"
+                    + " WHERE slot_name = '" + db + "_slot'") < 2) {
+                assertThat(System.nanoTime()).as("two transactions the source streamed while they ran")
+                        .isLessThan(deadline);
+                Thread.sleep(50);
+            }
+        } finally {
+            source.execute(db, "ALTER SYSTEM RESET logical_decoding_work_mem");
+            source.execute(db, "SELECT pg_reload_conf()");
+        }
+    }
 }

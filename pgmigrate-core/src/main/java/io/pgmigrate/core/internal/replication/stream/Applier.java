@@ -203,8 +203,8 @@ public final class Applier implements AutoCloseable {
         } else if (message instanceof Type t) {
             LOG.trace("{}: type {}.{}", database, t.schema(), t.name());
         } else {
-            throw new SQLException("unexpected message in a stream started without streaming of running"
-                    + " transactions: " + message.getClass().getSimpleName());
+            throw new SQLException("unexpected message for the applier: " + message.getClass().getSimpleName()
+                    + " (streamed transactions are read back whole at their commit)");
         }
     }
 

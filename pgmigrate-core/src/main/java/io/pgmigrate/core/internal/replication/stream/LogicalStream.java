@@ -49,8 +49,8 @@ public final class LogicalStream implements AutoCloseable {
         }
 
         /**
-         * Protocol 2 from PostgreSQL 14 on: it streams large transactions while they run and carries logical decoding
-         * messages. Versions 3 (two-phase) and 4 (parallel apply of streamed transactions) add nothing this reader
+         * Protocol 2 from PostgreSQL 14 on: it streams large transactions while they run ({@code streaming = on}) and
+         * carries logical decoding messages. Versions 3 (two-phase) and 4 (parallel apply of streamed transactions) add nothing this reader
          * uses.
          */
         int protocolVersion() {
@@ -65,6 +65,7 @@ public final class LogicalStream implements AutoCloseable {
     private final long statusIntervalNanos;
     private volatile Lsn confirmed;
     private long lastStatus = System.nanoTime();
+    private byte[] raw;
 
     private LogicalStream(Connection connection, PGReplicationStream stream, String database, Lsn from,
                           Duration statusInterval) {
@@ -94,7 +95,8 @@ public final class LogicalStream implements AutoCloseable {
                     .withSlotOption("publication_names", quote(options.publication()))
                     .withStatusInterval((int) Math.max(1, statusInterval.toMillis()), TimeUnit.MILLISECONDS);
             if (options.sourceMajor() >= 14) {
-                b = b.withSlotOption("messages", "true");
+                // large transactions arrive while they run, in blocks, instead of all at once after a spill to disk
+                b = b.withSlotOption("messages", "true").withSlotOption("streaming", "on");
             }
             if (options.originNone()) {
                 b = b.withSlotOption("origin", "none");
@@ -123,7 +125,17 @@ public final class LogicalStream implements AutoCloseable {
             ByteBuffer buffer = stream.readPending();
             if (buffer != null) {
                 try {
-                    return decoder.decode(buffer);
+                    int start = buffer.position();
+                    int end = buffer.limit();
+                    PgOutputMessage m = decoder.decode(buffer);
+                    if (m.streamXid().isPresent()) {
+                        // kept until the transaction commits or aborts, as it came
+                        raw = new byte[end - start];
+                        buffer.get(start, raw);
+                    } else {
+                        raw = null;
+                    }
+                    return m;
                 } catch (IllegalArgumentException e) {
                     throw new SQLException(database + ": cannot decode the replication stream at "
                             + Lsn.parse(stream.getLastReceiveLSN().asString()) + ": " + e.getMessage(), e);
@@ -136,6 +148,11 @@ public final class LogicalStream implements AutoCloseable {
             LockSupport.parkNanos(Math.min(park, left));
             park = Math.min(park * 2, 50_000_000L);
         }
+    }
+
+    /** The bytes of the last message read, when it belongs to a streamed transaction; null otherwise. */
+    public byte[] raw() {
+        return raw;
     }
 
     /** The start of the last message received (for a commit: its transaction's records are all before its end). */

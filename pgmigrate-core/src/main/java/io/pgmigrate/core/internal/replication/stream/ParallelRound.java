@@ -7,6 +7,10 @@ import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Delete;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Insert;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.LogicalMessage;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Relation;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.StreamAbort;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.StreamCommit;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.StreamStart;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.StreamStop;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Truncate;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.TupleData;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Update;
@@ -93,6 +97,8 @@ final class ParallelRound implements AutoCloseable {
     private long groupStarted;
     private boolean inTransaction;
     private Lsn lastEnd;
+    private final Map<Integer, Spool> spools = new HashMap<>();
+    private Spool streaming;
 
     /** One target connection with its applier, its queue and its thread. */
     private final class Lane implements Runnable {
@@ -227,7 +233,14 @@ final class ParallelRound implements AutoCloseable {
                 confirm(stream);
                 continue;
             }
-            dispatch(m, stream);
+            if (streamed(m, stream)) {
+                stream.keepAlive();
+                if (!(m instanceof StreamCommit)) {
+                    continue;
+                }
+            } else {
+                dispatch(m, stream);
+            }
             if (!inTransaction && groupTransactions > 0
                     && (heldChanges >= groupLimit || System.nanoTime() - groupStarted >= GROUP_NANOS)) {
                 endGroup(stream);
@@ -252,6 +265,53 @@ final class ParallelRound implements AutoCloseable {
         }
         confirm(stream);
         rethrow();
+    }
+
+    /**
+     * Handles the messages of transactions the source streams while they run: their changes are spooled until the
+     * commit, then dispatched as one transaction in the stream's order; an abort drops them. Returns false for any
+     * other message.
+     */
+    private boolean streamed(PgOutputMessage m, LogicalStream stream) throws Exception {
+        if (m instanceof StreamStart s) {
+            streaming = spools.computeIfAbsent(s.xid(), Spool::new);
+            return true;
+        }
+        if (m instanceof StreamStop) {
+            streaming = null;
+            return true;
+        }
+        if (m instanceof StreamAbort a) {
+            Spool spool = spools.get(a.xid());
+            if (spool != null) {
+                if (a.subXid() == a.xid()) {
+                    spools.remove(a.xid()).close();
+                } else {
+                    spool.abort(a.subXid());
+                }
+            }
+            return true;
+        }
+        if (m instanceof StreamCommit c) {
+            Spool spool = spools.remove(c.xid());
+            if (spool == null) {
+                throw new SQLException("the stream committed transaction " + c.xid() + " without streaming it first");
+            }
+            try (spool) {
+                dispatch(new Begin(c.commitLsn(), c.commitTime(), c.xid()), stream);
+                spool.replay(message -> dispatch(message, stream));
+                dispatch(new Commit(c.commitLsn(), c.endLsn(), c.commitTime()), stream);
+            }
+            return true;
+        }
+        if (m.streamXid().isPresent()) {
+            if (streaming == null) {
+                throw new SQLException("the stream sent a change of a running transaction outside a stream block");
+            }
+            streaming.add(m.streamXid().getAsInt(), stream.raw());
+            return true;
+        }
+        return false;
     }
 
     private void dispatch(PgOutputMessage m, LogicalStream stream) throws Exception {
@@ -411,6 +471,8 @@ final class ParallelRound implements AutoCloseable {
     /** Stops the connections' threads, rolls back what is not committed and closes the connections. */
     @Override
     public void close() {
+        spools.values().forEach(Spool::close); // streamed again from the start by the next round
+        spools.clear();
         lanes.forEach(l -> l.stop = true);
         fail(new SQLException("the round ended"));
         for (Lane l : lanes) {

@@ -43,6 +43,16 @@ public final class PgOutputDecoder {
 
     private boolean inStream;
 
+    /** A decoder for a stream from its start. */
+    public PgOutputDecoder() {
+        this(false);
+    }
+
+    /** A decoder that starts inside a stream block: for data messages of a streamed transaction read back later. */
+    PgOutputDecoder(boolean inStream) {
+        this.inStream = inStream;
+    }
+
     /**
      * Decodes one message.
      *
