@@ -77,6 +77,7 @@ public final class ApplyBenchmark {
                 st.execute("CREATE PUBLICATION bench_pub FOR ALL TABLES");
                 st.execute("SELECT pg_create_logical_replication_slot('native_slot', 'pgoutput')");
                 st.execute("SELECT pg_create_logical_replication_slot('stream_slot', 'pgoutput')");
+                st.execute("SELECT pg_create_logical_replication_slot('decode_slot', 'pgoutput')");
                 start = lsn(st, "SELECT pg_current_wal_lsn()::text");
             }
             log("backlog: pgbench for %d s, nothing reading the slots ...", loadSeconds);
@@ -93,6 +94,7 @@ public final class ApplyBenchmark {
             long changes = transactions * 4; // three updates and one insert per pgbench transaction
             log("backlog: %d transactions, %d row changes, %.0f MB of WAL", transactions, changes, walBytes / 1e6);
 
+            double decodeSeconds = decodeOnly(source, sourceMajor);
             double nativeSeconds = drainNative(source, nativeTarget, marker);
             double streamSeconds = drainStream(source, streamTarget, marker, workers);
             for (PostgresServer t : List.of(nativeTarget, streamTarget)) {
@@ -107,11 +109,31 @@ public final class ApplyBenchmark {
             System.out.printf("%nbacklog drain: %d pgbench transactions (%d row changes, %.0f MB of WAL),"
                     + " PostgreSQL %d -> %d%n", transactions, changes, walBytes / 1e6, sourceMajor, targetMajor);
             System.out.printf("%-34s %9s %9s %14s %18s%n", "path", "seconds", "MB/s", "changes/s", "ratio (native/x)");
+            row("decoding alone (a floor for both)", decodeSeconds, walBytes, changes, nativeSeconds / decodeSeconds);
             row("native subscription", nativeSeconds, walBytes, changes, 1.0);
             row("STREAM, " + workers + " connection" + (workers == 1 ? "" : "s"), streamSeconds, walBytes, changes,
                     ratio);
             System.out.printf("%ntarget: STREAM at least 1.5x as fast as native: %s (%.2f); both targets equal to the"
                     + " source; total run %.0f s%n", ratio >= 1.5 ? "met" : "MISSED", ratio, seconds(began));
+        }
+    }
+
+    /**
+     * The source's share alone: the backlog decoded by pgoutput in a backend, nothing sent or applied. Both paths pay
+     * this (their walsenders do the same work), so neither can drain faster.
+     */
+    private static double decodeOnly(PostgresServer source, int major) throws SQLException {
+        log("decoding alone ...");
+        long t = System.nanoTime();
+        try (Connection s = source.connect(DB); Statement st = s.createStatement();
+             ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_logical_slot_get_binary_changes('decode_slot',"
+                     + " NULL, NULL, 'proto_version', '" + (major >= 14 ? 2 : 1) + "', 'publication_names',"
+                     + " 'bench_pub')")) {
+            rs.next();
+            double elapsed = seconds(t);
+            log("decoding alone: %.1f s, %d messages", elapsed, rs.getLong(1));
+            st.execute("SELECT pg_drop_replication_slot('decode_slot')");
+            return elapsed;
         }
     }
 

@@ -79,6 +79,17 @@ public final class Applier implements AutoCloseable {
     private final AtomicLong appliedTransactions = new AtomicLong();
 
     private boolean strict;
+    private BeforeWrite beforeWrite = group -> { };
+    private java.util.function.LongSupplier committedGroup = () -> Long.MAX_VALUE;
+    private long writeAfter;
+
+    /**
+     * Runs before anything is sent to the target: where a connection applying with others waits until the group
+     * (of source transactions) that what it writes depends on is committed.
+     */
+    interface BeforeWrite {
+        void await(long group) throws SQLException;
+    }
     private final NetChanges net = new NetChanges(this);
     private volatile Lsn committed = Lsn.ZERO;
     private volatile Lsn lastSentinel = Lsn.ZERO;
@@ -142,6 +153,28 @@ public final class Applier implements AutoCloseable {
      */
     void strict() {
         strict = true;
+    }
+
+    /**
+     * Sets what runs before every write to the target, and how to tell which groups are committed already (their
+     * dependents are written first, without waiting).
+     */
+    void beforeWrite(BeforeWrite hook, java.util.function.LongSupplier committed) {
+        beforeWrite = requireNonNull(hook, "hook");
+        committedGroup = requireNonNull(committed, "committed");
+    }
+
+    /** The group the next message's writes depend on (0: none); held changes keep theirs. */
+    void writeAfter(long group) {
+        writeAfter = group;
+    }
+
+    long writeAfter() {
+        return writeAfter;
+    }
+
+    long committedGroup() {
+        return committedGroup.getAsLong();
     }
 
     /**
@@ -211,6 +244,11 @@ public final class Applier implements AutoCloseable {
     /** Whether the open target transaction holds complete source transactions that are not committed yet. */
     public boolean pending() {
         return batchTransactions > 0;
+    }
+
+    /** Sends the pending JDBC batch, under the dependency it was collected with. */
+    void sendHeldBatch() throws SQLException {
+        sendBatch();
     }
 
     /**
@@ -422,6 +460,7 @@ public final class Applier implements AutoCloseable {
     private void executeSet(String sql, Relation r, List<List<Value>> rows, List<Integer> positions, boolean counted)
             throws SQLException {
         sendBatch();
+        beforeWrite.await(writeAfter);
         PreparedStatement ps = statements.get(sql);
         if (ps == null) {
             ps = target.prepareStatement(sql);
@@ -586,6 +625,7 @@ public final class Applier implements AutoCloseable {
         }
         net.execute();
         sendBatch();
+        beforeWrite.await(writeAfter);
         Queries.execute(target, "TRUNCATE " + tables + (t.restartIdentity() ? " RESTART IDENTITY" : ""));
         batchChanges++;
     }
@@ -608,6 +648,7 @@ public final class Applier implements AutoCloseable {
     }
 
     private PreparedStatement statement(String sql) throws SQLException {
+        beforeWrite.await(writeAfter);
         if (batch != null && !batch.sql.equals(sql)) {
             sendBatch();
         }

@@ -120,7 +120,9 @@ public final class LogicalStream implements AutoCloseable {
      */
     public PgOutputMessage read(Duration wait) throws SQLException {
         long deadline = System.nanoTime() + wait.toNanos();
-        long park = 1_000_000L; // 1 ms, doubling to 50 ms
+        // pgjdbc's readPending() itself waits up to a millisecond for data; between attempts a short pause that grows
+        // to 20 ms keeps a busy stream moving and an idle one cheap
+        long park = 50_000L;
         while (true) {
             ByteBuffer buffer = stream.readPending();
             if (buffer != null) {
@@ -146,7 +148,7 @@ public final class LogicalStream implements AutoCloseable {
                 return null;
             }
             LockSupport.parkNanos(Math.min(park, left));
-            park = Math.min(park * 2, 50_000_000L);
+            park = Math.min(park * 2, 20_000_000L);
         }
     }
 

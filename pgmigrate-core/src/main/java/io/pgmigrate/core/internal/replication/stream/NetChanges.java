@@ -30,7 +30,7 @@ import java.util.OptionalInt;
 final class NetChanges {
 
     /** Rows held before they are executed anyway (a large source transaction). */
-    private static final int LIMIT = 10_000;
+    private static final int LIMIT = 50_000;
 
     private enum Kind { DELETE, UPDATE, REPLACE, INSERT }
 
@@ -39,7 +39,8 @@ final class NetChanges {
     }
 
     /** A row's net change: {@code key} is the row's key on the target before it (not for inserts). */
-    private record Net(Relation relation, Kind kind, TupleData key, List<Value> row) {
+    /** {@code after}: the group that must be committed before this row is written. */
+    private record Net(Relation relation, Kind kind, TupleData key, List<Value> row, long after) {
     }
 
     private final Applier applier;
@@ -48,7 +49,7 @@ final class NetChanges {
     private int held;
 
     /** A change of a table whose rows have no key, kept in order. */
-    private record Held(Relation relation, PgOutputMessage change) {
+    private record Held(Relation relation, PgOutputMessage change, long after) {
     }
     private boolean enabled = true;
 
@@ -71,7 +72,7 @@ final class NetChanges {
         if (r.replicaIdentity() == 'f' || r.columns().stream().noneMatch(PgOutputMessage.Column::key)) {
             // rows without a key are changed in the source's order, within their table; tables are independent
             // (foreign keys and triggers do not fire on the apply sessions)
-            ordered.computeIfAbsent(r.oid(), k -> new ArrayList<>()).add(new Held(r, change));
+            ordered.computeIfAbsent(r.oid(), k -> new ArrayList<>()).add(new Held(r, change, applier.writeAfter()));
             held++;
             if (held + rows.size() >= LIMIT) {
                 execute();
@@ -103,12 +104,13 @@ final class NetChanges {
         }
         Net before = from == null ? rows.get(to) : rows.get(from);
         Net after;
+        long dependsOn = applier.writeAfter();
         try {
-            after = combine(r, before, oldKey, newRow);
+            after = combine(r, before, oldKey, newRow, dependsOn);
         } catch (IllegalStateException impossible) {
             execute();
             before = null;
-            after = combine(r, null, oldKey, newRow);
+            after = combine(r, null, oldKey, newRow, dependsOn);
         }
         if (before != null) {
             rows.remove(from == null ? to : from);
@@ -122,27 +124,28 @@ final class NetChanges {
         return true;
     }
 
-    private static Net combine(Relation r, Net before, TupleData oldKey, TupleData newRow) {
+    private static Net combine(Relation r, Net before, TupleData oldKey, TupleData newRow, long dependsOn) {
         if (before == null) {
             if (oldKey == null) {
-                return new Net(r, Kind.INSERT, null, newRow.values());
+                return new Net(r, Kind.INSERT, null, newRow.values(), dependsOn);
             }
-            return newRow == null ? new Net(r, Kind.DELETE, oldKey, null)
-                    : new Net(r, Kind.UPDATE, oldKey, newRow.values());
+            return newRow == null ? new Net(r, Kind.DELETE, oldKey, null, dependsOn)
+                    : new Net(r, Kind.UPDATE, oldKey, newRow.values(), dependsOn);
         }
+        long after = Math.max(before.after(), dependsOn);
         if (oldKey == null) { // an insert
             if (before.kind() != Kind.DELETE) {
                 throw new IllegalStateException("inserted twice");
             }
-            return new Net(r, Kind.REPLACE, before.key(), newRow.values());
+            return new Net(r, Kind.REPLACE, before.key(), newRow.values(), after);
         }
         if (before.kind() == Kind.DELETE) {
             throw new IllegalStateException("changed after its delete");
         }
         if (newRow == null) { // a delete
-            return before.kind() == Kind.INSERT ? null : new Net(r, Kind.DELETE, before.key(), null);
+            return before.kind() == Kind.INSERT ? null : new Net(r, Kind.DELETE, before.key(), null, after);
         }
-        return new Net(r, before.kind(), before.key(), merge(before.row(), newRow.values()));
+        return new Net(r, before.kind(), before.key(), merge(before.row(), newRow.values()), after);
     }
 
     /** The later row's values, and the earlier one's where the later one left a TOASTed value unsent. */
@@ -171,9 +174,54 @@ final class NetChanges {
         return new RowId(r.oid(), key);
     }
 
-    /** Executes what is held: deletes, then updates, then inserts, each table's rows of one statement together. */
+    /**
+     * Executes what is held: first what depends on no group that is still uncommitted, at once; then the rest, after
+     * waiting for the groups it depends on. Each pass: key-less tables' changes in their order, then deletes, updates
+     * and inserts, each table's rows of one statement together.
+     */
     void execute() throws SQLException {
+        if (rows.isEmpty() && ordered.isEmpty()) {
+            return;
+        }
+        long done = applier.committedGroup();
+        List<Net> ready = new ArrayList<>();
+        List<Net> waiting = new ArrayList<>();
+        long waitFor = 0;
+        for (Net n : rows.values()) {
+            if (n.after() <= done) {
+                ready.add(n);
+            } else {
+                waiting.add(n);
+                waitFor = Math.max(waitFor, n.after());
+            }
+        }
+        List<List<Held>> readyTables = new ArrayList<>();
+        List<List<Held>> waitingTables = new ArrayList<>();
         for (List<Held> changes : ordered.values()) {
+            long after = changes.stream().mapToLong(Held::after).max().orElse(0);
+            if (after <= done) {
+                readyTables.add(changes);
+            } else {
+                waitingTables.add(changes);
+                waitFor = Math.max(waitFor, after);
+            }
+        }
+        rows.clear();
+        ordered.clear();
+        held = 0;
+        long before = applier.writeAfter();
+        try {
+            applier.writeAfter(0);
+            execute(readyTables, ready);
+            applier.writeAfter(waitFor);
+            execute(waitingTables, waiting);
+        } finally {
+            applier.writeAfter(before);
+        }
+    }
+
+    private void execute(List<List<Held>> tables, List<Net> all) throws SQLException {
+        for (List<Held> changes : tables) {
             List<List<Value>> inserts = new ArrayList<>();
             for (Held h : changes) {
                 if (h.change() instanceof Insert i) {
@@ -194,13 +242,7 @@ final class NetChanges {
                 applier.insertAll(changes.get(0).relation(), inserts);
             }
         }
-        ordered.clear();
-        held = 0;
-        if (rows.isEmpty()) {
-            return;
-        }
-        List<Net> all = new ArrayList<>(rows.values());
-        rows.clear();
+        applier.sendHeldBatch();
         Comparator<Net> byTableAndShape = Comparator.<Net>comparingInt(n -> n.relation().oid())
                 .thenComparing(NetChanges::shape);
         List<Net> deletes = new ArrayList<>();

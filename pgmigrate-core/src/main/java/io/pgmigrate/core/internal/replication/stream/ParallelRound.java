@@ -42,7 +42,7 @@ import java.util.concurrent.TimeUnit;
  * into its connection's row of the progress table, so every group up to the highest recorded position is committed and
  * the next round starts there: nothing lost, nothing applied twice.
  *
- * <p>Before a connection applies a change it waits until every earlier group that touched the same row is committed
+ * <p>Before a connection writes a change it waits until every earlier group that touched the same row is committed
  * (rows are told apart by table and replica-identity key; a table without a key, or with replica identity FULL, counts
  * as one row); a TRUNCATE waits for every earlier group, and every later change waits for it. Conflicts this does not
  * see (a unique value other than the key freed by one group and taken by a later one) make the target refuse or wait;
@@ -116,6 +116,16 @@ final class ParallelRound implements AutoCloseable {
             this.index = index;
             this.connection = connection;
             this.applier = applier;
+            applier.beforeWrite(group -> {
+                try {
+                    if (group > 0 && !awaitCommitted(group)) {
+                        throw new SQLException("the round ended while waiting for group " + group);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new SQLException("interrupted while waiting for group " + group, e);
+                }
+            }, ParallelRound.this::committedGroup);
             this.thread = new Thread(this, "pgmigrate-apply-" + database + "-" + index);
             thread.setDaemon(true);
         }
@@ -129,12 +139,13 @@ final class ParallelRound implements AutoCloseable {
                         continue;
                     }
                     if (item instanceof Change c) {
-                        if (c.after() > 0 && !awaitCommitted(c.after())) {
-                            return;
-                        }
+                        // held changes are written at the group's end (or when too many are held), each after the
+                        // group it depends on: this connection keeps taking its queue meanwhile, and writes first
+                        // what depends on nothing uncommitted
+                        applier.writeAfter(c.after());
                         applier.apply(c.message());
                     } else if (item instanceof End e) {
-                        // every change here waited for the earlier groups it depends on: apply, then wait to commit
+                        // write what is held (after the groups it depends on are committed), then wait to commit
                         applier.executeHeld();
                         if (!awaitCommitted(e.group() - 1)) {
                             return;
@@ -339,17 +350,17 @@ final class ParallelRound implements AutoCloseable {
         }
         long after = barrier < group ? barrier : 0;
         if (m instanceof Insert i) {
-            after = Math.max(after, touch(i.relation(), i.row(), stream));
+            after = Math.max(after, touch(i.relation(), i.row(), true, stream));
         } else if (m instanceof Update u) {
-            after = Math.max(after, touch(u.relation(), u.oldKind() == 'K' ? u.old() : u.row(), stream));
+            after = Math.max(after, touch(u.relation(), u.oldKind() == 'K' ? u.old() : u.row(), false, stream));
             if (u.oldKind() == 'K') {
-                after = Math.max(after, touch(u.relation(), u.row(), stream));
+                after = Math.max(after, touch(u.relation(), u.row(), false, stream));
             }
             if (u.oldKind() == 'O') {
-                after = Math.max(after, touch(u.relation(), null, stream));
+                after = Math.max(after, touch(u.relation(), null, false, stream));
             }
         } else if (m instanceof Delete d) {
-            after = Math.max(after, touch(d.relation(), d.oldKind() == 'K' ? d.old() : null, stream));
+            after = Math.max(after, touch(d.relation(), d.oldKind() == 'K' ? d.old() : null, false, stream));
         } else if (m instanceof Truncate t) {
             for (int oid : t.relations()) {
                 sendRelation(oid, stream);
@@ -363,16 +374,30 @@ final class ParallelRound implements AutoCloseable {
         send(m, after >= group ? 0 : after, stream);
     }
 
-    /** Records that this group touches the row; returns the last earlier group that did. */
-    private long touch(int relation, TupleData row, LogicalStream stream) throws Exception {
+    /**
+     * Records that this group touches the row; returns the last earlier group that did. In a table whose rows have
+     * no key, inserts do not depend on each other (nothing finds a row by them), but an update or delete finds rows
+     * by their values, so it depends on every earlier change of the table and every later change depends on it.
+     */
+    private long touch(int relation, TupleData row, boolean insert, LogicalStream stream) throws Exception {
         Relation r = sendRelation(relation, stream);
         RowKey key = key(r, row);
-        Long before = lastGroup.put(key, group);
-        if (before == null && key.key() != null) {
-            // a table-wide change of a key-less table conflicts with every row of it
-            before = lastGroup.get(new RowKey(relation, null));
+        if (key.key() != null) {
+            Long before = lastGroup.put(key, group);
+            return before == null ? 0 : before;
         }
-        return before == null ? 0 : before;
+        RowKey writes = new RowKey(relation, null);
+        RowKey inserts = new RowKey(relation, List.of());
+        Long lastWrite = lastGroup.get(writes);
+        long before = lastWrite == null ? 0 : lastWrite;
+        if (insert) {
+            lastGroup.put(inserts, group);
+        } else {
+            Long lastInsert = lastGroup.get(inserts);
+            before = Math.max(before, lastInsert == null ? 0 : lastInsert);
+            lastGroup.put(writes, group);
+        }
+        return before;
     }
 
     private static RowKey key(Relation r, TupleData row) {
@@ -435,6 +460,12 @@ final class ParallelRound implements AutoCloseable {
 
     private void confirm(LogicalStream stream) throws SQLException {
         stream.confirm(progress.committed());
+    }
+
+    private long committedGroup() {
+        synchronized (commitLock) {
+            return committedGroup;
+        }
     }
 
     private boolean awaitCommitted(long g) throws InterruptedException {
