@@ -182,8 +182,8 @@ public final class ApplyBenchmark {
 
     private static String digest(PostgresServer server, String table) throws SQLException {
         try (Connection c = server.connect(DB); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ','"
-                     + " ORDER BY t::text)), '') FROM " + table + " t")) {
+             ResultSet rs = st.executeQuery("SELECT count(*) || ':' || coalesce(md5(string_agg(digested_row::text, ','"
+                     + " ORDER BY digested_row::text)), '') FROM " + table + " AS digested_row")) {
             rs.next();
             return rs.getString(1);
         }

@@ -84,8 +84,8 @@ final class Bookkeeping {
      * sides exactly when the rows are equal (as a multiset, which is what a table without a key has).
      */
     static String hash(PostgresServer server, String db, String table) throws SQLException {
-        return Fixtures.text(server, db, "SELECT count(*) || ':' || coalesce(sum(('x' || substr(md5(t::text), 1, 15))"
-                + "::bit(60)::bigint), 0) FROM " + table + " t");
+        return Fixtures.text(server, db, "SELECT count(*) || ':' || coalesce(sum(('x' || substr(md5(hashed_row::text), 1, 15))"
+                + "::bit(60)::bigint), 0) FROM " + table + " AS hashed_row");
     }
 
     /** How many rows of {@code table} each transaction wrote: unchanged exactly when no row was written again. */

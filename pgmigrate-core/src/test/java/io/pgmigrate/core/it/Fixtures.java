@@ -64,8 +64,9 @@ final class Fixtures {
     /** Count and md5 of every row in primary-key order, computed on the server: the proof of equality. */
     static String fingerprint(PostgresServer server, String db, String qualifiedTable) throws SQLException {
         try (Connection c = server.connect(db); Statement s = c.createStatement();
-             var rs = s.executeQuery("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '')"
-                     + " FROM " + qualifiedTable + " t")) {
+             // the row's alias must not be a column's name, or "alias::text" would be that column alone
+             var rs = s.executeQuery("SELECT count(*) || ':' || coalesce(md5(string_agg(fingerprinted_row::text, E'\\n'"
+                     + " ORDER BY fingerprinted_row::text)), '') FROM " + qualifiedTable + " AS fingerprinted_row")) {
             rs.next();
             return rs.getString(1);
         }

@@ -56,12 +56,16 @@ abstract class StreamWorkerContract {
             CREATE TABLE ticks (writer integer NOT NULL, n integer NOT NULL);
             CREATE TABLE markers (name text PRIMARY KEY);
             CREATE TABLE orders (id bigint PRIMARY KEY, status text NOT NULL, note text);
+            CREATE TABLE readings (at date NOT NULL, sensor integer NOT NULL, value numeric, PRIMARY KEY (at, sensor))
+                PARTITION BY RANGE (at);
+            CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+            CREATE TABLE readings_2027 PARTITION OF readings FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
             CREATE TABLE accounts (id integer PRIMARY KEY, balance bigint NOT NULL, email text NOT NULL UNIQUE);
             """;
 
     private static final List<String> TABLES = List.of("public.kinds", "public.docs", "public.events",
             "\"Odd Schema\".\"Mixed Case\"", "public.ticks", "public.markers", "public.accounts",
-            "public.orders");
+            "public.orders", "public.readings");
 
     /** Target connections the worker applies on. */
     abstract int workers();
@@ -76,7 +80,9 @@ abstract class StreamWorkerContract {
             s.createDatabase(db);
             s.execute(db, SCHEMA + extra);
         }
-        source.execute(db, "CREATE PUBLICATION pub FOR ALL TABLES");
+        // partitioned tables' changes as their root's where the source can (13+), as pgmigrate publishes them
+        source.execute(db, "CREATE PUBLICATION pub FOR ALL TABLES"
+                + (source.majorVersion() >= 13 ? " WITH (publish_via_partition_root = true)" : ""));
         source.execute(db, "SELECT pg_create_logical_replication_slot('" + db + "_slot', 'pgoutput')");
     }
 
@@ -111,6 +117,9 @@ abstract class StreamWorkerContract {
             @Source PostgresServer source, @Target PostgresServer target) throws Exception {
         String db = "kinds";
         prepare(source, target, db, newerKinds());
+        // the source's sessions print intervals as the SQL standard does, where "-1 2:03:04" means minus a day and
+        // minus two hours; the target's read PostgreSQL's own style, where it would be a day back and two hours forward
+        source.execute(db, "ALTER DATABASE " + db + " SET intervalstyle = 'sql_standard'");
         try (StreamWorker w = worker(source, target, db)) {
             source.execute(db, """
                     INSERT INTO kinds (id, n, f, r, i2, bo, ts, tstz, d, t, ttz, iv, ints, texts, nested, rng, tsr, dr,
@@ -131,6 +140,8 @@ abstract class StreamWorkerContract {
                            to_tsvector('simple', 'the quick brown fox ' || g)
                     FROM generate_series(1, 300) g;
                     INSERT INTO kinds (id) VALUES (0);
+                    INSERT INTO kinds (id, iv) VALUES (-1, interval '-1 day -2 hours -3 minutes -4.5 seconds'),
+                                                      (-2, interval '-1 year +2 months -3 days +04:05:06');
                     INSERT INTO docs SELECT g, 'doc ' || g, repeat('body ', g) FROM generate_series(1, 50) g;
                     INSERT INTO events SELECT timestamptz '2026-01-01 00:00+00' + g * interval '1 s', 'k' || (g % 3),
                                               jsonb_build_object('g', g % 5) FROM generate_series(1, 60) g;
@@ -149,12 +160,24 @@ abstract class StreamWorkerContract {
                     UPDATE docs SET body = NULL WHERE id = 3;
                     """);
             source.execute(db, "TRUNCATE docs; INSERT INTO docs VALUES (1, 'after the truncate', 'x')");
+            source.execute(db, """
+                    INSERT INTO readings SELECT date '2026-12-30' + g % 5, g, g / 3.0 FROM generate_series(1, 50) g;
+                    UPDATE readings SET value = -value WHERE sensor % 4 = 0;
+                    UPDATE readings SET at = at + 1 WHERE sensor = 7;
+                    DELETE FROM readings WHERE sensor % 9 = 0;
+                    """);
+            source.execute(db, "TRUNCATE readings");
+            source.execute(db, "INSERT INTO readings VALUES ('2027-06-01', 1, 1.5), ('2026-06-01', 2, 2.5)");
             awaitMarker(source, target, db, "all written");
+            // new sessions on the target (the comparison's) print intervals as the source's do
+            target.execute(db, "ALTER DATABASE " + db + " SET intervalstyle = 'sql_standard'");
             assertSame(source, target, db);
             assertThat(Fixtures.count(target, db, "SELECT count(*) FROM events WHERE kind = 'k0'"))
                     .as("of two equal rows without a key, a delete of one removes one").isEqualTo(
                             Fixtures.count(source, db, "SELECT count(*) FROM events WHERE kind = 'k0'"));
             assertThat(w.failure()).isEmpty();
+            assertThat(Fixtures.text(target, db, "SELECT c || '|' || bits::text || '|' || v FROM kinds WHERE id = 2"))
+                    .as("char(3), bit varying and varchar values keep their length").isEqualTo("ab|1011|v2");
         }
     }
 
@@ -416,5 +439,35 @@ abstract class StreamWorkerContract {
             source.execute(db, "ALTER SYSTEM RESET logical_decoding_work_mem");
             source.execute(db, "SELECT pg_reload_conf()");
         }
+    }
+
+    @Test
+    void aWorkerOnFewerConnectionsThanTheLastStartsAfterEverythingAnyOfThemCommitted(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        String db = "fewer";
+        prepare(source, target, db, "");
+        // a second slot at the same point, which the second worker reads: the server would not send again what the
+        // first worker confirmed on its own slot, so only the progress table tells the second where to start (as
+        // after a crash between a commit and its confirmation)
+        source.execute(db, "SELECT pg_create_logical_replication_slot('" + db + "_second', 'pgoutput')");
+        // a backlog, so the last group is as likely on any connection as on the first
+        source.execute(db, "INSERT INTO ticks SELECT 1, g FROM generate_series(1, 20) g");
+        for (int n = 0; n < 200; n++) {
+            source.execute(db, "INSERT INTO ticks SELECT 2, " + n);
+        }
+        try (StreamWorker w = worker(source, target, db)) {
+            awaitMarker(source, target, db, "first worker");
+        }
+        source.execute(db, "INSERT INTO ticks SELECT 3, g FROM generate_series(1, 10) g");
+        Connector s = new Connector(source.endpoint(), "source", Duration.ofSeconds(10), 3);
+        Connector t = new Connector(target.endpoint(), "target", Duration.ofSeconds(10), 3);
+        try (StreamWorker one = StreamWorker.start(s, t, new StreamWorker.Settings(db, db + "_second", "pgmigrate_" + db,
+                "public.pgmigrate_stream_progress", new LogicalStream.Options("pub", source.majorVersion(), false),
+                Duration.ofSeconds(10), 1, GROUP_CHANGES))) {
+            awaitMarker(source, target, db, "second worker");
+        }
+        assertThat(Fixtures.count(target, db, "SELECT count(*) FROM (SELECT writer, n FROM ticks GROUP BY 1, 2"
+                + " HAVING count(*) > 1) twice")).as("ticks applied twice").isZero();
+        assertSame(source, target, db);
     }
 }

@@ -64,6 +64,9 @@ public final class Applier implements AutoCloseable {
     /** ... or once it has been open this long. */
     private static final long MAX_OPEN_NANOS = 200_000_000L;
 
+    /** Prepared statements kept per connection. */
+    private static final int MAX_STATEMENTS = 256;
+
     /** Prefix of the logical decoding messages pgmigrate writes into the source's WAL (the cutover's sentinel). */
     public static final String MESSAGE_PREFIX = "pgmigrate";
 
@@ -137,6 +140,10 @@ public final class Applier implements AutoCloseable {
         // its synchronous standbys when it has them: commit waits for that, whatever the server's default.
         Queries.execute(target, "SET synchronous_commit = on");
         Queries.execute(target, "SET session_replication_role = replica");
+        // values arrive in the text the source's walsender printed with the same settings (LogicalStream)
+        Queries.execute(target, "SET intervalstyle = postgres");
+        Queries.execute(target, "SET datestyle = ISO");
+        Queries.execute(target, "SET lc_monetary = 'C'");
         Queries.execute(target, "SET statement_timeout = 0");
         String position = Queries.first(target, "SELECT position::text FROM " + progress + " WHERE origin = ?",
                 rs -> rs.getString(1), origin).orElse(null);
@@ -483,8 +490,7 @@ public final class Applier implements AutoCloseable {
         try {
             changed = ps.executeUpdate();
         } catch (SQLException e) {
-            throw new SQLException(database + ": the target refused " + sql + ": " + e.getMessage(), e.getSQLState(),
-                    e);
+            throw refused(sql, e);
         }
         if (counted && changed < rows.size()) {
             int missing = rows.size() - changed;
@@ -502,7 +508,8 @@ public final class Applier implements AutoCloseable {
     /**
      * The target's type of each column the stream sends for {@code r}, as SQL, for casts from text. Without the type
      * modifier: an explicit cast to {@code varchar(10)} would cut a longer value silently, where the assignment to the
-     * column refuses it.
+     * column refuses it. Asked with modifier -1, not NULL: without one {@code format_type} names {@code char(n)} and
+     * {@code bit(n)} {@code character} and {@code bit}, which a cast reads as length 1 (and cuts to it).
      */
     private List<String> types(Relation r) throws SQLException {
         List<String> known = types.get(r.oid());
@@ -512,7 +519,7 @@ public final class Applier implements AutoCloseable {
         record Col(String name, String type) {
         }
         List<Col> cols = Queries.list(target, """
-                SELECT a.attname, format_type(a.atttypid, NULL)
+                SELECT a.attname, format_type(a.atttypid, -1)
                 FROM pg_attribute a
                 WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped""",
                 rs -> new Col(rs.getString(1), rs.getString(2)), name(r));
@@ -621,7 +628,11 @@ public final class Applier implements AutoCloseable {
             if (r == null) {
                 throw new SQLException("the stream truncated relation " + oid + " before describing it");
             }
-            tables.add("ONLY " + name(r));
+            // ONLY keeps inheritance children out, as on the source; a partitioned table cannot be truncated ONLY,
+            // and its partitions are what the source truncated with it
+            boolean partitioned = Queries.exists(target, "SELECT 1 FROM pg_class WHERE oid = ?::regclass"
+                    + " AND relkind = 'p'", name(r));
+            tables.add((partitioned ? "" : "ONLY ") + name(r));
         }
         net.execute();
         sendBatch();
@@ -654,6 +665,10 @@ public final class Applier implements AutoCloseable {
         }
         PreparedStatement ps = statements.get(sql);
         if (ps == null) {
+            if (statements.size() >= MAX_STATEMENTS) {
+                // a table without a key has a statement per pattern of NULL and unsent values: start over
+                closeStatements();
+            }
             ps = target.prepareStatement(sql);
             statements.put(sql, ps);
         }
@@ -681,10 +696,7 @@ public final class Applier implements AutoCloseable {
         try {
             counts = b.statement.executeBatch();
         } catch (SQLException e) {
-            SQLException cause = e.getNextException() != null ? e.getNextException() : e;
-            // the statement names the table and columns; its values are not in it (nor in the server's message)
-            throw new SQLException(database + ": the target refused " + b.sql + ": " + cause.getMessage(),
-                    cause.getSQLState(), cause);
+            throw refused(b.sql, e.getNextException() != null ? e.getNextException() : e);
         }
         for (int i = 0; i < counts.length; i++) {
             if (counts[i] == 0 && b.rows.get(i) != null && strict) {
@@ -699,6 +711,31 @@ public final class Applier implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * The target's refusal without row values: the server's message may quote one ({@code invalid input syntax for
+     * type integer: "..."}), so the error carries the statement (table and columns), the SQLSTATE and the names the
+     * server reports, and not the server's exception as its cause.
+     */
+    private SQLException refused(String sql, SQLException e) {
+        StringBuilder b = new StringBuilder(database).append(": the target refused ").append(sql)
+                .append(" (SQLSTATE ").append(e.getSQLState());
+        if (e instanceof org.postgresql.util.PSQLException p && p.getServerErrorMessage() != null) {
+            org.postgresql.util.ServerErrorMessage m = p.getServerErrorMessage();
+            if (m.getConstraint() != null) {
+                b.append(", constraint ").append(m.getConstraint());
+            }
+            if (m.getColumn() != null) {
+                b.append(", column ").append(m.getColumn());
+            }
+            if (m.getDatatype() != null) {
+                b.append(", type ").append(m.getDatatype());
+            }
+        } else if (e.getSQLState() == null || e.getSQLState().startsWith("08")) {
+            b.append(", ").append(e.getMessage()); // a broken connection: the driver's words, no row values
+        }
+        return new SQLException(b.append(')').toString(), e.getSQLState());
     }
 
     private void closeStatements() {

@@ -35,8 +35,14 @@ public final class LogicalStream implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(LogicalStream.class);
 
-    /** The connection's settings: it idles between messages, which no statement or idle timeout may end. */
-    private static final String OPTIONS = "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0";
+    /**
+     * The connection's settings: it idles between messages, which no statement or idle timeout may end; and the
+     * walsender prints values in text forms the target reads back the same whatever either server's defaults (as
+     * PostgreSQL's own walreceiver pins them): an interval in {@code sql_standard} style, read as {@code postgres},
+     * would change its sign.
+     */
+    private static final String OPTIONS = "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0"
+            + " -c intervalstyle=postgres -c datestyle=ISO -c extra_float_digits=3 -c lc_monetary=C";
 
     /** What the stream asks of {@code pgoutput}, decided by the source's major version. */
     public record Options(String publication, int sourceMajor, boolean originNone) {

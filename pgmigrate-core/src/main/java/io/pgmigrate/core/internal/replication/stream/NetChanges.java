@@ -212,15 +212,23 @@ final class NetChanges {
         long before = applier.writeAfter();
         try {
             applier.writeAfter(0);
-            execute(readyTables, ready);
+            executeOrdered(readyTables);
             applier.writeAfter(waitFor);
-            execute(waitingTables, waiting);
+            executeOrdered(waitingTables);
+            // deletes, then updates, then inserts (a key an update moves away is free for an insert), each kind's
+            // ready rows first
+            for (Kind kind : List.of(Kind.DELETE, Kind.UPDATE, Kind.INSERT)) {
+                applier.writeAfter(0);
+                executeKind(kind, ready);
+                applier.writeAfter(waitFor);
+                executeKind(kind, waiting);
+            }
         } finally {
             applier.writeAfter(before);
         }
     }
 
-    private void execute(List<List<Held>> tables, List<Net> all) throws SQLException {
+    private void executeOrdered(List<List<Held>> tables) throws SQLException {
         for (List<Held> changes : tables) {
             List<List<Value>> inserts = new ArrayList<>();
             for (Held h : changes) {
@@ -243,35 +251,26 @@ final class NetChanges {
             }
         }
         applier.sendHeldBatch();
-        Comparator<Net> byTableAndShape = Comparator.<Net>comparingInt(n -> n.relation().oid())
-                .thenComparing(NetChanges::shape);
-        List<Net> deletes = new ArrayList<>();
-        List<Net> updates = new ArrayList<>();
-        List<Net> inserts = new ArrayList<>();
+    }
+
+    /** One kind of net change (a replacement is a delete and an insert), each table's rows of one statement together. */
+    private void executeKind(Kind kind, List<Net> all) throws SQLException {
+        List<Net> these = new ArrayList<>();
         for (Net n : all) {
-            switch (n.kind()) {
-                case DELETE -> deletes.add(n);
-                case UPDATE -> updates.add(n);
-                case INSERT -> inserts.add(n);
-                case REPLACE -> {
-                    deletes.add(n);
-                    inserts.add(n);
-                }
-                default -> throw new IllegalStateException(n.kind().name());
+            if (n.kind() == kind || (n.kind() == Kind.REPLACE && kind != Kind.UPDATE)) {
+                these.add(n);
             }
         }
-        deletes.sort(byTableAndShape);
-        updates.sort(byTableAndShape);
-        inserts.sort(byTableAndShape);
-        for (List<Net> run : runs(deletes)) {
-            applier.deleteAll(run.get(0).relation(), run.stream().map(Net::key).toList());
-        }
-        for (List<Net> run : runs(updates)) {
-            applier.updateAll(run.get(0).relation(), run.stream().map(Net::key).toList(),
-                    run.stream().map(Net::row).toList());
-        }
-        for (List<Net> run : runs(inserts)) {
-            applier.insertAll(run.get(0).relation(), run.stream().map(Net::row).toList());
+        these.sort(Comparator.<Net>comparingInt(n -> n.relation().oid()).thenComparing(NetChanges::shape));
+        for (List<Net> run : runs(these)) {
+            Relation r = run.get(0).relation();
+            switch (kind) {
+                case DELETE -> applier.deleteAll(r, run.stream().map(Net::key).toList());
+                case UPDATE -> applier.updateAll(r, run.stream().map(Net::key).toList(),
+                        run.stream().map(Net::row).toList());
+                case INSERT -> applier.insertAll(r, run.stream().map(Net::row).toList());
+                default -> throw new IllegalStateException(kind.name());
+            }
         }
     }
 

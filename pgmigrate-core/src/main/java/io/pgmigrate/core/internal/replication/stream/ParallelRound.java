@@ -92,6 +92,7 @@ final class ParallelRound implements AutoCloseable {
     private volatile Throwable failure;
     private long group = 1;
     private long barrier;
+    private long shapeBarrier;
     private int heldChanges;
     private int groupTransactions;
     private long groupStarted;
@@ -189,18 +190,16 @@ final class ParallelRound implements AutoCloseable {
      */
     Lsn open(Connector target, String origin, String progress, int workers, int maxWorkers, boolean exact)
             throws SQLException {
-        Lsn from = Lsn.ZERO;
         for (int i = 0; i < workers; i++) {
             // Row values stay out of errors and logs: pgjdbc would put a failed batch entry's parameters and the
             // server's DETAIL ("Key (id)=(42) already exists") into the exception.
             Connection c = target.connect(database, "", Map.of("logServerErrorDetail", "false"));
+            Applier a = new Applier(c, database, origin(origin, i), progress);
+            lanes.add(new Lane(i, c, a)); // closed with the round from here on, whatever fails next
             if (i == 0) {
                 Applier.createProgressTable(c, progress);
             }
-            Applier a = new Applier(c, database, origin(origin, i), progress);
-            Lane lane = new Lane(i, c, a);
-            lanes.add(lane);
-            Lsn at = a.open();
+            a.open();
             if (exact) {
                 a.exact();
             } else {
@@ -210,21 +209,24 @@ final class ParallelRound implements AutoCloseable {
                 Queries.execute(c, "SET lock_timeout = '" + LOCK_TIMEOUT + "'");
                 c.commit();
             }
+        }
+        // The highest position of every connection this worker ever applied on, also those this round does not open;
+        // FOR UPDATE waits for a commit still in flight on a connection an earlier round gave up (its row is locked
+        // until that commit ends), so the position read is one that stays.
+        Connection first = lanes.get(0).connection;
+        Lsn from = Lsn.ZERO;
+        for (String position : Queries.list(first, "SELECT position::text FROM " + progress
+                        + " WHERE origin = ? OR (left(origin, length(?) + 1) = ? || '_'"
+                        + " AND substr(origin, length(?) + 2) ~ '^[0-9]+$') FOR UPDATE",
+                rs -> rs.getString(1), origin, origin, origin, origin)) {
+            Lsn at = Lsn.parse(position);
             if (at.compareTo(from) > 0) {
                 from = at;
             }
         }
-        Connection first = lanes.get(0).connection;
-        for (int i = workers; i < maxWorkers; i++) {
-            String position = Queries.first(first, "SELECT position::text FROM " + progress + " WHERE origin = ?",
-                    rs -> rs.getString(1), origin(origin, i)).orElse(null);
-            if (position != null && Lsn.parse(position).compareTo(from) > 0) {
-                from = Lsn.parse(position);
-            }
-        }
         first.commit();
         lastEnd = from;
-        LOG.debug("{}: streaming from {} on {} connection(s)", database, from, workers);
+        LOG.debug("{}: streaming from {} on {} connection(s) (at most {})", database, from, workers, maxWorkers);
         lanes.forEach(l -> l.thread.start());
         return from;
     }
@@ -329,7 +331,8 @@ final class ParallelRound implements AutoCloseable {
         if (m instanceof Relation r) {
             Relation before = relations.put(r.oid(), r);
             if (before != null && !before.equals(r)) {
-                barrier = group; // a table's shape changed: later changes wait for what came before
+                // a table's shape changed: from here on, changes wait for every group before this one
+                shapeBarrier = group - 1;
             }
             return; // sent to a connection with the first change that needs it
         }
@@ -348,7 +351,7 @@ final class ParallelRound implements AutoCloseable {
             send(m, 0, stream);
             return;
         }
-        long after = barrier < group ? barrier : 0;
+        long after = Math.max(barrier < group ? barrier : 0, shapeBarrier);
         if (m instanceof Insert i) {
             after = Math.max(after, touch(i.relation(), i.row(), true, stream));
         } else if (m instanceof Update u) {
@@ -502,22 +505,34 @@ final class ParallelRound implements AutoCloseable {
     /** Stops the connections' threads, rolls back what is not committed and closes the connections. */
     @Override
     public void close() {
-        spools.values().forEach(Spool::close); // streamed again from the start by the next round
-        spools.clear();
-        lanes.forEach(l -> l.stop = true);
-        fail(new SQLException("the round ended"));
-        for (Lane l : lanes) {
-            try {
-                l.thread.join(TimeUnit.SECONDS.toMillis(30));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        try {
+            for (Spool spool : spools.values()) {
+                try {
+                    spool.close(); // streamed again from the start by the next round
+                } catch (RuntimeException e) {
+                    LOG.warn("{}: {}", database, e.getMessage());
+                }
             }
-            if (l.thread.isAlive()) {
-                LOG.warn("{}: apply connection {} did not stop within 30 s", database, l.index + 1);
-                Sessions.closeQuietly(l.connection); // ends a statement it may be stuck in
+            spools.clear();
+        } finally {
+            lanes.forEach(l -> l.stop = true);
+            fail(new SQLException("the round ended"));
+            for (Lane l : lanes) {
+                try {
+                    if (l.thread.isAlive()) {
+                        l.thread.join(TimeUnit.SECONDS.toMillis(30));
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                if (l.thread.isAlive()) {
+                    // closing the connection ends a statement it may be stuck in; its applier is its own still
+                    LOG.warn("{}: apply connection {} did not stop within 30 s", database, l.index + 1);
+                } else {
+                    l.applier.close();
+                }
+                Sessions.closeQuietly(l.connection);
             }
-            l.applier.close();
-            Sessions.closeQuietly(l.connection);
         }
     }
 }
