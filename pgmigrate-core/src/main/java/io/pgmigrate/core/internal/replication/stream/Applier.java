@@ -58,12 +58,6 @@ public final class Applier implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Applier.class);
 
-    /** A target transaction is committed once it holds this many changes, even while the stream stays busy. */
-    private static final int MAX_CHANGES_PER_COMMIT = 20_000;
-
-    /** ... or once it has been open this long. */
-    private static final long MAX_OPEN_NANOS = 200_000_000L;
-
     /** Prepared statements kept per connection. */
     private static final int MAX_STATEMENTS = 256;
 
@@ -78,7 +72,6 @@ public final class Applier implements AutoCloseable {
     private final Map<String, PreparedStatement> statements = new HashMap<>();
     private final Map<Integer, List<String>> types = new HashMap<>();
     private final AtomicLong missingRows = new AtomicLong();
-    private final AtomicLong appliedChanges = new AtomicLong();
     private final AtomicLong appliedTransactions = new AtomicLong();
 
     private boolean strict;
@@ -94,15 +87,14 @@ public final class Applier implements AutoCloseable {
         void await(long group) throws SQLException;
     }
     private final NetChanges net = new NetChanges(this);
+    private PreparedStatement recordPosition;
     private volatile Lsn committed = Lsn.ZERO;
     private volatile Lsn lastSentinel = Lsn.ZERO;
     private Lsn sentinelInBatch = Lsn.ZERO;
     private boolean inSourceTransaction;
     private Lsn batchEnd;
     private Instant batchCommitTime;
-    private int batchChanges;
     private int batchTransactions;
-    private long batchStarted;
     private Batch batch;
 
     /** The statement whose rows are being collected, with what each of its rows changes. */
@@ -200,9 +192,6 @@ public final class Applier implements AutoCloseable {
                 throw new SQLException("the stream began transaction " + b.xid() + " inside another");
             }
             inSourceTransaction = true;
-            if (batchStarted == 0) {
-                batchStarted = System.nanoTime();
-            }
         } else if (message instanceof Commit c) {
             requireTransaction("a commit");
             inSourceTransaction = false;
@@ -248,16 +237,6 @@ public final class Applier implements AutoCloseable {
         }
     }
 
-    /** Whether the open target transaction holds complete source transactions that are not committed yet. */
-    public boolean pending() {
-        return batchTransactions > 0;
-    }
-
-    /** Sends the pending JDBC batch, under the dependency it was collected with. */
-    void sendHeldBatch() throws SQLException {
-        sendBatch();
-    }
-
     /**
      * Sends what is held (net changes, a pending batch) to the target without committing: a connection does its work
      * before it waits for its turn to commit.
@@ -265,17 +244,6 @@ public final class Applier implements AutoCloseable {
     void executeHeld() throws SQLException {
         net.execute();
         sendBatch();
-    }
-
-    /** Whether a source transaction has begun and not yet committed; {@link #flush()} must wait for its end. */
-    public boolean insideTransaction() {
-        return inSourceTransaction;
-    }
-
-    /** Whether the open target transaction should be committed now, even though the stream is not quiet. */
-    public boolean due() {
-        return batchTransactions > 0 && !inSourceTransaction
-                && (batchChanges >= MAX_CHANGES_PER_COMMIT || System.nanoTime() - batchStarted >= MAX_OPEN_NANOS);
     }
 
     /**
@@ -291,24 +259,22 @@ public final class Applier implements AutoCloseable {
         }
         net.execute();
         sendBatch();
-        try (PreparedStatement ps = target.prepareStatement("INSERT INTO " + progress
-                + " (origin, position, committed_at) VALUES (?, ?::pg_lsn, ?) ON CONFLICT (origin) DO UPDATE"
-                + " SET position = excluded.position, committed_at = excluded.committed_at")) {
-            ps.setString(1, origin);
-            ps.setString(2, batchEnd.toString());
-            ps.setTimestamp(3, Timestamp.from(batchCommitTime));
-            ps.executeUpdate();
+        if (recordPosition == null) {
+            recordPosition = target.prepareStatement("INSERT INTO " + progress
+                    + " (origin, position, committed_at) VALUES (?, ?::pg_lsn, ?) ON CONFLICT (origin) DO UPDATE"
+                    + " SET position = excluded.position, committed_at = excluded.committed_at");
         }
+        recordPosition.setString(1, origin);
+        recordPosition.setString(2, batchEnd.toString());
+        recordPosition.setTimestamp(3, Timestamp.from(batchCommitTime));
+        recordPosition.executeUpdate();
         target.commit();
         committed = batchEnd;
         if (sentinelInBatch.compareTo(lastSentinel) > 0) {
             lastSentinel = sentinelInBatch;
         }
         appliedTransactions.addAndGet(batchTransactions);
-        appliedChanges.addAndGet(batchChanges);
         batchTransactions = 0;
-        batchChanges = 0;
-        batchStarted = inSourceTransaction ? System.nanoTime() : 0;
         return committed;
     }
 
@@ -322,19 +288,11 @@ public final class Applier implements AutoCloseable {
         return lastSentinel;
     }
 
-    /** Updates and deletes that found no row on the target (the source's row was not there), since this opened. */
-    public long missingRows() {
-        return missingRows.get();
-    }
-
-    /** Source transactions and row changes committed on the target since this opened. */
+    /** Source transactions committed on the target since this opened. */
     public long appliedTransactions() {
         return appliedTransactions.get();
     }
 
-    public long appliedChanges() {
-        return appliedChanges.get();
-    }
 
     private void requireTransaction(String what) throws SQLException {
         if (!inSourceTransaction) {
@@ -348,7 +306,6 @@ public final class Applier implements AutoCloseable {
         if (r == null) {
             throw new SQLException("the stream sent a change for relation " + oid + " before describing it");
         }
-        batchChanges++;
         return r;
     }
 
@@ -370,11 +327,7 @@ public final class Applier implements AutoCloseable {
         }
         String sql = "INSERT INTO " + name(r) + " (" + cols + ") SELECT " + values + " FROM unnest(" + arrays
                 + ") AS u(" + aliases + ")";
-        List<Integer> all = new ArrayList<>();
-        for (int i = 0; i < r.columns().size(); i++) {
-            all.add(i);
-        }
-        executeSet(sql, r, rows, all, false);
+        executeSet(sql, r, rows, false);
     }
 
     /**
@@ -393,12 +346,7 @@ public final class Applier implements AutoCloseable {
         StringJoiner set = new StringJoiner(", ");
         StringJoiner arrays = new StringJoiner(", ");
         StringJoiner aliases = new StringJoiner(", ");
-        StringJoiner where = new StringJoiner(" AND ");
-        for (int i : keyColumns) {
-            arrays.add("?::text[]");
-            aliases.add("k" + i);
-            where.add("t." + quote(r.columns().get(i).name()) + " = u.k" + i + "::" + types.get(i));
-        }
+        String where = keyMatch(r, types, keyColumns, arrays, aliases);
         for (int i : setColumns) {
             arrays.add("?::text[]");
             aliases.add("v" + i);
@@ -417,11 +365,7 @@ public final class Applier implements AutoCloseable {
             }
             combined.add(values);
         }
-        List<Integer> positions = new ArrayList<>();
-        for (int i = 0; i < keyColumns.size() + setColumns.size(); i++) {
-            positions.add(i);
-        }
-        executeSet(sql, r, combined, positions, true);
+        executeSet(sql, r, combined, true);
     }
 
     /** Deletes rows of one table, found by their keys, with one statement. */
@@ -430,12 +374,7 @@ public final class Applier implements AutoCloseable {
         List<Integer> keyColumns = keyColumns(r);
         StringJoiner arrays = new StringJoiner(", ");
         StringJoiner aliases = new StringJoiner(", ");
-        StringJoiner where = new StringJoiner(" AND ");
-        for (int i : keyColumns) {
-            arrays.add("?::text[]");
-            aliases.add("k" + i);
-            where.add("t." + quote(r.columns().get(i).name()) + " = u.k" + i + "::" + types.get(i));
-        }
+        String where = keyMatch(r, types, keyColumns, arrays, aliases);
         String sql = "DELETE FROM " + name(r) + " AS t USING unnest(" + arrays + ") AS u(" + aliases + ") WHERE "
                 + where;
         List<List<Value>> rows = new ArrayList<>(keys.size());
@@ -446,11 +385,22 @@ public final class Applier implements AutoCloseable {
             }
             rows.add(values);
         }
-        List<Integer> positions = new ArrayList<>();
-        for (int i = 0; i < keyColumns.size(); i++) {
-            positions.add(i);
+        executeSet(sql, r, rows, true);
+    }
+
+    /**
+     * Adds one text array and alias per key column ({@code k<i>}) and returns the condition that matches the target's
+     * row {@code t} to the array row {@code u}.
+     */
+    private static String keyMatch(Relation r, List<String> types, List<Integer> keyColumns, StringJoiner arrays,
+                                   StringJoiner aliases) {
+        StringJoiner where = new StringJoiner(" AND ");
+        for (int i : keyColumns) {
+            arrays.add("?::text[]");
+            aliases.add("k" + i);
+            where.add("t." + quote(r.columns().get(i).name()) + " = u.k" + i + "::" + types.get(i));
         }
-        executeSet(sql, r, rows, positions, true);
+        return where.toString();
     }
 
     private static List<Integer> keyColumns(Relation r) {
@@ -463,9 +413,8 @@ public final class Applier implements AutoCloseable {
         return key;
     }
 
-    /** Binds one text array per position and runs {@code sql}; for updates and deletes, counts rows not found. */
-    private void executeSet(String sql, Relation r, List<List<Value>> rows, List<Integer> positions, boolean counted)
-            throws SQLException {
+    /** Binds one text array per column of {@code rows} and runs {@code sql}; for updates and deletes, counts rows not found. */
+    private void executeSet(String sql, Relation r, List<List<Value>> rows, boolean counted) throws SQLException {
         sendBatch();
         beforeWrite.await(writeAfter);
         PreparedStatement ps = statements.get(sql);
@@ -474,7 +423,7 @@ public final class Applier implements AutoCloseable {
             statements.put(sql, ps);
         }
         int p = 1;
-        for (int position : positions) {
+        for (int position = 0; position < rows.get(0).size(); position++) {
             String[] column = new String[rows.size()];
             for (int n = 0; n < rows.size(); n++) {
                 Value v = rows.get(n).get(position);
@@ -638,7 +587,6 @@ public final class Applier implements AutoCloseable {
         sendBatch();
         beforeWrite.await(writeAfter);
         Queries.execute(target, "TRUNCATE " + tables + (t.restartIdentity() ? " RESTART IDENTITY" : ""));
-        batchChanges++;
     }
 
     private static String name(Relation r) {
@@ -686,7 +634,8 @@ public final class Applier implements AutoCloseable {
         }
     }
 
-    private void sendBatch() throws SQLException {
+    /** Sends the pending JDBC batch (its rows waited for their dependency when they were added). */
+    void sendBatch() throws SQLException {
         if (batch == null) {
             return;
         }
@@ -739,6 +688,10 @@ public final class Applier implements AutoCloseable {
     }
 
     private void closeStatements() {
+        if (recordPosition != null) {
+            statements.put("", recordPosition);
+            recordPosition = null;
+        }
         for (PreparedStatement ps : statements.values()) {
             try {
                 ps.close();

@@ -184,11 +184,6 @@ public final class LogicalStream implements AutoCloseable {
         lastStatus = System.nanoTime();
     }
 
-    /** What was last confirmed. */
-    public Lsn confirmed() {
-        return confirmed;
-    }
-
     /**
      * Sends a status update if none went out for the status interval; for callers that spend a while between reads
      * (reading would take the next message, which they are not ready for).
@@ -199,10 +194,6 @@ public final class LogicalStream implements AutoCloseable {
             stream.forceUpdateStatus();
             lastStatus = now;
         }
-    }
-
-    public boolean isClosed() {
-        return stream.isClosed();
     }
 
     @Override

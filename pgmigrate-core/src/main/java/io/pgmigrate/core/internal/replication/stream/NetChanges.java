@@ -250,7 +250,7 @@ final class NetChanges {
                 applier.insertAll(changes.get(0).relation(), inserts);
             }
         }
-        applier.sendHeldBatch();
+        applier.sendBatch();
     }
 
     /** One kind of net change (a replacement is a delete and an insert), each table's rows of one statement together. */

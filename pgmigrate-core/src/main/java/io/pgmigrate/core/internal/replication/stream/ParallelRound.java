@@ -74,7 +74,7 @@ final class ParallelRound implements AutoCloseable {
     }
 
     /** The end of a group: commit it once the one before is committed. */
-    private record End(long group, Lsn end) implements Item {
+    private record End(long group) implements Item {
     }
 
     /** Identifies a row across groups: table and key values, or the table alone. */
@@ -111,7 +111,6 @@ final class ParallelRound implements AutoCloseable {
         final Thread thread;
         volatile boolean stop;
         long transactions;
-        long changes;
 
         Lane(int index, Connection connection, Applier applier) {
             this.index = index;
@@ -152,10 +151,8 @@ final class ParallelRound implements AutoCloseable {
                             return;
                         }
                         Lsn end = applier.flush();
-                        progress.committed(end, applier.lastSentinel(), applier.appliedTransactions() - transactions,
-                                applier.appliedChanges() - changes);
+                        progress.committed(end, applier.lastSentinel(), applier.appliedTransactions() - transactions);
                         transactions = applier.appliedTransactions();
-                        changes = applier.appliedChanges();
                         synchronized (commitLock) {
                             committedGroup = e.group();
                             commitLock.notifyAll();
@@ -436,7 +433,7 @@ final class ParallelRound implements AutoCloseable {
     }
 
     private void endGroup(LogicalStream stream) throws Exception {
-        put(lane(group), new End(group, lastEnd), stream);
+        put(lane(group), new End(group), stream);
         group++;
         heldChanges = 0;
         groupTransactions = 0;

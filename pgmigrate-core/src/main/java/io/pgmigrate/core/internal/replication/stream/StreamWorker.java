@@ -75,7 +75,6 @@ public final class StreamWorker implements AutoCloseable {
     private volatile Lsn sentinel = Lsn.ZERO;
     private volatile Exception failure;
     private volatile long transactions;
-    private volatile long changes;
     private volatile Lsn serialUntil;
     private volatile long inOrderStretches;
 
@@ -126,7 +125,7 @@ public final class StreamWorker implements AutoCloseable {
     /** What a round reports as it commits. */
     interface Progress {
         /** A group of source transactions ending at {@code end} is committed on the target. */
-        void committed(Lsn end, Lsn sentinel, long transactions, long changes);
+        void committed(Lsn end, Lsn sentinel, long transactions);
 
         /** The end of the last source transaction committed on the target. */
         Lsn committed();
@@ -142,7 +141,7 @@ public final class StreamWorker implements AutoCloseable {
         int workers = exact ? 1 : settings.workers();
         Progress progress = new Progress() {
             @Override
-            public void committed(Lsn end, Lsn s, long t, long c) {
+            public void committed(Lsn end, Lsn s, long t) {
                 if (end.compareTo(committed) > 0) {
                     committed = end;
                 }
@@ -150,7 +149,6 @@ public final class StreamWorker implements AutoCloseable {
                     sentinel = s;
                 }
                 transactions += t;
-                changes += c;
                 failure = null;
                 signal();
             }
@@ -256,11 +254,6 @@ public final class StreamWorker implements AutoCloseable {
     /** Source transactions committed on the target since this worker started. */
     public long transactions() {
         return transactions;
-    }
-
-    /** Row changes committed on the target since this worker started. */
-    public long changes() {
-        return changes;
     }
 
     /** Stops the thread; complete source transactions are committed first, a partial one is left to the next start. */
