@@ -47,8 +47,7 @@ import static java.util.Objects.requireNonNull;
  * is marked as replicated and a stream with {@code origin = none} does not send it back.
  *
  * <p>Consecutive source transactions are applied in one target transaction until {@link #flush()} commits it (the
- * caller flushes when the stream goes quiet or {@link #due()} says so); consecutive rows for the same statement go to
- * the server in one batch. Changes are applied with {@code session_replication_role = replica}, as PostgreSQL's own
+ * caller, {@link ParallelRound}, flushes at the end of each group), reduced to net changes written set-based. Changes are applied with {@code session_replication_role = replica}, as PostgreSQL's own
  * apply worker applies them: user triggers and foreign-key checks do not fire, the source already ran them. A value
  * the source did not send (an unchanged TOASTed column) is left as it is on the target, never written as NULL.
  *
