@@ -14,10 +14,11 @@ import java.util.List;
  * @param lagTime         how far behind the target's apply is in time, as the source measures it; zero when idle
  * @param tables          the copy state of every replicated table
  * @param message         the last error when {@code phase} is {@link Phase#FAILED}, otherwise empty
+ * @param apply           how the stream applies: rate, queue, parallelism ({@link ApplyStatus#UNKNOWN} before it runs)
  * @since 0.1.0
  */
 public record DatabaseStatus(String database, Phase phase, Lsn sourceLsn, Lsn confirmedLsn, long lagBytes,
-                             Duration lagTime, List<TableStatus> tables, String message) {
+                             Duration lagTime, List<TableStatus> tables, String message, ApplyStatus apply) {
 
     /**
      * Makes an unmodifiable copy of {@code tables} and turns a null {@code message} into an empty string.
@@ -30,10 +31,29 @@ public record DatabaseStatus(String database, Phase phase, Lsn sourceLsn, Lsn co
      * @param lagTime      how far behind the target's apply is in time; zero when idle
      * @param tables       the copy state of every replicated table
      * @param message      the last error when {@code phase} is {@link Phase#FAILED}, otherwise null or empty
+     * @param apply        how the stream applies; null for {@link ApplyStatus#UNKNOWN}
      */
     public DatabaseStatus {
         tables = List.copyOf(tables);
         message = message == null ? "" : message;
+        apply = apply == null ? ApplyStatus.UNKNOWN : apply;
+    }
+
+    /**
+     * A status without apply figures ({@link ApplyStatus#UNKNOWN}).
+     *
+     * @param database     the database name
+     * @param phase        its phase
+     * @param sourceLsn    the source's current WAL position when the status was taken
+     * @param confirmedLsn the position up to which the target has durably applied the stream
+     * @param lagBytes     WAL bytes between {@code confirmedLsn} and {@code sourceLsn}
+     * @param lagTime      how far behind the target's apply is in time; zero when idle
+     * @param tables       the copy state of every replicated table
+     * @param message      the last error when {@code phase} is {@link Phase#FAILED}, otherwise null or empty
+     */
+    public DatabaseStatus(String database, Phase phase, Lsn sourceLsn, Lsn confirmedLsn, long lagBytes,
+                          Duration lagTime, List<TableStatus> tables, String message) {
+        this(database, phase, sourceLsn, confirmedLsn, lagBytes, lagTime, tables, message, ApplyStatus.UNKNOWN);
     }
 
     /**

@@ -8,6 +8,9 @@ package io.pgmigrate;
 public enum Engine {
     /** The target subscribes to the source with PostgreSQL's own logical replication (publication + subscription). */
     NATIVE,
-    /** pgmigrate reads the source's pgoutput stream itself and applies it on the target over JDBC (not yet built). */
+    /**
+     * pgmigrate reads the source's pgoutput stream itself, in the process that drives the migration, and applies it
+     * on the target over JDBC, on several connections at once, exactly once. The target never connects to the source.
+     */
     STREAM
 }

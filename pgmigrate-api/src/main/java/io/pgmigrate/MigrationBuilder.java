@@ -339,8 +339,8 @@ public final class MigrationBuilder {
     }
 
     /**
-     * How changes travel. Default {@link Engine#NATIVE}. {@link #build()} refuses {@link Engine#STREAM}, which this
-     * version does not have yet.
+     * How changes travel. Default {@link Engine#NATIVE}; {@link Engine#STREAM} when the target cannot reach the
+     * source, must not hold the source's credentials, or needs changes applied on several connections.
      *
      * @param engine the engine
      * @return this builder
@@ -529,9 +529,6 @@ public final class MigrationBuilder {
         if (Boolean.TRUE.equals(ownershipAndGrants) && strategy == SchemaStrategy.NONE) {
             throw new IllegalStateException("ownershipAndGrants is set but schemaStrategy is NONE, so pgmigrate creates"
                     + " no schema to give owners and grants to; leave one of them out");
-        }
-        if (e == Engine.STREAM) {
-            throw new IllegalStateException("engine STREAM is not available in this version; use Engine.NATIVE");
         }
         MigrationConfig config = new MigrationConfig(
                 name == null ? "migration" : name,

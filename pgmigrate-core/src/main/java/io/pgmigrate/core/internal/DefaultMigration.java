@@ -18,15 +18,18 @@ import io.pgmigrate.Side;
 import io.pgmigrate.TableVerification;
 import io.pgmigrate.VerificationReport;
 import io.pgmigrate.core.internal.cutover.Cutover;
-import io.pgmigrate.core.internal.cutover.NativeSentinel;
+import io.pgmigrate.core.internal.replication.nativ.NativeSentinel;
 import io.pgmigrate.core.internal.cutover.SequenceCopy;
 import io.pgmigrate.core.internal.copy.CopyPlan;
 import io.pgmigrate.core.internal.copy.InitialCopy;
 import io.pgmigrate.core.internal.copy.SnapshotSlot;
 import io.pgmigrate.core.internal.cutover.TriggerFence;
 import io.pgmigrate.core.internal.preflight.Preflight;
-import io.pgmigrate.core.internal.replication.nativ.LinkState;
+import io.pgmigrate.core.internal.replication.LinkState;
+import io.pgmigrate.core.internal.replication.ReplicationLink;
 import io.pgmigrate.core.internal.replication.nativ.NativeLink;
+import io.pgmigrate.core.internal.replication.stream.StreamLink;
+import io.pgmigrate.core.internal.replication.stream.StreamWorkers;
 import io.pgmigrate.core.internal.schema.CatalogSchema;
 import io.pgmigrate.core.internal.schema.PgDump;
 import io.pgmigrate.core.internal.schema.TableRef;
@@ -62,7 +65,9 @@ import static io.pgmigrate.core.internal.sql.Identifiers.literal;
 import static io.pgmigrate.core.internal.sql.Identifiers.quote;
 
 /**
- * The migration with the NATIVE engine: orchestrates schema copy, links, status, verification, cutover and clean-up.
+ * A migration: orchestrates schema copy, links, status, verification, cutover and clean-up. The engine is chosen in one
+ * place, {@link #link(Side, String)}; everything else talks to the {@link ReplicationLink} it returns, but for what
+ * only a subscription has (the copy's hand-over to PostgreSQL's table synchronisation, creating the subscription).
  */
 final class DefaultMigration implements Migration {
 
@@ -88,6 +93,10 @@ final class DefaultMigration implements Migration {
     /** The lock that makes this object the migration's one driver, taken by the first call that changes anything. */
     private final Ownership owner;
     private volatile Boolean originFilter;
+    /** The STREAM engine's workers this process runs. */
+    private final StreamWorkers streamWorkers;
+    /** Target connections each STREAM worker applies on. */
+    static final int STREAM_CONNECTIONS = 4;
 
     DefaultMigration(MigrationConfig config) {
         this.config = config;
@@ -106,6 +115,11 @@ final class DefaultMigration implements Migration {
         this.sessionKey = HexFormat.of().formatHex(key);
         // In the startup packet, not a SET: a statement or its parameters can end up in the server's log.
         this.sessions = new Sessions(source, target, "-c " + TriggerFence.KEY_SETTING + "=" + sessionKey);
+        this.streamWorkers = new StreamWorkers(sessions, STREAM_CONNECTIONS, owner::check);
+    }
+
+    private boolean stream() {
+        return config.engine() == io.pgmigrate.Engine.STREAM;
     }
 
     /**
@@ -181,18 +195,65 @@ final class DefaultMigration implements Migration {
         }
     }
 
-    private NativeLink link(String db) {
+    private ReplicationLink link(String db) {
         return link(Side.SOURCE, db);
     }
 
-    /** The forward link when {@code publisher} is the source, the reverse link when it is the target. */
-    private NativeLink link(Side publisher, String db) {
+    /**
+     * The forward link when {@code publisher} is the source, the reverse link when it is the target, of the
+     * migration's engine: the one place the engine is chosen.
+     */
+    private ReplicationLink link(Side publisher, String db) {
+        if (stream()) {
+            return streamLink(publisher, db);
+        }
+        return nativeLink(publisher, db);
+    }
+
+    private StreamLink streamLink(Side publisher, String db) {
+        return publisher == Side.SOURCE
+                ? new StreamLink(db, publisher, names.publication(db), names.slot(db), names.subscription(db),
+                names.fence(db), journal().database(db), sessions, streamWorkers)
+                : new StreamLink(db, publisher, names.reversePublication(db), names.reverseSlot(db),
+                names.reverseSubscription(db), names.fence(db), journal().database(db), sessions, streamWorkers);
+    }
+
+    /**
+     * The NATIVE link of {@code publisher}; with STREAM, the same publication and slot (and journal flags), for what
+     * both engines do with them alike (the copy's slot).
+     */
+    private NativeLink nativeLink(Side publisher, String db) {
         if (publisher == Side.SOURCE) {
             return new NativeLink(db, names.publication(db), names.subscription(db), names.slot(db),
-                    journal().database(db));
+                    journal().database(db), false, sessions, () -> new NativeLink.Peer(peer.endpoint(),
+                    subscriptionPassword(peer, config.source(), db)));
         }
         return new NativeLink(db, names.reversePublication(db), names.reverseSubscription(db), names.reverseSlot(db),
-                journal().database(db), true);
+                journal().database(db), true, sessions, () -> new NativeLink.Peer(reversePeer.endpoint(),
+                subscriptionPassword(reversePeer, config.target(), db)));
+    }
+
+    /**
+     * STREAM: runs in this process the worker of every link the journal says is to run. A stream runs in the process
+     * that drives the migration, so a new driver (after a restart, a crash) starts them here.
+     *
+     * @return whether any link is to run
+     */
+    private boolean resumeStreams() {
+        if (!stream()) {
+            return false;
+        }
+        boolean any = false;
+        for (String db : config.databases()) {
+            try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
+                for (Side publisher : Side.values()) {
+                    any |= streamLink(publisher, db).resume();
+                }
+            } catch (SQLException e) {
+                throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "starting the stream failed", e);
+            }
+        }
+        return any;
     }
 
     private TriggerFence triggerFence(Side side, String db) {
@@ -218,7 +279,7 @@ final class DefaultMigration implements Migration {
     public PreflightReport preflight() {
         observe();
         return new Preflight(source, target, config.databases(), names, journal(), config.schema(),
-                config.copy().workers()).run();
+                config.copy().workers(), config.engine(), STREAM_CONNECTIONS).run();
     }
 
     @Override
@@ -233,8 +294,11 @@ final class DefaultMigration implements Migration {
             }
         }
         own();
-        if (!Cutover.pending(journal()) && Cutover.active(journal()) == Side.TARGET && resumeReverse()) {
-            return;
+        if (!Cutover.pending(journal()) && Cutover.active(journal()) == Side.TARGET) {
+            boolean resumed = resumeReverse();
+            if (resumeStreams() || resumed) {
+                return;
+            }
         }
         if (Cutover.pending(journal()) || Cutover.active(journal()) != Side.SOURCE) {
             throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is "
@@ -283,7 +347,7 @@ final class DefaultMigration implements Migration {
     /** Runs preflight and refuses, with its report, when it finds a blocker. */
     private PreflightReport requireNoBlockers() {
         Preflight check = new Preflight(source, target, config.databases(), names, journal(), config.schema(),
-                config.copy().workers());
+                config.copy().workers(), config.engine(), STREAM_CONNECTIONS);
         PreflightReport report = check.run();
         if (report.hasBlockers()) {
             // An unreachable server's own error (AUTHENTICATION_FAILED, ...) rides along as the cause.
@@ -316,10 +380,10 @@ final class DefaultMigration implements Migration {
                 if (entry.phase() == Phase.NOT_STARTED || entry.phase() == Phase.COMPLETED) {
                     continue;
                 }
-                NativeLink link = link(publisher, db);
+                ReplicationLink link = link(publisher, db);
                 try {
                     Connection subscriber = sessions.get(publisher.other(), db);
-                    if (link.subscriptionExists(subscriber)) {
+                    if (link.exists(subscriber)) {
                         link.disable(subscriber);
                     }
                 } catch (SQLException e) {
@@ -340,7 +404,7 @@ final class DefaultMigration implements Migration {
                     continue;
                 }
                 try {
-                    link(Side.TARGET, db).enable(sessions.get(Side.SOURCE, db));
+                    link(Side.TARGET, db).enable(sessions.get(Side.SOURCE, db), false); // origin filter as it was
                 } catch (SQLException e) {
                     throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "resuming the reverse stream"
                             + " failed", e);
@@ -354,7 +418,8 @@ final class DefaultMigration implements Migration {
 
     private void startDatabase(String db, List<InitialCopy.DatabaseCopy> toCopy) {
         Journal.DatabaseEntry entry = journal().database(db);
-        NativeLink link = link(db);
+        ReplicationLink link = link(db);
+        NativeLink objects = nativeLink(Side.SOURCE, db);
         if (liveCopy(db).map(InitialCopy.DatabaseCopy::running).orElse(false)) {
             return; // this object copies it now, or is starting its stream: nothing to do, nothing to race with
         }
@@ -362,17 +427,24 @@ final class DefaultMigration implements Migration {
             ensureTargetDatabase(db, entry);
             Connection src = sessions.source(db);
             Connection tgt = sessions.target(db);
-            boolean subscribed = link.subscriptionExists(tgt);
             Phase recorded = entry.phase();
             Optional<CopyRecord> copy = entry.copy();
+            // STREAM: set up once the copy handed over to the stream (its record is gone then)
+            boolean subscribed = stream() ? link.exists(tgt) && copy.isEmpty() : link.exists(tgt);
             if (!subscribed && copy.isEmpty()
                     && (recorded == Phase.COPYING || recorded == Phase.STREAMING || recorded == Phase.PAUSED)) {
                 // It existed (those phases are recorded after it was created): someone dropped it, and its slot with
                 // it. Creating it again would copy every table into a target that holds them already.
-                throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, "subscription "
-                        + link.subscription() + " is gone from the target (someone dropped it, with its slot), so the"
+                throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, link.applier()
+                        + " is gone from the target (someone dropped it, with its slot), so the"
                         + " changes since cannot be streamed; call complete() and start the migration again (the"
                         + " target's tables must be emptied first)");
+            }
+            if (subscribed && stream() && !objects.slotPresent(src)) {
+                throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, "replication slot "
+                        + link.slot() + " is gone from the source (someone dropped it), so the changes since cannot"
+                        + " be streamed; call complete() and start the migration again (the target's tables must be"
+                        + " emptied first)");
             }
             if (subscribed && !link.publicationExists(src)) {
                 throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, link.publicationLost("source"));
@@ -426,7 +498,7 @@ final class DefaultMigration implements Migration {
                     }
                 }
                 entry.mark(Flag.SCHEMA_COPIED);
-                link.ensurePublication(src, schema.tables());
+                objects.ensurePublication(src, schema.tables());
             }
             // The target takes no writes but the stream's until the cutover moves traffic there: a stray write (a
             // job pointed at the wrong host, an application instance started early, a switch that moved some traffic
@@ -441,18 +513,21 @@ final class DefaultMigration implements Migration {
                 targetFence.engage();
             }
             // pgmigrate's own copy runs with the subscription created ahead, disabled; it is enabled after the copy.
-            boolean ownCopy = copy.isPresent() && !link.subscriptionEnabled(tgt);
+            boolean ownCopy = copy.isPresent() && !link.enabled(tgt);
             if (ownCopy || (!subscribed && copy.isEmpty())) {
-                copyDatabase(db, entry, link, src, tgt).ifPresent(toCopy::add);
+                copyDatabase(db, entry, objects, src, tgt).ifPresent(toCopy::add);
                 return;
             }
-            if (subscribed) {
+            if (subscribed && stream()) {
+                link.enable(tgt, false); // resumes a paused stream, or runs it in this process
+                phase(db, entry, Phase.STREAMING);
+            } else if (subscribed) {
                 if (copy.isPresent()) {
                     // A cut-short copy handed to PostgreSQL's table synchronisation, itself interrupted.
-                    handOverUnfinished(db, entry, link, src, tgt);
+                    handOverUnfinished(db, entry, objects, src, tgt);
                     return;
                 }
-                link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db));
+                objects.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db));
                 LinkState state = link.read(src, tgt);
                 phase(db, entry, state.allTablesReady() ? Phase.STREAMING : Phase.COPYING);
             }
@@ -518,13 +593,16 @@ final class DefaultMigration implements Migration {
                 // Every row is there; the slot still starts where they end. Only what follows the data is missing.
                 return Optional.of(new InitialCopy.DatabaseCopy(db, null, entry, copyMarkers(db), List.of(), false));
             }
-            if (slotThere && !r.snapshot().isEmpty() && !completeTables(r).isEmpty()) {
+            if (slotThere && !r.snapshot().isEmpty() && !completeTables(r).isEmpty() && !stream()) {
                 handOverUnfinished(db, entry, link, src, tgt);
                 return Optional.empty();
             }
-            // Nothing finished worth keeping, or the slot is gone: start the copy again from scratch.
-            warn(db, "the initial copy was interrupted " + (slotThere ? "before any table was complete"
-                    : "and its replication slot " + link.slot() + " is gone") + "; it starts again from the"
+            // Nothing finished worth keeping, or the slot is gone: start the copy again from scratch. STREAM has no
+            // table synchronisation to hand unfinished tables to: without the snapshot, rows copied now would not meet
+            // the stream, so every table is copied again, in a new snapshot of a new slot.
+            warn(db, "the initial copy was interrupted " + (!slotThere ? "and its replication slot " + link.slot()
+                    + " is gone" : stream() ? "and the snapshot it copied in ended with the process that held it"
+                    : "before any table was complete") + "; it starts again from the"
                     + " beginning, after emptying the tables it had begun on the target");
             emptyOnTarget(db, r, r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct()
                     .toList());
@@ -540,7 +618,7 @@ final class DefaultMigration implements Migration {
         // the copy again.
         entry.copy(Optional.of(new CopyRecord(Lsn.ZERO, "", tables.stream()
                 .map(t -> new CopyRecord.Table(t.schema(), t.name())).toList(), InitialCopy.records(plan))));
-        if (!link.subscriptionExists(tgt)) {
+        if (!stream() && !link.subscriptionExists(tgt)) {
             // Ahead of the copy and disabled, enabled once the rows are there: the target's connection to the source
             // is proven now, not after hours of copying. It copies nothing and lists every table as ready.
             link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db),
@@ -846,9 +924,17 @@ final class DefaultMigration implements Migration {
             copy.slot().close(); // the snapshot has served
         }
         try (Connection src = sessions.fresh(Side.SOURCE, db); Connection tgt = sessions.fresh(Side.TARGET, db)) {
-            link(db).ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db),
-                    new NativeLink.Options(false, false, true, false));
-            entry.copy(Optional.empty());
+            if (stream()) {
+                // The record first: start() enables a stream whose copy has no record (should this process end
+                // in between). The worker starts at the slot's consistent point, where the copy's snapshot ends.
+                entry.copy(Optional.empty());
+                link(db).enable(tgt, false);
+            } else {
+                nativeLink(Side.SOURCE, db).ensureSubscription(src, tgt, peer.endpoint(),
+                        subscriptionPassword(peer, config.source(), db), new NativeLink.Options(false, false, true,
+                                false));
+                entry.copy(Optional.empty());
+            }
             Queries.execute(tgt, "DROP TABLE IF EXISTS " + copyMarkers(db));
         }
         phase(db, entry, Phase.STREAMING);
@@ -921,6 +1007,7 @@ final class DefaultMigration implements Migration {
         long deadline = System.nanoTime() + timeout.toNanos();
         Map<String, Lsn> goal = new HashMap<>();
         observe();
+        runStreamsUnlessDrivenElsewhere();
         Side publisher = Cutover.active(journal());
         for (String db : config.databases()) {
             goal.put(db, mark(publisher, db));
@@ -949,6 +1036,30 @@ final class DefaultMigration implements Migration {
             }
             Waits.pause(Math.min(pause, Math.max(1, (deadline - now) / 1_000_000)), null);
             pause = Math.min(pause * 2, 250);
+        }
+    }
+
+    /**
+     * STREAM: a wait for the stream in a process that does not run it would only run into its timeout. Unless another
+     * process drives the migration (and runs its streams), this one takes the lock, as {@code start()} does, and runs
+     * the streams the journal says are to run.
+     */
+    private synchronized void runStreamsUnlessDrivenElsewhere() {
+        if (!stream()) {
+            return;
+        }
+        if (!owner.held()) {
+            try {
+                own();
+            } catch (PgMigrateException e) {
+                if (e.code() != CoreErrorCode.MIGRATION_IN_USE) {
+                    throw e;
+                }
+                return; // the driver runs them
+            }
+        }
+        if (!Cutover.pending(journal())) {
+            resumeStreams();
         }
     }
 
@@ -1009,11 +1120,11 @@ final class DefaultMigration implements Migration {
                 try {
                     Optional<CopyRecord> copy = entry.copy();
                     if (copy.isPresent() && publisher == Side.SOURCE && recorded != Phase.CUTTING_OVER
-                            && !link(db).subscriptionEnabled(sessions.target(db))) {
+                            && !link(db).enabled(sessions.target(db))) {
                         out.add(copyStatus(db, copy.get(), driving));
                         continue;
                     }
-                    NativeLink link = link(publisher, db);
+                    ReplicationLink link = link(publisher, db);
                     LinkState s = link.read(sessions.get(publisher, db), sessions.get(publisher.other(), db));
                     List<io.pgmigrate.TableStatus> tables = s.tables();
                     boolean ready = s.allTablesReady();
@@ -1033,7 +1144,7 @@ final class DefaultMigration implements Migration {
                     }
                     Phase phase;
                     String message = s.problem();
-                    NativeLink idle = link(publisher.other(), db);
+                    ReplicationLink idle = link(publisher.other(), db);
                     if (driving && idle.created() && recorded != Phase.CUTTING_OVER) {
                         String lost = idle.keepIdleSlotCurrent(sessions.get(publisher.other(), db),
                                 sessions.get(publisher, db));
@@ -1043,7 +1154,7 @@ final class DefaultMigration implements Migration {
                         phase = recorded;
                     } else if (!s.subscriptionExists() && recorded != Phase.SCHEMA) {
                         phase = Phase.FAILED;
-                        message = "subscription " + link.subscription() + " is missing on the "
+                        message = link.applier() + " is missing on the "
                                 + sessions.connector(publisher.other()).role();
                     } else if (s.subscriptionExists() && !s.slotExists()) {
                         phase = Phase.FAILED;
@@ -1052,7 +1163,7 @@ final class DefaultMigration implements Migration {
                         message = link.publicationLost(sessions.connector(publisher).role());
                     } else if (s.subscriptionExists() && !s.enabled() && recorded != Phase.PAUSED) {
                         phase = Phase.FAILED;
-                        message = "subscription " + link.subscription() + " on the "
+                        message = link.applier() + " on the "
                                 + sessions.connector(publisher.other()).role() + " was disabled, not by pause(): nothing"
                                 + " is lost (the slot keeps every change), but nothing streams; call start() to enable it"
                                 + " again";
@@ -1078,7 +1189,7 @@ final class DefaultMigration implements Migration {
                         phase(db, entry, phase);
                     }
                     out.add(new DatabaseStatus(db, phase, s.sourceLsn(), s.confirmedLsn(), s.lagBytes(), s.lagTime(),
-                            tables, message));
+                            tables, message, applyStatus(publisher, db, link, s)));
                 } catch (SQLException e) {
                     sessions.forget(db);
                     throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, db, "reading the replication status failed", e);
@@ -1086,6 +1197,31 @@ final class DefaultMigration implements Migration {
             }
         }
         return new MigrationStatus(config.name(), Instant.now(), out);
+    }
+
+    /** The previous status's look at one stream, for rates. */
+    private record ApplySample(long nanos, Lsn confirmed, long transactions) {
+    }
+
+    private final Map<String, ApplySample> applySamples = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** How the stream applies: the link's own figures, with rates over the time since the previous status. */
+    private io.pgmigrate.ApplyStatus applyStatus(Side publisher, String db, ReplicationLink link, LinkState s) {
+        ReplicationLink.Applying a = link.applying(s);
+        long now = System.nanoTime();
+        ApplySample before = applySamples.put(publisher + "\u0000" + db, new ApplySample(now, s.confirmedLsn(),
+                a.transactions()));
+        double bytesPerSecond = -1;
+        double transactionsPerSecond = -1;
+        if (before != null && now > before.nanos()) {
+            double seconds = (now - before.nanos()) / 1e9;
+            bytesPerSecond = Math.max(0, s.confirmedLsn().bytesAfter(before.confirmed())) / seconds;
+            if (a.transactions() >= 0 && before.transactions() >= 0 && a.transactions() >= before.transactions()) {
+                transactionsPerSecond = (a.transactions() - before.transactions()) / seconds;
+            }
+        }
+        return new io.pgmigrate.ApplyStatus(link.engine(), a.connections(), a.transactions(), transactionsPerSecond,
+                bytesPerSecond, a.queued());
     }
 
     /**
@@ -1209,18 +1345,21 @@ final class DefaultMigration implements Migration {
     @Override
     public synchronized CutoverReport cutover() {
         own();
+        resumeStreams();
         return new Cutover(cutoverContext()).moveTo(Side.TARGET);
     }
 
     @Override
     public synchronized CutoverReport rollback() {
         own();
+        resumeStreams();
         return new Cutover(cutoverContext()).moveTo(Side.SOURCE);
     }
 
     @Override
     public synchronized Optional<CutoverReport> recover() {
         own();
+        resumeStreams();
         return new Cutover(cutoverContext()).recover();
     }
 
@@ -1258,8 +1397,8 @@ final class DefaultMigration implements Migration {
 
     @Override
     public io.pgmigrate.Sentinel sentinel(Side publisher, String database) {
-        NativeLink link = link(requireNonNull(publisher, "publisher"), requireDatabase(database));
-        return Locked.sentinel(this, new NativeSentinel(sessions, publisher, database, link.slot(), link.subscription()));
+        return Locked.sentinel(this, link(requireNonNull(publisher, "publisher"), requireDatabase(database))
+                .sentinel());
     }
 
     @Override
@@ -1311,27 +1450,13 @@ final class DefaultMigration implements Migration {
             }
 
             @Override
-            public NativeLink link(Side publisher, String database) {
+            public ReplicationLink link(Side publisher, String database) {
                 return DefaultMigration.this.link(publisher, database);
             }
 
             @Override
             public TriggerFence fence(Side side, String database) {
                 return triggerFence(side, database);
-            }
-
-            @Override
-            public void prepareLink(Side publisher, String database, List<TableRef> tables) throws SQLException {
-                NativeLink link = link(publisher, database);
-                Connection pub = sessions.get(publisher, database);
-                Connection sub = sessions.get(publisher.other(), database);
-                Connector reach = publisher == Side.SOURCE ? peer : reversePeer;
-                link.ensurePublicationOf(pub, tables);
-                link.ensureSlot(pub);
-                link.dropIfStale(pub, sub);
-                link.ensureSubscription(pub, sub, reach.endpoint(), subscriptionPassword(reach,
-                                publisher == Side.SOURCE ? config.source() : config.target(), database),
-                        new NativeLink.Options(false, false, false, originFilter()));
             }
 
             @Override
@@ -1427,6 +1552,7 @@ final class DefaultMigration implements Migration {
     @Override
     public synchronized void close() {
         stopCopies();
+        streamWorkers.close(); // the journal keeps them enabled: the next driver's start() runs them again
         sessions.close();
         owner.close();
     }

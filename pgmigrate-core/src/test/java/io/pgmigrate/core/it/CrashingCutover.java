@@ -20,7 +20,7 @@ import java.nio.file.Path;
  * stream, so {@link CutoverCrashIT} can kill it there. Arguments: source host, source port, target host, target port,
  * user, state directory, migration name, database, and optionally a loopback control port: then the switch first asks
  * the test, over that port, to move its proxy, and stops only after traffic has moved. With the system property
- * {@code crash.move=rollback} it runs a rollback instead.
+ * {@code crash.move=rollback} it runs a rollback instead; {@code crash.engine} names the engine (default NATIVE).
  */
 public final class CrashingCutover {
 
@@ -34,6 +34,13 @@ public final class CrashingCutover {
         TrafficSwitch hang = new TrafficSwitch() {
             @Override
             public void switchTo(Side side) {
+                Side moving = "rollback".equals(System.getProperty("crash.move")) ? Side.SOURCE : Side.TARGET;
+                if (side != moving) {
+                    // an undo switches back (traffic never moved): not the switch the test waits for
+                    System.out.println("UNDOING");
+                    System.out.flush();
+                    return;
+                }
                 System.out.println(SWITCHING);
                 System.out.flush();
                 if (args.length > 8) {
@@ -63,6 +70,7 @@ public final class CrashingCutover {
                 .source(Endpoint.of(args[0], Integer.parseInt(args[1]), null).user(args[4]))
                 .target(Endpoint.of(args[2], Integer.parseInt(args[3]), null).user(args[4]))
                 .databases(args[7])
+                .engine(io.pgmigrate.Engine.valueOf(System.getProperty("crash.engine", "NATIVE")))
                 .stateDirectory(Path.of(args[5]))
                 .trafficSwitch(hang)
                 .build()) {

@@ -3,6 +3,7 @@ package io.pgmigrate.core.it;
 import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverException;
 import io.pgmigrate.CutoverReport;
+import io.pgmigrate.Engine;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationListener;
 import io.pgmigrate.Phase;
@@ -48,7 +49,7 @@ abstract class CutoverContract {
         Ledger.create(source, b, 2);
         Ledger.createRole(target);
         try (TcpProxy proxy = proxy(source, target);
-             Migration m = builder(source, target, state, "load", a, b).trafficSwitch(proxy).build()) {
+             Migration m = migration(source, target, state, "load", a, b).trafficSwitch(proxy).build()) {
             m.start();
             m.awaitInSync(SYNC);
             Ledger.grant(target, a);
@@ -94,11 +95,19 @@ abstract class CutoverContract {
             target.execute(a, "INSERT INTO audit (note) VALUES ('after the cutover')");
             assertThat(Fixtures.count(target, a, "SELECT max(id) FROM audit")).isEqualTo(77 + 1000 + 1);
 
-            // One direction at a time: the forward subscription is off, the reverse one on.
-            String enabled = "SELECT count(*) FROM pg_subscription WHERE subenabled AND " + HERE;
-            assertThat(Fixtures.count(target, a, enabled)).isZero();
-            assertThat(Fixtures.count(source, a, enabled)).isOne();
-            if (source.majorVersion() >= 16) {
+            // One direction at a time: the forward stream is off, the reverse one on.
+            if (engine() == Engine.STREAM) {
+                String streamed = "SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name LIKE %s";
+                assertThat(Fixtures.count(source, a, streamed.formatted("'pgmigrate\\_load\\_%'"))).isZero();
+                assertThat(Fixtures.count(target, a, streamed.formatted("'pgmigrate\\_load\\_%\\_rslot'")))
+                        .isEqualTo(2);
+                assertThat(Fixtures.count(target, a, "SELECT count(*) FROM pg_subscription")).isZero();
+            } else {
+                String enabled = "SELECT count(*) FROM pg_subscription WHERE subenabled AND " + HERE;
+                assertThat(Fixtures.count(target, a, enabled)).isZero();
+                assertThat(Fixtures.count(source, a, enabled)).isOne();
+            }
+            if (source.majorVersion() >= 16 && engine() == Engine.NATIVE) {
                 assertThat(Fixtures.count(source, a,
                         "SELECT count(*) FROM pg_subscription WHERE suborigin = 'none' AND " + HERE))
                         .as("the reverse stream skips replicated changes").isOne();
@@ -107,6 +116,23 @@ abstract class CutoverContract {
             // The reverse stream carries the target's writes to the source; nothing else differs, so nothing was
             // committed on the source after the fence.
             m.awaitInSync(SYNC);
+            m.status();
+            assertThat(m.status().databases()).allSatisfy(d -> {
+                io.pgmigrate.ApplyStatus apply = d.apply();
+                assertThat(apply.engine()).isEqualTo(engine());
+                assertThat(apply.bytesPerSecond()).as("a rate over the time since the last status").isNotNegative();
+                if (engine() == Engine.STREAM) {
+                    assertThat(apply.connections()).isPositive();
+                    assertThat(apply.transactions()).as("the writers' commits on the target, applied back")
+                            .isPositive();
+                    assertThat(apply.queuedChanges()).isNotNegative();
+                    assertThat(apply.transactionsPerSecond()).isNotNegative();
+                } else {
+                    assertThat(apply.connections()).isOne();
+                    assertThat(apply.transactions()).isEqualTo(-1);
+                    assertThat(apply.queuedChanges()).isEqualTo(-1);
+                }
+            });
             for (String db : List.of(a, b)) {
                 assertThat(Fixtures.fingerprint(source, db, "public.ledger"))
                         .isEqualTo(Fixtures.fingerprint(target, db, "public.ledger"));
@@ -144,6 +170,10 @@ abstract class CutoverContract {
             assertThat(Fixtures.count(source, "postgres",
                     "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgmigrate\\_load\\_%'")).isZero();
             assertThat(Fixtures.count(source, a, "SELECT count(*) FROM pg_subscription WHERE " + HERE)).isZero();
+            for (PostgresServer server : List.of(source, target)) {
+                assertThat(Fixtures.count(server, a, "SELECT count(*) FROM pg_replication_origin"
+                        + " WHERE roname LIKE 'pgmigrate\\_load\\_%'")).as("replication origins left").isZero();
+            }
         }
     }
 
@@ -154,7 +184,7 @@ abstract class CutoverContract {
         Ledger.create(source, db, 1);
         source.execute(db, "CREATE MATERIALIZED VIEW ledger_by_writer AS SELECT writer, count(*) FROM ledger"
                 + " GROUP BY writer");
-        try (Migration m = builder(source, target, state, "fence", db).build()) {
+        try (Migration m = migration(source, target, state, "fence", db).build()) {
             // An application session that is already connected, idle, when the fence comes.
             try (Connection app = Ledger.connectAsApp(source.host(), source.port(), db)) {
                 var fence = m.fence(Side.SOURCE, db);
@@ -201,7 +231,7 @@ abstract class CutoverContract {
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
         String db = "drained";
         Ledger.create(source, db, 1);
-        try (Migration m = builder(source, target, state, "drain", db).fenceDrainTimeout(Duration.ofMillis(200))
+        try (Migration m = migration(source, target, state, "drain", db).fenceDrainTimeout(Duration.ofMillis(200))
                 .build()) {
             var fence = m.fence(Side.SOURCE, db);
             fence.prepare(); // as a cutover does before its window
@@ -235,7 +265,7 @@ abstract class CutoverContract {
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
         String db = "drained_walsender";
         Ledger.create(source, db, 1);
-        try (Migration m = builder(source, target, state, "drainws", db).fenceDrainTimeout(Duration.ofMillis(200))
+        try (Migration m = migration(source, target, state, "drainws", db).fenceDrainTimeout(Duration.ofMillis(200))
                 .build()) {
             var fence = m.fence(Side.SOURCE, db);
             fence.prepare();
@@ -265,18 +295,26 @@ abstract class CutoverContract {
         Ledger.create(source, db, 2);
         Ledger.createRole(target);
         String subscription = "pgmigrate_abort_aborted_sub";
-        // The subscription is disabled after the pre-check passed, so the sentinel cannot arrive.
+        boolean stream = engine() == Engine.STREAM;
+        // After the pre-check passed the stream stops applying, so the sentinel cannot arrive: NATIVE's subscription
+        // is disabled; the target refuses STREAM's next ledger rows (a lock or an open transaction would hold up
+        // preparing the stream back, which creates a slot on the target).
         MigrationListener saboteur = new MigrationListener() {
             @Override
             public void onPhase(String database, Phase phase) {
                 if (phase == Phase.CUTTING_OVER) {
-                    target.execute(db, "ALTER SUBSCRIPTION " + subscription + " DISABLE");
+                    target.execute(db, stream
+                            ? "ALTER TABLE ledger ADD CONSTRAINT sabotage CHECK (writer < 0) NOT VALID"
+                            : "ALTER SUBSCRIPTION " + subscription + " DISABLE");
                 }
             }
         };
+        io.pgmigrate.MigrationBuilder builder = migration(source, target, state, "abort", db).listener(saboteur);
+        if (stream) {
+            builder.cutoverTimeout(Duration.ofSeconds(3)); // the sentinel wait ends there
+        }
         try (TcpProxy proxy = proxy(source, target);
-             Migration m = streaming(target, db,
-                     builder(source, target, state, "abort", db).trafficSwitch(proxy).listener(saboteur))) {
+             Migration m = streaming(target, db, builder.trafficSwitch(proxy))) {
             Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
             CutoverException failure;
             try (w) {
@@ -286,7 +324,11 @@ abstract class CutoverContract {
             }
             assertThat(failure.code()).isEqualTo(CoreErrorCode.CUTOVER_FAILED);
             assertThat(failure.report().succeeded()).isFalse();
-            assertThat(failure.report().failure()).contains(subscription).contains("disabled");
+            if (stream) {
+                assertThat(failure.report().failure()).contains("did not apply sentinel");
+            } else {
+                assertThat(failure.report().failure()).contains(subscription).contains("disabled");
+            }
             assertThat(proxy.active()).isEqualTo(Side.SOURCE);
             assertSourceAcceptsWrites(source, db);
             assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%'"))
@@ -298,9 +340,14 @@ abstract class CutoverContract {
             assertThat(Ledger.keys(source, db)).containsAll(w.confirmed());
 
             // With the stream running again the same migration cuts over.
-            target.execute(db, "ALTER SUBSCRIPTION " + subscription + " ENABLE");
+            if (stream) {
+                target.execute(db, "ALTER TABLE ledger DROP CONSTRAINT sabotage");
+            } else {
+                target.execute(db, "ALTER SUBSCRIPTION " + subscription + " ENABLE");
+            }
             m.awaitInSync(SYNC);
             assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.STREAMING);
+            assertThat(Ledger.keys(target, db)).containsAll(w.confirmed());
         }
     }
 
@@ -363,7 +410,7 @@ abstract class CutoverContract {
                 }
             };
             try (Migration m = streaming(target, db,
-                    builder(source, target, state, "early", db).trafficSwitch(flaky))) {
+                    migration(source, target, state, "early", db).trafficSwitch(flaky))) {
                 assertThatThrownBy(() -> target.execute(db, "DELETE FROM counters WHERE writer = 0"))
                         .as("a stray write while streaming, even a superuser's").hasMessageContaining("25006");
 
@@ -399,7 +446,8 @@ abstract class CutoverContract {
         Ledger.createRole(target);
         FailingStateStore store = new FailingStateStore(io.pgmigrate.StateStore.directory(state));
         try (TcpProxy proxy = proxy(source, target)) {
-            try (Migration m = streaming(target, db, Migration.builder().name("storefail").source(source.endpoint())
+            try (Migration m = streaming(target, db, Migration.builder().engine(engine()).name("storefail")
+                    .source(source.endpoint())
                     .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(proxy))) {
                 Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
                 CutoverException failure;
@@ -416,7 +464,7 @@ abstract class CutoverContract {
                 assertThat(Ledger.keys(source, db)).containsAll(w.confirmed());
             }
             store.heal();
-            try (Migration m = Migration.builder().name("storefail").source(source.endpoint())
+            try (Migration m = Migration.builder().engine(engine()).name("storefail").source(source.endpoint())
                     .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(proxy).build()) {
                 assertThat(m.cutover().succeeded()).isTrue();
                 assertThat(proxy.active()).isEqualTo(Side.TARGET);
@@ -456,7 +504,8 @@ abstract class CutoverContract {
                     return "refuses once";
                 }
             };
-            try (Migration m = streaming(target, db, Migration.builder().name("holds").source(source.endpoint())
+            try (Migration m = streaming(target, db, Migration.builder().engine(engine()).name("holds")
+                    .source(source.endpoint())
                     .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(refusesOnce))) {
                 store.failAfter("\"SWITCHING\"");
                 assertThatThrownBy(m::cutover).isInstanceOfSatisfying(io.pgmigrate.PgMigrateException.class,
@@ -465,7 +514,7 @@ abstract class CutoverContract {
                 assertThat(proxy.active()).isEqualTo(Side.SOURCE);
             }
             store.heal();
-            try (Migration m = Migration.builder().name("holds").source(source.endpoint())
+            try (Migration m = Migration.builder().engine(engine()).name("holds").source(source.endpoint())
                     .target(target.endpoint()).databases(db).stateStore(store).trafficSwitch(refusesOnce).build()) {
                 assertThat(m.recover()).hasValueSatisfying(r -> assertThat(r.succeeded()).isTrue());
                 assertThat(proxy.active()).isEqualTo(Side.TARGET);
@@ -486,6 +535,17 @@ abstract class CutoverContract {
     static TcpProxy proxy(PostgresServer source, PostgresServer target) {
         return TcpProxy.start(new InetSocketAddress(source.host(), source.port()),
                 new InetSocketAddress(target.host(), target.port()), Side.SOURCE);
+    }
+
+    /** The engine the contract runs with; a subclass for STREAM overrides it. */
+    Engine engine() {
+        return Engine.NATIVE;
+    }
+
+    /** {@link #builder} with this contract's engine. */
+    io.pgmigrate.MigrationBuilder migration(PostgresServer source, PostgresServer target, Path state, String name,
+                                            String... dbs) {
+        return builder(source, target, state, name, dbs).engine(engine());
     }
 
     static io.pgmigrate.MigrationBuilder builder(PostgresServer source, PostgresServer target, Path state,

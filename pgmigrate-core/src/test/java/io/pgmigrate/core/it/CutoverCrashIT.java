@@ -1,6 +1,7 @@
 package io.pgmigrate.core.it;
 
 import io.pgmigrate.CutoverReport;
+import io.pgmigrate.Engine;
 import io.pgmigrate.Migration;
 import io.pgmigrate.Phase;
 import io.pgmigrate.Side;
@@ -42,6 +43,16 @@ class CutoverCrashIT {
 
     private static final Duration SYNC = Duration.ofMinutes(2);
 
+    /** The engine these proofs run with; {@link CutoverCrashStreamIT} runs them for STREAM. */
+    Engine engine() {
+        return Engine.NATIVE;
+    }
+
+    io.pgmigrate.MigrationBuilder builder(PostgresServer source, PostgresServer target, Path state, String name,
+                                          String db) {
+        return CutoverContract.builder(source, target, state, name, db).engine(engine());
+    }
+
     @Test
     void aCutoverKilledBeforeTheSwitchIsFinishedByANewMigration(
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
@@ -53,7 +64,7 @@ class CutoverCrashIT {
                 w.awaitMoreCommits(200);
                 killMidCutover(source, target, state, "finish", db);
                 CutoverContract.assertSourceRefusesWrites(source, db);
-                try (Migration m = CutoverContract.builder(source, target, state, "finish", db).trafficSwitch(proxy)
+                try (Migration m = builder(source, target, state, "finish", db).trafficSwitch(proxy)
                         .build()) {
                     report = m.cutover();
                     assertThat(m.status().databases()).allMatch(d -> d.phase() == Phase.CUT_OVER);
@@ -64,7 +75,7 @@ class CutoverCrashIT {
             assertThat(proxy.active()).isEqualTo(Side.TARGET);
             assertThat(Ledger.keys(target, db)).containsAll(w.confirmed());
             CutoverContract.assertSourceRefusesWrites(source, db);
-            try (Migration m = CutoverContract.builder(source, target, state, "finish", db).build()) {
+            try (Migration m = builder(source, target, state, "finish", db).build()) {
                 m.awaitInSync(SYNC);
                 assertThat(Fixtures.fingerprint(source, db, "public.ledger"))
                         .isEqualTo(Fixtures.fingerprint(target, db, "public.ledger"));
@@ -83,7 +94,7 @@ class CutoverCrashIT {
             try (w) {
                 w.awaitMoreCommits(200);
                 killMidCutover(source, target, state, "back", db);
-                try (Migration m = CutoverContract.builder(source, target, state, "back", db).trafficSwitch(proxy)
+                try (Migration m = builder(source, target, state, "back", db).trafficSwitch(proxy)
                         .build()) {
                     back = m.rollback();
                     w.awaitMoreCommits(200);
@@ -138,7 +149,7 @@ class CutoverCrashIT {
                 // Traffic reached the target, but its fence comes off only when a process finishes the cutover:
                 // until then nothing is accepted on either side, rather than writes nobody carries back.
                 assertTargetRefusesWrites(proxy, db);
-                try (Migration m = CutoverContract.builder(source, target, state, "after", db).trafficSwitch(proxy)
+                try (Migration m = builder(source, target, state, "after", db).trafficSwitch(proxy)
                         .build()) {
                     // Finishes the cutover the child left, lets the target take writes only it has, then rolls back.
                     assertThat(m.recover()).hasValueSatisfying(r -> assertThat(r.to()).isEqualTo(Side.TARGET));
@@ -170,13 +181,13 @@ class CutoverCrashIT {
             Optional<CutoverReport> recovered;
             try (w) {
                 w.awaitMoreCommits(100);
-                try (Migration m = CutoverContract.builder(source, target, state, "recover", db).trafficSwitch(proxy)
+                try (Migration m = builder(source, target, state, "recover", db).trafficSwitch(proxy)
                         .build()) {
                     assertThat(m.cutover().succeeded()).isTrue();
                 }
                 w.awaitMoreCommits(100);
                 killMidMove(source, target, state, "recover", db, "rollback");
-                try (Migration m = CutoverContract.builder(source, target, state, "recover", db).trafficSwitch(proxy)
+                try (Migration m = builder(source, target, state, "recover", db).trafficSwitch(proxy)
                         .build()) {
                     recovered = m.recover();
                     assertThat(m.recover()).as("nothing is pending any more").isEmpty();
@@ -198,10 +209,10 @@ class CutoverCrashIT {
         CutoverContract.assertRefusesWrites(proxy.host(), proxy.port(), db);
     }
 
-    private static TcpProxy prepare(PostgresServer source, PostgresServer target, Path state, String name, String db) {
+    private TcpProxy prepare(PostgresServer source, PostgresServer target, Path state, String name, String db) {
         Ledger.create(source, db, 4);
         Ledger.createRole(target);
-        try (Migration m = CutoverContract.builder(source, target, state, name, db).build()) {
+        try (Migration m = builder(source, target, state, name, db).build()) {
             m.start();
             m.awaitInSync(SYNC);
         }
@@ -210,13 +221,13 @@ class CutoverCrashIT {
     }
 
     /** Runs a cutover in a child JVM and kills it with SIGKILL once it is inside the traffic switch. */
-    private static void killMidCutover(PostgresServer source, PostgresServer target, Path state, String name, String db)
+    private void killMidCutover(PostgresServer source, PostgresServer target, Path state, String name, String db)
             throws Exception {
         killMidMove(source, target, state, name, db, "cutover");
     }
 
     /** Runs a cutover or rollback ({@code move}) in a child JVM and kills it once it is inside the traffic switch. */
-    private static void killMidMove(PostgresServer source, PostgresServer target, Path state, String name, String db,
+    private void killMidMove(PostgresServer source, PostgresServer target, Path state, String name, String db,
                                     String move) throws Exception {
         Process child = startChild(source, target, state, name, db, -1, move);
         try {
@@ -227,15 +238,16 @@ class CutoverCrashIT {
         }
     }
 
-    private static Process startChild(PostgresServer source, PostgresServer target, Path state, String name, String db,
+    private Process startChild(PostgresServer source, PostgresServer target, Path state, String name, String db,
                                       int controlPort) throws Exception {
         return startChild(source, target, state, name, db, controlPort, "cutover");
     }
 
-    private static Process startChild(PostgresServer source, PostgresServer target, Path state, String name, String db,
+    private Process startChild(PostgresServer source, PostgresServer target, Path state, String name, String db,
                                       int controlPort, String move) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "-Dcrash.move=" + move, "-cp",
+        List<String> command = new ArrayList<>(List.of(java, "-Dcrash.move=" + move,
+                "-Dcrash.engine=" + engine(), "-cp",
                 System.getProperty("java.class.path"), CrashingCutover.class.getName(), source.host(), Integer.toString(source.port()), target.host(),
                 Integer.toString(target.port()), source.superuser(), state.toString(), name, db));
         if (controlPort > 0) {

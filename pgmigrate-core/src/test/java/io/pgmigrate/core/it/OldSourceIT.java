@@ -1,6 +1,7 @@
 package io.pgmigrate.core.it;
 
 import io.pgmigrate.CutoverReport;
+import io.pgmigrate.Engine;
 import io.pgmigrate.Migration;
 import io.pgmigrate.Phase;
 import io.pgmigrate.Side;
@@ -52,12 +53,27 @@ class OldSourceIT {
     @Test
     void aTwelveSourceCutsOverToEighteenAndRollsBackWithTheNewSidesWrites(
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
-        String db = "legacy";
+        cutOverAndBack(source, target, state, "legacy", Engine.NATIVE);
+    }
+
+    /**
+     * STREAM from a 12 source: pgoutput's protocol 1, which carries no logical decoding message, so the sentinel is
+     * seen as the position the stream has applied up to, not as a message.
+     */
+    @Test
+    void aTwelveSourceCutsOverToEighteenAndRollsBackWithTheStreamEngine(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        cutOverAndBack(source, target, state, "legacy_stream", Engine.STREAM);
+    }
+
+    private static void cutOverAndBack(PostgresServer source, PostgresServer target, Path state, String db,
+                                       Engine engine) throws Exception {
         Ledger.create(source, db, 2);
         Ledger.createRole(target);
         try (TcpProxy proxy = CutoverContract.proxy(source, target);
              Migration m = CutoverContract.streaming(target, db,
-                     CutoverContract.builder(source, target, state, "legacy", db).trafficSwitch(proxy))) {
+                     CutoverContract.builder(source, target, state, "legacy", db).engine(engine)
+                             .trafficSwitch(proxy))) {
             Ledger.Writers w = new Ledger.Writers(proxy.host(), proxy.port(), db, 2);
             CutoverReport back;
             try (w) {

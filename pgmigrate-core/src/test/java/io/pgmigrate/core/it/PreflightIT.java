@@ -169,6 +169,21 @@ class PreflightIT {
             assertThat(report.findings()).filteredOn(f -> f.check().equals("source_privileges"))
                     .anySatisfy(f -> assertThat(f.message()).contains("public.owned_by_postgres"));
         }
+        // STREAM needs no subscription on the target, but replica mode and replication origins there: the fix it
+        // names is enough.
+        try (Migration m = Migration.builder().name("prs").engine(io.pgmigrate.Engine.STREAM)
+                .source(source.endpoint().user("weak").password("weak-pw"))
+                .target(target.endpoint().user("weak").password("weak-pw"))
+                .databases(db).stateDirectory(state.resolve("stream")).build()) {
+            PreflightReport report = m.preflight();
+            System.out.print(report.toTable());
+            Finding apply = report.findings().stream().filter(f -> f.check().equals("target_privileges")
+                    && f.severity() == Severity.BLOCKER).findFirst().orElseThrow();
+            assertThat(apply.message()).contains("replica mode").doesNotContain("subscription");
+            target.execute("postgres", apply.fix());
+            assertThat(m.preflight().findings()).noneMatch(f -> f.check().equals("target_privileges")
+                    && f.message().contains("replica mode"));
+        }
     }
 
     @Test
@@ -199,6 +214,17 @@ class PreflightIT {
                 assertFinding(report, Severity.BLOCKER, "replication_origins", "target: max_active_replication_origins");
                 assertFinding(report, Severity.WARNING, "max_slot_wal_keep_size", "source: max_slot_wal_keep_size");
                 assertFinding(report, Severity.WARNING, "prepared_transactions", "");
+            }
+            // STREAM runs no worker of the target's: only the origins its sessions apply under count there.
+            try (Migration m = Migration.builder().name("pss").engine(io.pgmigrate.Engine.STREAM)
+                    .source(source.endpoint()).target(target.endpoint()).databases("a", "b")
+                    .stateDirectory(state.resolve("stream")).build()) {
+                PreflightReport report = m.preflight();
+                System.out.print(report.toTable());
+                assertThat(report.findings()).extracting(Finding::check).doesNotContain(
+                        "max_logical_replication_workers", "max_sync_workers_per_subscription", "max_worker_processes");
+                assertFinding(report, Severity.BLOCKER, "replication_origins", "target: max_active_replication_origins");
+                assertFinding(report, Severity.BLOCKER, "max_replication_slots", "source: max_replication_slots");
             }
         }
     }

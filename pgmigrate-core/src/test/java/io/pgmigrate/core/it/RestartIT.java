@@ -1,6 +1,7 @@
 package io.pgmigrate.core.it;
 
 import io.pgmigrate.CoreErrorCode;
+import io.pgmigrate.Engine;
 import io.pgmigrate.Migration;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Phase;
@@ -20,9 +21,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 @PostgresPair(source = 14, target = 18)
 class RestartIT {
 
-    private static Migration migration(PostgresServer source, PostgresServer target, Path state) {
+    /** The engine these proofs run with; {@link RestartStreamIT} runs them for STREAM. */
+    Engine engine() {
+        return Engine.NATIVE;
+    }
+
+    private Migration migration(PostgresServer source, PostgresServer target, Path state) {
         return Migration.builder().name("restart").source(source.endpoint()).target(target.endpoint())
-                .databases("app").stateDirectory(state).build();
+                .databases("app").stateDirectory(state).engine(engine()).build();
     }
 
     @Test
@@ -73,7 +79,7 @@ class RestartIT {
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
         Fixtures.createShop(source, "paused", 1_000);
         try (Migration m = Migration.builder().name("paused").source(source.endpoint()).target(target.endpoint())
-                .databases("paused").stateDirectory(state).build()) {
+                .databases("paused").stateDirectory(state).engine(engine()).build()) {
             m.start();
             m.awaitInSync(Duration.ofMinutes(1));
             m.pause();
@@ -87,11 +93,13 @@ class RestartIT {
             assertThat(Fixtures.count(target, "paused",
                     "SELECT count(*) FROM pg_subscription WHERE subenabled AND subdbid = (SELECT oid FROM pg_database"
                             + " WHERE datname = current_database())")).isZero();
+            assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots WHERE active"))
+                    .as("nothing streams the slot").isZero();
             assertThat(Fixtures.count(source, "postgres", "SELECT count(*) FROM pg_replication_slots")).isOne();
         }
         // A new process resumes, as a supervisor's start would.
         try (Migration m = Migration.builder().name("paused").source(source.endpoint()).target(target.endpoint())
-                .databases("paused").stateDirectory(state).build()) {
+                .databases("paused").stateDirectory(state).engine(engine()).build()) {
             m.start();
             m.awaitInSync(Duration.ofMinutes(1));
             assertThat(m.status().databases()).singleElement()
@@ -107,11 +115,15 @@ class RestartIT {
                                                      @TempDir Path state) throws Exception {
         Fixtures.createShop(source, "lost", 1_000);
         try (Migration m = Migration.builder().name("lost").source(source.endpoint()).target(target.endpoint())
-                .databases("lost").stateDirectory(state).build()) {
+                .databases("lost").stateDirectory(state).engine(engine()).build()) {
             m.start();
             m.awaitInSync(Duration.ofMinutes(1));
-            // Someone drops the slot on the source (after stopping the subscription that holds it).
-            target.execute("lost", "ALTER SUBSCRIPTION pgmigrate_lost_lost_sub DISABLE");
+            // Someone drops the slot on the source (after stopping what streams it).
+            if (engine() == Engine.STREAM) {
+                m.pause();
+            } else {
+                target.execute("lost", "ALTER SUBSCRIPTION pgmigrate_lost_lost_sub DISABLE");
+            }
             source.execute("postgres", """
                     DO $$ BEGIN
                       WHILE EXISTS (SELECT 1 FROM pg_replication_slots WHERE active) LOOP

@@ -204,6 +204,49 @@ class SecretsIT {
         assertPasswordAbsent();
     }
 
+    /**
+     * STREAM: the same flow, and the target never stores a credential of the source (the stream runs in this JVM,
+     * which holds the password), nor the source one of the target after the cutover.
+     */
+    @Test
+    @Order(1)
+    void aFullStreamMigrationNeverShowsThePasswordAndNoServerStoresTheOthersCredentials() throws Exception {
+        Fixtures.createShop(source, "vault_stream", 2_000);
+        try (Migration m = Migration.builder()
+                .name("secrets_stream")
+                .engine(io.pgmigrate.Engine.STREAM)
+                .source(source.endpoint())
+                .target(target.endpoint())
+                .databases("vault_stream")
+                .stateDirectory(state.resolve("journal-stream"))
+                .build()) {
+            see(m, m.config(), m.preflight(), m.preflight().toTable());
+            m.start();
+            seeStateFiles();
+            MigrationStatus synced = m.awaitInSync(SYNC);
+            VerificationReport verification = m.verify();
+            assertThat(verification.matches()).isTrue();
+            see(synced, m.status(), verification, m.sentinel(Side.SOURCE, "vault_stream"));
+            CutoverReport cutover = m.cutover();
+            assertThat(cutover.succeeded()).as(cutover.toText()).isTrue();
+            see(cutover, cutover.toText(), m.status(), m.awaitInSync(SYNC));
+            for (EmbeddedPostgresServer server : List.of(source, target)) {
+                try (Connection c = server.connect("vault_stream"); Statement st = c.createStatement();
+                     ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_subscription")) {
+                    rs.next();
+                    assertThat(rs.getLong(1)).as("subscriptions, which would hold a connection string").isZero();
+                }
+            }
+            CutoverReport rollback = m.rollback();
+            assertThat(rollback.succeeded()).as(rollback.toText()).isTrue();
+            see(rollback, rollback.toText(), m.awaitInSync(SYNC));
+            m.complete();
+            see(m.status(), m);
+            seeStateFiles();
+        }
+        assertPasswordAbsent();
+    }
+
     @Test
     @Order(2)
     void failuresNeverShowThePassword() throws Exception {

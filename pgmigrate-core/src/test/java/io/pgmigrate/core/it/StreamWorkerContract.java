@@ -56,6 +56,8 @@ abstract class StreamWorkerContract {
             CREATE TABLE ticks (writer integer NOT NULL, n integer NOT NULL);
             CREATE TABLE markers (name text PRIMARY KEY);
             CREATE TABLE orders (id bigint PRIMARY KEY, status text NOT NULL, note text);
+            CREATE TABLE tickets (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, seat text NOT NULL,
+                                  serial integer GENERATED ALWAYS AS IDENTITY (START 500) UNIQUE);
             CREATE TABLE readings (at date NOT NULL, sensor integer NOT NULL, value numeric, PRIMARY KEY (at, sensor))
                 PARTITION BY RANGE (at);
             CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
@@ -65,7 +67,7 @@ abstract class StreamWorkerContract {
 
     private static final List<String> TABLES = List.of("public.kinds", "public.docs", "public.events",
             "\"Odd Schema\".\"Mixed Case\"", "public.ticks", "public.markers", "public.accounts",
-            "public.orders", "public.readings");
+            "public.orders", "public.readings", "public.tickets");
 
     /** Target connections the worker applies on. */
     abstract int workers();
@@ -147,6 +149,7 @@ abstract class StreamWorkerContract {
                                               jsonb_build_object('g', g % 5) FROM generate_series(1, 60) g;
                     INSERT INTO events SELECT at, kind, payload FROM events WHERE kind = 'k0';
                     INSERT INTO "Odd Schema"."Mixed Case" SELECT g, 'v' || g FROM generate_series(1, 20) g;
+                    INSERT INTO tickets (seat) SELECT 'row ' || g FROM generate_series(1, 40) g;
                     """);
             source.execute(db, """
                     UPDATE kinds SET n = -n, ints = ints || 7, jb = jb || '{"more": true}', m = 'ok' WHERE id % 5 = 0;
@@ -158,6 +161,9 @@ abstract class StreamWorkerContract {
                     UPDATE "Odd Schema"."Mixed Case" SET "va""lue" = NULL WHERE "Key" < 5;
                     DELETE FROM "Odd Schema"."Mixed Case" WHERE "Key" > 15;
                     UPDATE docs SET body = NULL WHERE id = 3;
+                    UPDATE tickets SET seat = seat || ' (moved)' WHERE id % 3 = 0;
+                    DELETE FROM tickets WHERE id % 10 = 0;
+                    INSERT INTO tickets (seat) VALUES ('late');
                     """);
             source.execute(db, "TRUNCATE docs; INSERT INTO docs VALUES (1, 'after the truncate', 'x')");
             source.execute(db, """

@@ -3,7 +3,7 @@ package io.pgmigrate.core.internal.cutover;
 import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.core.internal.Waits;
-import io.pgmigrate.core.internal.replication.nativ.LinkState;
+import io.pgmigrate.core.internal.replication.LinkState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -11,8 +11,8 @@ import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Phase;
 import io.pgmigrate.Side;
 import io.pgmigrate.core.internal.preflight.LeftBehindCheck;
-import io.pgmigrate.core.internal.replication.nativ.LinkState;
-import io.pgmigrate.core.internal.replication.nativ.NativeLink;
+import io.pgmigrate.core.internal.replication.LinkState;
+import io.pgmigrate.core.internal.replication.ReplicationLink;
 import io.pgmigrate.core.internal.schema.TableRef;
 import io.pgmigrate.core.internal.sql.Queries;
 import io.pgmigrate.core.internal.sql.Sessions;
@@ -63,15 +63,9 @@ public final class Cutover {
         Journal journal();
 
         /** The link whose publisher is {@code publisher}: SOURCE gives the forward link, TARGET the reverse one. */
-        NativeLink link(Side publisher, String database);
+        ReplicationLink link(Side publisher, String database);
 
         TriggerFence fence(Side side, String database);
-
-        /**
-         * Creates the link whose publisher is {@code publisher} if missing, subscription disabled, publishing exactly
-         * {@code tables}; an existing disabled link is brought to that table set.
-         */
-        void prepareLink(Side publisher, String database, List<TableRef> tables) throws SQLException;
 
         /** Whether both servers run PostgreSQL 16 or later, so subscriptions can skip replicated changes. */
         boolean originFilter();
@@ -239,8 +233,7 @@ public final class Cutover {
 
             t = System.nanoTime();
             parallel.run(dbs, db -> {
-                NativeLink inbound = ctx.link(from, db);
-                NativeSentinel s = new NativeSentinel(sessions, from, db, inbound.slot(), inbound.subscription());
+                io.pgmigrate.Sentinel s = ctx.link(from, db).sentinel();
                 Lsn mark = s.emit();
                 s.await(mark, config.cutover().timeout()); // applied, flushed, and on the new side's sync standbys
                 sentinels.put(db, mark);
@@ -349,7 +342,7 @@ public final class Cutover {
 
     /** The inbound stream's state; throws for what waiting cannot mend. */
     private LinkState readRunning(String db, Side from, Side to) {
-        NativeLink inbound = ctx.link(from, db);
+        ReplicationLink inbound = ctx.link(from, db);
         LinkState s;
         try {
             s = inbound.read(sessions.get(from, db), sessions.get(to, db));
@@ -358,19 +351,23 @@ public final class Cutover {
         }
         String why = null;
         if (!s.subscriptionExists()) {
-            why = "subscription " + inbound.subscription() + " does not exist on the " + role(to)
+            why = inbound.applier() + " does not exist on the " + role(to)
                     + (from == Side.SOURCE ? "; call start() first" : "");
         } else if (!s.slotExists()) {
             why = "replication slot " + inbound.slot() + " is gone from the " + role(from);
         } else if (!s.publicationExists()) {
             why = inbound.publicationLost(role(from));
         } else if (!s.enabled()) {
-            why = "subscription " + inbound.subscription() + " is disabled on the " + role(to)
+            why = inbound.applier() + " is disabled on the " + role(to)
                     + (from == Side.SOURCE ? "; call start() to resume it" : "");
         } else if (!s.unsubscribed().isEmpty()) {
             why = s.problem();
+
         } else if (!s.allTablesReady()) {
             why = "the initial copy is still running; call awaitInSync(...) first";
+        } else if (inbound.engine() == io.pgmigrate.Engine.STREAM && !s.problem().isEmpty()) {
+            // a stream that does not run, or keeps failing, would let the sentinel wait out the window
+            why = s.problem();
         }
         if (why != null) {
             throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, "pre-check: " + why + "; nothing was changed");
@@ -528,13 +525,16 @@ public final class Cutover {
             if (missing.isEmpty()) {
                 return null;
             }
-            NativeLink link = ctx.link(from, db);
+            ReplicationLink link = ctx.link(from, db);
             if (!link.publicationExists(sessions.get(from, db))) {
                 return link.publicationLost(role(from)); // every table is missing from a publication that is gone
             }
             return "tables " + missing + " are not in publication " + publication
-                    + ", so their rows would stay behind; add them (ALTER PUBLICATION ... ADD TABLE, then ALTER"
-                    + " SUBSCRIPTION ... REFRESH PUBLICATION) or drop them";
+                    + ", so their rows would stay behind; " + (link.engine() == io.pgmigrate.Engine.STREAM
+                    ? "the STREAM engine does not take a table into a running migration yet: drop them, or"
+                    + " complete() this migration and start one that includes them"
+                    : "add them (ALTER PUBLICATION ... ADD TABLE, then ALTER SUBSCRIPTION ... REFRESH PUBLICATION)"
+                    + " or drop them");
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "reading the publication failed", e);
         }
@@ -543,7 +543,7 @@ public final class Cutover {
     private void prepare(String db, Side from, Side to, PendingMove p) {
         ctx.fence(from, db).prepare();
         try {
-            NativeLink outbound = ctx.link(to, db);
+            ReplicationLink outbound = ctx.link(to, db);
             // The way back carries what the way here carries, decided from the servers every time: a journaled flag
             // may stand for an object a crashed process never created, and tables may have joined the stream since
             // the last move.
@@ -553,7 +553,7 @@ public final class Cutover {
             if (!outbound.created()) {
                 ctx.journal().database(db).mark(Flag.outboundCreatedBy(to));
             }
-            ctx.prepareLink(to, db, tables);
+            outbound.prepare(sessions.get(to, db), sessions.get(from, db), tables);
             // Skip what the outbound slot holds from before (changes the inbound stream applied): done now for the
             // bulk and again in the window for the rest, so the window decodes little.
             advanceOutbound(db, to);
@@ -567,11 +567,7 @@ public final class Cutover {
         try {
             Connection c = sessions.get(to, db);
             Lsn now = Lsn.parse(Queries.string(c, "SELECT pg_current_wal_flush_lsn()::text"));
-            NativeLink outbound = ctx.link(to, db);
-            Lsn at = outbound.advanceSlot(c, now);
-            // A slot's new position reaches disk only at the next checkpoint; the subscription's origin, moved too,
-            // is WAL-logged, and a restarted stream starts at the later of the two.
-            outbound.advanceOrigin(sessions.get(to.other(), db), at);
+            ctx.link(to, db).moveStart(c, sessions.get(to.other(), db), now);
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "moving the reverse stream's slot on the "
                     + role(to) + " failed", e);
@@ -606,14 +602,9 @@ public final class Cutover {
                 ctx.fence(from, db).adopt(); // a crashed process may have engaged it: its DDL guard would refuse us
                 try {
                     ctx.link(from, db).disable(sessions.get(to, db));
-                    // DISABLE only asks the apply worker to stop; both directions must never run at once.
-                    ctx.link(from, db).awaitWorkerGone(sessions.get(to, db), Duration.ofSeconds(30));
-                    NativeLink outbound = ctx.link(to, db);
-                    Connection sub = sessions.get(from, db);
-                    if (originFilter) {
-                        outbound.originNone(sub);
-                    }
-                    outbound.enable(sub);
+                    // Disabling may only ask the applying end to stop; both directions must never run at once.
+                    ctx.link(from, db).awaitStopped(sessions.get(to, db), Duration.ofSeconds(30));
+                    ctx.link(to, db).enable(sessions.get(from, db), originFilter);
                 } catch (SQLException e) {
                     throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "turning the streams around"
                             + " failed; traffic already goes to the " + role(to) + ": call "

@@ -34,9 +34,15 @@ public final class Preflight {
     private PgMigrateException connectionFailure;
     /** The configured number of copy workers; 0 when pgmigrate sizes it to the servers. */
     private final int copyWorkers;
+    private final io.pgmigrate.Engine engine;
+    /** STREAM: target connections (and replication origins) each database's stream applies on. */
+    private final int streamConnections;
 
     public Preflight(Connector source, Connector target, List<String> databases, ObjectNames names, Journal journal,
-                     MigrationConfig.SchemaSettings schema, int copyWorkers) {
+                     MigrationConfig.SchemaSettings schema, int copyWorkers, io.pgmigrate.Engine engine,
+                     int streamConnections) {
+        this.engine = engine;
+        this.streamConnections = streamConnections;
         this.schema = schema;
         this.copyWorkers = copyWorkers;
         this.source = source;
@@ -76,7 +82,8 @@ public final class Preflight {
                     + e.getMessage(), ""));
             return new PreflightReport(findings);
         }
-        new ServerChecks(src, tgt, newLinks, databases.size(), copyWorkers, findings).run();
+        new ServerChecks(src, tgt, newLinks, databases.size(), copyWorkers, findings,
+                engine == io.pgmigrate.Engine.STREAM ? streamConnections : 0).run();
         if (schema.strategy() == SchemaStrategy.PG_DUMP) {
             try {
                 PgDump found = PgDump.find(schema.pgDump(), src.major(), tgt.major());

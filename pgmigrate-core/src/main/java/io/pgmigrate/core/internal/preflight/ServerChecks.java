@@ -32,7 +32,8 @@ final class ServerChecks {
     /** What one server says about itself and the migration role. */
     record Side(String name, int major, Map<String, String> settings, String role, boolean superuser,
                 boolean replication, boolean createSubscription, boolean seeAndSignal, boolean createDb,
-                int connLimit, int usedSlots, int usedSenders, int usedOrigins, int connections, long walBytes) {
+                int connLimit, int usedSlots, int usedSenders, int usedOrigins, int connections, long walBytes,
+                boolean streamApply) {
 
         static Side read(Connection c, String name) throws SQLException {
             Map<String, String> settings = new HashMap<>();
@@ -42,6 +43,13 @@ final class ServerChecks {
                 settings.put(e.getKey(), e.getValue());
             }
             int major = Integer.parseInt(Queries.string(c, "SHOW server_version_num")) / 10000;
+            // STREAM applies in replica mode under replication origins: a superuser, or from 15 on a role granted
+            // SET on session_replication_role and EXECUTE on the origin functions.
+            String streamApply = major < 15 ? "r.rolsuper" : """
+                    r.rolsuper OR (has_parameter_privilege('session_replication_role', 'SET')
+                                   AND (SELECT bool_and(has_function_privilege(p.oid, 'EXECUTE')) FROM pg_proc p
+                                        WHERE p.proname IN ('pg_replication_origin_create', 'pg_replication_origin_drop',
+                                                            'pg_replication_origin_session_setup')))""";
             // pg_create_subscription exists from 16 on; the role name is only looked up where it exists.
             record Row(Side side, boolean monitor) { }
             Row row = Queries.first(c, """
@@ -55,11 +63,14 @@ final class ServerChecks {
                            (SELECT count(*) FROM pg_stat_replication),
                            (SELECT count(*) FROM pg_replication_origin),
                            (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
-                           r.rolsuper OR pg_has_role(r.oid, 'pg_monitor', 'MEMBER')
+                           r.rolsuper OR pg_has_role(r.oid, 'pg_monitor', 'MEMBER'),
+                    """ + streamApply + """
+
                     FROM pg_roles r WHERE r.rolname = current_user
                     """, rs -> new Row(new Side(name, major, settings, rs.getString(1), rs.getBoolean(2),
                     rs.getBoolean(3), rs.getBoolean(4), rs.getBoolean(5), rs.getBoolean(6), rs.getInt(7), rs.getInt(8),
-                    rs.getInt(9), rs.getInt(10), rs.getInt(11), -1), rs.getBoolean(12))).orElseThrow();
+                    rs.getInt(9), rs.getInt(10), rs.getInt(11), -1, rs.getBoolean(13)), rs.getBoolean(12)))
+                    .orElseThrow();
             // The WAL directory's size needs pg_monitor; -1 when it cannot be read.
             if (!row.monitor()) {
                 return row.side();
@@ -74,7 +85,7 @@ final class ServerChecks {
 
         Side withWalBytes(long bytes) {
             return new Side(name, major, settings, role, superuser, replication, createSubscription, seeAndSignal,
-                    createDb, connLimit, usedSlots, usedSenders, usedOrigins, connections, bytes);
+                    createDb, connLimit, usedSlots, usedSenders, usedOrigins, connections, bytes, streamApply);
         }
 
         int setting(String key) {
@@ -94,8 +105,12 @@ final class ServerChecks {
     /** The configured copy workers, 0 when pgmigrate sizes them to the servers' spare connections. */
     private final int copyWorkers;
     private final List<Finding> findings;
+    /** STREAM: the target connections each database's stream applies on; 0 for NATIVE. */
+    private final int streamConnections;
 
-    ServerChecks(Side source, Side target, int newLinks, int databases, int copyWorkers, List<Finding> findings) {
+    ServerChecks(Side source, Side target, int newLinks, int databases, int copyWorkers, List<Finding> findings,
+                 int streamConnections) {
+        this.streamConnections = streamConnections;
         this.copyWorkers = copyWorkers;
         this.source = source;
         this.target = target;
@@ -108,8 +123,12 @@ final class ServerChecks {
         versions();
         walLevel();
         slotsAndSenders();
-        workers();
-        origins();
+        if (streamConnections > 0) {
+            streamApply();
+        } else {
+            workers();
+            origins();
+        }
         walRetention();
         privileges();
         connections(source);
@@ -156,7 +175,8 @@ final class ServerChecks {
     }
 
     private void slotsAndSenders() {
-        int sync = Math.max(1, target.setting("max_sync_workers_per_subscription"));
+        // STREAM copies in the slot's snapshot only: no table-copy slots of PostgreSQL's table synchronisation
+        int sync = streamConnections > 0 ? 0 : Math.max(1, target.setting("max_sync_workers_per_subscription"));
         int freeSlots = source.setting("max_replication_slots") - source.usedSlots();
         if (freeSlots < newLinks) {
             add(Severity.BLOCKER, "max_replication_slots", "source: max_replication_slots", "the source has "
@@ -248,6 +268,37 @@ final class ServerChecks {
         }
     }
 
+    /**
+     * STREAM applies on each side it streams into with {@code streamConnections} sessions per database, each in replica
+     * mode under a replication origin of its own: the target from start() on, the source after a cutover.
+     */
+    private void streamApply() {
+        for (Side s : List.of(target, source)) {
+            boolean now = s == target;
+            if (!s.streamApply()) {
+                add(now ? Severity.BLOCKER : Severity.WARNING, now ? "target_privileges" : "source_privileges",
+                        s.role(), (now ? "the STREAM engine applies changes on the target" : "at cutover the reverse"
+                        + " stream applies changes on the source") + " in replica mode under replication origins,"
+                        + " which needs a superuser" + (s.major() >= 15 ? " or a role granted SET on"
+                        + " session_replication_role and EXECUTE on the replication origin functions" : ""),
+                        s.major() >= 15 ? "GRANT SET ON PARAMETER session_replication_role TO " + quote(s.role())
+                                + "; GRANT EXECUTE ON FUNCTION pg_replication_origin_create, pg_replication_origin_drop,"
+                                + " pg_replication_origin_session_setup TO " + quote(s.role()) + ";"
+                                : "ALTER ROLE " + quote(s.role()) + " SUPERUSER;");
+            }
+            String key = s.originLimitSetting();
+            int needed = s.usedOrigins() + (now ? newLinks : databases) * streamConnections;
+            if (s.setting(key) < needed) {
+                add(now ? Severity.BLOCKER : Severity.WARNING, "replication_origins", s.name() + ": " + key,
+                        "the " + s.name() + " tracks at most " + s.setting(key) + " replication origins (" + key
+                        + ") and " + s.usedOrigins() + " exist; the STREAM engine applies each database on "
+                        + streamConnections + " sessions with an origin each" + (now ? "" : " (the reverse stream,"
+                        + " after cutover)"), "ALTER SYSTEM SET " + key + " = " + (needed + 2) + "; then restart the "
+                        + s.name() + (now ? "" : " before the cutover"));
+            }
+        }
+    }
+
     private void walRetention() {
         if (source.walBytes() >= 0) {
             add(Severity.INFO, "wal_headroom", "source: pg_wal", "the source's WAL directory holds "
@@ -273,13 +324,13 @@ final class ServerChecks {
             add(Severity.BLOCKER, "source_privileges", source.role(), "the migration role can neither replicate nor"
                     + " is it a superuser on the source", "ALTER ROLE " + quote(source.role()) + " REPLICATION;");
         }
-        if (!target.superuser() && !(target.major() >= 16 && target.createSubscription())) {
+        if (streamConnections == 0 && !target.superuser() && !(target.major() >= 16 && target.createSubscription())) {
             add(Severity.BLOCKER, "target_privileges", target.role(), "creating subscriptions on the target needs a"
                     + " superuser" + (target.major() >= 16 ? " or a member of pg_create_subscription" : ""),
                     target.major() >= 16 ? "GRANT pg_create_subscription TO " + quote(target.role()) + ";"
                             : "ALTER ROLE " + quote(target.role()) + " SUPERUSER;");
         }
-        if (!source.superuser() && !(source.major() >= 16 && source.createSubscription())) {
+        if (streamConnections == 0 && !source.superuser() && !(source.major() >= 16 && source.createSubscription())) {
             add(Severity.WARNING, "source_privileges", source.role(), "at cutover the source subscribes to the"
                     + " target (the way back); that needs a superuser"
                     + (source.major() >= 16 ? " or a member of pg_create_subscription" : "") + " on the source",
@@ -307,7 +358,7 @@ final class ServerChecks {
     private void connections(Side s) {
         // The migration keeps a connection per database per side, plus short ones for checks and the fence, plus one
         // per copy worker on each side while the initial copy runs (sized to what is spare when not configured).
-        int needed = databases * 2 + 2 + Math.max(1, copyWorkers);
+        int needed = databases * 2 + 2 + Math.max(1, copyWorkers) + databases * streamConnections;
         int free = s.setting("max_connections") - s.connections();
         if (free < needed) {
             add(Severity.WARNING, "connection_limit", s.name() + ": max_connections", "the " + s.name() + " has "

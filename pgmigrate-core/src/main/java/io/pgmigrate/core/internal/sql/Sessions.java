@@ -39,6 +39,11 @@ public final class Sessions implements AutoCloseable {
         return connectors.get(side);
     }
 
+    /** The server settings every connection of the migration's own starts with (they may carry its session key). */
+    public String startupOptions() {
+        return startupOptions;
+    }
+
     /**
      * The shared connection to {@code db} on {@code side}, checked with a round trip at most every two seconds and
      * replaced when broken, so a burst of statements (a cutover) costs no extra round trips.

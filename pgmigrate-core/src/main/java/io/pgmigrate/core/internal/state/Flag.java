@@ -36,7 +36,15 @@ public enum Flag {
     /** The outbound link a cutover prepared, not yet part of a finished cutover. */
     OUTBOUND_CREATED_BY_CUTOVER,
     /** The outbound link a rollback prepared, not yet part of a finished rollback. */
-    OUTBOUND_CREATED_BY_ROLLBACK;
+    OUTBOUND_CREATED_BY_ROLLBACK,
+    /** STREAM: the forward stream is to run (in the process that drives the migration). */
+    STREAM_ENABLED,
+    /** STREAM: the reverse stream is to run. */
+    REVERSE_STREAM_ENABLED,
+    /** STREAM: the forward stream skips changes that were themselves replicated ({@code origin = none}). */
+    STREAM_ORIGIN_NONE,
+    /** STREAM: the reverse stream skips changes that were themselves replicated. */
+    REVERSE_STREAM_ORIGIN_NONE;
 
     /** The fence on {@code side}. */
     public static Flag fence(Side side) {

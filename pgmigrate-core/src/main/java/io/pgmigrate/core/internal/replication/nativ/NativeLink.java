@@ -10,9 +10,12 @@ import io.pgmigrate.TableStatus;
 import io.pgmigrate.core.internal.Mdc;
 import io.pgmigrate.core.internal.Waits;
 import io.pgmigrate.core.internal.copy.SnapshotSlot;
+import io.pgmigrate.core.internal.replication.LinkState;
+import io.pgmigrate.core.internal.replication.ReplicationLink;
 import io.pgmigrate.core.internal.schema.TableRef;
 import io.pgmigrate.core.internal.sql.Connector;
 import io.pgmigrate.core.internal.sql.Queries;
+import io.pgmigrate.core.internal.sql.Sessions;
 import io.pgmigrate.core.internal.state.Flag;
 import io.pgmigrate.core.internal.state.Journal;
 import org.slf4j.Logger;
@@ -22,7 +25,6 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +44,7 @@ import static io.pgmigrate.core.internal.sql.Identifiers.quote;
  * without a journal entry is someone else's and is never touched. Connections are named for the roles they play here:
  * {@code source} is the publisher, {@code target} the subscriber.
  */
-public final class NativeLink {
+public final class NativeLink implements ReplicationLink {
 
     private static final Logger LOG = LoggerFactory.getLogger(NativeLink.class);
 
@@ -57,6 +59,14 @@ public final class NativeLink {
     private final Journal.DatabaseEntry journal;
     /** Whether this is the reverse link, whose objects the journal records under their own flags. */
     private final boolean reverse;
+    /** How the link's sentinel reaches both sides; null for a link that only manages objects. */
+    private final Sessions sessions;
+    /** How the subscriber reaches the publisher, for {@link #prepare}; null for a link that only manages objects. */
+    private final java.util.function.Supplier<Peer> peer;
+
+    /** How a subscription reaches its publisher: the endpoint and, when one is to be stored, its password. */
+    public record Peer(Endpoint endpoint, Optional<String> password) {
+    }
 
     /** How a subscription is created. */
     public record Options(boolean createSlot, boolean copyData, boolean enabled, boolean originNone) {
@@ -67,22 +77,102 @@ public final class NativeLink {
     /** The forward link; journal flags {@link Flag#PUBLICATION} and {@link Flag#SUBSCRIPTION}. */
     public NativeLink(String database, String publication, String subscription, String slot,
                       Journal.DatabaseEntry journal) {
-        this(database, publication, subscription, slot, journal, false);
+        this(database, publication, subscription, slot, journal, false, null, null);
     }
 
     /**
      * @param reverse whether this is the reverse link (journal flags {@link Flag#REVERSE_PUBLICATION} and
      *                {@link Flag#REVERSE_SUBSCRIPTION}), so the forward and reverse links of one database keep
      *                separate records
+     * @param sessions the migration's sessions, for the link's sentinel; null for a link that only manages objects
+     * @param peer     how the subscriber reaches the publisher (read when a subscription is created by
+     *                 {@link #prepare}); null for a link that only manages objects
      */
     public NativeLink(String database, String publication, String subscription, String slot,
-                      Journal.DatabaseEntry journal, boolean reverse) {
+                      Journal.DatabaseEntry journal, boolean reverse, Sessions sessions,
+                      java.util.function.Supplier<Peer> peer) {
         this.database = database;
         this.publication = publication;
         this.subscription = subscription;
         this.slot = slot;
         this.journal = journal;
         this.reverse = reverse;
+        this.sessions = sessions;
+        this.peer = peer;
+    }
+
+    @Override
+    public String database() {
+        return database;
+    }
+
+    @Override
+    public String applier() {
+        return "subscription " + subscription;
+    }
+
+    @Override
+    public boolean exists(Connection subscriber) throws SQLException {
+        return subscriptionExists(subscriber);
+    }
+
+    @Override
+    public boolean enabled(Connection subscriber) throws SQLException {
+        return subscriptionEnabled(subscriber);
+    }
+
+    @Override
+    public void prepare(Connection publisher, Connection subscriber, List<TableRef> tables) throws SQLException {
+        if (peer == null) {
+            throw new IllegalStateException("this link was made without the way its subscriber reaches the publisher");
+        }
+        ensurePublicationOf(publisher, tables);
+        ensureSlot(publisher);
+        dropIfStale(publisher, subscriber);
+        Peer reach = peer.get();
+        ensureSubscription(publisher, subscriber, reach.endpoint(), reach.password(),
+                new Options(false, false, false, false));
+    }
+
+    @Override
+    public void enable(Connection subscriber, boolean originNone) throws SQLException {
+        if (originNone) {
+            originNone(subscriber);
+        }
+        enable(subscriber);
+    }
+
+    @Override
+    public void awaitStopped(Connection subscriber, Duration timeout) throws SQLException {
+        awaitWorkerGone(subscriber, timeout);
+    }
+
+    @Override
+    public Lsn moveStart(Connection publisher, Connection subscriber, Lsn lsn) throws SQLException {
+        Lsn at = advanceSlot(publisher, lsn);
+        // A slot's new position reaches disk only at the next checkpoint; the subscription's origin, moved too, is
+        // WAL-logged, and a restarted stream starts at the later of the two.
+        advanceOrigin(subscriber, at);
+        return at;
+    }
+
+    @Override
+    public Applying applying(LinkState state) {
+        // one apply worker per subscription; PostgreSQL counts neither its transactions nor what it holds
+        return new Applying(state.enabled() ? 1 : 0, -1, -1);
+    }
+
+    @Override
+    public io.pgmigrate.Engine engine() {
+        return io.pgmigrate.Engine.NATIVE;
+    }
+
+    @Override
+    public io.pgmigrate.Sentinel sentinel() {
+        if (sessions == null) {
+            throw new IllegalStateException("this link was made without sessions");
+        }
+        return new NativeSentinel(sessions, publisher(), database, slot, subscription);
     }
 
     /** The side this link's publication and slot are on. */
@@ -439,6 +529,35 @@ public final class NativeLink {
         }
     }
 
+    /**
+     * Each table the publication publishes with the publisher's row estimate, sorted; empty when the publication is
+     * not there. From pg_publication, so the same round trip says whether the publication is there at all (no row)
+     * or publishes nothing (one row of NULLs).
+     */
+    public Optional<Map<TableRef, Long>> publishedEstimates(Connection publisher) throws SQLException {
+        record Published(TableRef table, long estimate) { }
+        List<Published> rows = Queries.list(publisher, """
+                SELECT pt.schemaname, pt.tablename, c.reltuples::bigint
+                FROM pg_publication p
+                LEFT JOIN pg_publication_tables pt ON pt.pubname = p.pubname
+                LEFT JOIN pg_namespace n ON n.nspname = pt.schemaname
+                LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+                WHERE p.pubname = ?
+                ORDER BY 1, 2
+                """, rs -> new Published(rs.getString(1) == null ? null : new TableRef(rs.getString(1),
+                rs.getString(2)), rs.getLong(3)), publication);
+        if (rows.isEmpty()) {
+            return Optional.empty();
+        }
+        Map<TableRef, Long> out = new java.util.LinkedHashMap<>();
+        for (Published r : rows) {
+            if (r.table() != null) {
+                out.put(r.table(), r.estimate());
+            }
+        }
+        return Optional.of(out);
+    }
+
     /** The link's positions and each table's copy state. */
     public LinkState read(Connection source, Connection target) throws SQLException {
         // The insert position, not the write position: with asynchronous commit the latter trails committed work.
@@ -457,24 +576,8 @@ public final class NativeLink {
         Lsn confirmed = slotRow.map(Slot::confirmed).orElse(Lsn.ZERO);
         Duration lagTime = slotRow.map(Slot::lag).orElse(Duration.ZERO);
 
-        // From pg_publication, so the same round trip says whether the publication is there at all (no row) or
-        // publishes nothing (one row of NULLs).
-        Map<TableRef, Long> estimates = new HashMap<>();
-        record Published(TableRef table, long estimate) { }
-        List<Published> published = Queries.list(source, """
-                SELECT pt.schemaname, pt.tablename, c.reltuples::bigint
-                FROM pg_publication p
-                LEFT JOIN pg_publication_tables pt ON pt.pubname = p.pubname
-                LEFT JOIN pg_namespace n ON n.nspname = pt.schemaname
-                LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
-                WHERE p.pubname = ?
-                """, rs -> new Published(rs.getString(1) == null ? null : new TableRef(rs.getString(1),
-                rs.getString(2)), rs.getLong(3)), publication);
-        for (Published r : published) {
-            if (r.table() != null) {
-                estimates.put(r.table(), r.estimate());
-            }
-        }
+        Optional<Map<TableRef, Long>> published = publishedEstimates(source);
+        Map<TableRef, Long> estimates = published.orElse(Map.of());
 
         Optional<Subscription> sub = subscription(target);
         List<TableStatus> tables = List.of();
@@ -542,7 +645,7 @@ public final class NativeLink {
             problem = problem.isEmpty() ? skipped : skipped + "; " + problem;
         }
         return new LinkState(sub.isPresent(), enabled, slotRow.isPresent(), current, confirmed, lagTime, tables,
-                unsubscribed, problem, applyErrors, !published.isEmpty());
+                unsubscribed, problem, applyErrors, published.isPresent());
     }
 
     public boolean publicationExists(Connection publisher) throws SQLException {

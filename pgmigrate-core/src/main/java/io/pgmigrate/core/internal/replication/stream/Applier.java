@@ -70,6 +70,11 @@ public final class Applier implements AutoCloseable {
     private final Map<Integer, Relation> relations = new HashMap<>();
     private final Map<String, PreparedStatement> statements = new HashMap<>();
     private final Map<Integer, List<String>> types = new HashMap<>();
+    /**
+     * Per relation, which of the columns the stream sends are {@code GENERATED ALWAYS AS IDENTITY} on the target:
+     * an insert must say {@code OVERRIDING SYSTEM VALUE} for them, and an update cannot set them (it would be refused).
+     */
+    private final Map<Integer, boolean[]> alwaysIdentity = new HashMap<>();
     private final AtomicLong missingRows = new AtomicLong();
     private final AtomicLong appliedTransactions = new AtomicLong();
 
@@ -111,8 +116,15 @@ public final class Applier implements AutoCloseable {
         this.progress = requireNonNull(progress, "progress");
     }
 
-    /** Creates the progress table {@code table} (qualified and quoted) if it does not exist; in auto-commit mode. */
+    /**
+     * Creates the progress table {@code table} (qualified and quoted) unless it exists; in auto-commit mode. Only
+     * when it is missing: a side fenced by another process refuses DDL from sessions without that process's key, and
+     * {@code CREATE ... IF NOT EXISTS} is DDL even when it creates nothing.
+     */
     public static void createProgressTable(Connection target, String table) throws SQLException {
+        if (Queries.string(target, "SELECT to_regclass(?)::text", table) != null) {
+            return;
+        }
         Queries.execute(target, "CREATE TABLE IF NOT EXISTS " + table
                 + " (origin text PRIMARY KEY, position pg_lsn NOT NULL, committed_at timestamptz NOT NULL)");
     }
@@ -203,6 +215,7 @@ public final class Applier implements AutoCloseable {
                 net.execute();
                 sendBatch();
                 types.remove(r.oid());
+                alwaysIdentity.remove(r.oid());
                 closeStatements();
             }
         } else if (message instanceof Insert i) {
@@ -324,8 +337,8 @@ public final class Applier implements AutoCloseable {
             arrays.add("?::text[]");
             aliases.add("v" + i);
         }
-        String sql = "INSERT INTO " + name(r) + " (" + cols + ") SELECT " + values + " FROM unnest(" + arrays
-                + ") AS u(" + aliases + ")";
+        String sql = "INSERT INTO " + name(r) + " (" + cols + ")" + overriding(r) + " SELECT " + values
+                + " FROM unnest(" + arrays + ") AS u(" + aliases + ")";
         executeSet(sql, r, rows, false);
     }
 
@@ -337,10 +350,17 @@ public final class Applier implements AutoCloseable {
         List<String> types = types(r);
         List<Integer> keyColumns = keyColumns(r);
         List<Integer> setColumns = new ArrayList<>();
+        boolean[] identity = alwaysIdentity.get(r.oid());
         for (int i = 0; i < r.columns().size(); i++) {
-            if (rows.get(0).get(i) != PgOutputMessage.Unchanged.INSTANCE) {
+            if (rows.get(0).get(i) != PgOutputMessage.Unchanged.INSTANCE && !identity[i]) {
                 setColumns.add(i);
             }
+        }
+        for (int n = 0; n < rows.size(); n++) {
+            requireIdentityKept(r, identity, keys.get(n).values(), rows.get(n));
+        }
+        if (setColumns.isEmpty()) {
+            return; // only identity columns, kept as they were
         }
         StringJoiner set = new StringJoiner(", ");
         StringJoiner arrays = new StringJoiner(", ");
@@ -464,22 +484,55 @@ public final class Applier implements AutoCloseable {
         if (known != null) {
             return known;
         }
-        record Col(String name, String type) {
+        record Col(String name, String type, boolean alwaysIdentity) {
         }
         List<Col> cols = Queries.list(target, """
-                SELECT a.attname, format_type(a.atttypid, -1)
+                SELECT a.attname, format_type(a.atttypid, -1), a.attidentity = 'a'
                 FROM pg_attribute a
                 WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped""",
-                rs -> new Col(rs.getString(1), rs.getString(2)), name(r));
+                rs -> new Col(rs.getString(1), rs.getString(2), rs.getBoolean(3)), name(r));
         List<String> result = new ArrayList<>();
-        for (Column c : r.columns()) {
-            String type = cols.stream().filter(x -> x.name().equals(c.name())).map(Col::type).findFirst()
+        boolean[] identity = new boolean[r.columns().size()];
+        for (int i = 0; i < r.columns().size(); i++) {
+            Column c = r.columns().get(i);
+            Col col = cols.stream().filter(x -> x.name().equals(c.name())).findFirst()
                     .orElseThrow(() -> new SQLException(name(r) + " on the target has no column " + quote(c.name())
                             + ", which the source sends"));
-            result.add(type);
+            result.add(col.type());
+            identity[i] = col.alwaysIdentity();
         }
         types.put(r.oid(), result);
+        alwaysIdentity.put(r.oid(), identity);
         return result;
+    }
+
+    /** {@code OVERRIDING SYSTEM VALUE} when the stream sends a column that is an identity {@code ALWAYS} column here. */
+    private String overriding(Relation r) {
+        for (boolean b : alwaysIdentity.get(r.oid())) {
+            if (b) {
+                return " OVERRIDING SYSTEM VALUE";
+            }
+        }
+        return "";
+    }
+
+    /**
+     * An update cannot set an identity {@code ALWAYS} column (only {@code SET ... = DEFAULT}, which would draw a value
+     * from the target's own sequence): such columns are left out of every update, which is right as long as the
+     * source's update left them as they were. Where the old row's value is known and differs, the change is refused
+     * rather than applied without it.
+     */
+    private void requireIdentityKept(Relation r, boolean[] identity, List<Value> old, List<Value> row)
+            throws SQLException {
+        for (int i = 0; i < identity.length; i++) {
+            if (identity[i] && old.get(i) instanceof PgOutputMessage.Text a && row.get(i) instanceof PgOutputMessage.Text b
+                    && !a.text().equals(b.text())) {
+                throw new SQLException(name(r) + ": the source changed the value of column " + quote(r.columns().get(i)
+                        .name()) + ", an identity column GENERATED ALWAYS on the target, which an update cannot set;"
+                        + " make it GENERATED BY DEFAULT on the target (ALTER TABLE ... ALTER COLUMN ... SET GENERATED"
+                        + " BY DEFAULT)", "428C9");
+            }
+        }
     }
 
     void insert(Relation r, TupleData row) throws SQLException {
@@ -489,7 +542,8 @@ public final class Applier implements AutoCloseable {
             cols.add(quote(c.name()));
             params.add("?");
         }
-        String sql = "INSERT INTO " + name(r) + " (" + cols + ") VALUES (" + params + ")";
+        types(r); // knows the identity columns
+        String sql = "INSERT INTO " + name(r) + " (" + cols + ")" + overriding(r) + " VALUES (" + params + ")";
         PreparedStatement ps = statement(sql);
         int p = 1;
         for (int i = 0; i < r.columns().size(); i++) {
@@ -500,15 +554,21 @@ public final class Applier implements AutoCloseable {
 
     void update(Relation r, Update u) throws SQLException {
         TupleData row = u.row();
+        types(r); // knows the identity columns
+        boolean[] identity = alwaysIdentity.get(r.oid());
         StringJoiner set = new StringJoiner(", ");
         List<Integer> setColumns = new ArrayList<>();
         for (int i = 0; i < r.columns().size(); i++) {
-            if (row.values().get(i) != PgOutputMessage.Unchanged.INSTANCE) {
+            if (row.values().get(i) != PgOutputMessage.Unchanged.INSTANCE && !identity[i]) {
                 set.add(quote(r.columns().get(i).name()) + " = ?");
                 setColumns.add(i);
             }
         }
         TupleData old = u.old() != null ? u.old() : row;
+        requireIdentityKept(r, identity, old.values(), row.values());
+        if (setColumns.isEmpty()) {
+            return; // only identity columns, kept as they were
+        }
         boolean full = u.oldKind() == 'O';
         Where where = where(r, old, full);
         String sql = "UPDATE " + name(r) + " SET " + set + " WHERE " + where.sql();

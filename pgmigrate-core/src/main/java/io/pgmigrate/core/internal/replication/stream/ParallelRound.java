@@ -73,8 +73,8 @@ final class ParallelRound implements AutoCloseable {
     private record Change(long group, long after, PgOutputMessage message) implements Item {
     }
 
-    /** The end of a group: commit it once the one before is committed. */
-    private record End(long group) implements Item {
+    /** The end of a group of {@code messages} messages: commit it once the one before is committed. */
+    private record End(long group, long messages) implements Item {
     }
 
     /** Identifies a row across groups: table and key values, or the table alone. */
@@ -94,6 +94,10 @@ final class ParallelRound implements AutoCloseable {
     private long barrier;
     private long shapeBarrier;
     private int heldChanges;
+    /** Messages handed to the connections, and those of them whose group is committed: the difference is queued. */
+    private final java.util.concurrent.atomic.AtomicLong handed = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong settled = new java.util.concurrent.atomic.AtomicLong();
+    private long groupMessages;
     private int groupTransactions;
     private long groupStarted;
     private boolean inTransaction;
@@ -151,6 +155,7 @@ final class ParallelRound implements AutoCloseable {
                             return;
                         }
                         Lsn end = applier.flush();
+                        settled.addAndGet(e.messages());
                         progress.committed(end, applier.lastSentinel(), applier.appliedTransactions() - transactions);
                         transactions = applier.appliedTransactions();
                         synchronized (commitLock) {
@@ -185,15 +190,18 @@ final class ParallelRound implements AutoCloseable {
      * from: the highest that any of the {@code maxWorkers} origins recorded (a round on fewer connections than the last
      * one must not start before what the others committed).
      */
-    Lsn open(Connector target, String origin, String progress, int workers, int maxWorkers, boolean exact)
-            throws SQLException {
+    Lsn open(Connector target, String options, String origin, String progress, int workers, int maxWorkers,
+             boolean exact) throws SQLException {
         for (int i = 0; i < workers; i++) {
             // Row values stay out of errors and logs: pgjdbc would put a failed batch entry's parameters and the
             // server's DETAIL ("Key (id)=(42) already exists") into the exception.
-            Connection c = target.connect(database, "", Map.of("logServerErrorDetail", "false"));
+            Connection c = target.connect(database, options, Map.of("logServerErrorDetail", "false"));
             Applier a = new Applier(c, database, origin(origin, i), progress);
             lanes.add(new Lane(i, c, a)); // closed with the round from here on, whatever fails next
             if (i == 0) {
+                // in replica mode, where a fence's DDL guard (an event trigger) does not fire: the side applied to is
+                // fenced, possibly by a process that ended, under a key this one does not have
+                Queries.execute(c, "SET session_replication_role = replica");
                 Applier.createProgressTable(c, progress);
             }
             a.open();
@@ -240,6 +248,7 @@ final class ParallelRound implements AutoCloseable {
                 if (groupTransactions > 0 && !inTransaction) {
                     endGroup(stream);
                 }
+                idle(stream);
                 confirm(stream);
                 continue;
             }
@@ -430,10 +439,23 @@ final class ParallelRound implements AutoCloseable {
 
     private void send(PgOutputMessage m, long after, LogicalStream stream) throws Exception {
         put(lane(group), new Change(group, after, m), stream);
+        handed.incrementAndGet();
+        groupMessages++;
+    }
+
+    /** Messages read from the stream and handed to a connection whose group is not committed yet. */
+    long queued() {
+        return Math.max(0, handed.get() - settled.get());
+    }
+
+    /** How many target connections this round applies on. */
+    int connections() {
+        return lanes.size();
     }
 
     private void endGroup(LogicalStream stream) throws Exception {
-        put(lane(group), new End(group), stream);
+        put(lane(group), new End(group, groupMessages), stream);
+        groupMessages = 0;
         group++;
         heldChanges = 0;
         groupTransactions = 0;
@@ -460,6 +482,20 @@ final class ParallelRound implements AutoCloseable {
 
     private void confirm(LogicalStream stream) throws SQLException {
         stream.confirm(progress.committed());
+    }
+
+    /**
+     * When the stream is quiet and everything read is committed (no transaction open, none streaming, every group
+     * committed), the target holds every transaction before the last position the server sent, its keepalives
+     * included: that position counts as committed, as PostgreSQL's apply worker reports it when it has nothing
+     * pending. Without it an idle stream's position would stay at its last transaction's end, short of the WAL that
+     * followed (a sentinel's flush position, another database's writes), and the slot would keep that WAL.
+     */
+    private void idle(LogicalStream stream) {
+        if (inTransaction || !spools.isEmpty() || committedGroup() < group - 1) {
+            return;
+        }
+        progress.idle(stream.lastReceived());
     }
 
     private long committedGroup() {

@@ -38,14 +38,26 @@ public final class StreamWorker implements AutoCloseable {
      * and quoted) the table on the target that holds each connection's committed position.
      */
     public record Settings(String database, String slot, String origin, String progressTable,
-                           LogicalStream.Options stream, Duration statusInterval, int workers, int groupChanges) {
+                           LogicalStream.Options stream, Duration statusInterval, int workers, int groupChanges,
+                           String sessionOptions) {
 
         /** Changes per group by default: hot rows reduce well, and a group's memory stays a few megabytes. */
         public static final int GROUP_CHANGES = 20_000;
 
         public Settings(String database, String slot, String origin, String progressTable,
                         LogicalStream.Options stream, Duration statusInterval, int workers) {
-            this(database, slot, origin, progressTable, stream, statusInterval, workers, GROUP_CHANGES);
+            this(database, slot, origin, progressTable, stream, statusInterval, workers, GROUP_CHANGES, "");
+        }
+
+        public Settings(String database, String slot, String origin, String progressTable,
+                        LogicalStream.Options stream, Duration statusInterval, int workers, int groupChanges) {
+            this(database, slot, origin, progressTable, stream, statusInterval, workers, groupChanges, "");
+        }
+
+        /** These settings with {@code options} (a libpq options string) on every target session. */
+        public Settings withSessionOptions(String options) {
+            return new Settings(database, slot, origin, progressTable, stream, statusInterval, workers, groupChanges,
+                    options);
         }
 
         public Settings {
@@ -61,6 +73,14 @@ public final class StreamWorker implements AutoCloseable {
             requireNonNull(progressTable, "progressTable");
             requireNonNull(stream, "stream");
             requireNonNull(statusInterval, "statusInterval");
+            requireNonNull(sessionOptions, "sessionOptions");
+        }
+
+        @Override
+        public String toString() {
+            // the session options may carry a session key
+            return "Settings[database=" + database + ", slot=" + slot + ", origin=" + origin + ", workers=" + workers
+                    + "]";
         }
     }
 
@@ -77,19 +97,35 @@ public final class StreamWorker implements AutoCloseable {
     private volatile long transactions;
     private volatile Lsn serialUntil;
     private volatile long inOrderStretches;
+    private volatile long failures;
+    /** The round running now, or null between rounds. */
+    private volatile ParallelRound current;
 
-    private StreamWorker(Connector source, Connector target, Settings settings) {
+    /** Runs before every round and throws when this process may no longer apply (it lost the migration's lock). */
+    private final Runnable mayApply;
+
+    private StreamWorker(Connector source, Connector target, Settings settings, Runnable mayApply) {
         this.source = source;
         this.target = target;
         this.settings = settings;
+        this.mayApply = mayApply;
         this.thread = new Thread(this::run, "pgmigrate-stream-" + settings.database());
         thread.setDaemon(true);
     }
 
     /** Starts replicating on a new thread. */
     public static StreamWorker start(Connector source, Connector target, Settings settings) {
+        return start(source, target, settings, () -> { });
+    }
+
+    /**
+     * Starts replicating on a new thread; {@code mayApply} runs before every round (a reconnect after a failure
+     * included) and ends the worker when it throws: a process that lost the migration's lock must not stream into a
+     * side another process may have turned around.
+     */
+    public static StreamWorker start(Connector source, Connector target, Settings settings, Runnable mayApply) {
         StreamWorker w = new StreamWorker(requireNonNull(source, "source"), requireNonNull(target, "target"),
-                requireNonNull(settings, "settings"));
+                requireNonNull(settings, "settings"), requireNonNull(mayApply, "mayApply"));
         w.thread.start();
         return w;
     }
@@ -98,6 +134,15 @@ public final class StreamWorker implements AutoCloseable {
         long backoff = 100;
         while (!closed) {
             try {
+                mayApply.run();
+            } catch (RuntimeException e) {
+                failure = e;
+                closed = true;
+                LOG.warn("{}: the stream stops: {}", settings.database(), e.getMessage());
+                signal();
+                break;
+            }
+            try {
                 round();
                 backoff = 100;
             } catch (Exception e) {
@@ -105,6 +150,7 @@ public final class StreamWorker implements AutoCloseable {
                     break;
                 }
                 failure = e;
+                failures++;
                 LOG.warn("{}: the stream stopped: {}; starting again from {} in {} ms", settings.database(),
                         e.getMessage(), committed, backoff);
                 signal();
@@ -126,6 +172,12 @@ public final class StreamWorker implements AutoCloseable {
     interface Progress {
         /** A group of source transactions ending at {@code end} is committed on the target. */
         void committed(Lsn end, Lsn sentinel, long transactions);
+
+        /**
+         * The stream is quiet and the target holds everything read: every source transaction that ends at or before
+         * {@code received}, the last position the server sent, is on the target.
+         */
+        void idle(Lsn received);
 
         /** The end of the last source transaction committed on the target. */
         Lsn committed();
@@ -154,13 +206,22 @@ public final class StreamWorker implements AutoCloseable {
             }
 
             @Override
+            public void idle(Lsn received) {
+                if (received.compareTo(committed) > 0) {
+                    committed = received;
+                    signal();
+                }
+            }
+
+            @Override
             public Lsn committed() {
                 return committed;
             }
         };
         try (ParallelRound round = new ParallelRound(settings.database(), settings.groupChanges(), progress)) {
-            Lsn from = round.open(target, settings.origin(), settings.progressTable(), workers, settings.workers(),
-                    exact);
+            Lsn from = round.open(target, settings.sessionOptions(), settings.origin(), settings.progressTable(),
+                    workers, settings.workers(), exact);
+            current = round;
             if (from.compareTo(committed) > 0) {
                 committed = from;
             }
@@ -182,6 +243,8 @@ public final class StreamWorker implements AutoCloseable {
             } finally {
                 stream.close();
             }
+        } finally {
+            current = null;
         }
     }
 
@@ -194,7 +257,10 @@ public final class StreamWorker implements AutoCloseable {
         }
     }
 
-    /** The end of the last source transaction committed on the target. */
+    /**
+     * Up to where the target holds every source transaction: the end of the last one committed, or, while the stream
+     * is quiet and nothing read is left to commit, the last position the server sent.
+     */
     public Lsn committed() {
         return committed;
     }
@@ -249,6 +315,33 @@ public final class StreamWorker implements AutoCloseable {
     /** How often a round broke and the stretch it had read was applied again on one connection, change by change. */
     public long inOrderStretches() {
         return inOrderStretches;
+    }
+
+    /** Target connections applying now: the round's, 0 between rounds. */
+    public int connections() {
+        ParallelRound r = current;
+        return r == null ? 0 : r.connections();
+    }
+
+    /** Messages read from the stream and not yet committed on the target. */
+    public long queued() {
+        ParallelRound r = current;
+        return r == null ? 0 : r.queued();
+    }
+
+    /** How often a round failed since this worker started. */
+    public long failures() {
+        return failures;
+    }
+
+    /** Whether the worker was told to stop, or stopped itself. */
+    public boolean closing() {
+        return closed;
+    }
+
+    /** Whether the worker's thread has ended (after {@link #close()}). */
+    public boolean stopped() {
+        return !thread.isAlive();
     }
 
     /** Source transactions committed on the target since this worker started. */

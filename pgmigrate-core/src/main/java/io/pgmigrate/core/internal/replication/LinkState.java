@@ -1,4 +1,4 @@
-package io.pgmigrate.core.internal.replication.nativ;
+package io.pgmigrate.core.internal.replication;
 
 import io.pgmigrate.CopyState;
 import io.pgmigrate.Lsn;

@@ -1,4 +1,4 @@
-package io.pgmigrate.core.internal.cutover;
+package io.pgmigrate.core.internal.replication.nativ;
 
 import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.Lsn;
