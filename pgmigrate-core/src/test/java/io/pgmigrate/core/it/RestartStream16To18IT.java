@@ -1,0 +1,11 @@
+package io.pgmigrate.core.it;
+
+import io.pgmigrate.testkit.PostgresPair;
+
+/**
+ * The STREAM engine's restart proofs of {@link RestartStreamIT} from PostgreSQL 16 to 18, where the reverse stream asks
+ * for origin none.
+ */
+@PostgresPair(source = 16, target = 18)
+class RestartStream16To18IT extends RestartStreamIT {
+}
