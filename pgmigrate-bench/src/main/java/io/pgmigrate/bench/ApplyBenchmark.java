@@ -40,6 +40,11 @@ import static io.pgmigrate.bench.InitialSyncBenchmark.seconds;
  * the marker; STREAM by {@code StreamWorker} with {@code --workers} (default 4) connections, until it committed the
  * marker's transaction. Both targets are then compared with the source. Prints seconds, MB of WAL per second, row
  * changes per second and the ratio NATIVE / STREAM (target: at least 1.5).
+ *
+ * <p>Then the live half: both paths run at once on their slots while pgbench runs {@code --clients} clients throttled to
+ * {@code --live-rate} transactions per second (default 300) for {@code --live-seconds} (default 30); every second each
+ * slot's lag is sampled (WAL bytes behind the source's position, and the walsender's {@code replay_lag}). Prints the
+ * highest and the 95th percentile lag of each path (target: STREAM under 1 s at a load NATIVE holds).
  */
 public final class ApplyBenchmark {
 
@@ -55,6 +60,8 @@ public final class ApplyBenchmark {
         int workers = intArg(args, "--workers", 4);
         int sourceMajor = intArg(args, "--source", 14);
         int targetMajor = intArg(args, "--target", 18);
+        int liveRate = intArg(args, "--live-rate", 300);
+        int liveSeconds = intArg(args, "--live-seconds", 30);
         Path pgbench = findTool("pgbench", 0).orElseThrow(() -> new IllegalStateException("pgbench is not on the"
                 + " PATH: install the Debian package postgresql-client"));
         Path pgDump = findTool("pg_dump", sourceMajor).orElseThrow(() -> new IllegalStateException("no pg_dump of"
@@ -114,8 +121,114 @@ public final class ApplyBenchmark {
             row("STREAM, " + workers + " connection" + (workers == 1 ? "" : "s"), streamSeconds, walBytes, changes,
                     ratio);
             System.out.printf("%ntarget: STREAM at least 1.5x as fast as native: %s (%.2f); both targets equal to the"
-                    + " source; total run %.0f s%n", ratio >= 1.5 ? "met" : "MISSED", ratio, seconds(began));
+                    + " source%n", ratio >= 1.5 ? "met" : "MISSED", ratio);
+
+            live(pgbench, source, nativeTarget, streamTarget, clients, liveRate, liveSeconds, workers);
+            System.out.printf("%ntotal run %.0f s%n", seconds(began));
         }
+    }
+
+    /** Lag samples of one path: WAL bytes and seconds behind, one of each per second. */
+    private record Lags(List<Long> bytes, List<Double> seconds) {
+        Lags() {
+            this(new java.util.ArrayList<>(), new java.util.ArrayList<>());
+        }
+
+        <T extends Comparable<T>> T percentile(List<T> values, double p) {
+            List<T> sorted = new java.util.ArrayList<>(values);
+            sorted.sort(null);
+            return sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(p * sorted.size()) - 1));
+        }
+    }
+
+    /**
+     * Both paths stream at once while pgbench runs at a fixed rate; each slot's lag is sampled every second. The
+     * targets are compared with the source once both caught up.
+     */
+    private static void live(Path pgbench, PostgresServer source, PostgresServer nativeTarget,
+                             PostgresServer streamTarget, int clients, int rate, int liveSeconds, int workers)
+            throws Exception {
+        log("live: pgbench %d clients at %d transactions/s for %d s, both paths streaming ...", clients, rate,
+                liveSeconds);
+        Connector s = new Connector(source.endpoint(), "source", Duration.ofSeconds(10), 3);
+        Connector t = new Connector(streamTarget.endpoint(), "target", Duration.ofSeconds(10), 3);
+        Lags nativeLags = new Lags();
+        Lags streamLags = new Lags();
+        try (Connection src = source.connect(DB); Connection nt = nativeTarget.connect(DB);
+             Statement ss = src.createStatement(); Statement ns = nt.createStatement();
+             StreamWorker w = StreamWorker.start(s, t, new StreamWorker.Settings(DB, "stream_slot", "bench_stream",
+                     "public.pgmigrate_stream_progress", new LogicalStream.Options("bench_pub",
+                     source.majorVersion(), false), Duration.ofSeconds(10), workers))) {
+            ns.execute("CREATE SUBSCRIPTION bench_sub CONNECTION 'host=" + source.host() + " port=" + source.port()
+                    + " user=" + source.superuser() + " dbname=" + DB + "' PUBLICATION bench_pub WITH (create_slot ="
+                    + " false, slot_name = 'native_slot', copy_data = false)");
+            Path output = Files.createTempFile("pgbench-live", ".log");
+            Process load = start(pgbench, source, output, "-c", Integer.toString(clients), "-j", "2", "-R",
+                    Integer.toString(rate), "-T", Integer.toString(liveSeconds), "-n");
+            long next = System.nanoTime();
+            while (load.isAlive()) {
+                next += 1_000_000_000L;
+                long wait = next - System.nanoTime();
+                if (wait > 0) {
+                    TimeUnit.NANOSECONDS.sleep(wait); // a sampling clock, not a wait for a condition
+                }
+                sample(ss, "native_slot", nativeLags);
+                sample(ss, "stream_slot", streamLags);
+            }
+            String printed = Files.readString(output, StandardCharsets.UTF_8);
+            Files.delete(output);
+            if (load.exitValue() != 0) {
+                throw new IllegalStateException("pgbench failed:\n" + printed);
+            }
+            Matcher done = Pattern.compile("number of transactions actually processed: (\\d+)").matcher(printed);
+            log("live: pgbench committed %s transactions", done.find() ? done.group(1) : "?");
+            Lsn end = lsn(ss, "SELECT pg_logical_emit_message(true, 'pgmigrate', 'end of live load')::text");
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
+            while (lsn(ss, "SELECT coalesce(confirmed_flush_lsn, '0/0')::text FROM pg_replication_slots"
+                    + " WHERE slot_name = 'native_slot'").compareTo(end) < 0 || !w.awaitSentinel(end, Duration.ZERO)) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the paths did not catch up within 30 minutes of the live load");
+                }
+                Thread.sleep(20);
+            }
+            ns.execute("ALTER SUBSCRIPTION bench_sub DISABLE");
+            ns.execute("ALTER SUBSCRIPTION bench_sub SET (slot_name = NONE)");
+            ns.execute("DROP SUBSCRIPTION bench_sub");
+        }
+        for (PostgresServer target : List.of(nativeTarget, streamTarget)) {
+            for (String table : List.of("pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history")) {
+                if (!digest(source, table).equals(digest(target, table))) {
+                    throw new IllegalStateException(table + " differs on " + target + " after the live load");
+                }
+            }
+        }
+        System.out.printf("%nlive: pgbench %d clients at %d transactions/s for %d s, both paths at once, lag sampled"
+                + " every second%n", clients, rate, liveSeconds);
+        System.out.printf("%-34s %12s %12s %12s %12s%n", "path", "max lag MB", "p95 lag MB", "max lag s", "p95 lag s");
+        liveRow("native subscription", nativeLags);
+        liveRow("STREAM, " + workers + " connection" + (workers == 1 ? "" : "s"), streamLags);
+        double nativeMax = java.util.Collections.max(nativeLags.seconds());
+        double streamMax = java.util.Collections.max(streamLags.seconds());
+        System.out.printf("%ntarget: STREAM's lag under 1 s at a load native holds: %s (STREAM max %.2f s, native max"
+                + " %.2f s); both targets equal to the source%n", streamMax < 1 && nativeMax < 1 ? "met"
+                : nativeMax >= 1 ? "not measured (native did not hold this load either; lower --live-rate)"
+                : "MISSED", streamMax, nativeMax);
+    }
+
+    private static void sample(Statement st, String slot, Lags lags) throws SQLException {
+        try (ResultSet rs = st.executeQuery("SELECT pg_current_wal_lsn() - s.confirmed_flush_lsn,"
+                + " coalesce(extract(epoch FROM r.replay_lag), 0) FROM pg_replication_slots s"
+                + " LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = '" + slot + "'")) {
+            rs.next();
+            lags.bytes().add(Math.max(0, rs.getLong(1)));
+            lags.seconds().add(rs.getDouble(2));
+        }
+    }
+
+    private static void liveRow(String path, Lags lags) {
+        System.out.printf("%-34s %12.2f %12.2f %12.2f %12.2f%n", path,
+                java.util.Collections.max(lags.bytes()) / 1e6, lags.percentile(lags.bytes(), 0.95) / 1e6,
+                java.util.Collections.max(lags.seconds()), lags.percentile(lags.seconds(), 0.95));
     }
 
     /**
@@ -194,6 +307,15 @@ public final class ApplyBenchmark {
             rs.next();
             return Lsn.parse(rs.getString(1));
         }
+    }
+
+    /** Starts pgbench against the source's database, printing to {@code output}. */
+    private static Process start(Path pgbench, PostgresServer source, Path output, String... args) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(List.of(pgbench.toString(), "-h", source.host(), "-p",
+                Integer.toString(source.port()), "-U", source.superuser()));
+        cmd.addAll(List.of(args));
+        cmd.add(DB);
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
     }
 
     /** Runs pgbench against the source's database and returns what it printed. */
