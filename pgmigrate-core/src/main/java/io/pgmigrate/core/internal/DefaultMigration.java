@@ -213,9 +213,10 @@ final class DefaultMigration implements Migration {
     private StreamLink streamLink(Side publisher, String db) {
         return publisher == Side.SOURCE
                 ? new StreamLink(db, publisher, names.publication(db), names.slot(db), names.subscription(db),
-                names.fence(db), journal().database(db), sessions, streamWorkers)
+                names.reverseSubscription(db), names.fence(db), journal().database(db), sessions, streamWorkers)
                 : new StreamLink(db, publisher, names.reversePublication(db), names.reverseSlot(db),
-                names.reverseSubscription(db), names.fence(db), journal().database(db), sessions, streamWorkers);
+                names.reverseSubscription(db), names.subscription(db), names.fence(db), journal().database(db), sessions,
+                streamWorkers);
     }
 
     /**

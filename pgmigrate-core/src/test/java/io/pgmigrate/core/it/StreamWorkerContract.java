@@ -448,6 +448,70 @@ abstract class StreamWorkerContract {
     }
 
     @Test
+    void whatTheSourceReceivedFromTheOtherDirectionIsNotSentBackButWhatCameFromElsewhereIs(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        // sources before 16 send every transaction, whatever its origin: the worker has to skip the ones the stream in
+        // the other direction wrote (any connection of it: "back_loops", "back_loops_2" ...) and nothing else
+        String db = "loops";
+        prepare(source, target, db, "");
+        boolean streams = source.majorVersion() >= 14;
+        if (streams) {
+            source.execute(db, "ALTER SYSTEM SET logical_decoding_work_mem = '64kB'");
+            source.execute(db, "SELECT pg_reload_conf()");
+        }
+        source.execute(db, "SELECT pg_replication_origin_create(o) FROM unnest(ARRAY['back_loops', 'back_loops_2',"
+                + " 'back_loopsy', 'upstream']) o");
+        Connector s = new Connector(source.endpoint(), "source", Duration.ofSeconds(10), 3);
+        Connector t = new Connector(target.endpoint(), "target", Duration.ofSeconds(10), 3);
+        try (StreamWorker w = StreamWorker.start(s, t, new StreamWorker.Settings(db, db + "_slot", "pgmigrate_" + db,
+                "public.pgmigrate_stream_progress", new LogicalStream.Options("pub", source.majorVersion(), false),
+                Duration.ofSeconds(10), workers(), GROUP_CHANGES).withLoopOrigin("back_loops"))) {
+            source.execute(db, "INSERT INTO orders VALUES (1, 'written here', NULL)");
+            for (String origin : List.of("back_loops", "back_loops_2", "back_loopsy", "upstream")) {
+                try (Connection c = source.connect(db); var st = c.createStatement()) {
+                    st.execute("SELECT pg_replication_origin_session_setup('" + origin + "')");
+                    st.execute("INSERT INTO orders SELECT 1000 * g + " + origin.length() + ", '" + origin + "', NULL"
+                            + " FROM generate_series(1, 3) g");
+                    st.execute("UPDATE orders SET note = 'touched by " + origin + "' WHERE id = 1");
+                    if (streams) {
+                        // large enough to be streamed while it runs: the origin comes in its first block
+                        c.setAutoCommit(false);
+                        st.execute("INSERT INTO orders SELECT g, '" + origin + " large', repeat('x', 400)"
+                                + " FROM generate_series(100000 * " + origin.length() + ", 100000 * "
+                                + origin.length() + " + 999) g");
+                        c.commit();
+                    }
+                }
+            }
+            source.execute(db, "INSERT INTO orders VALUES (2, 'written here after', NULL)");
+            awaitMarker(source, target, db, "loops done");
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM orders WHERE status IN ('back_loops', 'back_loops_2',"
+                    + " 'back_loops large', 'back_loops_2 large')"))
+                    .as("changes that came from the other direction").isZero();
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM orders WHERE status LIKE 'back_loopsy%'"
+                    + " OR status LIKE 'upstream%'")).as("changes from origins that are not the other direction's")
+                    .isEqualTo(streams ? 2 * 1003 : 2 * 3);
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM orders WHERE id = 1"
+                    + " AND note = 'touched by upstream'")).isEqualTo(1);
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM orders WHERE id IN (1, 2)")).isEqualTo(2);
+            if (streams) {
+                long deadline = System.nanoTime() + LIMIT.toNanos();
+                while (Fixtures.count(source, db, "SELECT coalesce(sum(stream_txns), 0) FROM pg_stat_replication_slots"
+                        + " WHERE slot_name = '" + db + "_slot'") < 4) {
+                    assertThat(System.nanoTime()).as("the four large transactions streamed while they ran")
+                            .isLessThan(deadline);
+                    Thread.sleep(50);
+                }
+            }
+        } finally {
+            if (streams) {
+                source.execute(db, "ALTER SYSTEM RESET logical_decoding_work_mem");
+                source.execute(db, "SELECT pg_reload_conf()");
+            }
+        }
+    }
+
+    @Test
     void aWorkerOnFewerConnectionsThanTheLastStartsAfterEverythingAnyOfThemCommitted(
             @Source PostgresServer source, @Target PostgresServer target) throws Exception {
         String db = "fewer";

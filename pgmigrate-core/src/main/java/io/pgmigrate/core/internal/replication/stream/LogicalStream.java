@@ -136,8 +136,9 @@ public final class LogicalStream implements AutoCloseable {
                     int start = buffer.position();
                     int end = buffer.limit();
                     PgOutputMessage m = decoder.decode(buffer);
-                    if (m.streamXid().isPresent()) {
-                        // kept until the transaction commits or aborts, as it came
+                    if (m.streamXid().isPresent() || m instanceof PgOutputMessage.Origin) {
+                        // kept until the transaction commits or aborts, as it came (an origin, which has no
+                        // transaction id, when it comes in a streamed transaction's first block)
                         raw = new byte[end - start];
                         buffer.get(start, raw);
                     } else {
@@ -158,7 +159,7 @@ public final class LogicalStream implements AutoCloseable {
         }
     }
 
-    /** The bytes of the last message read, when it belongs to a streamed transaction; null otherwise. */
+    /** The bytes of the last message read, when it may belong to a streamed transaction; null otherwise. */
     public byte[] raw() {
         return raw;
     }

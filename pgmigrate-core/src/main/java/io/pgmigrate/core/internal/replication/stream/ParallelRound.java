@@ -6,6 +6,7 @@ import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Commit;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Delete;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Insert;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.LogicalMessage;
+import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Origin;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Relation;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.StreamAbort;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.StreamCommit;
@@ -101,6 +102,9 @@ final class ParallelRound implements AutoCloseable {
     private int groupTransactions;
     private long groupStarted;
     private boolean inTransaction;
+    /** The transaction being read came from {@link #loopOrigin}: its changes are not applied. */
+    private boolean skipping;
+    private final String loopOrigin;
     private Lsn lastEnd;
     private final Map<Integer, Spool> spools = new HashMap<>();
     private Spool streaming;
@@ -173,16 +177,29 @@ final class ParallelRound implements AutoCloseable {
     /**
      * @param groupChanges a group is closed at the next transaction boundary once it holds this many changes: larger
      *                     groups reduce hot rows further and batch more, smaller ones let connections overlap sooner
+     * @param loopOrigin   transactions the source received from this origin or its family ({@code _2} ...) are not
+     *                     applied (the stream in the other direction wrote them); empty: every transaction is applied
      */
-    ParallelRound(String database, int groupChanges, StreamWorker.Progress progress) {
+    ParallelRound(String database, int groupChanges, String loopOrigin, StreamWorker.Progress progress) {
         this.database = database;
         this.groupLimit = groupChanges;
+        this.loopOrigin = loopOrigin;
         this.progress = progress;
     }
 
     /** The replication origin of connection {@code index} (from 0): {@code origin}, then {@code origin_2} ... */
     static String origin(String origin, int index) {
         return index == 0 ? origin : origin + "_" + (index + 1);
+    }
+
+    /** Whether {@code name} is {@code origin} or one of its family as {@link #origin(String, int)} names them. */
+    static boolean ofFamily(String name, String origin) {
+        if (origin.isEmpty() || !name.startsWith(origin)) {
+            return false;
+        }
+        String rest = name.substring(origin.length());
+        return rest.isEmpty() || rest.length() > 1 && rest.charAt(0) == '_' && rest.substring(1).chars()
+                .allMatch(c -> c >= '0' && c <= '9');
     }
 
     /**
@@ -300,6 +317,11 @@ final class ParallelRound implements AutoCloseable {
             streaming = null;
             return true;
         }
+        if (m instanceof Origin && streaming != null) {
+            // sent in the first block of a streamed transaction: read back after its Begin at the commit
+            streaming.add(streaming.xid(), stream.raw());
+            return true;
+        }
         if (m instanceof StreamAbort a) {
             Spool spool = spools.get(a.xid());
             if (spool != null) {
@@ -344,17 +366,30 @@ final class ParallelRound implements AutoCloseable {
         }
         if (m instanceof Begin) {
             inTransaction = true;
+            skipping = false;
             if (groupTransactions == 0 && heldChanges == 0) {
                 groupStarted = System.nanoTime();
             }
             send(m, 0, stream);
             return;
         }
+        if (m instanceof Origin o) {
+            if (inTransaction && ofFamily(o.name(), loopOrigin)) {
+                skipping = true;
+                LOG.debug("{}: skipping a transaction that came from {}: the stream in the other direction wrote it",
+                        database, o.name());
+            }
+            return;
+        }
         if (m instanceof Commit c) {
             inTransaction = false;
+            skipping = false;
             groupTransactions++;
             lastEnd = c.endLsn();
             send(m, 0, stream);
+            return;
+        }
+        if (skipping) {
             return;
         }
         long after = Math.max(barrier < group ? barrier : 0, shapeBarrier);

@@ -46,6 +46,7 @@ public final class StreamLink implements ReplicationLink {
     private final String database;
     private final Side publisher;
     private final String origin;
+    private final String loopOrigin;
     private final String progressTable;
     private final Journal.DatabaseEntry journal;
     private final Sessions sessions;
@@ -54,15 +55,19 @@ public final class StreamLink implements ReplicationLink {
     /**
      * @param origin      the replication origin the applying sessions run under on the subscriber ({@code _2} ...
      *                    appended for further connections), and the key of its row in the progress table
+     * @param loopOrigin  the origin of the stream in the other direction: what the publisher received from it is not
+     *                    applied (sent back), also from publishers before 16, which cannot filter by origin
      * @param schema      the migration's schema on the subscriber, which holds the progress table
      */
-    public StreamLink(String database, Side publisher, String publication, String slot, String origin, String schema,
-                      Journal.DatabaseEntry journal, Sessions sessions, StreamWorkers workers) {
+    public StreamLink(String database, Side publisher, String publication, String slot, String origin,
+                      String loopOrigin, String schema, Journal.DatabaseEntry journal, Sessions sessions,
+                      StreamWorkers workers) {
         this.objects = new NativeLink(database, publication, origin, slot, journal, publisher == Side.TARGET, null,
                 null);
         this.database = database;
         this.publisher = publisher;
         this.origin = origin;
+        this.loopOrigin = loopOrigin;
         this.progressTable = quote(schema) + "." + quote(publisher == Side.SOURCE ? "stream_progress"
                 : "reverse_stream_progress");
         this.journal = journal;
@@ -81,6 +86,10 @@ public final class StreamLink implements ReplicationLink {
 
     String origin() {
         return origin;
+    }
+
+    String loopOrigin() {
+        return loopOrigin;
     }
 
     String progressTable() {

@@ -35,29 +35,38 @@ public final class StreamWorker implements AutoCloseable {
     /**
      * What one worker streams and where it records its progress: {@code origin} names the replication origin its
      * sessions run under (and, with {@code _2} ... appended, its further connections'), {@code progressTable} (qualified
-     * and quoted) the table on the target that holds each connection's committed position.
+     * and quoted) the table on the target that holds each connection's committed position. {@code loopOrigin}, when
+     * not empty, names the origin (and its {@code _2} ... family) of the stream in the other direction: transactions
+     * the source received from it are skipped, so that they do not travel back where they came from, also on sources
+     * that cannot filter by origin (before PostgreSQL 16).
      */
     public record Settings(String database, String slot, String origin, String progressTable,
                            LogicalStream.Options stream, Duration statusInterval, int workers, int groupChanges,
-                           String sessionOptions) {
+                           String sessionOptions, String loopOrigin) {
 
         /** Changes per group by default: hot rows reduce well, and a group's memory stays a few megabytes. */
         public static final int GROUP_CHANGES = 20_000;
 
         public Settings(String database, String slot, String origin, String progressTable,
                         LogicalStream.Options stream, Duration statusInterval, int workers) {
-            this(database, slot, origin, progressTable, stream, statusInterval, workers, GROUP_CHANGES, "");
+            this(database, slot, origin, progressTable, stream, statusInterval, workers, GROUP_CHANGES, "", "");
         }
 
         public Settings(String database, String slot, String origin, String progressTable,
                         LogicalStream.Options stream, Duration statusInterval, int workers, int groupChanges) {
-            this(database, slot, origin, progressTable, stream, statusInterval, workers, groupChanges, "");
+            this(database, slot, origin, progressTable, stream, statusInterval, workers, groupChanges, "", "");
         }
 
         /** These settings with {@code options} (a libpq options string) on every target session. */
         public Settings withSessionOptions(String options) {
             return new Settings(database, slot, origin, progressTable, stream, statusInterval, workers, groupChanges,
-                    options);
+                    options, loopOrigin);
+        }
+
+        /** These settings skipping the transactions the source received from {@code origin} and its family. */
+        public Settings withLoopOrigin(String origin) {
+            return new Settings(database, slot, this.origin, progressTable, stream, statusInterval, workers,
+                    groupChanges, sessionOptions, origin);
         }
 
         public Settings {
@@ -74,6 +83,7 @@ public final class StreamWorker implements AutoCloseable {
             requireNonNull(stream, "stream");
             requireNonNull(statusInterval, "statusInterval");
             requireNonNull(sessionOptions, "sessionOptions");
+            requireNonNull(loopOrigin, "loopOrigin");
         }
 
         @Override
@@ -218,7 +228,8 @@ public final class StreamWorker implements AutoCloseable {
                 return committed;
             }
         };
-        try (ParallelRound round = new ParallelRound(settings.database(), settings.groupChanges(), progress)) {
+        try (ParallelRound round = new ParallelRound(settings.database(), settings.groupChanges(), settings.loopOrigin(),
+                progress)) {
             Lsn from = round.open(target, settings.sessionOptions(), settings.origin(), settings.progressTable(),
                     workers, settings.workers(), exact);
             current = round;

@@ -75,7 +75,7 @@ public final class StreamWorkers implements AutoCloseable {
             int major = pub.getMetaData().getDatabaseMajorVersion();
             settings = new StreamWorker.Settings(link.database(), link.slot(), link.origin(), link.progressTable(),
                     new LogicalStream.Options(link.publication(), major, originNone), statusInterval(pub),
-                    connections).withSessionOptions(sessions.startupOptions());
+                    connections).withSessionOptions(sessions.startupOptions()).withLoopOrigin(link.loopOrigin());
         }
         running.put(link.key(), StreamWorker.start(sessions.connector(publisher), sessions.connector(publisher.other()),
                 settings, mayApply));
