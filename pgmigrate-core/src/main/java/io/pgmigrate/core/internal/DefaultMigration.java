@@ -24,6 +24,7 @@ import io.pgmigrate.core.internal.copy.CopyPlan;
 import io.pgmigrate.core.internal.copy.InitialCopy;
 import io.pgmigrate.core.internal.copy.SnapshotSlot;
 import io.pgmigrate.core.internal.cutover.TriggerFence;
+import io.pgmigrate.core.internal.ddl.DdlCarry;
 import io.pgmigrate.core.internal.preflight.Preflight;
 import io.pgmigrate.core.internal.replication.LinkState;
 import io.pgmigrate.core.internal.replication.ReplicationLink;
@@ -259,6 +260,47 @@ final class DefaultMigration implements Migration {
 
     private TriggerFence triggerFence(Side side, String db) {
         return triggerFence(side, db, true);
+    }
+
+    private DdlCarry ddl(String db) {
+        return new DdlCarry(sessions, db, names.ddl(db), journal().database(db));
+    }
+
+    /**
+     * Installs the DDL capture on both sides and starts recording on the source. Returns false, with a warning, where
+     * a side's migration role is not a superuser (event triggers need one): schema changes are then not carried.
+     */
+    private boolean carryDdl(String db) {
+        DdlCarry ddl = ddl(db);
+        boolean viaRoot;
+        try {
+            viaRoot = sessions.source(db).getMetaData().getDatabaseMajorVersion() >= 13
+                    && sessions.target(db).getMetaData().getDatabaseMajorVersion() >= 13;
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, db, "reading the server versions failed",
+                    e);
+        }
+        // NATIVE's table synchronisation copies a table that joins late; STREAM takes only the ones a statement creates
+        boolean carried = ddl.install(Side.SOURCE, names.publication(db), names.fence(db), viaRoot, !stream())
+                && ddl.install(Side.TARGET, names.reversePublication(db), names.fence(db), viaRoot, !stream());
+        if (!carried) {
+            ddl.remove(Side.SOURCE);
+            warn(db, "schema changes (DDL) made during the migration are not carried: recording them needs an event"
+                    + " trigger, which only a superuser can create; connect as a superuser on both servers, or make"
+                    + " each schema change on both sides yourself (Migration.applyOnFencedSide for the fenced one)");
+            return false;
+        }
+        ddl.capture(Side.SOURCE, true);
+        return true;
+    }
+
+    private List<TableRef> withQueue(String db, boolean carried, List<TableRef> tables) {
+        if (!carried) {
+            return tables;
+        }
+        List<TableRef> out = new ArrayList<>(tables);
+        out.add(ddl(db).queue());
+        return out;
     }
 
     private TriggerFence triggerFence(Side side, String db, boolean guardDdl) {
@@ -499,7 +541,7 @@ final class DefaultMigration implements Migration {
                     }
                 }
                 entry.mark(Flag.SCHEMA_COPIED);
-                objects.ensurePublication(src, schema.tables());
+                objects.ensurePublication(src, withQueue(db, carryDdl(db), schema.tables()));
             }
             // The target takes no writes but the stream's until the cutover moves traffic there: a stray write (a
             // job pointed at the wrong host, an application instance started early, a switch that moved some traffic
@@ -609,7 +651,9 @@ final class DefaultMigration implements Migration {
                     .toList());
             link.dropOwnSlot(src);
         }
-        List<TableRef> tables = link.published(src);
+        // the DDL queue is streamed, never copied: its rows from before the snapshot are in the schema already
+        List<TableRef> tables = link.published(src).stream().filter(t -> !DdlCarry.isQueue(t.schema(), t.name()))
+                .toList();
         boolean binary = tgt.getMetaData().getDatabaseMajorVersion() >= src.getMetaData().getDatabaseMajorVersion();
         List<CopyPlan.Chunk> plan = CopyPlan.plan(src, db, tables, binary, config.copy().partBytes());
         Queries.execute(tgt, "CREATE TABLE IF NOT EXISTS " + copyMarkers(db) + " (leaf_schema text, leaf text,"
@@ -626,6 +670,7 @@ final class DefaultMigration implements Migration {
                     new NativeLink.Options(false, false, false, false));
         }
         SnapshotSlot slot = link.createSlotWithSnapshot(src, source);
+        ddl(db).streamStarts(Side.SOURCE); // schema changes recorded before the slot are in the copied schema or lost
         try {
             entry.changeCopy(r -> r.withSlot(slot.consistentPoint(), slot.snapshot()));
             phase(db, entry, Phase.COPYING);
@@ -753,12 +798,12 @@ final class DefaultMigration implements Migration {
                 entry.mark(Flag.FOREIGN_KEYS_PENDING); // before the keys are added, so a crash cannot lose their check
             }
             afterData(db, !unfinished.isEmpty());
-            link.ensurePublicationOf(src, List.copyOf(complete));
+            link.ensurePublicationOf(src, withQueue(db, ddl(db).installed(Side.SOURCE), List.copyOf(complete)));
             link.dropIfStale(src, tgt); // the one created ahead lists every table
             link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db),
                     new NativeLink.Options(false, false, true, false));
         }
-        link.ensurePublicationOf(src, all);
+        link.ensurePublicationOf(src, withQueue(db, ddl(db).installed(Side.SOURCE), all));
         link.refreshCopying(tgt);
         entry.copy(Optional.empty());
         Queries.execute(tgt, "DROP TABLE IF EXISTS " + copyMarkers(db));
@@ -1016,6 +1061,7 @@ final class DefaultMigration implements Migration {
         long nextProgress = 0;
         long pause = 20;
         while (true) {
+            subscribeNewTables();
             MigrationStatus st = status();
             long now = System.nanoTime();
             if (now >= nextProgress) {
@@ -1037,6 +1083,57 @@ final class DefaultMigration implements Migration {
             }
             Waits.pause(Math.min(pause, Math.max(1, (deadline - now) / 1_000_000)), null);
             pause = Math.min(pause * 2, 250);
+        }
+    }
+
+    /**
+     * NATIVE: tables that joined the publication while the stream ran (created, or detached from a partitioned
+     * table, on the side that takes writes; the DDL capture publishes them in the same transaction) are subscribed,
+     * and PostgreSQL's table synchronisation copies each in a snapshot it aligns with the stream. Until then the
+     * apply worker skips their changes, so what the subscriber holds of them (a detached partition's rows) is
+     * removed first: the copy brings every row. STREAM needs none of this: the table joins the stream at the
+     * position its statement has in it.
+     */
+    private void subscribeNewTables() {
+        if (stream() || Cutover.pending(journal()) || !owner.held()) {
+            return; // a process that only watches changes nothing
+        }
+        Side publisher = Cutover.active(journal());
+        for (String db : config.databases()) {
+            if (!ddl(db).installed(publisher)) {
+                continue;
+            }
+            NativeLink link = nativeLink(publisher, db);
+            try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
+                Connection pub = sessions.get(publisher, db);
+                Connection sub = sessions.get(publisher.other(), db);
+                if (!link.subscriptionEnabled(sub)) {
+                    continue;
+                }
+                // only what the subscriber has as a table of its own: a table whose creation (or detaching) the
+                // stream has not applied there yet waits for the next round
+                List<TableRef> missing = new ArrayList<>();
+                for (TableRef t : link.read(pub, sub).unsubscribed()) {
+                    if (Queries.exists(sub, "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                            + " WHERE n.nspname = ? AND c.relname = ? AND NOT c.relispartition", t.schema(), t.name())) {
+                        missing.add(t);
+                    }
+                }
+                if (missing.isEmpty()) {
+                    continue;
+                }
+                Queries.inTransaction(sub, () -> {
+                    Queries.execute(sub, "SET LOCAL session_replication_role = replica");
+                    for (TableRef t : missing) {
+                        Queries.execute(sub, "DELETE FROM " + t.quoted());
+                    }
+                });
+                link.refreshCopying(sub);
+                LOG.info("{}: {} joined the stream; PostgreSQL's table synchronisation copies them", db, missing);
+            } catch (SQLException e) {
+                warn(db, "subscribing tables that joined the publication failed (awaitInSync tries again): "
+                        + e.getMessage());
+            }
         }
     }
 
@@ -1127,7 +1224,8 @@ final class DefaultMigration implements Migration {
                     }
                     ReplicationLink link = link(publisher, db);
                     LinkState s = link.read(sessions.get(publisher, db), sessions.get(publisher.other(), db));
-                    List<io.pgmigrate.TableStatus> tables = s.tables();
+                    List<io.pgmigrate.TableStatus> tables = s.tables().stream()
+                            .filter(t -> !DdlCarry.isQueue(t.schema(), t.table())).toList();
                     boolean ready = s.allTablesReady();
                     if (entry.flag(Flag.FOREIGN_KEYS_PENDING) && publisher == Side.SOURCE) {
                         // Decided on this one reading: the keys are checked once it shows every table ready, and until
@@ -1145,6 +1243,17 @@ final class DefaultMigration implements Migration {
                     }
                     Phase phase;
                     String message = s.problem();
+                    if (!message.isEmpty() && recorded != Phase.CUTTING_OVER) {
+                        // a stream that fails may be held up by a schema change: name it, it is what to fix
+                        Optional<DdlCarry.Pending> held = ddl(db).next(publisher, publisher.other());
+                        if (held.isPresent()) {
+                            message = message + "; the next schema change to apply on the "
+                                    + sessions.connector(publisher.other()).role() + " is " + held.get().describe()
+                                    + (held.get().replayable() ? "" : ", which pgmigrate cannot replay: make it there"
+                                    + " yourself with Migration.applyOnFencedSide(database, sql), and the stream goes"
+                                    + " on after it");
+                        }
+                    }
                     ReplicationLink idle = link(publisher.other(), db);
                     if (driving && idle.created() && recorded != Phase.CUTTING_OVER) {
                         String lost = idle.keepIdleSlotCurrent(sessions.get(publisher.other(), db),
@@ -1306,13 +1415,23 @@ final class DefaultMigration implements Migration {
             return "";
         }
         String subscriber = sessions.connector(publisher.other()).role();
-        return "the stream from the " + sessions.connector(publisher).role() + " fails to apply on the " + subscriber
-                + " (its worker keeps failing: " + s.applyErrors() + " failures so far, applying nothing between"
-                + " them) and is " + s.lagBytes() + " bytes behind, which its slot keeps on the "
-                + sessions.connector(publisher).role() + " and which grows with every write there. The "
-                + subscriber + "'s server log names the error; most often it is a schema change made on the side"
-                + " with traffic only: make it on the " + subscriber + " too with Migration.applyOnFencedSide("
-                + "database, sql)" + (publisher == Side.TARGET ? ", or give up the way back with complete()" : "");
+        String failing = "the stream from the " + sessions.connector(publisher).role() + " fails to apply on the "
+                + subscriber + " (its worker keeps failing: " + s.applyErrors() + " failures so far, applying nothing"
+                + " between them) and is " + s.lagBytes() + " bytes behind, which its slot keeps on the "
+                + sessions.connector(publisher).role() + " and which grows with every write there. ";
+        Optional<DdlCarry.Pending> held = ddl(db).next(publisher, publisher.other());
+        if (held.isPresent()) {
+            return failing + "It stopped at schema change " + held.get().describe() + " (the " + subscriber
+                    + "'s server log has the error): " + (held.get().replayable() ? "fix the " + subscriber
+                    + " so that it applies, and the stream tries it again, or" : "pgmigrate cannot replay it, so")
+                    + " make the change there yourself with Migration.applyOnFencedSide(database, sql), and the"
+                    + " stream goes on after it" + (publisher == Side.TARGET
+                    ? "; or give up the way back with complete()" : "");
+        }
+        return failing + "The " + subscriber + "'s server log names the error; most often it is a schema change made"
+                + " on the side with traffic only: make it on the " + subscriber + " too with"
+                + " Migration.applyOnFencedSide(database, sql)" + (publisher == Side.TARGET
+                ? ", or give up the way back with complete()" : "");
     }
 
     @Override
@@ -1329,6 +1448,9 @@ final class DefaultMigration implements Migration {
                             ORDER BY 1, 2
                             """, rs -> new TableRef(rs.getString(1), rs.getString(2)), names.publication(db));
                     for (TableRef t : tables) {
+                        if (DdlCarry.isQueue(t.schema(), t.name())) {
+                            continue; // pgmigrate's own bookkeeping, not the application's data
+                        }
                         List<String> columns = TableDigest.columns(src, t);
                         TableDigest a = TableDigest.of(src, t, columns);
                         TableDigest b = TableDigest.of(tgt, t, columns);
@@ -1347,6 +1469,7 @@ final class DefaultMigration implements Migration {
     public synchronized CutoverReport cutover() {
         own();
         resumeStreams();
+        subscribeNewTables(); // its pre-check refuses until they are copied: awaitInSync() waits for that
         return new Cutover(cutoverContext()).moveTo(Side.TARGET);
     }
 
@@ -1354,6 +1477,7 @@ final class DefaultMigration implements Migration {
     public synchronized CutoverReport rollback() {
         own();
         resumeStreams();
+        subscribeNewTables();
         return new Cutover(cutoverContext()).moveTo(Side.SOURCE);
     }
 
@@ -1362,6 +1486,37 @@ final class DefaultMigration implements Migration {
         own();
         resumeStreams();
         return new Cutover(cutoverContext()).recover();
+    }
+
+    /**
+     * Waits, up to {@link #DDL_RETRY_WAIT}, until the stream into {@code fenced} has gone past {@code pending} (its
+     * next attempt comes a few seconds after its last failure), so that a wait for sync right after does not see the
+     * failure from before the fix. A stream that does not go on in that time is left to status() to report.
+     */
+    private void awaitPassed(String db, Side fenced, DdlCarry.Pending pending) {
+        long deadline = System.nanoTime() + DDL_RETRY_WAIT.toNanos();
+        while (!ddl(db).arrived(fenced, pending)) {
+            if (System.nanoTime() > deadline) {
+                warn(db, "the stream into the " + sessions.connector(fenced).role() + " has not gone past schema"
+                        + " change #" + pending.id() + " within " + DDL_RETRY_WAIT.toSeconds() + " s; status() says"
+                        + " why");
+                return;
+            }
+            Waits.pause(200, db);
+        }
+    }
+
+    /** How long applyOnFencedSide waits for the stream to go past the schema change it made by hand. */
+    private static final Duration DDL_RETRY_WAIT = Duration.ofMinutes(1);
+
+    /**
+     * The recorded schema change the stream from {@code publisher} stopped at: one it cannot replay, or the next one
+     * while the stream fails. Empty when the stream is not held up by one.
+     */
+    private Optional<DdlCarry.Pending> blockingDdl(String db, Side publisher) throws SQLException {
+        // Only one the stream can never apply: a statement that merely has not arrived yet, or that fails for a reason
+        // the caller may not have fixed, must not be marked done by an unrelated call (its HINT names the row instead).
+        return ddl(db).next(publisher, publisher.other()).filter(p -> !p.replayable());
     }
 
     @Override
@@ -1376,14 +1531,23 @@ final class DefaultMigration implements Migration {
         Side fenced = Cutover.active(journal()).other();
         Connection c = sessions.get(fenced, db);
         try (Mdc.Scope onSide = Mdc.side(fenced)) {
+            Optional<DdlCarry.Pending> blocking = blockingDdl(db, fenced.other());
             Queries.inTransaction(c, () -> {
                 // The migration's sessions resolve nothing through search_path; the caller's SQL gets PostgreSQL's
                 // default one, for this transaction only.
                 Queries.execute(c, "SET LOCAL search_path = \"$user\", public");
                 Queries.execute(c, sql);
+                // the change the stream stopped at is made by hand now: the stream skips it, in the same transaction
+                if (blocking.isPresent() && ddl(db).resolve(fenced, blocking.get())) {
+                    LOG.info("{}: schema change {} is marked as made by hand on the {}", db,
+                            blocking.get().describe(), sessions.connector(fenced).role());
+                }
             });
             LOG.info("{}: applied {} characters of SQL on the {} through its fence", db, sql.length(),
                     sessions.connector(fenced).role());
+            if (blocking.isPresent()) {
+                awaitPassed(db, fenced, blocking.get());
+            }
         } catch (SQLException e) {
             sessions.forget(db);
             throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "applying SQL on the "
@@ -1461,6 +1625,11 @@ final class DefaultMigration implements Migration {
             }
 
             @Override
+            public DdlCarry ddl(String database) {
+                return DefaultMigration.this.ddl(database);
+            }
+
+            @Override
             public boolean originFilter() {
                 return DefaultMigration.this.originFilter();
             }
@@ -1508,7 +1677,8 @@ final class DefaultMigration implements Migration {
             try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
                 Journal.DatabaseEntry entry = journal().database(db);
                 if (!link(Side.SOURCE, db).created() && !link(Side.TARGET, db).created()
-                        && !entry.flag(Flag.SOURCE_FENCE) && !entry.flag(Flag.TARGET_FENCE)) {
+                        && !entry.flag(Flag.SOURCE_FENCE) && !entry.flag(Flag.TARGET_FENCE)
+                        && !entry.flag(Flag.SOURCE_DDL) && !entry.flag(Flag.TARGET_DDL)) {
                     continue; // nothing of ours on the servers
                 }
                 try {
@@ -1527,6 +1697,10 @@ final class DefaultMigration implements Migration {
                     }
                     link(Side.TARGET, db).drop(tgt, sessions.source(db));
                     link(Side.SOURCE, db).drop(sessions.source(db), tgt);
+                    ddl(db).remove(Side.SOURCE);
+                    if (targetExists) {
+                        ddl(db).remove(Side.TARGET);
+                    }
                     for (Side side : fenced) {
                         TriggerFence f = triggerFence(side, db);
                         f.disengage();

@@ -53,6 +53,11 @@ public final class ObjectNames {
         return name(database, "fence");
     }
 
+    /** The DDL capture's schema and event trigger in the database, on both sides. */
+    public String ddl(String database) {
+        return name(database, "ddl");
+    }
+
     /** The prefix every object of this migration starts with. */
     public String prefix() {
         return "pgmigrate_" + migration + "_";

@@ -331,7 +331,7 @@ abstract class CutoverContract {
             }
             assertThat(proxy.active()).isEqualTo(Side.SOURCE);
             assertSourceAcceptsWrites(source, db);
-            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%'"))
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%fence'"))
                     .as("the fence is gone").isZero();
             assertThat(Fixtures.count(target, "postgres",
                     "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgmigrate\\_abort\\_%'"))

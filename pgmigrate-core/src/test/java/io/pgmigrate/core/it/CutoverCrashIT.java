@@ -114,7 +114,7 @@ class CutoverCrashIT {
             assertThat(back.succeeded()).isTrue();
             assertThat(Ledger.keys(source, db)).containsAll(w.confirmed());
             CutoverContract.assertSourceAcceptsWrites(source, db);
-            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%'"))
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%fence'"))
                     .isZero();
             assertThat(Fixtures.count(target, "postgres",
                     "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgmigrate\\_back\\_%'")).isZero();

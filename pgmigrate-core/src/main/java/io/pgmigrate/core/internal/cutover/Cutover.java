@@ -67,6 +67,9 @@ public final class Cutover {
 
         TriggerFence fence(Side side, String database);
 
+        /** The DDL capture of {@code database} (both sides). */
+        io.pgmigrate.core.internal.ddl.DdlCarry ddl(String database);
+
         /** Whether both servers run PostgreSQL 16 or later, so subscriptions can skip replicated changes. */
         boolean originFilter();
 
@@ -542,6 +545,9 @@ public final class Cutover {
 
     private void prepare(String db, Side from, Side to, PendingMove p) {
         ctx.fence(from, db).prepare();
+        // Schema changes on the new side are recorded from now on; what is recorded before the window lies before the
+        // stream back's start, so only what the application deploys after the switch travels back.
+        ctx.ddl(db).capture(to, true);
         try {
             ReplicationLink outbound = ctx.link(to, db);
             // The way back carries what the way here carries, decided from the servers every time: a journaled flag
@@ -568,6 +574,7 @@ public final class Cutover {
             Connection c = sessions.get(to, db);
             Lsn now = Lsn.parse(Queries.string(c, "SELECT pg_current_wal_flush_lsn()::text"));
             ctx.link(to, db).moveStart(c, sessions.get(to.other(), db), now);
+            ctx.ddl(db).streamStarts(to); // schema changes recorded there so far lie before the stream back
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "moving the reverse stream's slot on the "
                     + role(to) + " failed", e);
@@ -600,6 +607,7 @@ public final class Cutover {
             t = System.nanoTime();
             parallel.run(dbs, db -> {
                 ctx.fence(from, db).adopt(); // a crashed process may have engaged it: its DDL guard would refuse us
+                ctx.ddl(db).capture(from, false); // the old side takes no schema change now: its fence refuses them
                 try {
                     ctx.link(from, db).disable(sessions.get(to, db));
                     // Disabling may only ask the applying end to stop; both directions must never run at once.
@@ -668,6 +676,7 @@ public final class Cutover {
             }
             parallel.runAll(dbs, db -> {
                 ctx.fence(from, db).remove();
+                ctx.ddl(db).capture(to, false); // the side without traffic records nothing
                 if (ctx.journal().database(db).flag(Flag.outboundCreatedBy(to))) {
                     try {
                         ctx.link(to, db).drop(sessions.get(to, db), sessions.get(from, db));

@@ -397,6 +397,7 @@ public final class TriggerFence implements Fence {
                                  JOIN pg_subscription s ON s.oid = r.srsubid
                                  JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                                  WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                                   AND n.nspname NOT LIKE 'pgmigrate\\_%'
                                    AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = ?
                                                    AND t.tgenabled = 'O')
                                  ORDER BY 1 LIMIT 10)

@@ -594,8 +594,10 @@ final class DatabaseChecks {
         for (String schema : Queries.list(s, """
                 SELECT DISTINCT pg_catalog.format('%I', n.nspname) FROM pg_namespace n
                 JOIN pg_class c ON c.relnamespace = n.oid
-                WHERE n.nspname LIKE 'pgmigrate\\_%' AND c.relkind IN ('r', 'p') ORDER BY 1
-                """, rs -> rs.getString(1))) {
+                WHERE n.nspname LIKE 'pgmigrate\\_%' AND c.relkind IN ('r', 'p')
+                  AND n.nspname <> ? -- this migration's DDL capture: its collision is checked below
+                ORDER BY 1
+                """, rs -> rs.getString(1), names.ddl(db))) {
             add(Severity.BLOCKER, "reserved_schema", schema, "the schema holds tables, but schemas named pgmigrate_*"
                     + " are pgmigrate's own: the fence and the cutover's checks leave them out, so writes to these"
                     + " tables would still be accepted on the old side after the fence and stay behind",
@@ -612,11 +614,15 @@ final class DatabaseChecks {
                 "DROP SUBSCRIPTION " + quote(names.reverseSubscription(db)));
         collision(s, !journal.flag(Flag.SOURCE_FENCE), "SELECT 1 FROM pg_namespace WHERE nspname = ?", names.fence(db),
                 "source", "schema", "DROP SCHEMA " + quote(names.fence(db)) + " CASCADE");
+        collision(s, !journal.flag(Flag.SOURCE_DDL), "SELECT 1 FROM pg_namespace WHERE nspname = ?", names.ddl(db),
+                "source", "schema", "DROP SCHEMA " + quote(names.ddl(db)) + " CASCADE");
         collision(admin, !journal.flag(Flag.REVERSE_SUBSCRIPTION), "SELECT 1 FROM pg_replication_slots"
                 + " WHERE slot_name = ?", names.reverseSlot(db), "target", "replication slot",
                 "SELECT pg_drop_replication_slot(" + io.pgmigrate.core.internal.sql.Identifiers.literal(names.reverseSlot(db))
                         + ")");
         if (t != null) {
+            collision(t, !journal.flag(Flag.TARGET_DDL), "SELECT 1 FROM pg_namespace WHERE nspname = ?", names.ddl(db),
+                    "target", "schema", "DROP SCHEMA " + quote(names.ddl(db)) + " CASCADE");
             collision(t, !journal.flag(Flag.SUBSCRIPTION), "SELECT 1 FROM pg_subscription WHERE subname = ?"
                             + " AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
                     names.subscription(db), "target", "subscription", "DROP SUBSCRIPTION "

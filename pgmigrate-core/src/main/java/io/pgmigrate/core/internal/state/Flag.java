@@ -44,7 +44,11 @@ public enum Flag {
     /** STREAM: the forward stream skips changes that were themselves replicated ({@code origin = none}). */
     STREAM_ORIGIN_NONE,
     /** STREAM: the reverse stream skips changes that were themselves replicated. */
-    REVERSE_STREAM_ORIGIN_NONE;
+    REVERSE_STREAM_ORIGIN_NONE,
+    /** The DDL capture's schema, functions and event trigger on the source. */
+    SOURCE_DDL,
+    /** The DDL capture's schema, functions and event trigger on the target. */
+    TARGET_DDL;
 
     /** The fence on {@code side}. */
     public static Flag fence(Side side) {

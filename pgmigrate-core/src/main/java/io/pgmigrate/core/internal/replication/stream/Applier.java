@@ -1,6 +1,7 @@
 package io.pgmigrate.core.internal.replication.stream;
 
 import io.pgmigrate.Lsn;
+import io.pgmigrate.core.internal.ddl.DdlCarry;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Begin;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Column;
 import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Commit;
@@ -218,6 +219,14 @@ public final class Applier implements AutoCloseable {
                 alwaysIdentity.remove(r.oid());
                 closeStatements();
             }
+        } else if (message instanceof Insert i && DdlCarry.isQueue(relation(i.relation()).schema(),
+                relation(i.relation()).name())) {
+            // a schema change: its trigger runs it now, after what came before it, before what comes after it
+            net.execute();
+            sendBatch();
+            beforeWrite.await(writeAfter);
+            insert(relation(i.relation()), i.row());
+            sendBatch();
         } else if (message instanceof Insert i) {
             Relation r = relation(i.relation());
             if (!net.add(r, message)) {

@@ -393,7 +393,12 @@ final class ParallelRound implements AutoCloseable {
             return;
         }
         long after = Math.max(barrier < group ? barrier : 0, shapeBarrier);
-        if (m instanceof Insert i) {
+        if (m instanceof Insert i && ddl(i.relation())) {
+            // a schema change: after everything before it is committed, and everything after it waits for it
+            sendRelation(i.relation(), stream);
+            after = group - 1;
+            barrier = group;
+        } else if (m instanceof Insert i) {
             after = Math.max(after, touch(i.relation(), i.row(), true, stream));
         } else if (m instanceof Update u) {
             after = Math.max(after, touch(u.relation(), u.oldKind() == 'K' ? u.old() : u.row(), false, stream));
@@ -416,6 +421,12 @@ final class ParallelRound implements AutoCloseable {
         }
         heldChanges++;
         send(m, after >= group ? 0 : after, stream);
+    }
+
+    /** Whether {@code relation} is a migration's DDL queue, whose rows carry schema changes. */
+    private boolean ddl(int relation) {
+        Relation r = relations.get(relation);
+        return r != null && io.pgmigrate.core.internal.ddl.DdlCarry.isQueue(r.schema(), r.name());
     }
 
     /**

@@ -1,0 +1,262 @@
+package io.pgmigrate.core.internal.ddl;
+
+import io.pgmigrate.CoreErrorCode;
+import io.pgmigrate.PgMigrateException;
+import io.pgmigrate.Side;
+import io.pgmigrate.core.internal.Mdc;
+import io.pgmigrate.core.internal.schema.TableRef;
+import io.pgmigrate.core.internal.sql.Queries;
+import io.pgmigrate.core.internal.sql.Sessions;
+import io.pgmigrate.core.internal.state.Flag;
+import io.pgmigrate.core.internal.state.Journal;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Optional;
+
+import static io.pgmigrate.core.internal.sql.Identifiers.literal;
+import static io.pgmigrate.core.internal.sql.Identifiers.quote;
+
+/**
+ * Carries schema changes (DDL) between the two sides of one database, in order with the data.
+ *
+ * <p>On the side that takes writes, an event trigger ({@code ddl_command_end}) records each statement the application
+ * runs in a queue table of the migration's own schema, in the statement's own transaction: the text the client sent,
+ * the role and {@code search_path} it ran with, and the form the other side replays (transaction control dropped,
+ * {@code CONCURRENTLY} removed, since a replayed statement runs inside the stream's transaction). A statement text that
+ * also holds something the stream carries as data, or that DDL ran inside a function or a {@code DO} block, is
+ * recorded without a replayable form. In the same transaction, every table that the stream should now carry (a new
+ * table, a detached partition) joins the publication, and every table gets the fence's trigger.
+ *
+ * <p>The queue is published like any table. On the side the stream applies to, an {@code ENABLE ALWAYS} trigger on it
+ * executes each row's statement inside the applying transaction (the apply worker's for NATIVE, the worker's
+ * connection for STREAM), as the role it ran as, where the row comes in the stream: data after it sees the new schema.
+ * A statement that fails, or that has no replayable form, raises an error naming it: the stream stops there, never
+ * skips it, until the server is fixed (then the stream tries again) or the change is made by hand and the row marked
+ * resolved ({@code Migration.applyOnFencedSide}).
+ */
+public final class DdlCarry {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DdlCarry.class);
+
+    private final Sessions sessions;
+    private final String database;
+    private final String schema;
+    private final Journal.DatabaseEntry journal;
+
+    /**
+     * @param schema the migration's DDL schema in the database, on both sides; its event trigger has the same name
+     */
+    public DdlCarry(Sessions sessions, String database, String schema, Journal.DatabaseEntry journal) {
+        this.sessions = sessions;
+        this.database = database;
+        this.schema = schema;
+        this.journal = journal;
+    }
+
+    /** The queue table, which the stream carries in both directions. */
+    public TableRef queue() {
+        return new TableRef(schema, "queue");
+    }
+
+    /**
+     * The statements that create (or bring up to date) the objects in {@code schema} on one side, the event trigger
+     * disabled: for tests and tools that drive a stream themselves.
+     *
+     * @param side the side's name as rows recorded there carry it ({@code source} or {@code target})
+     */
+    public static java.util.List<String> objects(String schema, String side, String publication, String fence,
+                                                 boolean viaRoot, boolean lateJoin) {
+        return DdlSql.objects(schema, side, publication, fence, viaRoot, lateJoin);
+    }
+
+    /** Whether {@code schema} is a DDL schema of some migration: its queue is pgmigrate's, not the application's. */
+    public static boolean isQueue(String schema, String table) {
+        return "queue".equals(table) && schema.startsWith("pgmigrate_") && schema.endsWith("_ddl");
+    }
+
+    private static Flag flag(Side side) {
+        return side == Side.SOURCE ? Flag.SOURCE_DDL : Flag.TARGET_DDL;
+    }
+
+    /**
+     * Creates (or brings up to date) the schema, the queue, the functions and the event trigger on {@code side},
+     * without changing whether the event trigger is enabled; a new one starts disabled. Returns false, creating
+     * nothing, where the migration role is not a superuser: only a superuser can create an event trigger.
+     *
+     * @param publication the publication that {@code side} publishes through when it takes writes
+     * @param fence       the fence's schema on {@code side}, whose trigger new tables get when it is there
+     * @param viaRoot     whether both servers publish partitioned tables as themselves (13 and later)
+     * @param lateJoin    whether a table may join the stream after its creation (NATIVE)
+     */
+    public boolean install(Side side, String publication, String fence, boolean viaRoot, boolean lateJoin) {
+        try (Mdc.Scope onSide = Mdc.side(side)) {
+            Connection c = sessions.get(side, database);
+            try {
+                if (!Queries.exists(c, "SELECT 1 FROM pg_roles WHERE rolname = current_user AND rolsuper")) {
+                    return false;
+                }
+                if (Queries.exists(c, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)
+                        && !journal.flag(flag(side))) {
+                    throw new PgMigrateException(CoreErrorCode.NAME_COLLISION, database, "a schema named " + schema
+                            + " exists on the " + sessions.connector(side).role() + " and was not created by this"
+                            + " migration; give the migration another name(...), or if it is a leftover: DROP SCHEMA "
+                            + quote(schema) + " CASCADE");
+                }
+                journal.mark(flag(side));
+                Queries.inTransaction(c, () -> {
+                    for (String sql : DdlSql.objects(schema, side.name().toLowerCase(java.util.Locale.ROOT),
+                            publication, fence, viaRoot, lateJoin)) {
+                        Queries.execute(c, sql);
+                    }
+                });
+                LOG.debug("{}: DDL capture installed on the {}", database, sessions.connector(side).role());
+                return true;
+            } catch (SQLException e) {
+                throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot install the DDL capture"
+                        + " on the " + sessions.connector(side).role(), e);
+            }
+        }
+    }
+
+    /** Whether the objects are on {@code side}. */
+    public boolean installed(Side side) {
+        try {
+            return Queries.exists(sessions.get(side, database), "SELECT 1 FROM pg_event_trigger WHERE evtname = ?",
+                    schema);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading the DDL capture failed",
+                    e);
+        }
+    }
+
+    /** Records the statements run on {@code side} from now on, or stops recording them. */
+    public void capture(Side side, boolean on) {
+        try (Mdc.Scope onSide = Mdc.side(side)) {
+            Connection c = sessions.get(side, database);
+            try {
+                if (Queries.exists(c, "SELECT 1 FROM pg_event_trigger WHERE evtname IN (?, ?) AND evtenabled <> ?",
+                        schema, DdlSql.dropTrigger(schema), on ? "O" : "D")) {
+                    Queries.inTransaction(c, () -> {
+                        Queries.execute(c, "ALTER EVENT TRIGGER " + quote(schema) + (on ? " ENABLE" : " DISABLE"));
+                        Queries.execute(c, "ALTER EVENT TRIGGER " + quote(DdlSql.dropTrigger(schema))
+                                + (on ? " ENABLE" : " DISABLE"));
+                    });
+                    LOG.info("{}: schema changes on the {} are {}", database, sessions.connector(side).role(),
+                            on ? "carried to the other side from now on" : "no longer recorded");
+                }
+            } catch (SQLException e) {
+                throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot "
+                        + (on ? "enable" : "disable") + " the DDL capture on the " + sessions.connector(side).role(),
+                        e);
+            }
+        }
+    }
+
+    /**
+     * The first statement recorded on {@code from} that {@code to} has not applied yet, as "#id (tag): statement",
+     * or empty when {@code to} has every one. The stream applies them in order, so while it is stopped this is the
+     * one it stopped at.
+     */
+    public Optional<Pending> next(Side from, Side to) {
+        try {
+            Connection a = sessions.get(from, database);
+            Connection b = sessions.get(to, database);
+            String origin = from.name().toLowerCase(java.util.Locale.ROOT);
+            if (!Queries.exists(a, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)
+                    || !Queries.exists(b, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
+                return Optional.empty();
+            }
+            // what the stream can still bring: after what the other side has, and after where the stream started
+            // (rows recorded before it, such as between the capture and the slot, never travel)
+            long applied = Math.max(Queries.first(b, "SELECT coalesce(max(id), 0) FROM " + quote(schema, "queue")
+                    + " WHERE origin = ?", rs -> rs.getLong(1), origin).orElse(0L), Queries.first(a,
+                    "SELECT coalesce(max(stream_from), 0) FROM " + quote(schema, "settings"), rs -> rs.getLong(1))
+                    .orElse(0L));
+            return Queries.first(a, "SELECT id, tag, statement, replay IS NOT NULL, coalesce(reason, '') FROM "
+                            + quote(schema, "queue") + " WHERE origin = ? AND id > ? ORDER BY id LIMIT 1",
+                    rs -> new Pending(origin, rs.getLong(1), rs.getString(2), rs.getString(3), rs.getBoolean(4),
+                            rs.getString(5)), origin, applied);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading the DDL queue failed",
+                    e);
+        }
+    }
+
+    /**
+     * Records on {@code publisher} that its stream starts after every statement recorded there so far: called once
+     * the stream's start is set (the copy's slot created, the way back's slot moved), so that statements from before
+     * it, which never travel, are not taken for ones the stream stopped at.
+     */
+    public void streamStarts(Side publisher) {
+        try {
+            Connection c = sessions.get(publisher, database);
+            if (Queries.exists(c, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
+                Queries.execute(c, "UPDATE " + quote(schema, "settings") + " s SET stream_from = coalesce((SELECT"
+                        + " max(q.id) FROM " + quote(schema, "queue") + " q WHERE q.origin = s.side), 0)");
+            }
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot record where the"
+                    + " stream of schema changes starts", e);
+        }
+    }
+
+    /** A recorded statement the other side has not applied. */
+    public record Pending(String origin, long id, String tag, String statement, boolean replayable, String reason) {
+
+        /** One line for a person: which statement, and why it may not apply. */
+        public String describe() {
+            String text = statement.strip().replaceAll("\\s+", " ");
+            return "#" + id + " (" + tag + "): " + (text.length() > 300 ? text.substring(0, 300) + "..." : text)
+                    + (replayable ? "" : " [" + reason + "]");
+        }
+    }
+
+    /**
+     * Marks the statement {@code pending} as made by hand on {@code side}: the stream skips it there. Returns false
+     * when the row was marked already.
+     */
+    public boolean resolve(Side side, Pending pending) {
+        try {
+            return !Queries.list(sessions.get(side, database), "INSERT INTO " + quote(schema, "resolved")
+                            + " (origin, id) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id", rs -> rs.getLong(1),
+                    pending.origin(), pending.id()).isEmpty();
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot mark DDL #" + pending.id()
+                    + " resolved", e);
+        }
+    }
+
+    /** Whether the stream brought {@code pending} to {@code side} (applied, or skipped as resolved). */
+    public boolean arrived(Side side, Pending pending) {
+        try {
+            return Queries.exists(sessions.get(side, database), "SELECT 1 FROM " + quote(schema, "queue")
+                    + " WHERE origin = ? AND id >= ?", pending.origin(), pending.id());
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading the DDL queue failed",
+                    e);
+        }
+    }
+
+    /** Drops the event trigger and the schema from {@code side}. */
+    public void remove(Side side) {
+        if (!journal.flag(flag(side))) {
+            return;
+        }
+        try (Mdc.Scope onSide = Mdc.side(side)) {
+            Connection c = sessions.get(side, database);
+            Queries.inTransaction(c, () -> {
+                Queries.execute(c, "DROP EVENT TRIGGER IF EXISTS " + quote(schema));
+                Queries.execute(c, "DROP EVENT TRIGGER IF EXISTS " + quote(DdlSql.dropTrigger(schema)));
+                Queries.execute(c, "SET LOCAL lock_timeout = " + literal("5s"));
+                Queries.execute(c, "DROP SCHEMA IF EXISTS " + quote(schema) + " CASCADE");
+            });
+            journal.unmark(flag(side));
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot remove the DDL capture from"
+                    + " the " + sessions.connector(side).role(), e);
+        }
+    }
+}

@@ -1,0 +1,515 @@
+package io.pgmigrate.core.internal.ddl;
+
+import java.util.List;
+
+import static io.pgmigrate.core.internal.sql.Identifiers.literal;
+import static io.pgmigrate.core.internal.sql.Identifiers.quote;
+
+/**
+ * The SQL objects of {@link DdlCarry} in one database: the queue, the statement splitter, the capture (an event
+ * trigger function), the helper that publishes and fences new tables, and the apply trigger.
+ *
+ * <p>The capture runs as its owner (a superuser) inside the application's DDL transaction, with the application's
+ * {@code search_path}: it reads that path first, then sets a safe one for itself and puts it back at the end, so no
+ * operator or function of the application's schemas runs with its rights.
+ */
+final class DdlSql {
+
+    private DdlSql() {
+    }
+
+    /** Statement verbs the other side replays. Transaction control is dropped; anything else makes a text unreplayable. */
+    private static final String CARRIED = "'CREATE', 'ALTER', 'DROP', 'COMMENT', 'GRANT', 'REVOKE', 'SECURITY'";
+
+    /** Command tags that are not recorded: each side's own replication objects, and what changes no definition. */
+    private static final String IGNORED = "'CREATE PUBLICATION', 'ALTER PUBLICATION', 'DROP PUBLICATION',"
+            + " 'CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION', 'DROP SUBSCRIPTION', 'REFRESH MATERIALIZED VIEW',"
+            + " 'REINDEX', 'CREATE EVENT TRIGGER', 'ALTER EVENT TRIGGER', 'DROP EVENT TRIGGER'";
+
+    /**
+     * @param side        the side these objects are on, as the queue's {@code origin} names it ({@code source} or
+     *                    {@code target})
+     * @param publication what this side publishes through when it takes writes
+     * @param fence       the fence's schema on this side
+     * @param viaRoot     whether partitioned tables are published as themselves (both servers 13 or later)
+     * @param lateJoin    whether a table may join the stream later than its creation (NATIVE: table synchronisation
+     *                    copies what it holds then); otherwise only tables the statement creates join
+     */
+    static List<String> objects(String schema, String side, String publication, String fence, boolean viaRoot,
+                                boolean lateJoin) {
+        String s = quote(schema);
+        return List.of(
+                "CREATE SCHEMA IF NOT EXISTS " + s,
+                "REVOKE ALL ON SCHEMA " + s + " FROM PUBLIC",
+                "CREATE SEQUENCE IF NOT EXISTS " + s + ".queue_id",
+                """
+                CREATE TABLE IF NOT EXISTS %1$s.queue (
+                    origin text NOT NULL,
+                    id bigint NOT NULL,
+                    ran_at timestamptz NOT NULL DEFAULT now(),
+                    role text NOT NULL,
+                    search_path text NOT NULL,
+                    tag text NOT NULL,
+                    statement text NOT NULL,
+                    replay text,
+                    reason text,
+                    timezone text,
+                    datestyle text,
+                    intervalstyle text,
+                    PRIMARY KEY (origin, id))
+                """.formatted(s),
+                """
+                CREATE TABLE IF NOT EXISTS %1$s.resolved (
+                    origin text NOT NULL,
+                    id bigint NOT NULL,
+                    resolved_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (origin, id))
+                """.formatted(s),
+                "CREATE TABLE IF NOT EXISTS " + s + ".settings (side text PRIMARY KEY, publication text NOT NULL,"
+                        + " fence text NOT NULL, via_root boolean NOT NULL, late_join boolean NOT NULL,"
+                        + " stream_from bigint NOT NULL DEFAULT 0)",
+                "INSERT INTO " + s + ".settings (side, publication, fence, via_root, late_join) VALUES ("
+                        + literal(side) + ", " + literal(publication) + ", " + literal(fence) + ", " + viaRoot + ", "
+                        + lateJoin + ") ON CONFLICT (side) DO UPDATE SET publication = excluded.publication,"
+                        + " fence = excluded.fence, via_root = excluded.via_root, late_join = excluded.late_join",
+                "DELETE FROM " + s + ".settings WHERE side <> " + literal(side),
+                split(s),
+                statementKey(s),
+                follow(s),
+                dropped(s),
+                capture(s),
+                apply(s, schema),
+                "DROP TRIGGER IF EXISTS apply ON " + s + ".queue",
+                "CREATE TRIGGER apply AFTER INSERT ON " + s + ".queue FOR EACH ROW EXECUTE FUNCTION " + s + ".apply()",
+                "ALTER TABLE " + s + ".queue ENABLE ALWAYS TRIGGER apply",
+                """
+                DO $do$
+                BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = %2$s) THEN
+                        CREATE EVENT TRIGGER %1$s ON ddl_command_end EXECUTE FUNCTION %1$s.capture();
+                        ALTER EVENT TRIGGER %1$s DISABLE;
+                    END IF;
+                    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = %4$s) THEN
+                        CREATE EVENT TRIGGER %3$s ON sql_drop EXECUTE FUNCTION %1$s.dropped();
+                        ALTER EVENT TRIGGER %3$s DISABLE;
+                    END IF;
+                END
+                $do$
+                """.formatted(s, literal(schema), quote(dropTrigger(schema)), literal(dropTrigger(schema))));
+    }
+
+    /** The {@code sql_drop} event trigger's name: the schema's, as long, ending in {@code _ddd}. */
+    static String dropTrigger(String schema) {
+        return schema.substring(0, schema.length() - 1) + "d";
+    }
+
+    /**
+     * {@code split(text)}: the statements of a query string, each without its terminating semicolon, skipping
+     * comments and reading strings, quoted identifiers and dollar quotes as PostgreSQL's lexer does.
+     */
+    private static String split(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.split(q text) RETURNS text[]
+                LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $f$
+                DECLARE
+                    c text[] := regexp_split_to_array(coalesce(q, ''), '');
+                    n int := coalesce(array_length(c, 1), 0);
+                    i int := 1;
+                    start int := 1;
+                    depth int;
+                    esc boolean;
+                    j int;
+                    k int;
+                    tag text;
+                    rest text;
+                    out text[] := '{}';
+                    piece text;
+                    started boolean := false;
+                BEGIN
+                    WHILE i <= n LOOP
+                        IF c[i] = '-' AND i < n AND c[i + 1] = '-' THEN
+                            WHILE i <= n AND c[i] <> E'\\n' LOOP i := i + 1; END LOOP;
+                            IF NOT started THEN start := i; END IF;
+                        ELSIF c[i] = '/' AND i < n AND c[i + 1] = '*' THEN
+                            depth := 1;
+                            i := i + 2;
+                            WHILE i <= n AND depth > 0 LOOP
+                                IF c[i] = '/' AND i < n AND c[i + 1] = '*' THEN depth := depth + 1; i := i + 2;
+                                ELSIF c[i] = '*' AND i < n AND c[i + 1] = '/' THEN depth := depth - 1; i := i + 2;
+                                ELSE i := i + 1;
+                                END IF;
+                            END LOOP;
+                            IF NOT started THEN start := i; END IF;
+                        ELSIF c[i] = '''' THEN
+                            started := true;
+                            esc := i > 1 AND lower(c[i - 1]) = 'e' AND (i = 2 OR c[i - 2] !~ '[A-Za-z0-9_$]');
+                            i := i + 1;
+                            WHILE i <= n LOOP
+                                IF esc AND c[i] = E'\\\\' THEN
+                                    i := i + 2;
+                                ELSIF c[i] = '''' AND i < n AND c[i + 1] = '''' THEN
+                                    i := i + 2;
+                                ELSIF c[i] = '''' THEN
+                                    EXIT;
+                                ELSE
+                                    i := i + 1;
+                                END IF;
+                            END LOOP;
+                            i := i + 1;
+                        ELSIF c[i] = '"' THEN
+                            started := true;
+                            i := i + 1;
+                            WHILE i <= n LOOP
+                                IF c[i] = '"' AND i < n AND c[i + 1] = '"' THEN
+                                    i := i + 2;
+                                ELSIF c[i] = '"' THEN
+                                    EXIT;
+                                ELSE
+                                    i := i + 1;
+                                END IF;
+                            END LOOP;
+                            i := i + 1;
+                        ELSIF c[i] = '$' AND (i = 1 OR c[i - 1] !~ '[A-Za-z0-9_]') THEN
+                            started := true;
+                            j := i + 1;
+                            WHILE j <= n AND c[j] ~ '[A-Za-z0-9_]' LOOP j := j + 1; END LOOP;
+                            IF j <= n AND c[j] = '$' AND (j = i + 1 OR c[i + 1] !~ '[0-9]') THEN
+                                tag := array_to_string(c[i:j], '');
+                                rest := array_to_string(c[j + 1:n], '');
+                                k := strpos(rest, tag);
+                                i := CASE WHEN k = 0 THEN n + 1 ELSE j + k + length(tag) END;
+                            ELSE
+                                i := i + 1;
+                            END IF;
+                        ELSIF c[i] = ';' THEN
+                            piece := btrim(array_to_string(c[start:i - 1], ''), E' \\t\\r\\n');
+                            IF piece <> '' THEN out := out || piece; END IF;
+                            i := i + 1;
+                            start := i;
+                            started := false;
+                        ELSIF NOT started AND c[i] ~ E'\\\\s' THEN
+                            i := i + 1;
+                            start := i;
+                        ELSE
+                            started := true;
+                            i := i + 1;
+                        END IF;
+                    END LOOP;
+                    piece := btrim(array_to_string(c[start:n], ''), E' \\t\\r\\n');
+                    IF piece <> '' THEN out := out || piece; END IF;
+                    RETURN out;
+                END
+                $f$
+                """.formatted(s);
+    }
+
+    /**
+     * {@code follow(new_tables, any_table)}: tables the stream should now carry join the side's publication (when it
+     * exists): those of {@code new_tables}, or with {@code any_table} every eligible table missing from it (a detached
+     * partition; NATIVE, whose table synchronisation copies what a late table holds). Only tables with a replica
+     * identity: publishing one without would make the application's updates and deletes on it fail. The new tables
+     * get the fence's trigger where the fence's guard is there. A superuser's function, for the capture only.
+     */
+    private static String follow(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.follow(new_tables oid[], any_table boolean) RETURNS void
+                LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+                DECLARE
+                    conf record;
+                    t record;
+                BEGIN
+                    SELECT * INTO conf FROM %1$s.settings LIMIT 1;
+                    IF conf IS NULL THEN
+                        RETURN;
+                    END IF;
+                    IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = conf.publication AND NOT puballtables) THEN
+                        FOR t IN
+                            SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                            WHERE c.relpersistence = 'p'
+                              AND (any_table OR c.oid = ANY (new_tables))
+                              AND (CASE WHEN conf.via_root THEN c.relkind IN ('r', 'p') AND NOT c.relispartition
+                                        ELSE c.relkind = 'r' AND NOT c.relispartition END)
+                              AND (c.relreplident = 'f'
+                                   OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i
+                                                                        WHERE i.indrelid = c.oid AND i.indisprimary))
+                                   OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_index i
+                                                                        WHERE i.indrelid = c.oid AND i.indisreplident)))
+                              AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                              AND n.nspname NOT LIKE E'pg\\\\_%%' AND n.nspname NOT LIKE E'pgmigrate\\\\_%%'
+                              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                              AND d.objid = c.oid AND d.deptype = 'e')
+                              AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid
+                                              OR (h.inhparent = c.oid AND c.relkind = 'r'))
+                              AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr
+                                              JOIN pg_publication p ON p.oid = pr.prpubid
+                                              WHERE p.pubname = conf.publication AND pr.prrelid = c.oid)
+                              AND NOT EXISTS (SELECT 1 FROM pg_publication_tables pt
+                                              WHERE pt.pubname = conf.publication AND pt.schemaname = n.nspname
+                                                AND pt.tablename = c.relname)
+                        LOOP
+                            EXECUTE format('ALTER PUBLICATION %%I ADD TABLE %%I.%%I', conf.publication, t.nspname,
+                                           t.relname);
+                        END LOOP;
+                    END IF;
+                    IF EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                               WHERE n.nspname = conf.fence AND p.proname = 'guard') THEN
+                        FOR t IN
+                            SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                            WHERE c.oid = ANY (new_tables) AND c.relkind IN ('r', 'p')
+                              AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid
+                                              AND g.tgname = conf.fence)
+                        LOOP
+                            EXECUTE format('CREATE TRIGGER %%I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %%I.%%I'
+                                           ' FOR EACH STATEMENT EXECUTE FUNCTION %%I.guard()', conf.fence, t.nspname,
+                                           t.relname, conf.fence);
+                        END LOOP;
+                    END IF;
+                END
+                $f$
+                """.formatted(s)
+                + ";\nREVOKE ALL ON FUNCTION " + s + ".follow(oid[], boolean) FROM PUBLIC";
+    }
+
+    /**
+     * {@code dropped()}: the {@code sql_drop} event trigger's function. Marks a statement that dropped only temporary
+     * objects (the session's own), so that the capture, which fires after it, does not record it.
+     */
+    private static String dropped(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.dropped() RETURNS event_trigger
+                LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+                BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() o WHERE NOT o.is_temporary) THEN
+                        PERFORM set_config('pgmigrate.ddl_temporary', %1$s.statement_key(), true);
+                    END IF;
+                END
+                $f$
+                """.formatted(s)
+                + ";\nREVOKE ALL ON FUNCTION " + s + ".dropped() FROM PUBLIC";
+    }
+
+    /** {@code statement_key()}: the transaction, the client's statement message and its text. */
+    private static String statementKey(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.statement_key() RETURNS text
+                LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $f$
+                    SELECT txid_current()::text || '/' || statement_timestamp()::text || '/'
+                           || md5(coalesce(current_query(), ''))
+                $f$
+                """.formatted(s);
+    }
+
+    /**
+     * {@code capture()}: the event trigger's function. Records the client's statement text once per statement
+     * message, with what the other side replays, then calls {@code follow()}. Every declared type is qualified: the
+     * declarations are compiled with the caller's {@code search_path}, before the safe one is set.
+     */
+    private static String capture(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.capture() RETURNS event_trigger
+                LANGUAGE plpgsql SECURITY DEFINER AS $f$
+                DECLARE
+                    caller_path pg_catalog.text := pg_catalog.current_setting('search_path');
+                    caller_role pg_catalog.text := pg_catalog.current_setting('role');
+                    q pg_catalog.text := pg_catalog.current_query();
+                    this_side pg_catalog.text;
+                    late pg_catalog.bool;
+                    key pg_catalog.text;
+                    pieces pg_catalog.text[];
+                    piece pg_catalog.text;
+                    verb pg_catalog.text;
+                    replay pg_catalog.text := '';
+                    why pg_catalog.text;
+                    k pg_catalog.int4;
+                    total pg_catalog.int4;
+                    created pg_catalog.oid[];
+                BEGIN
+                    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+                    key := %1$s.statement_key();
+                    IF coalesce(current_setting('pgmigrate.ddl_busy', true), '') = 'on'
+                       -- the migration's own sessions change their own objects
+                       OR coalesce(current_setting('pgmigrate.session', true), '') <> ''
+                       OR tg_tag IN (%2$s)
+                       OR coalesce(current_setting('pgmigrate.ddl_temporary', true), '') = key
+                       -- temporary objects are the session's own
+                       OR (EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands())
+                           AND NOT EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() d
+                                           WHERE d.schema_name IS NULL OR d.schema_name NOT LIKE E'pg\\\\_temp%%')) THEN
+                        PERFORM set_config('search_path', caller_path, true);
+                        RETURN;
+                    END IF;
+                    SELECT side, late_join INTO this_side, late FROM %1$s.settings LIMIT 1;
+                    IF coalesce(current_setting('pgmigrate.ddl_recorded', true), '') <> key THEN
+                        IF q IS NULL THEN
+                            why := 'the server gave no statement text';
+                        ELSIF current_setting('standard_conforming_strings') <> 'on' THEN
+                            why := 'the session ran with standard_conforming_strings off, which the replay cannot'
+                                || ' reproduce';
+                        ELSE
+                            pieces := %1$s.split(q);
+                            total := coalesce(array_length(pieces, 1), 0);
+                            FOR k IN 1 .. total LOOP
+                                piece := pieces[k];
+                                verb := upper(substring(piece FROM '^[A-Za-z]+'));
+                                IF verb IN ('BEGIN', 'START') AND k = 1 AND total > 1
+                                   OR verb IN ('COMMIT', 'END') AND k = total AND total > 1 THEN
+                                    CONTINUE; -- the text's own transaction around it
+                                ELSIF piece ~* E'\\\\mBEGIN\\\\s+ATOMIC\\\\M' THEN
+                                    why := 'a function body in BEGIN ATOMIC ... END is not replayed';
+                                    EXIT;
+                                ELSIF piece ~* E'^CREATE\\\\s+((GLOBAL|LOCAL)\\\\s+)?(TEMP|TEMPORARY)\\\\M' THEN
+                                    CONTINUE; -- the session's own object
+                                ELSIF verb IN (%3$s) THEN
+                                    IF piece ~* E'^ALTER\\\\s+TABLE\\\\M.*\\\\mDETACH\\\\s+PARTITION\\\\M.*\\\\mFINALIZE\\\\s*$' THEN
+                                        CONTINUE; -- the other side detached it at once
+                                    END IF;
+                                    piece := regexp_replace(piece,
+                                        E'^(CREATE\\\\s+(UNIQUE\\\\s+)?INDEX\\\\s+|DROP\\\\s+INDEX\\\\s+|REINDEX\\\\s+(\\\\([^)]*\\\\)\\\\s*)?[A-Za-z]+\\\\s+)CONCURRENTLY\\\\s+',
+                                        E'\\\\1', 'i');
+                                    IF piece ~* E'^ALTER\\\\s+TABLE\\\\M.*\\\\mDETACH\\\\s+PARTITION\\\\M' THEN
+                                        piece := regexp_replace(piece, E'\\\\s+CONCURRENTLY\\\\s*$', '', 'i');
+                                    END IF;
+                                    -- on a line of its own: a piece may end in a line comment
+                                    replay := replay || piece || E'\n;\n';
+                                ELSE
+                                    why := 'DDL ran inside a statement text that also holds '
+                                        || coalesce(verb, left(piece, 20))
+                                        || ' (a function, a DO block, several transactions, or data changes the'
+                                        || ' stream carries itself)';
+                                    EXIT;
+                                END IF;
+                            END LOOP;
+                        END IF;
+                        INSERT INTO %1$s.queue (origin, id, role, search_path, tag, statement, replay, reason,
+                                                timezone, datestyle, intervalstyle)
+                        VALUES (this_side, nextval('%1$s.queue_id'),
+                                CASE WHEN caller_role = 'none' THEN session_user::text ELSE caller_role END,
+                                caller_path, tg_tag, coalesce(q, ''),
+                                CASE WHEN why IS NULL AND replay <> '' THEN replay END, why,
+                                current_setting('TimeZone'), current_setting('DateStyle'),
+                                current_setting('IntervalStyle'));
+                        PERFORM set_config('pgmigrate.ddl_recorded', key, true);
+                    END IF;
+                    SELECT coalesce(array_agg(d.objid), '{}') INTO created FROM pg_event_trigger_ddl_commands() d
+                    WHERE d.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+                      AND d.object_type IN ('table', 'partitioned table');
+                    PERFORM set_config('pgmigrate.ddl_busy', 'on', true);
+                    PERFORM %1$s.follow(created, late OR coalesce(q, '') ~* E'\\\\mDETACH\\\\s+PARTITION\\\\M');
+                    PERFORM set_config('pgmigrate.ddl_busy', 'off', true);
+                    PERFORM set_config('search_path', caller_path, true);
+                END
+                $f$
+                """.formatted(s, IGNORED, CARRIED)
+                + ";\nREVOKE ALL ON FUNCTION " + s + ".capture() FROM PUBLIC";
+    }
+
+    /**
+     * {@code apply()}: the queue's trigger. Fires only where the stream applies (replica mode), for rows that came
+     * from the other side; executes the statement as its role with its settings, or raises an error naming it. The
+     * statement's settings are set inside a subtransaction and put back after it, so nothing after the statement runs
+     * with its {@code search_path}, and a failure rolls them back before the error is built.
+     */
+    private static String apply(String s, String schema) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.apply() RETURNS trigger
+                LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $f$
+                DECLARE
+                    this_side text;
+                    own_role text := current_setting('role');
+                    own_timezone text := current_setting('TimeZone');
+                    own_datestyle text := current_setting('DateStyle');
+                    own_intervalstyle text := current_setting('IntervalStyle');
+                    hint text;
+                    msg text;
+                    state text;
+                BEGIN
+                    IF current_setting('session_replication_role') <> 'replica' THEN
+                        RETURN NULL;
+                    END IF;
+                    SELECT side INTO this_side FROM %1$s.settings LIMIT 1;
+                    IF this_side = NEW.origin
+                       OR EXISTS (SELECT 1 FROM %1$s.resolved r WHERE r.origin = NEW.origin AND r.id = NEW.id) THEN
+                        RETURN NULL;
+                    END IF;
+                    hint := format('make the same change on this server yourself with'
+                                   ' Migration.applyOnFencedSide(database, sql), or here by hand and then'
+                                   ' INSERT INTO %%I.resolved (origin, id) VALUES (%%L, %%s); the stream goes on after it',
+                                   %2$s, NEW.origin, NEW.id);
+                    IF NEW.replay IS NULL THEN
+                        RAISE EXCEPTION USING ERRCODE = '0A000',
+                            MESSAGE = format('pgmigrate cannot replay DDL #%%s (%%s) from the %%s here: %%s',
+                                             NEW.id, NEW.tag, NEW.origin, NEW.reason),
+                            DETAIL = 'statement: ' || left(NEW.statement, 2000), HINT = hint;
+                    END IF;
+                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = NEW.role) THEN
+                        -- never as the applying superuser instead: objects would get its rights
+                        RAISE EXCEPTION USING ERRCODE = '42704',
+                            MESSAGE = format('pgmigrate: DDL #%%s (%%s) from the %%s ran as role %%s, which does not'
+                                             ' exist here', NEW.id, NEW.tag, NEW.origin, NEW.role),
+                            DETAIL = 'statement: ' || left(NEW.statement, 2000),
+                            HINT = 'create the role here (the stream tries again), or ' || hint;
+                    END IF;
+                    BEGIN
+                        IF NEW.role <> current_user THEN
+                            PERFORM pg_catalog.set_config('role', NEW.role, true);
+                        END IF;
+                        IF NEW.timezone IS NOT NULL THEN
+                            PERFORM pg_catalog.set_config('TimeZone', NEW.timezone, true);
+                            PERFORM pg_catalog.set_config('DateStyle', NEW.datestyle, true);
+                            PERFORM pg_catalog.set_config('IntervalStyle', NEW.intervalstyle, true);
+                        END IF;
+                        PERFORM pg_catalog.set_config('search_path', NEW.search_path, true);
+                        EXECUTE NEW.replay;
+                        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+                        PERFORM pg_catalog.set_config('role', own_role, true);
+                        PERFORM pg_catalog.set_config('TimeZone', own_timezone, true);
+                        PERFORM pg_catalog.set_config('DateStyle', own_datestyle, true);
+                        PERFORM pg_catalog.set_config('IntervalStyle', own_intervalstyle, true);
+                    EXCEPTION WHEN OTHERS THEN
+                        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+                        RAISE EXCEPTION USING ERRCODE = state,
+                            MESSAGE = format('pgmigrate: DDL #%%s (%%s) from the %%s failed here: %%s',
+                                             NEW.id, NEW.tag, NEW.origin, msg),
+                            DETAIL = 'statement: ' || left(NEW.replay, 2000),
+                            HINT = 'fix this server so that the statement succeeds (the stream tries it again), or '
+                                   || hint;
+                    END;
+                    PERFORM %1$s.follow_fence();
+                    RETURN NULL;
+                END
+                $f$
+                """.formatted(s, literal(schema))
+                + ";\n" + followFence(s);
+    }
+
+    /** {@code follow_fence()}: the fence's trigger on every table of the side applied to that lacks it. */
+    private static String followFence(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.follow_fence() RETURNS void
+                LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $f$
+                DECLARE
+                    conf record;
+                    t record;
+                BEGIN
+                    SELECT * INTO conf FROM %1$s.settings LIMIT 1;
+                    IF conf IS NULL OR NOT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                                                   WHERE n.nspname = conf.fence AND p.proname = 'guard') THEN
+                        RETURN;
+                    END IF;
+                    FOR t IN
+                        SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE c.relkind IN ('r', 'p')
+                          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                          AND n.nspname NOT LIKE E'pg\\\\_toast%%' AND n.nspname NOT LIKE E'pg\\\\_temp%%'
+                          AND n.nspname NOT LIKE E'pgmigrate\\\\_%%'
+                          AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = conf.fence)
+                    LOOP
+                        EXECUTE format('CREATE TRIGGER %%I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %%I.%%I'
+                                       ' FOR EACH STATEMENT EXECUTE FUNCTION %%I.guard()', conf.fence, t.nspname,
+                                       t.relname, conf.fence);
+                    END LOOP;
+                END
+                $f$
+                """.formatted(s);
+    }
+}

@@ -1,0 +1,18 @@
+package io.pgmigrate.core.it;
+
+import io.pgmigrate.Engine;
+import io.pgmigrate.testkit.PostgresPair;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.concurrent.TimeUnit;
+
+/** Schema changes carried by STREAM, from PostgreSQL 14 to 18 and back. */
+@PostgresPair(source = 14, target = 18)
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class DdlStream14To18IT extends DdlContract {
+
+    @Override
+    Engine engine() {
+        return Engine.STREAM;
+    }
+}
