@@ -1098,42 +1098,49 @@ final class DefaultMigration implements Migration {
         if (stream() || Cutover.pending(journal()) || !owner.held()) {
             return; // a process that only watches changes nothing
         }
-        Side publisher = Cutover.active(journal());
         for (String db : config.databases()) {
-            if (!ddl(db).installed(publisher)) {
-                continue;
+            subscribeNewTables(db);
+        }
+    }
+
+    /** {@link #subscribeNewTables()} for one database; returns the tables it subscribed. */
+    private List<TableRef> subscribeNewTables(String db) {
+        Side publisher = Cutover.active(journal());
+        if (stream() || !ddl(db).installed(publisher)) {
+            return List.of();
+        }
+        NativeLink link = nativeLink(publisher, db);
+        try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
+            Connection pub = sessions.get(publisher, db);
+            Connection sub = sessions.get(publisher.other(), db);
+            if (!link.subscriptionEnabled(sub)) {
+                return List.of();
             }
-            NativeLink link = nativeLink(publisher, db);
-            try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
-                Connection pub = sessions.get(publisher, db);
-                Connection sub = sessions.get(publisher.other(), db);
-                if (!link.subscriptionEnabled(sub)) {
-                    continue;
+            // only what the subscriber has as a table of its own: a table whose creation (or detaching) the stream
+            // has not applied there yet waits for the next round
+            List<TableRef> missing = new ArrayList<>();
+            for (TableRef t : link.read(pub, sub).unsubscribed()) {
+                if (Queries.exists(sub, "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        + " WHERE n.nspname = ? AND c.relname = ? AND NOT c.relispartition", t.schema(), t.name())) {
+                    missing.add(t);
                 }
-                // only what the subscriber has as a table of its own: a table whose creation (or detaching) the
-                // stream has not applied there yet waits for the next round
-                List<TableRef> missing = new ArrayList<>();
-                for (TableRef t : link.read(pub, sub).unsubscribed()) {
-                    if (Queries.exists(sub, "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                            + " WHERE n.nspname = ? AND c.relname = ? AND NOT c.relispartition", t.schema(), t.name())) {
-                        missing.add(t);
-                    }
-                }
-                if (missing.isEmpty()) {
-                    continue;
-                }
-                Queries.inTransaction(sub, () -> {
-                    Queries.execute(sub, "SET LOCAL session_replication_role = replica");
-                    for (TableRef t : missing) {
-                        Queries.execute(sub, "DELETE FROM " + t.quoted());
-                    }
-                });
-                link.refreshCopying(sub);
-                LOG.info("{}: {} joined the stream; PostgreSQL's table synchronisation copies them", db, missing);
-            } catch (SQLException e) {
-                warn(db, "subscribing tables that joined the publication failed (awaitInSync tries again): "
-                        + e.getMessage());
             }
+            if (missing.isEmpty()) {
+                return List.of();
+            }
+            Queries.inTransaction(sub, () -> {
+                Queries.execute(sub, "SET LOCAL session_replication_role = replica");
+                for (TableRef t : missing) {
+                    Queries.execute(sub, "DELETE FROM " + t.quoted());
+                }
+            });
+            link.refreshCopying(sub);
+            LOG.info("{}: {} joined the stream; PostgreSQL's table synchronisation copies them", db, missing);
+            return missing;
+        } catch (SQLException e) {
+            warn(db, "subscribing tables that joined the publication failed (awaitInSync tries again): "
+                    + e.getMessage());
+            return List.of();
         }
     }
 
@@ -1469,7 +1476,6 @@ final class DefaultMigration implements Migration {
     public synchronized CutoverReport cutover() {
         own();
         resumeStreams();
-        subscribeNewTables(); // its pre-check refuses until they are copied: awaitInSync() waits for that
         return new Cutover(cutoverContext()).moveTo(Side.TARGET);
     }
 
@@ -1477,7 +1483,6 @@ final class DefaultMigration implements Migration {
     public synchronized CutoverReport rollback() {
         own();
         resumeStreams();
-        subscribeNewTables();
         return new Cutover(cutoverContext()).moveTo(Side.SOURCE);
     }
 
@@ -1627,6 +1632,11 @@ final class DefaultMigration implements Migration {
             @Override
             public DdlCarry ddl(String database) {
                 return DefaultMigration.this.ddl(database);
+            }
+
+            @Override
+            public List<TableRef> subscribeNewTables(String database) {
+                return DefaultMigration.this.subscribeNewTables(database);
             }
 
             @Override

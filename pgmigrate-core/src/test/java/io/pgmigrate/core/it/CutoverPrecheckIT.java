@@ -186,8 +186,9 @@ class CutoverPrecheckIT {
     /**
      * A table added to the publication without a refresh of the subscription is not in {@code pg_subscription_rel}:
      * the apply worker skips its changes without an error and the sentinel still arrives (review F2). The cutover
-     * subscribes it (table synchronisation copies it) and refuses before the fence until it is copied; after
-     * awaitInSync() the rows are there and the cutover goes ahead.
+     * subscribes it (table synchronisation copies it) and refuses before the fence, naming it, whether or not the copy
+     * is done by then (in one CI run it was, and an earlier version went ahead); after awaitInSync() the rows are
+     * there and the cutover goes ahead.
      */
     @Test
     void aPublishedTableTheSubscriptionDoesNotKnowStopsTheCutoverBeforeTheFence(
@@ -211,7 +212,7 @@ class CutoverPrecheckIT {
 
             CutoverException e = catchThrowableOfType(CutoverException.class, m::cutover);
             assertThat(e).as("the cutover is refused").isNotNull();
-            assertThat(e.getMessage()).contains("nothing was changed");
+            assertThat(e.getMessage()).contains("public.late").contains("awaitInSync").contains("nothing was changed");
             assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%fence'"))
                     .as("no fence was installed").isZero();
             assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_subscription_rel r JOIN pg_class c"

@@ -70,6 +70,12 @@ public final class Cutover {
         /** The DDL capture of {@code database} (both sides). */
         io.pgmigrate.core.internal.ddl.DdlCarry ddl(String database);
 
+        /**
+         * NATIVE: subscribes the tables that joined the publication since the subscription last read it (their copy
+         * starts); returns them, empty when there were none.
+         */
+        List<TableRef> subscribeNewTables(String database);
+
         /** Whether both servers run PostgreSQL 16 or later, so subscriptions can skip replicated changes. */
         boolean originFilter();
 
@@ -193,6 +199,13 @@ public final class Cutover {
             // catch up would only end in a vaguer refusal minutes later.
             long t = System.nanoTime();
             parallel.run(dbs, db -> {
+                List<TableRef> joined = ctx.subscribeNewTables(db);
+                if (!joined.isEmpty()) {
+                    // always refused, not only when the copy is slower than this call: the outcome must not be a race
+                    throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, "pre-check: tables " + joined
+                            + " joined the stream since the last wait and are being copied now (PostgreSQL's table"
+                            + " synchronisation); call awaitInSync(...) first; nothing was changed");
+                }
                 requirePublished(db, from, "pre-check: ", "; nothing was changed");
                 requireSamePartitions(db, from, to, "pre-check: ", "; nothing was changed");
                 requireNothingLeftBehind(db, from, "pre-check: ", "; nothing was changed");
