@@ -8,6 +8,7 @@ import io.pgmigrate.core.internal.Mdc;
 import io.pgmigrate.core.internal.Waits;
 import io.pgmigrate.core.internal.sql.Queries;
 import io.pgmigrate.core.internal.sql.Sessions;
+import io.pgmigrate.core.internal.sql.TableLocks;
 import io.pgmigrate.core.internal.state.Flag;
 import io.pgmigrate.core.internal.state.Journal;
 import org.slf4j.Logger;
@@ -52,7 +53,6 @@ public final class TriggerFence implements Fence {
               AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' AND n.nspname NOT LIKE 'pgmigrate\\_%'
             """;
 
-    private static final String LOCK_TIMEOUT = "200ms";
     private static final Duration INSTALL_BOUND = Duration.ofSeconds(30);
 
     private final Sessions sessions;
@@ -193,29 +193,8 @@ public final class TriggerFence implements Fence {
      * {@code deadline}; autovacuum is asked to yield between attempts.
      */
     private void withTableLock(Connection c, long deadline, String what, Queries.SqlWork work) throws SQLException {
-        long pause = 20;
-        while (true) {
-            try {
-                Queries.inTransaction(c, () -> {
-                    Queries.execute(c, "SET LOCAL lock_timeout = " + literal(LOCK_TIMEOUT));
-                    work.run();
-                });
-                return;
-            } catch (SQLException e) {
-                if (!"55P03".equals(e.getSQLState())) {
-                    throw e;
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, database, "cannot " + what + " on the "
-                            + sessions.connector(side).role() + ": its lock stayed taken by " + lockHolders(c)
-                            + "; end those transactions and try again", e);
-                }
-                LOG.debug("{}: a table lock is held; retrying to {}", database, what);
-                yieldAutovacuum(c);
-            }
-            Waits.pause(pause, database);
-            pause = Math.min(pause * 2, 500);
-        }
+        TableLocks.run(c, deadline, database, "the " + sessions.connector(side).role(), what,
+                CoreErrorCode.CUTOVER_FAILED, work);
     }
 
     private static final String GUARD_EXISTS = """
@@ -326,7 +305,7 @@ public final class TriggerFence implements Fence {
                         Queries.execute(c, "DROP EVENT TRIGGER " + quote(name));
                     }
                     // Tables whose trigger was not ours to list (a schema dropped meanwhile) go with the guard.
-                    Queries.execute(c, "SET LOCAL lock_timeout = " + literal(LOCK_TIMEOUT));
+                    Queries.execute(c, "SET LOCAL lock_timeout = " + literal(TableLocks.LOCK_TIMEOUT));
                     Queries.execute(c, "DROP SCHEMA IF EXISTS " + quote(name) + " CASCADE");
                 });
                 journal.unmark(flag());
@@ -341,35 +320,6 @@ public final class TriggerFence implements Fence {
     }
 
     /** The sessions holding locks on tables of this database, for an error message. */
-    private String lockHolders(Connection c) throws SQLException {
-        List<String> holders = Queries.list(c, """
-                SELECT DISTINCT a.pid || ' (' || a.backend_type || coalesce(', ' || a.usename, '')
-                       || coalesce(', ' || a.state, '') || coalesce(', transaction since ' || a.xact_start, '') || ')'
-                FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                  AND l.relation IS NOT NULL AND l.granted AND l.pid <> pg_backend_pid()
-                """, rs -> rs.getString(1));
-        return holders.isEmpty() ? "sessions that have ended since" : "sessions " + holders;
-    }
-
-    /**
-     * Cancels autovacuum workers in the database, as the server itself does for a waiting lock after {@code
-     * deadlock_timeout}; our lock timeout is shorter, so without this a vacuum of a busy table would outlast every
-     * attempt. Anti-wraparound vacuums are left alone: they must finish.
-     */
-    private void yieldAutovacuum(Connection c) {
-        try {
-            Queries.list(c, """
-                    SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-                    WHERE datname = current_database() AND backend_type = 'autovacuum worker'
-                      AND query NOT LIKE '%to prevent wraparound%'
-                    """, rs -> null);
-        } catch (SQLException e) {
-            // Without the right to signal autovacuum the lock timeout retries simply go on.
-            LOG.debug("{}: cannot ask autovacuum to yield: {}", database, e.getMessage());
-        }
-    }
-
     @Override
     public boolean engaged() {
         try {
