@@ -100,6 +100,11 @@ final class ParallelRound implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong settled = new java.util.concurrent.atomic.AtomicLong();
     private long groupMessages;
     private int groupTransactions;
+    /**
+     * Whether the group holds a schema change: it ends with that transaction, so that a change that fails rolls back
+     * nothing after it, and the first schema change the target lacks is the one the stream stopped at.
+     */
+    private boolean schemaChangeInGroup;
     private long groupStarted;
     private boolean inTransaction;
     /** The transaction being read came from {@link #loopOrigin}: its changes are not applied. */
@@ -277,8 +282,8 @@ final class ParallelRound implements AutoCloseable {
             } else {
                 dispatch(m, stream);
             }
-            if (!inTransaction && groupTransactions > 0
-                    && (heldChanges >= groupLimit || System.nanoTime() - groupStarted >= GROUP_NANOS)) {
+            if (!inTransaction && groupTransactions > 0 && (heldChanges >= groupLimit || schemaChangeInGroup
+                    || System.nanoTime() - groupStarted >= GROUP_NANOS)) {
                 endGroup(stream);
                 if (until != null && lastEnd.compareTo(until) >= 0) {
                     break;
@@ -398,6 +403,7 @@ final class ParallelRound implements AutoCloseable {
             sendRelation(i.relation(), stream);
             after = group - 1;
             barrier = group;
+            schemaChangeInGroup = true;
         } else if (m instanceof Insert i) {
             after = Math.max(after, touch(i.relation(), i.row(), true, stream));
         } else if (m instanceof Update u) {
@@ -505,6 +511,7 @@ final class ParallelRound implements AutoCloseable {
         group++;
         heldChanges = 0;
         groupTransactions = 0;
+        schemaChangeInGroup = false;
         if (lastGroup.size() > 200_000) {
             long done;
             synchronized (commitLock) {
