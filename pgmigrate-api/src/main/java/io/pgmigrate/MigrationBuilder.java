@@ -52,6 +52,7 @@ public final class MigrationBuilder {
     private SchemaStrategy schemaStrategy;
     private Path pgDump;
     private Boolean ownershipAndGrants;
+    private SchemaChanges schemaChanges;
     private Integer copyWorkers;
     private Long copyRateLimit;
     private Long copyPartSize;
@@ -297,6 +298,21 @@ public final class MigrationBuilder {
     public MigrationBuilder ownershipAndGrants(boolean copy) {
         checkUnset(this.ownershipAndGrants, "ownershipAndGrants");
         this.ownershipAndGrants = copy;
+        return this;
+    }
+
+    /**
+     * What happens to schema changes (DDL) the application makes while the migration runs. Default
+     * {@link SchemaChanges#CARRY}: each is replayed on the other side in order with the data (docs/ddl.md);
+     * {@link SchemaChanges#FREEZE} refuses them on both sides until {@code complete()}. Both need the migration role
+     * to be a superuser on both servers.
+     *
+     * @param changes carry or freeze
+     * @return this builder
+     */
+    public MigrationBuilder schemaChanges(SchemaChanges changes) {
+        checkUnset(this.schemaChanges, "schemaChanges");
+        this.schemaChanges = requireNonNull(changes, "schemaChanges");
         return this;
     }
 
@@ -553,7 +569,8 @@ public final class MigrationBuilder {
                         cutoverCatchUpTimeout == null ? Duration.ofMinutes(5) : cutoverCatchUpTimeout,
                         acceptedLeftBehind == null ? Set.of() : acceptedLeftBehind),
                 new MigrationConfig.SchemaSettings(strategy, java.util.Optional.ofNullable(pgDump),
-                        Boolean.TRUE.equals(ownershipAndGrants)),
+                        Boolean.TRUE.equals(ownershipAndGrants),
+                        schemaChanges == null ? SchemaChanges.CARRY : schemaChanges),
                 new MigrationConfig.CopySettings(copyWorkers == null ? 0 : copyWorkers,
                         copyRateLimit == null ? 0 : copyRateLimit, copyPartSize == null ? 128L << 20 : copyPartSize));
         return provider().create(config);

@@ -97,8 +97,10 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
      * @param pgDump             the pg_dump executable PG_DUMP uses; empty: search the {@code PATH} and the usual
      *                           installation directories
      * @param ownershipAndGrants whether the schema copy also sets each object's owner and copies its grants
+     * @param changes            what happens to schema changes made while the migration runs
      */
-    public record SchemaSettings(SchemaStrategy strategy, Optional<Path> pgDump, boolean ownershipAndGrants) {
+    public record SchemaSettings(SchemaStrategy strategy, Optional<Path> pgDump, boolean ownershipAndGrants,
+                                 SchemaChanges changes) {
     }
 
     /**

@@ -263,35 +263,60 @@ final class DefaultMigration implements Migration {
     }
 
     private DdlCarry ddl(String db) {
-        return new DdlCarry(sessions, db, names.ddl(db), journal().database(db));
+        return new DdlCarry(sessions, db, names.ddl(db), journal().database(db),
+                config.schema().changes() == io.pgmigrate.SchemaChanges.FREEZE);
     }
 
     /**
-     * Installs the DDL capture on both sides and starts recording on the source. Returns false, with a warning, where
-     * a side's migration role is not a superuser (event triggers need one): schema changes are then not carried.
+     * Installs the DDL capture on the source and starts recording there (with a freeze: refusing). Returns false where
+     * the migration role is not a superuser there (event triggers need one): schema changes are then not carried,
+     * which preflight warned about (and refused, for a freeze).
      */
-    private boolean carryDdl(String db) {
+    private boolean carryDdlFrom(String db) {
+        if (!ddl(db).install(Side.SOURCE, names.publication(db), names.fence(db), viaRoot(db), !stream())) {
+            return notCarried(db);
+        }
+        ddl(db).capture(Side.SOURCE, true);
+        return true;
+    }
+
+    /**
+     * Completes {@link #carryDdlFrom}: the capture on the target, once its schema is there (its partitions get the
+     * trigger that carries their {@code TRUNCATE}). Returns false, removing the source's, where the target's role is no
+     * superuser.
+     */
+    private boolean carryDdlTo(String db) {
         DdlCarry ddl = ddl(db);
-        boolean viaRoot;
+        // NATIVE's table synchronisation copies a table that joins late; STREAM takes only the ones a statement creates
+        if (!ddl.install(Side.TARGET, names.reversePublication(db), names.fence(db), viaRoot(db), !stream())) {
+            ddl.remove(Side.SOURCE);
+            return notCarried(db);
+        }
+        if (ddl.freezes()) {
+            ddl.capture(Side.TARGET, true);
+        }
+        return true;
+    }
+
+    private boolean notCarried(String db) {
+        if (ddl(db).freezes()) {
+            throw new PgMigrateException(CoreErrorCode.PREFLIGHT_FAILED, db, "schemaChanges(FREEZE) needs the"
+                    + " migration role to be a superuser on both servers (an event trigger refuses the changes);"
+                    + " connect as one, or build the migration without the freeze");
+        }
+        LOG.info("{}: schema changes are not carried (the migration role is no superuser on both sides)", db);
+        return false;
+    }
+
+    /** Whether both servers publish partitioned tables as themselves (13 and later). */
+    private boolean viaRoot(String db) {
         try {
-            viaRoot = sessions.source(db).getMetaData().getDatabaseMajorVersion() >= 13
+            return sessions.source(db).getMetaData().getDatabaseMajorVersion() >= 13
                     && sessions.target(db).getMetaData().getDatabaseMajorVersion() >= 13;
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, db, "reading the server versions failed",
                     e);
         }
-        // NATIVE's table synchronisation copies a table that joins late; STREAM takes only the ones a statement creates
-        boolean carried = ddl.install(Side.SOURCE, names.publication(db), names.fence(db), viaRoot, !stream())
-                && ddl.install(Side.TARGET, names.reversePublication(db), names.fence(db), viaRoot, !stream());
-        if (!carried) {
-            ddl.remove(Side.SOURCE);
-            warn(db, "schema changes (DDL) made during the migration are not carried: recording them needs an event"
-                    + " trigger, which only a superuser can create; connect as a superuser on both servers, or make"
-                    + " each schema change on both sides yourself (Migration.applyOnFencedSide for the fenced one)");
-            return false;
-        }
-        ddl.capture(Side.SOURCE, true);
-        return true;
     }
 
     private List<TableRef> withQueue(String db, boolean carried, List<TableRef> tables) {
@@ -466,6 +491,7 @@ final class DefaultMigration implements Migration {
         if (liveCopy(db).map(InitialCopy.DatabaseCopy::running).orElse(false)) {
             return; // this object copies it now, or is starting its stream: nothing to do, nothing to race with
         }
+        DdlCarry.Hold held = null; // schema changes, from before the schema is read until the stream's start is set
         try {
             ensureTargetDatabase(db, entry);
             Connection src = sessions.source(db);
@@ -492,8 +518,13 @@ final class DefaultMigration implements Migration {
             if (subscribed && !link.publicationExists(src)) {
                 throw new PgMigrateException(CoreErrorCode.REPLICATION_OBJECT_LOST, db, link.publicationLost("source"));
             }
+            boolean recording = false;
             if (!subscribed && copy.isEmpty()) {
                 phase(db, entry, Phase.SCHEMA);
+                recording = carryDdlFrom(db);
+                if (recording) {
+                    held = ddl(db).hold(Side.SOURCE);
+                }
                 MigrationConfig.SchemaSettings settings = config.schema();
                 // Objects the catalog copy cannot create were preflight blockers; with NONE and PG_DUMP it still
                 // names the tables to publish.
@@ -541,7 +572,7 @@ final class DefaultMigration implements Migration {
                     }
                 }
                 entry.mark(Flag.SCHEMA_COPIED);
-                objects.ensurePublication(src, withQueue(db, carryDdl(db), schema.tables()));
+                objects.ensurePublication(src, withQueue(db, recording && carryDdlTo(db), schema.tables()));
             }
             // The target takes no writes but the stream's until the cutover moves traffic there: a stray write (a
             // job pointed at the wrong host, an application instance started early, a switch that moved some traffic
@@ -576,6 +607,10 @@ final class DefaultMigration implements Migration {
             }
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, db, "starting the migration failed", e);
+        } finally {
+            if (held != null) {
+                held.close();
+            }
         }
     }
 
@@ -1302,6 +1337,10 @@ final class DefaultMigration implements Migration {
                     if (!unfenced.isEmpty()) {
                         message = message.isEmpty() ? unfenced : message + "; " + unfenced;
                     }
+                    String drift = uncarriedChanges(publisher, db, entry, phase);
+                    if (!drift.isEmpty()) {
+                        message = message.isEmpty() ? drift : message + "; " + drift;
+                    }
                     if (driving && phase != recorded && phase != Phase.FAILED) {
                         phase(db, entry, phase);
                     }
@@ -1315,6 +1354,42 @@ final class DefaultMigration implements Migration {
         }
         return new MigrationStatus(config.name(), Instant.now(), out);
     }
+
+    /**
+     * Where schema changes are not carried (no superuser for the event triggers), the tables and columns that differ
+     * between the sides once the copy is done, with what to do; empty where they are carried or nothing differs.
+     */
+    private String uncarriedChanges(Side publisher, String db, Journal.DatabaseEntry entry, Phase phase)
+            throws SQLException {
+        // once streaming (before, the schema is still being made), and only for a schema pgmigrate made: with NONE
+        // the user's target may differ on purpose
+        if (entry.flag(Flag.SOURCE_DDL) || config.schema().strategy() == SchemaStrategy.NONE
+                || !(phase == Phase.STREAMING || phase == Phase.CUT_OVER || phase == Phase.PAUSED)) {
+            return "";
+        }
+        // awaitInSync() polls status() several times a second: the catalogs are compared every few seconds at most
+        long now = System.nanoTime();
+        DriftCheck last = driftChecks.get(db);
+        if (last != null && last.publisher() == publisher && now - last.nanos() < DRIFT_INTERVAL.toNanos()) {
+            return last.message();
+        }
+        String drift = io.pgmigrate.core.internal.ddl.SchemaDrift.between(sessions.get(publisher, db),
+                sessions.connector(publisher).role(), sessions.get(publisher.other(), db),
+                sessions.connector(publisher.other()).role());
+        String message = drift.isEmpty() ? "" : "the schemas differ, and schema changes are not carried (the"
+                + " migration role is no superuser): " + drift + "; make each change on the "
+                + sessions.connector(publisher.other()).role() + " too, with Migration.applyOnFencedSide(database,"
+                + " sql)";
+        driftChecks.put(db, new DriftCheck(now, publisher, message));
+        return message;
+    }
+
+    /** The last comparison of a database's schemas, where schema changes are not carried. */
+    private record DriftCheck(long nanos, Side publisher, String message) {
+    }
+
+    private static final Duration DRIFT_INTERVAL = Duration.ofSeconds(5);
+    private final Map<String, DriftCheck> driftChecks = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** The previous status's look at one stream, for rates. */
     private record ApplySample(long nanos, Lsn confirmed, long transactions) {
@@ -1529,6 +1604,7 @@ final class DefaultMigration implements Migration {
         String db = requireDatabase(database);
         requireNonNull(sql, "sql");
         own();
+        driftChecks.remove(db); // the schemas are compared afresh at the next status()
         if (Cutover.pending(journal())) {
             throw new PgMigrateException(CoreErrorCode.INVALID_PHASE, "migration " + config.name() + " is in the middle"
                     + " of a cutover; call cutover() or rollback() first");

@@ -5,6 +5,7 @@ import io.pgmigrate.Engine;
 import io.pgmigrate.Migration;
 import io.pgmigrate.Phase;
 import io.pgmigrate.SchemaDiff;
+import io.pgmigrate.Severity;
 import io.pgmigrate.testkit.Pacer;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
@@ -111,7 +112,8 @@ abstract class DdlContract {
         }
     }
 
-    private static void assertSameSchemaAndRows(PostgresServer a, PostgresServer b, String db, List<String> tables)
+    /** Both sides have the same schema (SchemaDiff empty) and the same rows in each of {@code tables}. */
+    static void assertSameSchemaAndRows(PostgresServer a, PostgresServer b, String db, List<String> tables)
             throws SQLException {
         try (Connection left = a.connect(db); Connection right = b.connect(db)) {
             SchemaDiff diff = SchemaDiff.between(left, right);
@@ -130,6 +132,8 @@ abstract class DdlContract {
         source.execute(db, SCHEMA);
         Ledger.createRole(source);
         Ledger.createRole(target);
+        // a retention job's right, on the source only (grants are not copied by default)
+        source.execute(db, "GRANT SELECT, TRUNCATE ON readings_2027 TO ledger_app");
         try (Migration m = CutoverContract.builder(source, target, state, "ddl", db).engine(engine()).build()) {
             m.start();
             m.awaitInSync(SYNC);
@@ -170,6 +174,9 @@ abstract class DdlContract {
                     st.execute("CREATE TABLE app_notes (id integer PRIMARY KEY, body text NOT NULL)");
                     st.execute("INSERT INTO app_notes VALUES (1, 'written by the application role')");
                     st.execute("CREATE TEMP TABLE scratch (x integer)");
+                    // a partition emptied while the application writes to it: the root's stream does not carry it,
+                    // and the role that ran it may not truncate it on the other side
+                    st.execute("TRUNCATE readings_2027");
                 }
                 w.awaitMore(3);
                 // a column recreated right after rows were written to it: applied in any other order than the
@@ -234,6 +241,12 @@ abstract class DdlContract {
 
             DatabaseStatus stuck = awaitMessage(m, db, "#");
             assertThat(stuck.message()).contains("DO").contains("ALTER TABLE orders ADD COLUMN region text");
+            assertThat(m.preflight().findings()).filteredOn(f -> f.check().equals("schema_change_pending"))
+                    .singleElement().satisfies(f -> {
+                        assertThat(f.severity()).isEqualTo(Severity.WARNING);
+                        assertThat(f.message()).contains("ALTER TABLE orders ADD COLUMN region text");
+                        assertThat(f.fix()).contains("applyOnFencedSide");
+                    });
             assertThat(Fixtures.count(target, db, "SELECT count(*) FROM information_schema.columns"
                     + " WHERE table_name = 'orders' AND column_name = 'region'")).isZero();
 
@@ -241,6 +254,29 @@ abstract class DdlContract {
             SchemaChangeAfterCutoverIT.awaitPhase(m, db, Phase.STREAMING); // failed until its next attempt
             m.awaitInSync(SYNC);
             assertThat(Fixtures.count(target, db, "SELECT count(*) FROM orders WHERE region = 'north'")).isOne();
+            assertSameSchemaAndRows(source, target, db, List.of("public.orders"));
+
+            // a deployment tool's procedure that stores a password: the stream stops at it, and no message shows it.
+            // Paused, so that the three arrive together: the stream must still name the one it stopped at
+            m.pause();
+            source.execute(db, "CREATE FOREIGN DATA WRAPPER archive_wrapper");
+            source.execute(db, "CREATE SERVER archive FOREIGN DATA WRAPPER archive_wrapper OPTIONS (host 'archive')");
+            source.execute(db, """
+                    DO $$
+                    BEGIN
+                        EXECUTE 'CREATE USER MAPPING FOR CURRENT_USER SERVER archive'
+                             || ' OPTIONS (user ''reader'', password ''hunter2-archive'')';
+                    END
+                    $$
+                    """);
+            m.start();
+            DatabaseStatus secret = awaitMessage(m, db, "(CREATE USER MAPPING)");
+            assertThat(secret.message()).contains("withheld").doesNotContain("hunter2");
+            assertThat(m.preflight().toTable()).contains("(CREATE USER MAPPING)").doesNotContain("hunter2");
+            m.applyOnFencedSide(db, "CREATE USER MAPPING FOR CURRENT_USER SERVER archive"
+                    + " OPTIONS (user 'reader', password 'hunter2-archive')");
+            SchemaChangeAfterCutoverIT.awaitPhase(m, db, Phase.STREAMING);
+            m.awaitInSync(SYNC);
             assertSameSchemaAndRows(source, target, db, List.of("public.orders"));
             m.complete();
         }

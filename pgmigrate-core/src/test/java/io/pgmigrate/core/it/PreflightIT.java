@@ -166,6 +166,7 @@ class PreflightIT {
             assertFinding(report, Severity.WARNING, "fence_privileges", "source: weak"); // fenced at cutover
             assertFinding(report, Severity.BLOCKER, "fence_privileges", "target: weak"); // fenced by start()
             assertFinding(report, Severity.WARNING, "connection_limit", "weak");
+            assertFinding(report, Severity.WARNING, "schema_changes", "weak"); // not carried without a superuser
             assertThat(report.findings()).filteredOn(f -> f.check().equals("source_privileges"))
                     .anySatisfy(f -> assertThat(f.message()).contains("public.owned_by_postgres"));
         }

@@ -7,6 +7,7 @@ import io.pgmigrate.core.internal.Mdc;
 import io.pgmigrate.core.internal.schema.TableRef;
 import io.pgmigrate.core.internal.sql.Queries;
 import io.pgmigrate.core.internal.sql.Sessions;
+import io.pgmigrate.core.internal.sql.TableLocks;
 import io.pgmigrate.core.internal.state.Flag;
 import io.pgmigrate.core.internal.state.Journal;
 import org.slf4j.Logger;
@@ -14,6 +15,7 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.List;
 import java.util.Optional;
 
 import static io.pgmigrate.core.internal.sql.Identifiers.literal;
@@ -45,15 +47,27 @@ public final class DdlCarry {
     private final String database;
     private final String schema;
     private final Journal.DatabaseEntry journal;
+    private final boolean freeze;
+
+    /** How long installing or removing the partitions' triggers waits for their locks, all together. */
+    private static final java.time.Duration LOCK_BOUND = java.time.Duration.ofSeconds(30);
 
     /**
      * @param schema the migration's DDL schema in the database, on both sides; its event trigger has the same name
+     * @param freeze whether schema changes are refused on both sides instead of carried
+     *               ({@link io.pgmigrate.SchemaChanges#FREEZE})
      */
-    public DdlCarry(Sessions sessions, String database, String schema, Journal.DatabaseEntry journal) {
+    public DdlCarry(Sessions sessions, String database, String schema, Journal.DatabaseEntry journal, boolean freeze) {
         this.sessions = sessions;
         this.database = database;
         this.schema = schema;
         this.journal = journal;
+        this.freeze = freeze;
+    }
+
+    /** Whether schema changes are refused instead of carried. */
+    public boolean freezes() {
+        return freeze;
     }
 
     /** The queue table, which the stream carries in both directions. */
@@ -69,7 +83,7 @@ public final class DdlCarry {
      */
     public static java.util.List<String> objects(String schema, String side, String publication, String fence,
                                                  boolean viaRoot, boolean lateJoin) {
-        return DdlSql.objects(schema, side, publication, fence, viaRoot, lateJoin);
+        return DdlSql.objects(schema, side, publication, fence, viaRoot, lateJoin, false);
     }
 
     /** Whether {@code schema} is a DDL schema of some migration: its queue is pgmigrate's, not the application's. */
@@ -108,15 +122,91 @@ public final class DdlCarry {
                 journal.mark(flag(side));
                 Queries.inTransaction(c, () -> {
                     for (String sql : DdlSql.objects(schema, side.name().toLowerCase(java.util.Locale.ROOT),
-                            publication, fence, viaRoot, lateJoin)) {
+                            publication, fence, viaRoot, lateJoin, freeze)) {
                         Queries.execute(c, sql);
                     }
                 });
+                // each partition's TRUNCATE trigger in a transaction of its own, waiting briefly for its lock: one
+                // transaction over every partition would hold writes to each until the last lock came
+                long deadline = System.nanoTime() + LOCK_BOUND.toNanos();
+                for (String[] t : Queries.list(c, "SELECT format('%I.%I', nsp, rel), " + quote(schema)
+                        + ".truncate_trigger(nsp, rel) FROM " + quote(schema) + ".partitions_to_follow()",
+                        rs -> new String[]{rs.getString(1), rs.getString(2)})) {
+                    TableLocks.run(c, deadline, database, "the " + sessions.connector(side).role(), "give partition "
+                            + t[0] + " the trigger that carries its TRUNCATE", CoreErrorCode.REPLICATION_FAILED,
+                            () -> Queries.execute(c, t[1]));
+                }
                 LOG.debug("{}: DDL capture installed on the {}", database, sessions.connector(side).role());
                 return true;
             } catch (SQLException e) {
                 throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot install the DDL capture"
                         + " on the " + sessions.connector(side).role(), e);
+            }
+        }
+    }
+
+    /**
+     * Holds schema changes on {@code side} until closed: each one is refused ("try again in a few seconds") instead of
+     * recorded. Returns once every transaction that could still commit a change unseen has ended: those that made one
+     * while recording was off, and those recorded but not yet committed. For {@code start()}: the schema it reads and
+     * the stream's start must not have a change between them, which would be in neither. The capture must be on.
+     */
+    public Hold hold(Side side) {
+        try (Mdc.Scope onSide = Mdc.side(side)) {
+            Connection c = sessions.fresh(side, database);
+            try {
+                // waits for the transactions that recorded a change and hold the lock shared
+                Queries.execute(c, "SELECT pg_advisory_lock(" + DdlSql.HOLD_CLASS + ", " + DdlSql.holdKey(schema)
+                        + ")");
+                long held = Queries.first(c, "SELECT txid_current()", rs -> rs.getLong(1)).orElseThrow();
+                // a change made before recording was on took no lock: wait for every transaction older than this one
+                long since = System.nanoTime();
+                long told = since;
+                while (Queries.first(c, "SELECT txid_snapshot_xmin(txid_current_snapshot()) < ?",
+                        rs -> rs.getBoolean(1), held).orElse(false)) {
+                    if (System.nanoTime() - told > java.util.concurrent.TimeUnit.SECONDS.toNanos(10)) {
+                        told = System.nanoTime();
+                        List<String> older = Queries.list(c, "SELECT pid || ' (' || coalesce(usename, '')"
+                                + " || ', transaction since ' || xact_start || ')' FROM pg_stat_activity"
+                                + " WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()", rs -> rs.getString(1));
+                        LOG.info("{}: waiting for transactions that began before schema changes were held on the {}"
+                                + " ({} s so far): {}", database, sessions.connector(side).role(),
+                                (told - since) / 1_000_000_000L, older);
+                    }
+                    io.pgmigrate.core.internal.Waits.pause(50, database);
+                }
+                LOG.debug("{}: schema changes on the {} are held", database, sessions.connector(side).role());
+                return new Hold(c);
+            } catch (SQLException | RuntimeException e) {
+                try {
+                    c.close();
+                } catch (SQLException ignored) {
+                    // the session's lock ends with it
+                }
+                if (e instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot hold schema"
+                        + " changes on the " + sessions.connector(side).role(), (SQLException) e);
+            }
+        }
+    }
+
+    /** Schema changes held on one side; closing lets them through again. */
+    public static final class Hold implements AutoCloseable {
+        private final Connection session;
+
+        private Hold(Connection session) {
+            this.session = session;
+        }
+
+        /** Lets schema changes through again (the lock is the session's: it ends with it). */
+        @Override
+        public void close() {
+            try {
+                session.close();
+            } catch (SQLException e) {
+                LOG.debug("closing the session that held schema changes failed: {}", e.getMessage());
             }
         }
     }
@@ -132,20 +222,27 @@ public final class DdlCarry {
         }
     }
 
-    /** Records the statements run on {@code side} from now on, or stops recording them. */
+    /**
+     * Records the statements run on {@code side} from now on, or stops recording them. With a freeze, turns the
+     * refusal on; it stays on until {@link #remove}.
+     */
     public void capture(Side side, boolean on) {
+        if (freeze && !on) {
+            return;
+        }
         try (Mdc.Scope onSide = Mdc.side(side)) {
             Connection c = sessions.get(side, database);
             try {
-                if (Queries.exists(c, "SELECT 1 FROM pg_event_trigger WHERE evtname IN (?, ?) AND evtenabled <> ?",
-                        schema, DdlSql.dropTrigger(schema), on ? "O" : "D")) {
+                if (Queries.exists(c, "SELECT 1 FROM pg_event_trigger WHERE evtname = ANY (?) AND evtenabled <> ?",
+                        c.createArrayOf("text", DdlSql.eventTriggers(schema).toArray()), on ? "O" : "D")) {
                     Queries.inTransaction(c, () -> {
-                        Queries.execute(c, "ALTER EVENT TRIGGER " + quote(schema) + (on ? " ENABLE" : " DISABLE"));
-                        Queries.execute(c, "ALTER EVENT TRIGGER " + quote(DdlSql.dropTrigger(schema))
-                                + (on ? " ENABLE" : " DISABLE"));
+                        for (String trigger : DdlSql.eventTriggers(schema)) {
+                            Queries.execute(c, "ALTER EVENT TRIGGER " + quote(trigger) + (on ? " ENABLE" : " DISABLE"));
+                        }
                     });
                     LOG.info("{}: schema changes on the {} are {}", database, sessions.connector(side).role(),
-                            on ? "carried to the other side from now on" : "no longer recorded");
+                            freeze ? "refused until the migration completes"
+                                    : on ? "carried to the other side from now on" : "no longer recorded");
                 }
             } catch (SQLException e) {
                 throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot "
@@ -162,27 +259,35 @@ public final class DdlCarry {
      */
     public Optional<Pending> next(Side from, Side to) {
         try {
-            Connection a = sessions.get(from, database);
-            Connection b = sessions.get(to, database);
-            String origin = from.name().toLowerCase(java.util.Locale.ROOT);
-            if (!Queries.exists(a, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)
-                    || !Queries.exists(b, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
-                return Optional.empty();
-            }
-            // what the stream can still bring: after what the other side has, and after where the stream started
-            // (rows recorded before it, such as between the capture and the slot, never travel)
-            long applied = Math.max(Queries.first(b, "SELECT coalesce(max(id), 0) FROM " + quote(schema, "queue")
-                    + " WHERE origin = ?", rs -> rs.getLong(1), origin).orElse(0L), Queries.first(a,
-                    "SELECT coalesce(max(stream_from), 0) FROM " + quote(schema, "settings"), rs -> rs.getLong(1))
-                    .orElse(0L));
-            return Queries.first(a, "SELECT id, tag, statement, replay IS NOT NULL, coalesce(reason, '') FROM "
-                            + quote(schema, "queue") + " WHERE origin = ? AND id > ? ORDER BY id LIMIT 1",
-                    rs -> new Pending(origin, rs.getLong(1), rs.getString(2), rs.getString(3), rs.getBoolean(4),
-                            rs.getString(5)), origin, applied);
+            return next(sessions.get(from, database), sessions.get(to, database), schema,
+                    from.name().toLowerCase(java.util.Locale.ROOT));
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading the DDL queue failed",
                     e);
         }
+    }
+
+    /**
+     * {@link #next(Side, Side)} over two connections to the database, {@code a} on the side recorded on (whose rows
+     * carry {@code origin}) and {@code b} on the other, for callers without the migration's sessions (preflight).
+     * Empty when either side lacks the schema.
+     */
+    public static Optional<Pending> next(Connection a, Connection b, String schema, String origin) throws SQLException {
+        if (!Queries.exists(a, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)
+                || !Queries.exists(b, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
+            return Optional.empty();
+        }
+        // what the stream can still bring: after what the other side has, and after where the stream started
+        // (rows recorded before it, such as between the capture and the slot, never travel)
+        long applied = Math.max(Queries.first(b, "SELECT coalesce(max(id), 0) FROM " + quote(schema, "queue")
+                + " WHERE origin = ?", rs -> rs.getLong(1), origin).orElse(0L), Queries.first(a,
+                "SELECT coalesce(max(stream_from), 0) FROM " + quote(schema, "settings"), rs -> rs.getLong(1))
+                .orElse(0L));
+        return Queries.first(a, "SELECT id, tag, " + quote(schema) + ".shown(tag, statement), replay IS NOT NULL,"
+                        + " coalesce(reason, '') FROM " + quote(schema, "queue") + " WHERE origin = ? AND id > ?"
+                        + " ORDER BY id LIMIT 1",
+                rs -> new Pending(origin, rs.getLong(1), rs.getString(2), rs.getString(3), rs.getBoolean(4),
+                        rs.getString(5)), origin, applied);
     }
 
     /**
@@ -203,7 +308,10 @@ public final class DdlCarry {
         }
     }
 
-    /** A recorded statement the other side has not applied. */
+    /**
+     * A recorded statement the other side has not applied; {@code statement} is its text as messages may show it
+     * (withheld where it may hold a password).
+     */
     public record Pending(String origin, long id, String tag, String statement, boolean replayable, String reason) {
 
         /** One line for a person: which statement, and why it may not apply. */
@@ -247,9 +355,22 @@ public final class DdlCarry {
         }
         try (Mdc.Scope onSide = Mdc.side(side)) {
             Connection c = sessions.get(side, database);
+            // the event triggers first: a freeze ends here, even if a partition's lock holds up the rest
             Queries.inTransaction(c, () -> {
-                Queries.execute(c, "DROP EVENT TRIGGER IF EXISTS " + quote(schema));
-                Queries.execute(c, "DROP EVENT TRIGGER IF EXISTS " + quote(DdlSql.dropTrigger(schema)));
+                for (String trigger : DdlSql.eventTriggers(schema)) {
+                    Queries.execute(c, "DROP EVENT TRIGGER IF EXISTS " + quote(trigger));
+                }
+            });
+            // dropping a trigger locks its table exclusively: one table per transaction, waiting briefly
+            long deadline = System.nanoTime() + LOCK_BOUND.toNanos();
+            for (String table : Queries.list(c, "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_trigger g"
+                    + " JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    + " WHERE g.tgname = ? ORDER BY 1", rs -> rs.getString(1), schema)) {
+                TableLocks.run(c, deadline, database, "the " + sessions.connector(side).role(), "remove the trigger"
+                        + " that carries the TRUNCATE of " + table, CoreErrorCode.REPLICATION_FAILED,
+                        () -> Queries.execute(c, "DROP TRIGGER IF EXISTS " + quote(schema) + " ON " + table));
+            }
+            Queries.inTransaction(c, () -> {
                 Queries.execute(c, "SET LOCAL lock_timeout = " + literal("5s"));
                 Queries.execute(c, "DROP SCHEMA IF EXISTS " + quote(schema) + " CASCADE");
             });

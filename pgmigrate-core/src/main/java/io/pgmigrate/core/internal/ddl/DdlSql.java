@@ -34,9 +34,10 @@ final class DdlSql {
      * @param viaRoot     whether partitioned tables are published as themselves (both servers 13 or later)
      * @param lateJoin    whether a table may join the stream later than its creation (NATIVE: table synchronisation
      *                    copies what it holds then); otherwise only tables the statement creates join
+     * @param freeze      whether schema changes are refused instead of recorded
      */
     static List<String> objects(String schema, String side, String publication, String fence, boolean viaRoot,
-                                boolean lateJoin) {
+                                boolean lateJoin, boolean freeze) {
         String s = quote(schema);
         return List.of(
                 "CREATE SCHEMA IF NOT EXISTS " + s,
@@ -68,16 +69,26 @@ final class DdlSql {
                 "CREATE TABLE IF NOT EXISTS " + s + ".settings (side text PRIMARY KEY, publication text NOT NULL,"
                         + " fence text NOT NULL, via_root boolean NOT NULL, late_join boolean NOT NULL,"
                         + " stream_from bigint NOT NULL DEFAULT 0)",
-                "INSERT INTO " + s + ".settings (side, publication, fence, via_root, late_join) VALUES ("
+                "ALTER TABLE " + s + ".settings ADD COLUMN IF NOT EXISTS frozen boolean NOT NULL DEFAULT false",
+                "INSERT INTO " + s + ".settings (side, publication, fence, via_root, late_join, frozen) VALUES ("
                         + literal(side) + ", " + literal(publication) + ", " + literal(fence) + ", " + viaRoot + ", "
-                        + lateJoin + ") ON CONFLICT (side) DO UPDATE SET publication = excluded.publication,"
-                        + " fence = excluded.fence, via_root = excluded.via_root, late_join = excluded.late_join",
+                        + lateJoin + ", " + freeze + ") ON CONFLICT (side) DO UPDATE SET publication ="
+                        + " excluded.publication, fence = excluded.fence, via_root = excluded.via_root,"
+                        + " late_join = excluded.late_join, frozen = excluded.frozen",
                 "DELETE FROM " + s + ".settings WHERE side <> " + literal(side),
                 split(s),
+                shown(s),
                 statementKey(s),
                 follow(s),
                 dropped(s),
-                capture(s),
+                boundOf(s),
+                truncatePartition(s),
+                truncated(s, schema),
+                partitionsToFollow(s, schema),
+                truncateTrigger(s, schema),
+                followTruncate(s),
+                refuseEarly(s),
+                capture(s, schema),
                 apply(s, schema),
                 "DROP TRIGGER IF EXISTS apply ON " + s + ".queue",
                 "CREATE TRIGGER apply AFTER INSERT ON " + s + ".queue FOR EACH ROW EXECUTE FUNCTION " + s + ".apply()",
@@ -93,9 +104,200 @@ final class DdlSql {
                         CREATE EVENT TRIGGER %3$s ON sql_drop EXECUTE FUNCTION %1$s.dropped();
                         ALTER EVENT TRIGGER %3$s DISABLE;
                     END IF;
+                    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = %6$s) THEN
+                        CREATE EVENT TRIGGER %5$s ON ddl_command_start EXECUTE FUNCTION %1$s.refuse_early();
+                        ALTER EVENT TRIGGER %5$s DISABLE;
+                    END IF;
                 END
                 $do$
-                """.formatted(s, literal(schema), quote(dropTrigger(schema)), literal(dropTrigger(schema))));
+                """.formatted(s, literal(schema), quote(dropTrigger(schema)), literal(dropTrigger(schema)),
+                        quote(startTrigger(schema)), literal(startTrigger(schema))));
+    }
+
+    /** The event triggers on {@code side}: the capture's ({@code ddl_command_end}), then the others. */
+    static List<String> eventTriggers(String schema) {
+        return List.of(schema, dropTrigger(schema), startTrigger(schema));
+    }
+
+    /** The {@code ddl_command_start} event trigger's name: the schema's, as long, ending in {@code _dds}. */
+    static String startTrigger(String schema) {
+        return schema.substring(0, schema.length() - 1) + "s";
+    }
+
+    /**
+     * {@code refuse_early()}: with a freeze, refuses a {@code CONCURRENTLY} command before it starts. The capture
+     * refuses at the command's end, which for these is in their last transaction: the ones before it have committed,
+     * and would leave an invalid index or a partition half detached behind.
+     */
+    private static String refuseEarly(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.refuse_early() RETURNS event_trigger
+                LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+                BEGIN
+                    IF coalesce((SELECT frozen FROM %1$s.settings LIMIT 1), false)
+                       AND coalesce(current_setting('pgmigrate.session', true), '') = ''
+                       AND tg_tag IN ('CREATE INDEX', 'DROP INDEX', 'ALTER TABLE')
+                       AND coalesce(current_query(), '') ~* E'\\\\mCONCURRENTLY\\\\M' THEN
+                        RAISE EXCEPTION USING ERRCODE = '55000',
+                            MESSAGE = format('schema changes are frozen while pgmigrate migrates this database: %%s'
+                                             ' refused', tg_tag),
+                            HINT = 'make it once the migration is complete (Migration.complete()); the migration was'
+                                   ' built with schemaChanges(SchemaChanges.FREEZE)';
+                    END IF;
+                END
+                $f$
+                """.formatted(s)
+                + ";\nREVOKE ALL ON FUNCTION " + s + ".refuse_early() FROM PUBLIC";
+    }
+
+    /**
+     * {@code shown(tag, statement)}: a recorded statement as messages show it. The text of one that may hold a
+     * password (a user mapping, a foreign server's options, a text naming a password, a secret, a credential or a key,
+     * a connection URI with a password) is withheld: messages reach logs and status reports.
+     */
+    private static String shown(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.shown(tag text, statement text) RETURNS text
+                LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $f$
+                    SELECT CASE WHEN tag ~ 'USER MAPPING|SERVER'
+                                  OR statement ~* '(passw|secret|pwd|credential|(api|access|private)[_ ]?key)'
+                                  OR statement ~ '://[^/@[:space:]]*:[^/@[:space:]]*@'
+                                THEN '(text withheld: it may hold a password)'
+                                ELSE left(statement, 2000) END
+                $f$
+                """.formatted(s);
+    }
+
+    /**
+     * {@code truncated()}: the trigger after {@code TRUNCATE} on each partition. Partitions are published through
+     * their root, whose stream does not carry a {@code TRUNCATE} of one partition; on the side that records, it is
+     * recorded like a schema change and replayed at its place in the stream. Also fires for each partition when the
+     * root is truncated (the replay then finds it empty).
+     */
+    private static String truncated(String s, String schema) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.truncated() RETURNS trigger
+                LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+                DECLARE
+                    caller_role text := current_setting('role');
+                BEGIN
+                    IF coalesce(current_setting('pgmigrate.session', true), '') = ''
+                       AND EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = %2$s AND evtenabled <> 'D')
+                       AND EXISTS (SELECT 1 FROM pg_class WHERE oid = tg_relid AND relispartition) THEN
+                        INSERT INTO %1$s.queue (origin, id, role, search_path, tag, statement, replay)
+                        SELECT side, nextval('%1$s.queue_id'),
+                               CASE WHEN caller_role = 'none' THEN session_user::text ELSE caller_role END,
+                               'pg_catalog', 'TRUNCATE', coalesce(current_query(), ''),
+                               format('SELECT %%I.truncate_partition(%%L, %%L, %%L)', %3$s, tg_table_schema,
+                                      tg_table_name, %1$s.bound_of(tg_relid))
+                        FROM %1$s.settings LIMIT 1;
+                    END IF;
+                    RETURN NULL;
+                END
+                $f$
+                """.formatted(s, literal(schema), literal(schema))
+                + ";\nREVOKE ALL ON FUNCTION " + s + ".truncated() FROM PUBLIC";
+    }
+
+    /**
+     * {@code bound_of(partition)}: its parent and bounds as one text, the same on both sides whatever the session's
+     * settings (bounds of time types print in the session's time zone and date style).
+     */
+    private static String boundOf(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.bound_of(rel oid) RETURNS text
+                LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC'
+                SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 AS $f$
+                    SELECT format('%%I.%%I ', pn.nspname, p.relname) || pg_get_expr(c.relpartbound, c.oid)
+                    FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class p ON p.oid = i.inhparent
+                    JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                    WHERE c.oid = rel AND c.relispartition
+                $f$
+                """.formatted(s);
+    }
+
+    /**
+     * {@code truncate_partition(schema, name, bound)}: the replay of a partition's {@code TRUNCATE}, where the table
+     * is a partition of the same parent with the same bounds (else its rows are not the ones truncated: the stream
+     * stops, naming it). {@code CASCADE}: tables that reference it were truncated with it on the other side.
+     */
+    private static String truncatePartition(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.truncate_partition(nsp text, rel text, bound text) RETURNS void
+                LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $f$
+                DECLARE
+                    here oid;
+                BEGIN
+                    SELECT c.oid INTO here FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = nsp AND c.relname = rel;
+                    IF here IS NULL OR %1$s.bound_of(here) IS DISTINCT FROM bound THEN
+                        RAISE EXCEPTION USING ERRCODE = '42P17',
+                            MESSAGE = format('partition %%I.%%I was truncated on the other side, where it is %%s; here'
+                                             ' it is %%s, so other rows would be removed',
+                                             nsp, rel, bound, coalesce(%1$s.bound_of(here),
+                                             CASE WHEN here IS NULL THEN 'missing' ELSE 'no partition' END));
+                    END IF;
+                    EXECUTE format('TRUNCATE %%I.%%I CASCADE', nsp, rel);
+                END
+                $f$
+                """.formatted(s)
+                + ";\nREVOKE ALL ON FUNCTION " + s + ".truncate_partition(text, text, text) FROM PUBLIC";
+    }
+
+    /** {@code truncate_trigger(nsp, rel)}: the statement that gives a partition the trigger of truncated(). */
+    private static String truncateTrigger(String s, String schema) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.truncate_trigger(nsp name, rel name) RETURNS text
+                LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $f$
+                    SELECT format('CREATE TRIGGER %%I AFTER TRUNCATE ON %%I.%%I FOR EACH STATEMENT'
+                                  ' EXECUTE FUNCTION %%I.truncated()', %2$s, nsp, rel, %2$s)
+                $f$
+                """.formatted(s, literal(schema));
+    }
+
+    /** {@code partitions_to_follow()}: the partitions that should and do not yet have the trigger of truncated(). */
+    private static String partitionsToFollow(String s, String schema) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.partitions_to_follow() RETURNS TABLE (nsp name, rel name)
+                LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $f$
+                    SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE coalesce((SELECT via_root FROM %1$s.settings LIMIT 1), false)
+                      AND c.relkind = 'r' AND c.relispartition AND c.relpersistence = 'p'
+                      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                      AND n.nspname NOT LIKE E'pg\\\\_%%' AND n.nspname NOT LIKE E'pgmigrate\\\\_%%'
+                      AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = %2$s)
+                    ORDER BY 1, 2
+                $f$
+                """.formatted(s, literal(schema));
+    }
+
+    /**
+     * {@code follow_truncate()}: the trigger of {@code truncated()} on every partition that lacks it, for a
+     * statement that created or attached partitions (they are locked by that statement already). At installation the
+     * triggers are created one table per transaction instead ({@link DdlCarry#install}).
+     */
+    private static String followTruncate(String s) {
+        return """
+                CREATE OR REPLACE FUNCTION %1$s.follow_truncate() RETURNS void
+                LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $f$
+                DECLARE
+                    t record;
+                BEGIN
+                    FOR t IN SELECT * FROM %1$s.partitions_to_follow() LOOP
+                        EXECUTE %1$s.truncate_trigger(t.nsp, t.rel);
+                    END LOOP;
+                END
+                $f$
+                """.formatted(s)
+                + ";\nREVOKE ALL ON FUNCTION " + s + ".follow_truncate() FROM PUBLIC";
+    }
+
+    /** The first half of the advisory lock that holds schema changes while {@code start()} sets up ("pgmh"). */
+    static final int HOLD_CLASS = 0x70676d68;
+
+    /** The second half: the schema's, so that migrations and databases hold apart. */
+    static int holdKey(String schema) {
+        return schema.hashCode();
     }
 
     /** The {@code sql_drop} event trigger's name: the schema's, as long, ending in {@code _ddd}. */
@@ -272,7 +474,8 @@ final class DdlSql {
 
     /**
      * {@code dropped()}: the {@code sql_drop} event trigger's function. Marks a statement that dropped only temporary
-     * objects (the session's own), so that the capture, which fires after it, does not record it.
+     * objects (the session's own), so that the capture, which fires after it, does not record it, and one that
+     * dropped a real one, which a freeze refuses.
      */
     private static String dropped(String s) {
         return """
@@ -281,6 +484,8 @@ final class DdlSql {
                 BEGIN
                     IF NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() o WHERE NOT o.is_temporary) THEN
                         PERFORM set_config('pgmigrate.ddl_temporary', %1$s.statement_key(), true);
+                    ELSE
+                        PERFORM set_config('pgmigrate.ddl_dropped', %1$s.statement_key(), true);
                     END IF;
                 END
                 $f$
@@ -304,7 +509,7 @@ final class DdlSql {
      * message, with what the other side replays, then calls {@code follow()}. Every declared type is qualified: the
      * declarations are compiled with the caller's {@code search_path}, before the safe one is set.
      */
-    private static String capture(String s) {
+    private static String capture(String s, String schema) {
         return """
                 CREATE OR REPLACE FUNCTION %1$s.capture() RETURNS event_trigger
                 LANGUAGE plpgsql SECURITY DEFINER AS $f$
@@ -314,6 +519,8 @@ final class DdlSql {
                     q pg_catalog.text := pg_catalog.current_query();
                     this_side pg_catalog.text;
                     late pg_catalog.bool;
+                    is_frozen pg_catalog.bool;
+                    changed pg_catalog.bool;
                     key pg_catalog.text;
                     pieces pg_catalog.text[];
                     piece pg_catalog.text;
@@ -338,7 +545,31 @@ final class DdlSql {
                         PERFORM set_config('search_path', caller_path, true);
                         RETURN;
                     END IF;
-                    SELECT side, late_join INTO this_side, late FROM %1$s.settings LIMIT 1;
+                    SELECT side, late_join, frozen INTO this_side, late, is_frozen FROM %1$s.settings LIMIT 1;
+                    -- what changed nothing passes the hold and the freeze: an IF NOT EXISTS that found the object, an
+                    -- IF EXISTS that did not (applications run those at every start)
+                    changed := EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands())
+                               OR coalesce(current_setting('pgmigrate.ddl_dropped', true), '') = key;
+                    IF changed AND NOT pg_catalog.pg_try_advisory_xact_lock_shared(%4$s, %5$s) THEN
+                        -- start() reads the schema and sets the stream's start: a change now would be in neither
+                        PERFORM set_config('search_path', caller_path, true);
+                        RAISE EXCEPTION USING ERRCODE = '55P03',
+                            MESSAGE = format('schema changes are held for a moment while pgmigrate starts migrating'
+                                             ' this database: %%s refused', tg_tag),
+                            HINT = 'try again in a few seconds';
+                    END IF;
+                    IF is_frozen THEN
+                        PERFORM set_config('search_path', caller_path, true);
+                        IF NOT changed THEN
+                            RETURN;
+                        END IF;
+                        RAISE EXCEPTION USING ERRCODE = '55000',
+                            MESSAGE = format('schema changes are frozen while pgmigrate migrates this database: %%s'
+                                             ' refused', tg_tag),
+                            HINT = 'make it once the migration is complete (Migration.complete()), or on the side'
+                                   ' without traffic with Migration.applyOnFencedSide; the migration was built with'
+                                   ' schemaChanges(SchemaChanges.FREEZE)';
+                    END IF;
                     IF coalesce(current_setting('pgmigrate.ddl_recorded', true), '') <> key THEN
                         IF q IS NULL THEN
                             why := 'the server gave no statement text';
@@ -395,11 +626,12 @@ final class DdlSql {
                       AND d.object_type IN ('table', 'partitioned table');
                     PERFORM set_config('pgmigrate.ddl_busy', 'on', true);
                     PERFORM %1$s.follow(created, late OR coalesce(q, '') ~* E'\\\\mDETACH\\\\s+PARTITION\\\\M');
+                    PERFORM %1$s.follow_truncate();
                     PERFORM set_config('pgmigrate.ddl_busy', 'off', true);
                     PERFORM set_config('search_path', caller_path, true);
                 END
                 $f$
-                """.formatted(s, IGNORED, CARRIED)
+                """.formatted(s, IGNORED, CARRIED, HOLD_CLASS, holdKey(schema))
                 + ";\nREVOKE ALL ON FUNCTION " + s + ".capture() FROM PUBLIC";
     }
 
@@ -439,18 +671,19 @@ final class DdlSql {
                         RAISE EXCEPTION USING ERRCODE = '0A000',
                             MESSAGE = format('pgmigrate cannot replay DDL #%%s (%%s) from the %%s here: %%s',
                                              NEW.id, NEW.tag, NEW.origin, NEW.reason),
-                            DETAIL = 'statement: ' || left(NEW.statement, 2000), HINT = hint;
+                            DETAIL = 'statement: ' || %1$s.shown(NEW.tag, NEW.statement), HINT = hint;
                     END IF;
-                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = NEW.role) THEN
+                    IF NEW.tag <> 'TRUNCATE' AND NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = NEW.role) THEN
                         -- never as the applying superuser instead: objects would get its rights
                         RAISE EXCEPTION USING ERRCODE = '42704',
                             MESSAGE = format('pgmigrate: DDL #%%s (%%s) from the %%s ran as role %%s, which does not'
                                              ' exist here', NEW.id, NEW.tag, NEW.origin, NEW.role),
-                            DETAIL = 'statement: ' || left(NEW.statement, 2000),
+                            DETAIL = 'statement: ' || %1$s.shown(NEW.tag, NEW.statement),
                             HINT = 'create the role here (the stream tries again), or ' || hint;
                     END IF;
                     BEGIN
-                        IF NEW.role <> current_user THEN
+                        -- a partition's TRUNCATE is pgmigrate's own statement (see truncated()): as the applying role
+                        IF NEW.tag <> 'TRUNCATE' AND NEW.role <> current_user THEN
                             PERFORM pg_catalog.set_config('role', NEW.role, true);
                         END IF;
                         IF NEW.timezone IS NOT NULL THEN
@@ -467,14 +700,18 @@ final class DdlSql {
                         PERFORM pg_catalog.set_config('IntervalStyle', own_intervalstyle, true);
                     EXCEPTION WHEN OTHERS THEN
                         GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+                        IF %1$s.shown(NEW.tag, NEW.statement) <> left(NEW.statement, 2000) THEN
+                            msg := '(withheld with the statement)'; -- the error may quote the statement's values
+                        END IF;
                         RAISE EXCEPTION USING ERRCODE = state,
                             MESSAGE = format('pgmigrate: DDL #%%s (%%s) from the %%s failed here: %%s',
                                              NEW.id, NEW.tag, NEW.origin, msg),
-                            DETAIL = 'statement: ' || left(NEW.replay, 2000),
+                            DETAIL = 'statement: ' || %1$s.shown(NEW.tag, NEW.replay),
                             HINT = 'fix this server so that the statement succeeds (the stream tries it again), or '
                                    || hint;
                     END;
                     PERFORM %1$s.follow_fence();
+                    PERFORM %1$s.follow_truncate();
                     RETURN NULL;
                 END
                 $f$

@@ -84,6 +84,7 @@ public final class Preflight {
         }
         new ServerChecks(src, tgt, newLinks, databases.size(), copyWorkers, findings,
                 engine == io.pgmigrate.Engine.STREAM ? streamConnections : 0).run();
+        schemaChanges(src, tgt, findings);
         if (schema.strategy() == SchemaStrategy.PG_DUMP) {
             try {
                 PgDump found = PgDump.find(schema.pgDump(), src.major(), tgt.major());
@@ -97,8 +98,68 @@ public final class Preflight {
         for (String db : databases) {
             new DatabaseChecks(db, source, target, src, tgt, names, journal.database(db), findings,
                     db.equals(databases.get(0)), schema).run();
+            pendingSchemaChange(db, findings);
         }
         return new PreflightReport(findings);
+    }
+
+    /**
+     * Schema changes are carried (or frozen) by event triggers, which only a superuser creates: without one on both
+     * sides, a freeze cannot start and changes are only detected ({@code status()} names tables that differ).
+     */
+    private void schemaChanges(ServerChecks.Side src, ServerChecks.Side tgt, List<Finding> findings) {
+        List<ServerChecks.Side> lacking = java.util.stream.Stream.of(src, tgt).filter(s -> !s.superuser()).toList();
+        if (lacking.isEmpty()) {
+            return;
+        }
+        String where = lacking.stream().map(s -> "the " + s.name() + " (" + s.role() + ")")
+                .collect(java.util.stream.Collectors.joining(" and "));
+        String fix = lacking.stream().map(s -> "on the " + s.name() + ": ALTER ROLE "
+                + io.pgmigrate.core.internal.sql.Identifiers.quote(s.role()) + " SUPERUSER;")
+                .collect(java.util.stream.Collectors.joining(" "));
+        String object = lacking.stream().map(ServerChecks.Side::role).distinct()
+                .collect(java.util.stream.Collectors.joining(", "));
+        if (schema.changes() == io.pgmigrate.SchemaChanges.FREEZE) {
+            findings.add(new Finding(Severity.BLOCKER, "schema_changes", "", object, "schemaChanges(FREEZE) refuses"
+                    + " schema changes with an event trigger, which only a superuser can create, and the migration"
+                    + " role is no superuser on " + where, fix + " Or build the migration without the freeze."));
+        } else {
+            findings.add(new Finding(Severity.WARNING, "schema_changes", "", object, "schema changes (DDL) made"
+                    + " during the migration are not carried: recording them needs an event trigger, which only a"
+                    + " superuser can create, and the migration role is no superuser on " + where + "; status()"
+                    + " names each table whose columns then differ between the sides, and each change must be made"
+                    + " on both (Migration.applyOnFencedSide for the side without traffic)",
+                    fix + " Or make each schema change on both sides yourself."));
+        }
+    }
+
+    /**
+     * A running migration: the schema change the stream has yet to apply on the side without traffic, which is the
+     * one it stopped at when it stopped (status() says whether it did).
+     */
+    private void pendingSchemaChange(String db, List<Finding> findings) {
+        Journal.DatabaseEntry entry = journal.database(db);
+        if (!entry.flag(Flag.SOURCE_DDL) || !entry.flag(Flag.TARGET_DDL)) {
+            return;
+        }
+        io.pgmigrate.Side from = io.pgmigrate.core.internal.cutover.Cutover.active(journal);
+        Connector a = from == io.pgmigrate.Side.SOURCE ? source : target;
+        Connector b = from == io.pgmigrate.Side.SOURCE ? target : source;
+        String to = from == io.pgmigrate.Side.SOURCE ? "target" : "source";
+        try (Connection ca = a.connect(db); Connection cb = b.connect(db)) {
+            io.pgmigrate.core.internal.ddl.DdlCarry.next(ca, cb, names.ddl(db),
+                    from.name().toLowerCase(java.util.Locale.ROOT)).ifPresent(p -> findings.add(p.replayable()
+                    ? new Finding(Severity.INFO, "schema_change_pending", db, "#" + p.id(), "schema change "
+                    + p.describe() + " has not been applied on the " + to + " yet; where the stream stopped at it,"
+                    + " status() and the " + to + "'s server log say why", "")
+                    : new Finding(Severity.WARNING, "schema_change_pending", db, "#" + p.id(), "the stream stops"
+                    + " at schema change " + p.describe() + ", which pgmigrate cannot replay", "make the change"
+                    + " on the " + to + " yourself with Migration.applyOnFencedSide(\"" + db + "\", sql); the"
+                    + " stream goes on after it")));
+        } catch (PgMigrateException | SQLException e) {
+            findings.add(new Finding(Severity.WARNING, "schema_change_pending", db, "", "reading the schema changes"
+                    + " the stream has yet to apply failed: " + e.getMessage(), ""));
+        }
     }
 
     /** The error that kept the last run from reaching a server, with its own code (for the caller's exception). */

@@ -35,6 +35,9 @@ public record PgDump(Path executable, int major) {
     private static final Pattern VERSION = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?");
     private static final Pattern RESTRICT = Pattern.compile("(?m)^\\\\(?:un)?restrict [A-Za-z0-9]+\\R?");
     private static final long TIMEOUT_MINUTES = 30;
+    /** A statement creating or altering one of the migration's triggers, to its end (a semicolon ending a line). */
+    private static final Pattern OWN_TRIGGERS = Pattern.compile(
+            "(?ms)^(?:CREATE|ALTER) (?:EVENT )?TRIGGER \"?pgmigrate_.*?;[ \\t]*\\R?");
 
     /** Where pg_dump lives when it is not on the {@code PATH}: Debian/Ubuntu, RHEL (PGDG), Homebrew. */
     private static final List<String> INSTALL_GLOBS = List.of(
@@ -177,7 +180,7 @@ public record PgDump(Path executable, int major) {
                 throw new PgMigrateException(CoreErrorCode.SCHEMA_COPY_FAILED, database, this + " failed (exit code "
                         + p.exitValue() + "): " + (stderr.isEmpty() ? "no message" : stderr));
             }
-            return withoutMetaCommands(Files.readString(out, StandardCharsets.UTF_8));
+            return withoutOwnObjects(withoutMetaCommands(Files.readString(out, StandardCharsets.UTF_8)));
         } catch (IOException e) {
             throw new PgMigrateException(CoreErrorCode.SCHEMA_COPY_FAILED, database, "cannot run " + this + ": "
                     + e.getMessage(), e);
@@ -197,6 +200,15 @@ public record PgDump(Path executable, int major) {
      */
     static String withoutMetaCommands(String script) {
         return RESTRICT.matcher(script).replaceAll("");
+    }
+
+    /**
+     * The script without the migration's own event triggers and table triggers (the schema-change capture's, named
+     * {@code pgmigrate_...}): {@code --exclude-schema} leaves out their functions but not them, since event triggers
+     * belong to the database and triggers to their tables. Each side has its own.
+     */
+    static String withoutOwnObjects(String script) {
+        return OWN_TRIGGERS.matcher(script).replaceAll("");
     }
 
     /** A libpq connection string for {@code database} on the source, without the password. */

@@ -26,6 +26,25 @@ class PgDumpTest {
     }
 
     @Test
+    void theMigrationsOwnTriggersAreRemovedAndTheApplicationsKept() {
+        String script = """
+                CREATE EVENT TRIGGER pgmigrate_m_shop_ddl ON ddl_command_end
+                   EXECUTE FUNCTION pgmigrate_m_shop_ddl.capture();
+                ALTER EVENT TRIGGER pgmigrate_m_shop_ddl DISABLE;
+                CREATE EVENT TRIGGER audit_ddl ON ddl_command_end
+                   EXECUTE FUNCTION public.audit();
+                CREATE TRIGGER "pgmigrate_m_Odd shop_ddl" AFTER TRUNCATE ON public.events_2026 FOR EACH STATEMENT \
+                EXECUTE FUNCTION "pgmigrate_m_Odd shop_ddl".truncated();
+                CREATE TRIGGER orders_audit AFTER INSERT ON public.orders FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+                """;
+        assertThat(PgDump.withoutOwnObjects(script)).isEqualTo("""
+                CREATE EVENT TRIGGER audit_ddl ON ddl_command_end
+                   EXECUTE FUNCTION public.audit();
+                CREATE TRIGGER orders_audit AFTER INSERT ON public.orders FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+                """);
+    }
+
+    @Test
     void theConnectionStringQuotesEveryValueAndHoldsNoPassword() {
         Connector c = new Connector(Endpoint.of("db.example.org", 6432, "x").user("o'brien\\x").password("s3cret"),
                 "source", Duration.ofSeconds(1), 1);
