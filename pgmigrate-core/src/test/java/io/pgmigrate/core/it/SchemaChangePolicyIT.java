@@ -71,6 +71,15 @@ class SchemaChangePolicyIT {
             source.execute(db, "DROP TABLE IF EXISTS retired_accounts");
             source.execute(db, "CREATE EXTENSION IF NOT EXISTS plpgsql");
             assertRefused(source, db, "DROP TABLE IF EXISTS events_2027");
+            // a change after a temporary table's drop in the same statement text is no temporary change
+            assertRefused(source, db, """
+                    DO $$
+                    BEGIN
+                        CREATE TEMP TABLE scratch (id bigint);
+                        DROP TABLE scratch;
+                        ALTER TABLE accounts ADD COLUMN sneaked_in integer;
+                    END
+                    $$""");
             // a session's scratch work is its own, and data goes on: a partition emptied is emptied on the target too
             try (Connection c = source.connect(db); Statement st = c.createStatement()) {
                 st.execute("CREATE TEMP TABLE scratch (id bigint)");

@@ -155,26 +155,23 @@ public final class DdlCarry {
         try (Mdc.Scope onSide = Mdc.side(side)) {
             Connection c = sessions.fresh(side, database);
             try {
-                // waits for the transactions that recorded a change and hold the lock shared
-                Queries.execute(c, "SELECT pg_advisory_lock(" + DdlSql.HOLD_CLASS + ", " + DdlSql.holdKey(schema)
-                        + ")");
+                // A CONCURRENTLY command commits its first steps on its own: refused at its end (where the capture
+                // runs) it would leave an invalid index or a partition half detached. So none may run once the lock is
+                // held (new ones are refused at their start then): wait for them, and again if one began meanwhile.
+                String lock = DdlSql.HOLD_CLASS + ", " + DdlSql.holdKey(schema);
+                while (true) {
+                    waitWhile(c, side, CONCURRENT_COMMANDS, "CONCURRENTLY commands");
+                    // waits for the transactions that recorded a change, which hold the lock shared
+                    Queries.execute(c, "SELECT pg_advisory_lock(" + lock + ")");
+                    if (!Queries.first(c, CONCURRENT_COMMANDS, rs -> rs.getBoolean(1)).orElse(false)) {
+                        break;
+                    }
+                    Queries.execute(c, "SELECT pg_advisory_unlock(" + lock + ")");
+                }
                 long held = Queries.first(c, "SELECT txid_current()", rs -> rs.getLong(1)).orElseThrow();
                 // a change made before recording was on took no lock: wait for every transaction older than this one
-                long since = System.nanoTime();
-                long told = since;
-                while (Queries.first(c, "SELECT txid_snapshot_xmin(txid_current_snapshot()) < ?",
-                        rs -> rs.getBoolean(1), held).orElse(false)) {
-                    if (System.nanoTime() - told > java.util.concurrent.TimeUnit.SECONDS.toNanos(10)) {
-                        told = System.nanoTime();
-                        List<String> older = Queries.list(c, "SELECT pid || ' (' || coalesce(usename, '')"
-                                + " || ', transaction since ' || xact_start || ')' FROM pg_stat_activity"
-                                + " WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()", rs -> rs.getString(1));
-                        LOG.info("{}: waiting for transactions that began before schema changes were held on the {}"
-                                + " ({} s so far): {}", database, sessions.connector(side).role(),
-                                (told - since) / 1_000_000_000L, older);
-                    }
-                    io.pgmigrate.core.internal.Waits.pause(50, database);
-                }
+                waitWhile(c, side, "SELECT txid_snapshot_xmin(txid_current_snapshot()) < " + held,
+                        "transactions that began before schema changes were held");
                 LOG.debug("{}: schema changes on the {} are held", database, sessions.connector(side).role());
                 return new Hold(c);
             } catch (SQLException | RuntimeException e) {
@@ -189,6 +186,34 @@ public final class DdlCarry {
                 throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot hold schema"
                         + " changes on the " + sessions.connector(side).role(), (SQLException) e);
             }
+        }
+    }
+
+    /** Whether a {@code CONCURRENTLY} command that changes the schema runs in the database. */
+    private static final String CONCURRENT_COMMANDS = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
+            + " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"
+            + " AND query ~* '\\m(CREATE\\s+(UNIQUE\\s+)?INDEX|DROP\\s+INDEX)\\s+CONCURRENTLY\\M"
+            + "|\\mDETACH\\s+PARTITION\\M.*\\mCONCURRENTLY\\M')";
+
+    /**
+     * Waits while {@code condition} (a query of one boolean) holds, naming what it waits for every 10 s: the
+     * sessions with a transaction or a statement running, and prepared transactions.
+     */
+    private void waitWhile(Connection c, Side side, String condition, String what) throws SQLException {
+        long since = System.nanoTime();
+        long told = since;
+        while (Queries.first(c, condition, rs -> rs.getBoolean(1)).orElse(false)) {
+            if (System.nanoTime() - told > java.util.concurrent.TimeUnit.SECONDS.toNanos(10)) {
+                told = System.nanoTime();
+                List<String> running = Queries.list(c, "SELECT pid || ' (' || coalesce(usename, '') || ', since '"
+                        + " || coalesce(xact_start, query_start)::text || ')' FROM pg_stat_activity"
+                        + " WHERE (backend_xid IS NOT NULL OR state <> 'idle') AND pid <> pg_backend_pid()"
+                        + " UNION ALL SELECT 'prepared transaction ' || gid FROM pg_prepared_xacts",
+                        rs -> rs.getString(1));
+                LOG.info("{}: start() waits for {} on the {} ({} s so far; schema changes are held meanwhile): {}",
+                        database, what, sessions.connector(side).role(), (told - since) / 1_000_000_000L, running);
+            }
+            io.pgmigrate.core.internal.Waits.pause(50, database);
         }
     }
 

@@ -87,7 +87,7 @@ final class DdlSql {
                 partitionsToFollow(s, schema),
                 truncateTrigger(s, schema),
                 followTruncate(s),
-                refuseEarly(s),
+                refuseEarly(s, schema),
                 capture(s, schema),
                 apply(s, schema),
                 "DROP TRIGGER IF EXISTS apply ON " + s + ".queue",
@@ -125,28 +125,35 @@ final class DdlSql {
     }
 
     /**
-     * {@code refuse_early()}: with a freeze, refuses a {@code CONCURRENTLY} command before it starts. The capture
-     * refuses at the command's end, which for these is in their last transaction: the ones before it have committed,
-     * and would leave an invalid index or a partition half detached behind.
+     * {@code refuse_early()}: with a freeze, or while {@code start()} holds schema changes, refuses a
+     * {@code CONCURRENTLY} command before it starts. The capture refuses at the command's end, which for these is in
+     * their last transaction: the ones before it have committed, and would leave an invalid index or a partition half
+     * detached behind.
      */
-    private static String refuseEarly(String s) {
+    private static String refuseEarly(String s, String schema) {
         return """
                 CREATE OR REPLACE FUNCTION %1$s.refuse_early() RETURNS event_trigger
                 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
                 BEGIN
-                    IF coalesce((SELECT frozen FROM %1$s.settings LIMIT 1), false)
-                       AND coalesce(current_setting('pgmigrate.session', true), '') = ''
+                    IF coalesce(current_setting('pgmigrate.session', true), '') = ''
                        AND tg_tag IN ('CREATE INDEX', 'DROP INDEX', 'ALTER TABLE')
                        AND coalesce(current_query(), '') ~* E'\\\\mCONCURRENTLY\\\\M' THEN
-                        RAISE EXCEPTION USING ERRCODE = '55000',
-                            MESSAGE = format('schema changes are frozen while pgmigrate migrates this database: %%s'
-                                             ' refused', tg_tag),
-                            HINT = 'make it once the migration is complete (Migration.complete()); the migration was'
-                                   ' built with schemaChanges(SchemaChanges.FREEZE)';
+                        IF coalesce((SELECT frozen FROM %1$s.settings LIMIT 1), false) THEN
+                            RAISE EXCEPTION USING ERRCODE = '55000',
+                                MESSAGE = format('schema changes are frozen while pgmigrate migrates this database: %%s'
+                                                 ' refused', tg_tag),
+                                HINT = 'make it once the migration is complete (Migration.complete()); the migration'
+                                       ' was built with schemaChanges(SchemaChanges.FREEZE)';
+                        ELSIF NOT pg_catalog.pg_try_advisory_xact_lock_shared(%2$s, %3$s) THEN
+                            RAISE EXCEPTION USING ERRCODE = '55P03',
+                                MESSAGE = format('schema changes are held for a moment while pgmigrate starts'
+                                                 ' migrating this database: %%s refused', tg_tag),
+                                HINT = 'try again in a few seconds';
+                        END IF;
                     END IF;
                 END
                 $f$
-                """.formatted(s)
+                """.formatted(s, HOLD_CLASS, holdKey(schema))
                 + ";\nREVOKE ALL ON FUNCTION " + s + ".refuse_early() FROM PUBLIC";
     }
 
@@ -207,7 +214,8 @@ final class DdlSql {
         return """
                 CREATE OR REPLACE FUNCTION %1$s.bound_of(rel oid) RETURNS text
                 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC'
-                SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3 AS $f$
+                SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET extra_float_digits = 3
+                SET bytea_output = 'hex' SET standard_conforming_strings = on AS $f$
                     SELECT format('%%I.%%I ', pn.nspname, p.relname) || pg_get_expr(c.relpartbound, c.oid)
                     FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class p ON p.oid = i.inhparent
                     JOIN pg_namespace pn ON pn.oid = p.relnamespace
@@ -521,6 +529,8 @@ final class DdlSql {
                     late pg_catalog.bool;
                     is_frozen pg_catalog.bool;
                     changed pg_catalog.bool;
+                    dropped_temporary pg_catalog.bool;
+                    dropped_real pg_catalog.bool;
                     key pg_catalog.text;
                     pieces pg_catalog.text[];
                     piece pg_catalog.text;
@@ -533,11 +543,17 @@ final class DdlSql {
                 BEGIN
                     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
                     key := %1$s.statement_key();
+                    -- what sql_drop saw, for this command only: it fires just before this command's end, and the
+                    -- next command of the same statement message (a DO block) has the same key
+                    dropped_temporary := coalesce(current_setting('pgmigrate.ddl_temporary', true), '') = key;
+                    dropped_real := coalesce(current_setting('pgmigrate.ddl_dropped', true), '') = key;
+                    PERFORM set_config('pgmigrate.ddl_temporary', '', true);
+                    PERFORM set_config('pgmigrate.ddl_dropped', '', true);
                     IF coalesce(current_setting('pgmigrate.ddl_busy', true), '') = 'on'
                        -- the migration's own sessions change their own objects
                        OR coalesce(current_setting('pgmigrate.session', true), '') <> ''
                        OR tg_tag IN (%2$s)
-                       OR coalesce(current_setting('pgmigrate.ddl_temporary', true), '') = key
+                       OR dropped_temporary
                        -- temporary objects are the session's own
                        OR (EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands())
                            AND NOT EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() d
@@ -549,7 +565,7 @@ final class DdlSql {
                     -- what changed nothing passes the hold and the freeze: an IF NOT EXISTS that found the object, an
                     -- IF EXISTS that did not (applications run those at every start)
                     changed := EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands())
-                               OR coalesce(current_setting('pgmigrate.ddl_dropped', true), '') = key;
+                               OR dropped_real;
                     IF changed AND NOT pg_catalog.pg_try_advisory_xact_lock_shared(%4$s, %5$s) THEN
                         -- start() reads the schema and sets the stream's start: a change now would be in neither
                         PERFORM set_config('search_path', caller_path, true);

@@ -37,7 +37,7 @@ public record PgDump(Path executable, int major) {
     private static final long TIMEOUT_MINUTES = 30;
     /** A statement creating or altering one of the migration's triggers, to its end (a semicolon ending a line). */
     private static final Pattern OWN_TRIGGERS = Pattern.compile(
-            "(?ms)^(?:CREATE|ALTER) (?:EVENT )?TRIGGER \"?pgmigrate_.*?;[ \\t]*\\R?");
+            "(?ms)^(?:CREATE|ALTER) (?:EVENT )?TRIGGER \"?pgmigrate_.*?;[ \\t]*(?:\\R|\\z)");
 
     /** Where pg_dump lives when it is not on the {@code PATH}: Debian/Ubuntu, RHEL (PGDG), Homebrew. */
     private static final List<String> INSTALL_GLOBS = List.of(

@@ -36,6 +36,8 @@ class PgDumpTest {
                 CREATE TRIGGER "pgmigrate_m_Odd shop_ddl" AFTER TRUNCATE ON public.events_2026 FOR EACH STATEMENT \
                 EXECUTE FUNCTION "pgmigrate_m_Odd shop_ddl".truncated();
                 CREATE TRIGGER orders_audit AFTER INSERT ON public.orders FOR EACH ROW EXECUTE FUNCTION public.audit_row();
+                CREATE TRIGGER "pgmigrate_m_a;b_ddl" AFTER TRUNCATE ON public."p;1" FOR EACH STATEMENT \
+                EXECUTE FUNCTION "pgmigrate_m_a;b_ddl".truncated();
                 """;
         assertThat(PgDump.withoutOwnObjects(script)).isEqualTo("""
                 CREATE EVENT TRIGGER audit_ddl ON ddl_command_end
