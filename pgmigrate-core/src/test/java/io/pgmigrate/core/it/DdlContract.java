@@ -282,8 +282,11 @@ abstract class DdlContract {
         }
     }
 
-    /** Calls status() until {@code db}'s message contains {@code text}: the stream retries every few seconds. */
-    private static DatabaseStatus awaitMessage(Migration m, String db, String text) throws InterruptedException {
+    /**
+     * Calls status() until {@code db}'s message contains {@code text}: the stream retries, and the schemas are
+     * compared, every few seconds.
+     */
+    static DatabaseStatus awaitMessage(Migration m, String db, String text) throws InterruptedException {
         long deadline = System.nanoTime() + SYNC.toNanos();
         DatabaseStatus d = m.status().database(db);
         while (d.message() == null || !d.message().contains(text)) {

@@ -139,7 +139,7 @@ class SchemaChangePolicyIT {
             assertThat(weak.status().database(db).message()).isEmpty();
 
             source.execute(db, "ALTER TABLE accounts ADD COLUMN tier text");
-            assertThat(awaitMessage(weak, db, "schema changes are not carried"))
+            assertThat(DdlContract.awaitMessage(weak, db, "schema changes are not carried").message())
                     .contains("public.accounts.tier text only on the source")
                     .contains("applyOnFencedSide");
             weak.applyOnFencedSide(db, "ALTER TABLE accounts ADD COLUMN tier text");
@@ -224,18 +224,6 @@ class SchemaChangePolicyIT {
                     List.of("public.accounts", "public.ledger_lines", "public.events"));
             m.complete();
         }
-    }
-
-    /** Calls status() until {@code db}'s message contains {@code text}: the schemas are compared every few seconds. */
-    private static String awaitMessage(Migration m, String db, String text) throws InterruptedException {
-        long deadline = System.nanoTime() + SYNC.toNanos();
-        String message = m.status().database(db).message();
-        while (message == null || !message.contains(text)) {
-            assertThat(System.nanoTime()).as("%s's status says %s; last: %s", db, text, message).isLessThan(deadline);
-            TimeUnit.MILLISECONDS.sleep(200);
-            message = m.status().database(db).message();
-        }
-        return message;
     }
 
     private static void assertRefused(PostgresServer server, String db, String ddl) {
