@@ -682,10 +682,36 @@ final class DefaultMigration implements Migration {
                     + " is gone" : stream() ? "and the snapshot it copied in ended with the process that held it"
                     : "before any table was complete") + "; it starts again from the"
                     + " beginning, after emptying the tables it had begun on the target");
-            emptyOnTarget(db, r, r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct()
-                    .toList());
-            link.dropOwnSlot(src);
+            // The schema changes recorded since the first copy's slot are in neither the schema that copy made on
+            // the target nor the new slot's stream: they are replayed there first, with changes held until the new
+            // slot is there, so that none falls between the two.
+            DdlCarry ddl = ddl(db);
+            try (DdlCarry.Hold held = ddl.installed(Side.SOURCE) ? ddl.hold(Side.SOURCE) : null) {
+                emptyOnTarget(db, r, r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct()
+                        .toList());
+                link.dropOwnSlot(src);
+                if (held != null && ddl.next(Side.SOURCE, Side.TARGET).isPresent()) {
+                    if (afterDataPending(db)) {
+                        // The changes may be to what follows the data (an index dropped, a key added to one): it is
+                        // built now, on the emptied tables, as the first copy read it, and the copy fills them then.
+                        afterData(db, false);
+                        entry.unmark(Flag.AFTER_DATA_PENDING);
+                    }
+                    ddl.replayMissed(Side.SOURCE, Side.TARGET);
+                }
+                return Optional.of(newCopy(db, entry, link, src, tgt));
+            }
         }
+        return Optional.of(newCopy(db, entry, link, src, tgt));
+    }
+
+    /**
+     * Plans a copy of {@code db} from the beginning and creates the slot whose snapshot it copies in.
+     *
+     * @return the database's part of the copy to run
+     */
+    private InitialCopy.DatabaseCopy newCopy(String db, Journal.DatabaseEntry entry, NativeLink link, Connection src,
+                                             Connection tgt) throws SQLException {
         // the DDL queue is streamed, never copied: its rows from before the snapshot are in the schema already
         List<TableRef> tables = link.published(src).stream().filter(t -> !DdlCarry.isQueue(t.schema(), t.name()))
                 .toList();
@@ -694,6 +720,9 @@ final class DefaultMigration implements Migration {
         Queries.execute(tgt, "CREATE TABLE IF NOT EXISTS " + copyMarkers(db) + " (leaf_schema text, leaf text,"
                 + " part int, rows bigint, bytes bigint, PRIMARY KEY (leaf_schema, leaf, part))");
         Queries.execute(tgt, "TRUNCATE " + copyMarkers(db));
+        if (afterDataPending(db)) {
+            keepAfterDataPlan(db, src, tgt);
+        }
         // The plan before the subscription and the slot: a process that dies in between finds them ours, and starts
         // the copy again.
         entry.copy(Optional.of(new CopyRecord(Lsn.ZERO, "", tables.stream()
@@ -713,7 +742,64 @@ final class DefaultMigration implements Migration {
             slot.close();
             throw e;
         }
-        return Optional.of(new InitialCopy.DatabaseCopy(db, slot, entry, copyMarkers(db), plan, freezes(db)));
+        return new InitialCopy.DatabaseCopy(db, slot, entry, copyMarkers(db), plan, freezes(db));
+    }
+
+    /** The table on the target that keeps what follows the data as the copy's schema read had it. */
+    private String afterDataPlan(String db) {
+        return quote(names.fence(db)) + ".after_data_plan";
+    }
+
+    /**
+     * Keeps on the target, once, what follows the data as read with the schema the copy creates before it: a process
+     * that ends before it is built, and the one that builds it then, must build that, not what the source has by then
+     * (the stream brings the changes made since, which would then be made twice, or fail).
+     */
+    private void keepAfterDataPlan(String db, Connection src, Connection tgt) throws SQLException {
+        if (storedAfterDataPlan(tgt, db).isPresent()) {
+            return;
+        }
+        CatalogSchema schema = schemas.get(db);
+        if (schema == null) { // read in an earlier process, which ended before this point: nothing streams yet
+            schema = CatalogSchema.read(src, config.schema().ownershipAndGrants(), CatalogSchema.keywords(tgt));
+            schemas.put(db, schema);
+        }
+        Map<String, List<String>> parts = new java.util.LinkedHashMap<>();
+        parts.put("index", schema.indexes());
+        parts.put("after", schema.afterData());
+        parts.put("foreign key", schema.foreignKeys());
+        parts.put("check", schema.validations());
+        Queries.inTransaction(tgt, () -> {
+            Queries.execute(tgt, "CREATE TABLE IF NOT EXISTS " + afterDataPlan(db)
+                    + " (kind text NOT NULL, ord int NOT NULL, statement text NOT NULL, PRIMARY KEY (kind, ord))");
+            try (java.sql.PreparedStatement insert = tgt.prepareStatement("INSERT INTO " + afterDataPlan(db)
+                    + " (kind, ord, statement) VALUES (?, ?, ?)")) {
+                for (Map.Entry<String, List<String>> part : parts.entrySet()) {
+                    for (int i = 0; i < part.getValue().size(); i++) {
+                        insert.setString(1, part.getKey());
+                        insert.setInt(2, i);
+                        insert.setString(3, part.getValue().get(i));
+                        insert.addBatch();
+                    }
+                }
+                insert.executeBatch();
+            }
+        });
+    }
+
+    /** What follows the data as {@link #keepAfterDataPlan} kept it, if it did. */
+    private Optional<CatalogSchema> storedAfterDataPlan(Connection tgt, String db) throws SQLException {
+        if (Queries.string(tgt, "SELECT to_regclass(?)::text", afterDataPlan(db)) == null) {
+            return Optional.empty();
+        }
+        Map<String, List<String>> parts = new java.util.HashMap<>();
+        for (String kind : List.of("index", "after", "foreign key", "check")) {
+            parts.put(kind, new ArrayList<>());
+        }
+        Queries.list(tgt, "SELECT kind, statement FROM " + afterDataPlan(db) + " ORDER BY kind, ord",
+                rs -> parts.get(rs.getString(1)).add(rs.getString(2)));
+        return Optional.of(new CatalogSchema(List.of(), List.of(), parts.get("index"), parts.get("after"),
+                parts.get("foreign key"), parts.get("check"), List.of(), List.of()));
     }
 
     /**
@@ -838,6 +924,7 @@ final class DefaultMigration implements Migration {
             link.ensureSubscription(src, tgt, peer.endpoint(), subscriptionPassword(peer, config.source(), db),
                     new NativeLink.Options(false, false, true, false));
         }
+        ddl(db).joining(Side.SOURCE, unfinished); // before they are published again
         link.ensurePublicationOf(src, withQueue(db, ddl(db).installed(Side.SOURCE), all));
         link.refreshCopying(tgt);
         entry.copy(Optional.empty());
@@ -858,6 +945,9 @@ final class DefaultMigration implements Migration {
         try (Mdc.Scope onTarget = Mdc.side(Side.TARGET); Connection tgt = sessions.fresh(Side.TARGET, db)) {
             CatalogSchema schema = schemas.get(db);
             if (schema == null) {
+                schema = storedAfterDataPlan(tgt, db).orElse(null);
+            }
+            if (schema == null) { // kept by no earlier process (one of an older pgmigrate)
                 try (Connection src = sessions.fresh(Side.SOURCE, db)) {
                     schema = CatalogSchema.read(src, config.schema().ownershipAndGrants(), CatalogSchema.keywords(tgt));
                 }
@@ -1111,6 +1201,10 @@ final class DefaultMigration implements Migration {
                 done &= d.allTablesReady() && d.confirmedLsn().isAtOrAfter(goal.get(d.database()));
             }
             if (done) {
+                if (!stream() && !Cutover.pending(journal()) && owner.held()) {
+                    // the copies may have ended since this round's subscribeNewTables: in sync means truncatable
+                    config.databases().forEach(this::liftJoiningMarks);
+                }
                 return st;
             }
             if (now > deadline) {
@@ -1138,6 +1232,22 @@ final class DefaultMigration implements Migration {
         }
     }
 
+    /**
+     * NATIVE: lifts the refusal of a partition's {@code TRUNCATE} from the partitioned tables that the table
+     * synchronisation has copied ({@link DdlCarry#joined}).
+     */
+    private void liftJoiningMarks(String db) {
+        Side publisher = Cutover.active(journal());
+        try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
+            if (ddl(db).installed(publisher)) {
+                ddl(db).joined(publisher, sessions.get(publisher.other(), db),
+                        nativeLink(publisher, db).subscription());
+            }
+        } catch (SQLException e) {
+            warn(db, "reading which partitioned tables are copied failed (awaitInSync tries again): " + e.getMessage());
+        }
+    }
+
     /** {@link #subscribeNewTables()} for one database; returns the tables it subscribed. */
     private List<TableRef> subscribeNewTables(String db) {
         Side publisher = Cutover.active(journal());
@@ -1151,6 +1261,7 @@ final class DefaultMigration implements Migration {
             if (!link.subscriptionEnabled(sub)) {
                 return List.of();
             }
+            liftJoiningMarks(db);
             // only what the subscriber has as a table of its own: a table whose creation (or detaching) the stream
             // has not applied there yet waits for the next round
             List<TableRef> missing = new ArrayList<>();

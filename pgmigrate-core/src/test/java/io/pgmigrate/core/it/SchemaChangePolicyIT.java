@@ -47,6 +47,13 @@ class SchemaChangePolicyIT {
             INSERT INTO events SELECT a, date '2026-06-01' + (a % 400), 'opened' FROM generate_series(1, 500) a;
             """;
 
+    /** {@link #SCHEMA} with an index and a table of 4 MB: a copy at 256 KiB/s runs for seconds on any machine. */
+    private static final String SCHEMA_TO_COPY = SCHEMA + """
+            CREATE INDEX events_kind_idx ON events (kind);
+            CREATE TABLE ledger_lines (id bigint PRIMARY KEY, account bigint NOT NULL, memo text NOT NULL);
+            INSERT INTO ledger_lines SELECT g, g % 500 + 1, repeat('line ' || g, 12) FROM generate_series(1, 40000) g;
+            """;
+
     @Test
     void aFreezeRefusesSchemaChangesOnBothSidesUntilTheMigrationCompletes(
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
@@ -204,18 +211,12 @@ class SchemaChangePolicyIT {
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
         String db = "duringcopy";
         source.createDatabase(db);
-        source.execute(db, SCHEMA + """
-                CREATE INDEX events_kind_idx ON events (kind);
-                CREATE TABLE ledger_lines (id bigint PRIMARY KEY, account bigint NOT NULL, memo text NOT NULL);
-                INSERT INTO ledger_lines SELECT g, g % 500 + 1, repeat('line ' || g, 12) FROM generate_series(1, 40000) g;
-                """);
+        source.execute(db, SCHEMA_TO_COPY);
         try (Migration m = CutoverContract.builder(source, target, state, "during", db)
                 .copyRateLimit(256L << 10).build()) {
             m.start();
             assertThat(m.status().database(db).phase()).as("the copy runs").isEqualTo(io.pgmigrate.Phase.COPYING);
-            source.execute(db, "ALTER TABLE accounts ADD COLUMN tier text NOT NULL DEFAULT 'basic'");
-            source.execute(db, "CREATE INDEX accounts_owner_idx ON accounts (owner)");
-            source.execute(db, "DROP INDEX events_kind_idx");
+            deployDuringTheCopy(source, db);
             source.execute(db, "ALTER TABLE ledger_lines ADD COLUMN posted date");
             source.execute(db, "UPDATE ledger_lines SET posted = date '2026-11-30' WHERE id % 1000 = 0");
             source.execute(db, "INSERT INTO accounts (owner, tier) VALUES ('during the copy', 'gold')");
@@ -224,6 +225,87 @@ class SchemaChangePolicyIT {
                     List.of("public.accounts", "public.ledger_lines", "public.events"));
             m.complete();
         }
+    }
+
+    /**
+     * A deployment during a copy that then starts again from the beginning: STREAM's snapshot ends with the process
+     * that held it, so the next start() copies every table again, in a new slot's snapshot. The changes made since the
+     * first copy began are in neither the schema that copy made on the target nor the new slot's stream: start()
+     * replays them there first, on top of what follows the data as the first copy read it (an index the deployment
+     * drops was in it, one it creates was not).
+     */
+    @Test
+    void aDeploymentDuringACopyThatStartsAgainFromTheBeginningIsNotLost(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "copyagain";
+        source.createDatabase(db);
+        source.execute(db, SCHEMA_TO_COPY);
+        try (Migration m = CutoverContract.builder(source, target, state, "again", db)
+                .engine(io.pgmigrate.Engine.STREAM).copyRateLimit(256L << 10).build()) {
+            m.start();
+            assertThat(m.status().database(db).phase()).as("the copy runs").isEqualTo(io.pgmigrate.Phase.COPYING);
+            deployDuringTheCopy(source, db);
+            source.execute(db, "CREATE TABLE invoices (id bigint PRIMARY KEY, account bigint NOT NULL, total numeric)");
+            source.execute(db, "INSERT INTO invoices SELECT g, g % 500 + 1, g * 1.25 FROM generate_series(1, 300) g");
+            source.execute(db, "INSERT INTO accounts (owner, tier) VALUES ('during the first copy', 'gold')");
+            assertThat(m.status().database(db).phase()).as("the copy still runs").isEqualTo(io.pgmigrate.Phase.COPYING);
+        } // the process ends: its snapshot with it
+        source.execute(db, "INSERT INTO accounts (owner, tier) VALUES ('between the copies', 'silver')");
+        try (Migration m = CutoverContract.builder(source, target, state, "again", db)
+                .engine(io.pgmigrate.Engine.STREAM).build()) {
+            m.start();
+            source.execute(db, "ALTER TABLE invoices ADD COLUMN paid boolean NOT NULL DEFAULT false");
+            source.execute(db, "UPDATE invoices SET paid = true WHERE id % 3 = 0");
+            m.awaitInSync(SYNC);
+            DdlContract.assertSameSchemaAndRows(source, target, db,
+                    List.of("public.accounts", "public.ledger_lines", "public.events", "public.invoices"));
+            m.complete();
+        }
+    }
+
+    /**
+     * NATIVE copies a partitioned table created during the migration with PostgreSQL's table synchronisation, which
+     * applies the table's changes up to a position of its own; a partition's TRUNCATE, carried beside the stream,
+     * cannot be placed against it. So it is refused from the table's creation until awaitInSync() has seen the copy
+     * done, and carried as usual after.
+     */
+    @Test
+    void aPartitionOfAPartitionedTableStillBeingCopiedIsTruncatedOnlyOnceItsCopyIsDone(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "latejoin";
+        source.createDatabase(db);
+        source.execute(db, SCHEMA);
+        try (Migration m = CutoverContract.builder(source, target, state, "late", db).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            source.execute(db, """
+                    CREATE TABLE shipments (id bigint NOT NULL, shipped date NOT NULL, carrier text NOT NULL,
+                                            PRIMARY KEY (id, shipped)) PARTITION BY RANGE (shipped);
+                    CREATE TABLE shipments_2026 PARTITION OF shipments FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+                    CREATE TABLE shipments_2027 PARTITION OF shipments FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+                    """);
+            source.execute(db, "INSERT INTO shipments SELECT g, date '2026-03-01' + (g % 600), 'carrier ' || (g % 7)"
+                    + " FROM generate_series(1, 2000) g");
+            String refusal = "refused while pgmigrate copies its partitioned table public.shipments";
+            assertRefused(source, db, "TRUNCATE shipments_2026", refusal);
+            assertRefused(source, db, "TRUNCATE shipments", refusal);
+            // a partition of a table copied from the start is not held up
+            source.execute(db, "TRUNCATE events_2027");
+            m.awaitInSync(SYNC);
+            source.execute(db, "TRUNCATE shipments_2026");
+            source.execute(db, "INSERT INTO shipments VALUES (5000, date '2026-12-24', 'after the truncate')");
+            m.awaitInSync(SYNC);
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM shipments_2026")).isEqualTo(1);
+            DdlContract.assertSameSchemaAndRows(source, target, db, List.of("public.shipments", "public.events"));
+            m.complete();
+        }
+    }
+
+    /** A column with a default, an index created, and one dropped that the copy was to build after the data. */
+    private static void deployDuringTheCopy(PostgresServer source, String db) {
+        source.execute(db, "ALTER TABLE accounts ADD COLUMN tier text NOT NULL DEFAULT 'basic'");
+        source.execute(db, "CREATE INDEX accounts_owner_idx ON accounts (owner)");
+        source.execute(db, "DROP INDEX events_kind_idx");
     }
 
     private static void assertRefused(PostgresServer server, String db, String ddl) {

@@ -316,6 +316,126 @@ public final class DdlCarry {
     }
 
     /**
+     * Replays on {@code to}, in order, every statement recorded on {@code from} that the stream should have brought
+     * there but has not (the rows {@link #next} finds), outside any stream: each row is inserted into {@code to}'s queue
+     * in replica mode, one transaction each, where the queue's trigger replays it exactly as the stream would have.
+     * For a copy that starts again from the beginning on a new slot: the statements recorded since the first copy's
+     * slot are in neither the schema the first copy made nor the new slot's stream. Schema changes must be held on
+     * {@code from} meanwhile ({@link #hold}). A statement that fails stops here, named, with nothing after it replayed;
+     * those before it stay replayed, so a later call goes on after them.
+     *
+     * @return how many statements were replayed
+     */
+    public int replayMissed(Side from, Side to) {
+        String origin = from.name().toLowerCase(java.util.Locale.ROOT);
+        int replayed = 0;
+        try (Mdc.Scope onSide = Mdc.side(to)) {
+            Connection a = sessions.get(from, database);
+            Connection b = sessions.get(to, database);
+            Optional<Pending> pending;
+            while ((pending = next(a, b, schema, origin)).isPresent()) {
+                long id = pending.get().id();
+                String columns = "origin, id, ran_at, role, search_path, tag, statement, replay, reason, timezone,"
+                        + " datestyle, intervalstyle";
+                List<Object[]> row = Queries.list(a, "SELECT " + columns + " FROM " + quote(schema, "queue")
+                        + " WHERE origin = ? AND id = ?", rs -> {
+                            Object[] values = new Object[12];
+                            for (int i = 0; i < values.length; i++) {
+                                values[i] = rs.getObject(i + 1);
+                            }
+                            return values;
+                        }, origin, id);
+                try {
+                    Queries.inTransaction(b, () -> {
+                        Queries.execute(b, "SET LOCAL session_replication_role = replica");
+                        try (java.sql.PreparedStatement insert = b.prepareStatement("INSERT INTO "
+                                + quote(schema, "queue") + " (" + columns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                                + " ?, ?)")) {
+                            Object[] values = row.get(0);
+                            for (int i = 0; i < values.length; i++) {
+                                insert.setObject(i + 1, values[i]);
+                            }
+                            insert.executeUpdate();
+                        }
+                    });
+                } catch (SQLException e) {
+                    throw PgMigrateException.fromSql(CoreErrorCode.SCHEMA_COPY_FAILED, database, "the schema change "
+                            + pending.get().describe() + ", made on the " + sessions.connector(from).role()
+                            + " while the copy ran before, fails on the " + sessions.connector(to).role()
+                            + ", where the copy starts again; fix that and call start() again, or make the change"
+                            + " there by hand and mark it resolved as the error's hint says", e);
+                }
+                replayed++;
+            }
+            if (replayed > 0) {
+                LOG.info("{}: replayed on the {} the {} schema changes made on the {} since the copy first began",
+                        database, sessions.connector(to).role(), replayed, sessions.connector(from).role());
+            }
+            return replayed;
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading the DDL queue failed",
+                    e);
+        }
+    }
+
+    /**
+     * Marks the partitioned ones among {@code tables} on {@code publisher} as copied by the other side's table
+     * synchronisation from now on (as the capture marks those that join late): the {@code TRUNCATE} of one of their
+     * partitions is refused until {@link #joined} sees the copy done, since its replay could not be placed right
+     * against that copy's position.
+     */
+    public void joining(Side publisher, List<TableRef> tables) {
+        try {
+            Connection c = sessions.get(publisher, database);
+            if (tables.isEmpty() || !Queries.exists(c, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
+                return;
+            }
+            for (TableRef t : tables) {
+                Queries.list(c, "INSERT INTO " + quote(schema, "joining") + " (root) SELECT c.oid FROM pg_class c"
+                        + " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?"
+                        + " AND c.relkind = 'p' ON CONFLICT DO NOTHING RETURNING root", rs -> null, t.schema(),
+                        t.name());
+            }
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot mark the partitioned"
+                    + " tables that the table synchronisation copies", e);
+        }
+    }
+
+    /**
+     * Lifts {@link #joining}'s mark from the partitioned tables that {@code subscription} on {@code subscriber} has
+     * copied (ready), and from those dropped since.
+     *
+     * @return how many marks are left
+     */
+    public int joined(Side publisher, Connection subscriber, String subscription) throws SQLException {
+        Connection c = sessions.get(publisher, database);
+        if (!Queries.exists(c, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
+            return 0;
+        }
+        record Mark(long root, String schema, String name) { }
+        List<Mark> marks = Queries.list(c, "SELECT j.root, n.nspname, r.relname FROM " + quote(schema, "joining") + " j"
+                + " LEFT JOIN pg_class r ON r.oid = j.root LEFT JOIN pg_namespace n ON n.oid = r.relnamespace",
+                rs -> new Mark(rs.getLong(1), rs.getString(2), rs.getString(3)));
+        int left = 0;
+        for (Mark m : marks) {
+            boolean done = m.name() == null || Queries.exists(subscriber, "SELECT 1 FROM pg_subscription_rel sr"
+                    + " JOIN pg_subscription s ON s.oid = sr.srsubid JOIN pg_class r ON r.oid = sr.srrelid"
+                    + " JOIN pg_namespace n ON n.oid = r.relnamespace WHERE s.subname = ? AND s.subdbid = (SELECT oid"
+                    + " FROM pg_database WHERE datname = current_database()) AND n.nspname = ? AND r.relname = ?"
+                    + " AND sr.srsubstate = 'r'", subscription, m.schema(), m.name());
+            if (done) {
+                Queries.execute(c, "DELETE FROM " + quote(schema, "joining") + " WHERE root = " + m.root());
+                LOG.info("{}: {} is copied to the other side; TRUNCATE of its partitions is carried again", database,
+                        m.name() == null ? "a partitioned table since dropped" : m.schema() + "." + m.name());
+            } else {
+                left++;
+            }
+        }
+        return left;
+    }
+
+    /**
      * Records on {@code publisher} that its stream starts after every statement recorded there so far: called once
      * the stream's start is set (the copy's slot created, the way back's slot moved), so that statements from before
      * it, which never travel, are not taken for ones the stream stopped at.

@@ -76,6 +76,8 @@ final class DdlSql {
                         + " excluded.publication, fence = excluded.fence, via_root = excluded.via_root,"
                         + " late_join = excluded.late_join, frozen = excluded.frozen",
                 "DELETE FROM " + s + ".settings WHERE side <> " + literal(side),
+                // partitioned tables that joined late, until the other side's table synchronisation has copied them
+                "CREATE TABLE IF NOT EXISTS " + s + ".joining (root oid PRIMARY KEY)",
                 split(s),
                 shown(s),
                 statementKey(s),
@@ -191,6 +193,18 @@ final class DdlSql {
                     IF coalesce(current_setting('pgmigrate.session', true), '') = ''
                        AND EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = %2$s AND evtenabled <> 'D')
                        AND EXISTS (SELECT 1 FROM pg_class WHERE oid = tg_relid AND relispartition) THEN
+                        IF EXISTS (SELECT 1 FROM %1$s.joining WHERE root = pg_partition_root(tg_relid)) THEN
+                            -- The other side's table synchronisation copies the partitioned table now, and applies
+                            -- its changes up to a position of its own, without this replay: placed before or after,
+                            -- it would remove rows that are there on this side, or keep rows that are not.
+                            RAISE EXCEPTION USING ERRCODE = '55000',
+                                MESSAGE = format('TRUNCATE of partition %%I.%%I refused while pgmigrate copies its'
+                                                 ' partitioned table %%s, created during the migration, to the other'
+                                                 ' side', tg_table_schema, tg_table_name,
+                                                 pg_partition_root(tg_relid)::regclass),
+                                HINT = 'use DELETE, or truncate once the copy is done (Migration.awaitInSync() waits'
+                                       ' for it)';
+                        END IF;
                         INSERT INTO %1$s.queue (origin, id, role, search_path, tag, statement, replay)
                         SELECT side, nextval('%1$s.queue_id'),
                                CASE WHEN caller_role = 'none' THEN session_user::text ELSE caller_role END,
@@ -434,7 +448,8 @@ final class DdlSql {
                     END IF;
                     IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = conf.publication AND NOT puballtables) THEN
                         FOR t IN
-                            SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                            SELECT c.oid, c.relkind, n.nspname, c.relname
+                            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                             WHERE c.relpersistence = 'p'
                               AND (any_table OR c.oid = ANY (new_tables))
                               AND (CASE WHEN conf.via_root THEN c.relkind IN ('r', 'p') AND NOT c.relispartition
@@ -459,6 +474,10 @@ final class DdlSql {
                         LOOP
                             EXECUTE format('ALTER PUBLICATION %%I ADD TABLE %%I.%%I', conf.publication, t.nspname,
                                            t.relname);
+                            IF conf.late_join AND t.relkind = 'p' THEN
+                                -- copied by the other side's table synchronisation: see truncated()
+                                INSERT INTO %1$s.joining (root) VALUES (t.oid) ON CONFLICT DO NOTHING;
+                            END IF;
                         END LOOP;
                     END IF;
                     IF EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
