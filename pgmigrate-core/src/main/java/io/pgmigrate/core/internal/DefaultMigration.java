@@ -533,6 +533,11 @@ final class DefaultMigration implements Migration {
                 if (settings.strategy() == SchemaStrategy.CATALOG) {
                     schema.requireCopyable(db);
                 }
+                if (recording && settings.strategy() != SchemaStrategy.NONE && noneOnTarget(tgt, schema.tables())) {
+                    // about to create it there: the changes recorded from here on are the target's to replay
+                    ddl(db).schemaRead(settings.strategy() == SchemaStrategy.CATALOG ? afterDataParts(schema)
+                            : Map.of());
+                }
                 try (Mdc.Scope onTarget = Mdc.side(Side.TARGET)) {
                     // The intent first: a process that dies after the tables were created still builds the rest.
                     boolean intent = settings.strategy() == SchemaStrategy.CATALOG
@@ -589,7 +594,7 @@ final class DefaultMigration implements Migration {
             // pgmigrate's own copy runs with the subscription created ahead, disabled; it is enabled after the copy.
             boolean ownCopy = copy.isPresent() && !link.enabled(tgt);
             if (ownCopy || (!subscribed && copy.isEmpty())) {
-                copyDatabase(db, entry, objects, src, tgt).ifPresent(toCopy::add);
+                copyDatabase(db, entry, objects, src, tgt, held != null).ifPresent(toCopy::add);
                 return;
             }
             if (subscribed && stream()) {
@@ -641,10 +646,12 @@ final class DefaultMigration implements Migration {
      * Starts or resumes the initial copy of {@code db}, which pgmigrate runs itself: the rows are read in the snapshot
      * its slot exported, so the stream from that slot carries on exactly where the copy's rows end.
      *
+     * @param holding whether the caller holds schema changes on the source already
      * @return the database's part of the copy to run, or empty when there is nothing to copy now
      */
     private Optional<InitialCopy.DatabaseCopy> copyDatabase(String db, Journal.DatabaseEntry entry, NativeLink link,
-                                                            Connection src, Connection tgt) throws SQLException {
+                                                            Connection src, Connection tgt, boolean holding)
+            throws SQLException {
         Optional<InitialCopy.DatabaseCopy> live = liveCopy(db);
         if (live.isPresent() && (live.get().running() || live.get().finished())) {
             return Optional.empty(); // copying now, or copied and streaming
@@ -682,27 +689,11 @@ final class DefaultMigration implements Migration {
                     + " is gone" : stream() ? "and the snapshot it copied in ended with the process that held it"
                     : "before any table was complete") + "; it starts again from the"
                     + " beginning, after emptying the tables it had begun on the target");
-            // The schema changes recorded since the first copy's slot are in neither the schema that copy made on
-            // the target nor the new slot's stream: they are replayed there first, with changes held until the new
-            // slot is there, so that none falls between the two.
-            DdlCarry ddl = ddl(db);
-            try (DdlCarry.Hold held = ddl.installed(Side.SOURCE) ? ddl.hold(Side.SOURCE) : null) {
-                emptyOnTarget(db, r, r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct()
-                        .toList());
-                link.dropOwnSlot(src);
-                if (held != null && ddl.next(Side.SOURCE, Side.TARGET).isPresent()) {
-                    if (afterDataPending(db)) {
-                        // The changes may be to what follows the data (an index dropped, a key added to one): it is
-                        // built now, on the emptied tables, as the first copy read it, and the copy fills them then.
-                        afterData(db, false);
-                        entry.unmark(Flag.AFTER_DATA_PENDING);
-                    }
-                    ddl.replayMissed(Side.SOURCE, Side.TARGET);
-                }
-                return Optional.of(newCopy(db, entry, link, src, tgt));
-            }
+            emptyOnTarget(db, r, r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct()
+                    .toList());
+            link.dropOwnSlot(src);
         }
-        return Optional.of(newCopy(db, entry, link, src, tgt));
+        return Optional.of(newCopy(db, entry, link, src, tgt, holding));
     }
 
     /**
@@ -711,7 +702,28 @@ final class DefaultMigration implements Migration {
      * @return the database's part of the copy to run
      */
     private InitialCopy.DatabaseCopy newCopy(String db, Journal.DatabaseEntry entry, NativeLink link, Connection src,
-                                             Connection tgt) throws SQLException {
+                                             Connection tgt, boolean holding) throws SQLException {
+        DdlCarry ddl = ddl(db);
+        try (DdlCarry.Hold held = !holding && ddl.installed(Side.SOURCE) ? ddl.hold(Side.SOURCE) : null) {
+            if ((holding || held != null) && ddl.next(Side.SOURCE, Side.TARGET).isPresent()) {
+                // Recorded since the schema was read for the target (a copy that starts again, or an earlier start()
+                // that ended before its slot): in neither the target's schema nor the new slot's stream. Replayed
+                // there now, with changes held until the slot is there, so that none falls between the two. They may
+                // change what follows the data (drop an index still to be built): that is built first, as read then,
+                // on the tables still empty.
+                if (afterDataPending(db)) {
+                    afterData(db, false);
+                    entry.unmark(Flag.AFTER_DATA_PENDING);
+                }
+                ddl.replayMissed(Side.SOURCE, Side.TARGET);
+            }
+            return snapshotCopy(db, entry, link, src, tgt);
+        }
+    }
+
+    /** {@link #newCopy} once the target has the schema the copy's slot starts from. */
+    private InitialCopy.DatabaseCopy snapshotCopy(String db, Journal.DatabaseEntry entry, NativeLink link,
+                                                  Connection src, Connection tgt) throws SQLException {
         // the DDL queue is streamed, never copied: its rows from before the snapshot are in the schema already
         List<TableRef> tables = link.published(src).stream().filter(t -> !DdlCarry.isQueue(t.schema(), t.name()))
                 .toList();
@@ -720,13 +732,14 @@ final class DefaultMigration implements Migration {
         Queries.execute(tgt, "CREATE TABLE IF NOT EXISTS " + copyMarkers(db) + " (leaf_schema text, leaf text,"
                 + " part int, rows bigint, bytes bigint, PRIMARY KEY (leaf_schema, leaf, part))");
         Queries.execute(tgt, "TRUNCATE " + copyMarkers(db));
-        if (afterDataPending(db)) {
-            keepAfterDataPlan(db, src, tgt);
-        }
         // The plan before the subscription and the slot: a process that dies in between finds them ours, and starts
         // the copy again.
         entry.copy(Optional.of(new CopyRecord(Lsn.ZERO, "", tables.stream()
                 .map(t -> new CopyRecord.Table(t.schema(), t.name())).toList(), InitialCopy.records(plan))));
+        if (!stream()) {
+            // A copy that starts again: the one created ahead for the first lists the tables as they were then
+            link.dropIfStale(src, tgt);
+        }
         if (!stream() && !link.subscriptionExists(tgt)) {
             // Ahead of the copy and disabled, enabled once the rows are there: the target's connection to the source
             // is proven now, not after hours of copying. It copies nothing and lists every table as ready.
@@ -745,61 +758,21 @@ final class DefaultMigration implements Migration {
         return new InitialCopy.DatabaseCopy(db, slot, entry, copyMarkers(db), plan, freezes(db));
     }
 
-    /** The table on the target that keeps what follows the data as the copy's schema read had it. */
-    private String afterDataPlan(String db) {
-        return quote(names.fence(db)) + ".after_data_plan";
+    /** What follows the data of {@code schema}, as {@link DdlCarry#schemaRead} keeps it. */
+    private static Map<String, List<String>> afterDataParts(CatalogSchema schema) {
+        return Map.of("index", schema.indexes(), "after", schema.afterData(), "foreign key", schema.foreignKeys(),
+                "check", schema.validations());
     }
 
-    /**
-     * Keeps on the target, once, what follows the data as read with the schema the copy creates before it: a process
-     * that ends before it is built, and the one that builds it then, must build that, not what the source has by then
-     * (the stream brings the changes made since, which would then be made twice, or fail).
-     */
-    private void keepAfterDataPlan(String db, Connection src, Connection tgt) throws SQLException {
-        if (storedAfterDataPlan(tgt, db).isPresent()) {
-            return;
-        }
-        CatalogSchema schema = schemas.get(db);
-        if (schema == null) { // read in an earlier process, which ended before this point: nothing streams yet
-            schema = CatalogSchema.read(src, config.schema().ownershipAndGrants(), CatalogSchema.keywords(tgt));
-            schemas.put(db, schema);
-        }
-        Map<String, List<String>> parts = new java.util.LinkedHashMap<>();
-        parts.put("index", schema.indexes());
-        parts.put("after", schema.afterData());
-        parts.put("foreign key", schema.foreignKeys());
-        parts.put("check", schema.validations());
-        Queries.inTransaction(tgt, () -> {
-            Queries.execute(tgt, "CREATE TABLE IF NOT EXISTS " + afterDataPlan(db)
-                    + " (kind text NOT NULL, ord int NOT NULL, statement text NOT NULL, PRIMARY KEY (kind, ord))");
-            try (java.sql.PreparedStatement insert = tgt.prepareStatement("INSERT INTO " + afterDataPlan(db)
-                    + " (kind, ord, statement) VALUES (?, ?, ?)")) {
-                for (Map.Entry<String, List<String>> part : parts.entrySet()) {
-                    for (int i = 0; i < part.getValue().size(); i++) {
-                        insert.setString(1, part.getKey());
-                        insert.setInt(2, i);
-                        insert.setString(3, part.getValue().get(i));
-                        insert.addBatch();
-                    }
-                }
-                insert.executeBatch();
+    /** Whether the target has none of {@code tables}: the schema copy is about to create them. */
+    private static boolean noneOnTarget(Connection tgt, List<TableRef> tables) throws SQLException {
+        for (TableRef t : tables) {
+            if (Queries.exists(tgt, "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    + " WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')", t.schema(), t.name())) {
+                return false;
             }
-        });
-    }
-
-    /** What follows the data as {@link #keepAfterDataPlan} kept it, if it did. */
-    private Optional<CatalogSchema> storedAfterDataPlan(Connection tgt, String db) throws SQLException {
-        if (Queries.string(tgt, "SELECT to_regclass(?)::text", afterDataPlan(db)) == null) {
-            return Optional.empty();
         }
-        Map<String, List<String>> parts = new java.util.HashMap<>();
-        for (String kind : List.of("index", "after", "foreign key", "check")) {
-            parts.put(kind, new ArrayList<>());
-        }
-        Queries.list(tgt, "SELECT kind, statement FROM " + afterDataPlan(db) + " ORDER BY kind, ord",
-                rs -> parts.get(rs.getString(1)).add(rs.getString(2)));
-        return Optional.of(new CatalogSchema(List.of(), List.of(), parts.get("index"), parts.get("after"),
-                parts.get("foreign key"), parts.get("check"), List.of(), List.of()));
+        return true;
     }
 
     /**
@@ -944,10 +917,13 @@ final class DefaultMigration implements Migration {
         String marker = quote(names.fence(db)) + ".after_data";
         try (Mdc.Scope onTarget = Mdc.side(Side.TARGET); Connection tgt = sessions.fresh(Side.TARGET, db)) {
             CatalogSchema schema = schemas.get(db);
-            if (schema == null) {
-                schema = storedAfterDataPlan(tgt, db).orElse(null);
+            if (schema == null) { // read by an earlier process: as it kept it, when the capture was there
+                schema = ddl(db).afterDataPlan().map(p -> new CatalogSchema(List.of(), List.of(),
+                        p.getOrDefault("index", List.of()), p.getOrDefault("after", List.of()),
+                        p.getOrDefault("foreign key", List.of()), p.getOrDefault("check", List.of()), List.of(),
+                        List.of())).orElse(null);
             }
-            if (schema == null) { // kept by no earlier process (one of an older pgmigrate)
+            if (schema == null) {
                 try (Connection src = sessions.fresh(Side.SOURCE, db)) {
                     schema = CatalogSchema.read(src, config.schema().ownershipAndGrants(), CatalogSchema.keywords(tgt));
                 }
@@ -1243,7 +1219,7 @@ final class DefaultMigration implements Migration {
                 ddl(db).joined(publisher, sessions.get(publisher.other(), db),
                         nativeLink(publisher, db).subscription());
             }
-        } catch (SQLException e) {
+        } catch (SQLException | PgMigrateException e) {
             warn(db, "reading which partitioned tables are copied failed (awaitInSync tries again): " + e.getMessage());
         }
     }

@@ -237,11 +237,22 @@ class SchemaChangePolicyIT {
     @Test
     void aDeploymentDuringACopyThatStartsAgainFromTheBeginningIsNotLost(
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
-        String db = "copyagain";
+        deploymentDuringACopyThatStartsAgain(source, target, state, "copyagain", io.pgmigrate.Engine.STREAM);
+    }
+
+    /** The same with NATIVE, whose copy starts again when its slot is gone. */
+    @Test
+    void aDeploymentDuringACopyWhoseSlotIsLostIsNotLost(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        deploymentDuringACopyThatStartsAgain(source, target, state, "slotlost", io.pgmigrate.Engine.NATIVE);
+    }
+
+    private static void deploymentDuringACopyThatStartsAgain(PostgresServer source, PostgresServer target, Path state,
+                                                             String db, io.pgmigrate.Engine engine) throws Exception {
         source.createDatabase(db);
         source.execute(db, SCHEMA_TO_COPY);
-        try (Migration m = CutoverContract.builder(source, target, state, "again", db)
-                .engine(io.pgmigrate.Engine.STREAM).copyRateLimit(256L << 10).build()) {
+        try (Migration m = CutoverContract.builder(source, target, state, db, db).engine(engine)
+                .copyRateLimit(256L << 10).build()) {
             m.start();
             assertThat(m.status().database(db).phase()).as("the copy runs").isEqualTo(io.pgmigrate.Phase.COPYING);
             deployDuringTheCopy(source, db);
@@ -249,10 +260,13 @@ class SchemaChangePolicyIT {
             source.execute(db, "INSERT INTO invoices SELECT g, g % 500 + 1, g * 1.25 FROM generate_series(1, 300) g");
             source.execute(db, "INSERT INTO accounts (owner, tier) VALUES ('during the first copy', 'gold')");
             assertThat(m.status().database(db).phase()).as("the copy still runs").isEqualTo(io.pgmigrate.Phase.COPYING);
-        } // the process ends: its snapshot with it
+        } // the process ends: STREAM's snapshot with it
+        if (engine == io.pgmigrate.Engine.NATIVE) {
+            source.execute(db, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                    + " WHERE slot_name = 'pgmigrate_" + db + "_" + db + "_slot'");
+        }
         source.execute(db, "INSERT INTO accounts (owner, tier) VALUES ('between the copies', 'silver')");
-        try (Migration m = CutoverContract.builder(source, target, state, "again", db)
-                .engine(io.pgmigrate.Engine.STREAM).build()) {
+        try (Migration m = CutoverContract.builder(source, target, state, db, db).engine(engine).build()) {
             m.start();
             source.execute(db, "ALTER TABLE invoices ADD COLUMN paid boolean NOT NULL DEFAULT false");
             source.execute(db, "UPDATE invoices SET paid = true WHERE id % 3 = 0");
@@ -273,11 +287,7 @@ class SchemaChangePolicyIT {
     void aPartitionOfAPartitionedTableStillBeingCopiedIsTruncatedOnlyOnceItsCopyIsDone(
             @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
         String db = "latejoin";
-        source.createDatabase(db);
-        source.execute(db, SCHEMA);
-        try (Migration m = CutoverContract.builder(source, target, state, "late", db).build()) {
-            m.start();
-            m.awaitInSync(SYNC);
+        try (Migration m = streaming(source, target, state, db)) {
             source.execute(db, """
                     CREATE TABLE shipments (id bigint NOT NULL, shipped date NOT NULL, carrier text NOT NULL,
                                             PRIMARY KEY (id, shipped)) PARTITION BY RANGE (shipped);
@@ -291,6 +301,20 @@ class SchemaChangePolicyIT {
             assertRefused(source, db, "TRUNCATE shipments", refusal);
             // a partition of a table copied from the start is not held up
             source.execute(db, "TRUNCATE events_2027");
+            // subscribed, but not copied yet: no table synchronisation may start until the setting is back
+            awaitCount(target, db, "SELECT count(*) FROM pg_class WHERE relname = 'shipments'", 1);
+            target.execute("postgres", "ALTER SYSTEM SET max_sync_workers_per_subscription = 0");
+            target.execute("postgres", "SELECT pg_reload_conf()");
+            try {
+                assertThatThrownBy(() -> m.awaitInSync(Duration.ofSeconds(2))).hasMessageContaining("not in sync");
+                assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_subscription_rel sr"
+                        + " JOIN pg_class c ON c.oid = sr.srrelid WHERE c.relname = 'shipments' AND sr.srsubstate = 'i'"))
+                        .as("subscribed, its copy waiting").isEqualTo(1);
+                assertRefused(source, db, "TRUNCATE shipments_2027", refusal);
+            } finally {
+                target.execute("postgres", "ALTER SYSTEM RESET max_sync_workers_per_subscription");
+                target.execute("postgres", "SELECT pg_reload_conf()");
+            }
             m.awaitInSync(SYNC);
             source.execute(db, "TRUNCATE shipments_2026");
             source.execute(db, "INSERT INTO shipments VALUES (5000, date '2026-12-24', 'after the truncate')");
@@ -306,6 +330,115 @@ class SchemaChangePolicyIT {
         source.execute(db, "ALTER TABLE accounts ADD COLUMN tier text NOT NULL DEFAULT 'basic'");
         source.execute(db, "CREATE INDEX accounts_owner_idx ON accounts (owner)");
         source.execute(db, "DROP INDEX events_kind_idx");
+    }
+
+    /**
+     * The refusal is lifted by the table's name on the subscriber, so only once the subscriber has every schema change:
+     * here the subscriber still has the old table under the name (ready), while the source renamed it and created a
+     * new one with it, whose copy has not begun.
+     */
+    @Test
+    void aTableRenamedAndAnotherCreatedWithItsNameKeepsTheNewOnesRefusal(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "renamed";
+        try (Migration m = streaming(source, target, state, db)) {
+            try (Connection lock = target.connect(db); Statement st = lock.createStatement()) {
+                lock.setAutoCommit(false);
+                // the apply worker waits at the next schema change: the subscriber keeps the old events
+                st.execute("LOCK TABLE pgmigrate_renamed_renamed_ddl.queue IN SHARE MODE");
+                source.execute(db, """
+                        ALTER TABLE events RENAME TO events_before;
+                        CREATE TABLE events (account bigint NOT NULL, at date NOT NULL, kind text NOT NULL,
+                                             PRIMARY KEY (account, at, kind)) PARTITION BY RANGE (at);
+                        CREATE TABLE events_2028 PARTITION OF events FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');
+                        """);
+                assertThatThrownBy(() -> m.awaitInSync(Duration.ofSeconds(2))).hasMessageContaining("not in sync");
+                assertRefused(source, db, "TRUNCATE events_2028",
+                        "refused while pgmigrate copies its partitioned table public.events");
+                lock.rollback();
+            }
+            m.awaitInSync(SYNC);
+            source.execute(db, "TRUNCATE events_2028");
+            m.complete();
+        }
+    }
+
+    /**
+     * A partition truncated before its partitioned table joined the publication (it had no replica identity; a key
+     * added later publishes it) is recorded, not refused. Its replay must not remove what the table synchronisation
+     * copies, in a snapshot taken after the TRUNCATE: the apply worker can reach the replay only after that copy.
+     * PostgreSQL gives no hook to make that interleaving happen, so the test holds the apply worker at the replay (a
+     * lock on the queue) and the synchronisation before its copy (no sync workers), puts rows into the partition on
+     * the target where the copy would, and sees the replay, applied while the table is not ready, leave them.
+     */
+    @Test
+    void aPartitionTruncateReplayedWhileItsTableIsSynchronisedRemovesNothing(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "keyless";
+        try (Migration m = streaming(source, target, state, db)) {
+            source.execute(db, """
+                    CREATE TABLE readings (sensor int NOT NULL, at date NOT NULL, value numeric NOT NULL)
+                        PARTITION BY RANGE (at);
+                    CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+                    """);
+            m.awaitInSync(SYNC); // the target has the table; without a replica identity it is not published
+            String rows = "INSERT INTO readings SELECT g %% 40, date '2026-01-01' + g %% 300, g * 0.5"
+                    + " FROM generate_series(%d, %d) g";
+            target.execute("postgres", "ALTER SYSTEM SET max_sync_workers_per_subscription = 0");
+            target.execute("postgres", "SELECT pg_reload_conf()");
+            try (Connection lock = target.connect(db); Statement st = lock.createStatement()) {
+                lock.setAutoCommit(false);
+                st.execute("LOCK TABLE pgmigrate_keyless_keyless_ddl.queue IN SHARE MODE");
+                source.execute(db, rows.formatted(1, 1000));
+                source.execute(db, "TRUNCATE readings_2026"); // the apply worker waits here, at its replay
+                source.execute(db, rows.formatted(1001, 1500));
+                source.execute(db, "ALTER TABLE readings ADD PRIMARY KEY (sensor, at, value)"); // published now
+                assertThatThrownBy(() -> m.awaitInSync(Duration.ofSeconds(2))).hasMessageContaining("not in sync");
+                assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_subscription_rel sr JOIN pg_class c"
+                        + " ON c.oid = sr.srrelid WHERE c.relname = 'readings' AND sr.srsubstate = 'i'"))
+                        .as("subscribed, its copy to come").isEqualTo(1);
+                // where the copy would have put them, before the apply worker goes on to the replay
+                target.execute(db, "SET session_replication_role = replica; " + rows.formatted(1001, 1500));
+                lock.rollback();
+            }
+            awaitCount(target, db, "SELECT count(*) FROM pgmigrate_keyless_keyless_ddl.queue WHERE tag = 'TRUNCATE'",
+                    1);
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM readings_2026")).as("left by the replay")
+                    .isEqualTo(500);
+            target.execute(db, "SET session_replication_role = replica; DELETE FROM readings");
+            target.execute("postgres", "ALTER SYSTEM RESET max_sync_workers_per_subscription");
+            target.execute("postgres", "SELECT pg_reload_conf()");
+            m.awaitInSync(SYNC);
+            DdlContract.assertSameSchemaAndRows(source, target, db, List.of("public.readings", "public.accounts"));
+            m.complete();
+        } finally {
+            target.execute("postgres", "ALTER SYSTEM RESET max_sync_workers_per_subscription");
+            target.execute("postgres", "SELECT pg_reload_conf()");
+        }
+    }
+
+    /** A NATIVE migration of a new database {@code db} (also its name) with {@link #SCHEMA}, started and in sync. */
+    private static Migration streaming(PostgresServer source, PostgresServer target, Path state, String db) {
+        source.createDatabase(db);
+        source.execute(db, SCHEMA);
+        Migration m = CutoverContract.builder(source, target, state, db, db).build();
+        try {
+            m.start();
+            m.awaitInSync(SYNC);
+            return m;
+        } catch (RuntimeException | Error e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** Waits, up to {@link #SYNC}, until {@code sql} counts {@code expected}. */
+    private static void awaitCount(PostgresServer server, String db, String sql, long expected) throws Exception {
+        long deadline = System.nanoTime() + SYNC.toNanos();
+        while (Fixtures.count(server, db, sql) != expected) {
+            assertThat(System.nanoTime()).as("%s reaches %d", sql, expected).isLessThan(deadline);
+            TimeUnit.MILLISECONDS.sleep(50);
+        }
     }
 
     private static void assertRefused(PostgresServer server, String db, String ddl) {

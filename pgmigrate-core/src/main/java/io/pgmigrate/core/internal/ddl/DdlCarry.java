@@ -413,6 +413,14 @@ public final class DdlCarry {
         if (!Queries.exists(c, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
             return 0;
         }
+        // by name, so only once the subscriber has every statement recorded so far: a table renamed and another
+        // created with its name would otherwise pass for the one the subscriber has ready
+        String origin = publisher.name().toLowerCase(java.util.Locale.ROOT);
+        String recorded = "SELECT coalesce(max(id), 0) FROM " + quote(schema, "queue") + " WHERE origin = ?";
+        long published = Queries.first(c, recorded, rs -> rs.getLong(1), origin).orElse(0L);
+        if (Queries.first(subscriber, recorded, rs -> rs.getLong(1), origin).orElse(0L) < published) {
+            return Queries.first(c, "SELECT count(*) FROM " + quote(schema, "joining"), rs -> rs.getInt(1)).orElse(0);
+        }
         record Mark(long root, String schema, String name) { }
         List<Mark> marks = Queries.list(c, "SELECT j.root, n.nspname, r.relname FROM " + quote(schema, "joining") + " j"
                 + " LEFT JOIN pg_class r ON r.oid = j.root LEFT JOIN pg_namespace n ON n.oid = r.relnamespace",
@@ -436,6 +444,55 @@ public final class DdlCarry {
     }
 
     /**
+     * Records on the source, with its schema just read (under {@link #hold}) for a copy that creates it on the
+     * target, what follows that schema's data ({@code afterData}: kind to statements) and that the target has every
+     * statement recorded so far with it, in one transaction. Taken before the target's schema is created, so that a
+     * process that ends in between leaves the next one to read and record both again; once created there, they stay:
+     * a later start() replays from this position ({@link #replayMissed}) and builds what follows the data as read here.
+     */
+    public void schemaRead(java.util.Map<String, List<String>> afterData) {
+        try {
+            Connection c = sessions.get(Side.SOURCE, database);
+            Queries.inTransaction(c, () -> {
+                Queries.execute(c, "DELETE FROM " + quote(schema, "after_data_plan"));
+                try (java.sql.PreparedStatement insert = c.prepareStatement("INSERT INTO "
+                        + quote(schema, "after_data_plan") + " (kind, ord, statement) VALUES (?, ?, ?)")) {
+                    for (java.util.Map.Entry<String, List<String>> part : afterData.entrySet()) {
+                        for (int i = 0; i < part.getValue().size(); i++) {
+                            insert.setString(1, part.getKey());
+                            insert.setInt(2, i);
+                            insert.setString(3, part.getValue().get(i));
+                            insert.addBatch();
+                        }
+                    }
+                    insert.executeBatch();
+                }
+                streamStartsNow(c);
+            });
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot record the schema"
+                    + " read for the copy", e);
+        }
+    }
+
+    /** What {@link #schemaRead} recorded to follow the data (kind to statements), if anything. */
+    public Optional<java.util.Map<String, List<String>>> afterDataPlan() {
+        try {
+            Connection c = sessions.get(Side.SOURCE, database);
+            if (Queries.string(c, "SELECT to_regclass(?)::text", quote(schema, "after_data_plan")) == null) {
+                return Optional.empty();
+            }
+            java.util.Map<String, List<String>> plan = new java.util.HashMap<>();
+            Queries.list(c, "SELECT kind, statement FROM " + quote(schema, "after_data_plan") + " ORDER BY kind, ord",
+                    rs -> plan.computeIfAbsent(rs.getString(1), k -> new java.util.ArrayList<>()).add(rs.getString(2)));
+            return plan.isEmpty() ? Optional.empty() : Optional.of(plan);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading what follows the"
+                    + " data failed", e);
+        }
+    }
+
+    /**
      * Records on {@code publisher} that its stream starts after every statement recorded there so far: called once
      * the stream's start is set (the copy's slot created, the way back's slot moved), so that statements from before
      * it, which never travel, are not taken for ones the stream stopped at.
@@ -444,13 +501,17 @@ public final class DdlCarry {
         try {
             Connection c = sessions.get(publisher, database);
             if (Queries.exists(c, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
-                Queries.execute(c, "UPDATE " + quote(schema, "settings") + " s SET stream_from = coalesce((SELECT"
-                        + " max(q.id) FROM " + quote(schema, "queue") + " q WHERE q.origin = s.side), 0)");
+                streamStartsNow(c);
             }
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot record where the"
                     + " stream of schema changes starts", e);
         }
+    }
+
+    private void streamStartsNow(Connection c) throws SQLException {
+        Queries.execute(c, "UPDATE " + quote(schema, "settings") + " s SET stream_from = coalesce((SELECT"
+                + " max(q.id) FROM " + quote(schema, "queue") + " q WHERE q.origin = s.side), 0)");
     }
 
     /**

@@ -78,6 +78,10 @@ final class DdlSql {
                 "DELETE FROM " + s + ".settings WHERE side <> " + literal(side),
                 // partitioned tables that joined late, until the other side's table synchronisation has copied them
                 "CREATE TABLE IF NOT EXISTS " + s + ".joining (root oid PRIMARY KEY)",
+                // what follows the data, as read with the schema the copy created on the other side (the side that
+                // records keeps it: its schema read and its queue's position are taken together, see DdlCarry)
+                "CREATE TABLE IF NOT EXISTS " + s + ".after_data_plan (kind text NOT NULL, ord int NOT NULL,"
+                        + " statement text NOT NULL, PRIMARY KEY (kind, ord))",
                 split(s),
                 shown(s),
                 statementKey(s),
@@ -252,6 +256,13 @@ final class DdlSql {
                 BEGIN
                     SELECT c.oid INTO here FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname = nsp AND c.relname = rel;
+                    IF EXISTS (SELECT 1 FROM pg_subscription_rel sr
+                               WHERE sr.srrelid = pg_partition_root(here) AND sr.srsubstate <> 'r') THEN
+                        -- NATIVE's table synchronisation copies the partitioned table in a snapshot taken after this
+                        -- TRUNCATE (the other side refuses one from the moment it marks the table as joining), so
+                        -- the copy holds its effect already, and rows it brought from after it must stay
+                        RETURN;
+                    END IF;
                     IF here IS NULL OR %1$s.bound_of(here) IS DISTINCT FROM bound THEN
                         RAISE EXCEPTION USING ERRCODE = '42P17',
                             MESSAGE = format('partition %%I.%%I was truncated on the other side, where it is %%s; here'
