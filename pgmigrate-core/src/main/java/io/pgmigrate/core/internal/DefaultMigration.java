@@ -533,48 +533,20 @@ final class DefaultMigration implements Migration {
                 if (settings.strategy() == SchemaStrategy.CATALOG) {
                     schema.requireCopyable(db);
                 }
-                if (recording && settings.strategy() != SchemaStrategy.NONE && noneOnTarget(tgt, schema.tables())) {
-                    // about to create it there: the changes recorded from here on are the target's to replay
-                    ddl(db).schemaRead(settings.strategy() == SchemaStrategy.CATALOG ? afterDataParts(schema)
-                            : Map.of());
+                // A start() that ended after creating the target's schema from an earlier read: the target keeps
+                // that schema, and the changes recorded since are replayed before the copy (newCopy)
+                boolean readBefore = recording && settings.strategy() != SchemaStrategy.NONE
+                        && ddl(db).readApplied(tgt);
+                if (recording && !readBefore) {
+                    // the changes recorded from here on are the target's to replay
+                    ddl(db).schemaRead(settings.strategy() == SchemaStrategy.CATALOG && noneOnTarget(tgt,
+                            schema.tables()) ? afterDataParts(schema) : Map.of(), schema.tables());
                 }
-                try (Mdc.Scope onTarget = Mdc.side(Side.TARGET)) {
-                    // The intent first: a process that dies after the tables were created still builds the rest.
-                    boolean intent = settings.strategy() == SchemaStrategy.CATALOG
-                            && !entry.flag(Flag.AFTER_DATA_PENDING);
-                    if (intent) {
-                        entry.mark(Flag.AFTER_DATA_PENDING);
-                    }
-                    boolean created = switch (settings.strategy()) {
-                        // What comes after the data is built once it is there (afterData).
-                        case CATALOG -> CatalogSchema.apply(tgt, db, schema.tables(), schema.beforeData());
-                        case PG_DUMP -> {
-                            PgDump pgDump = PgDump.find(settings.pgDump(), src.getMetaData().getDatabaseMajorVersion(),
-                                    tgt.getMetaData().getDatabaseMajorVersion());
-                            String script = pgDump.dump(source, db, settings.ownershipAndGrants());
-                            // A session of its own: the script changes session settings (search_path among them).
-                            try (Connection c = target.connect(db)) {
-                                boolean done = CatalogSchema.apply(c, db, schema.tables(), List.of(script));
-                                if (done) {
-                                    LOG.info("{}: applied the schema from {}", db, pgDump);
-                                }
-                                yield done;
-                            }
-                        }
-                        case NONE -> false;
-                    };
-                    if (intent && !created) {
-                        entry.unmark(Flag.AFTER_DATA_PENDING); // the tables were there before: someone else's schema
-                    }
-                    if (created && settings.strategy() == SchemaStrategy.CATALOG) {
-                        LOG.info("{}: created the schema on the target up to its data ({} tables, {} statements; {}"
-                                + " indexes and {} more statements follow the data)", db, schema.tables().size(),
-                                schema.beforeData().size(), schema.indexes().size(),
-                                schema.afterData().size() + schema.foreignKeys().size());
-                        schemas.put(db, schema);
-                    } else if (!created) {
-                        requireEmpty(tgt, db, schema.tables());
-                    }
+                if (readBefore) {
+                    LOG.info("{}: the target has the schema an earlier start() read; the changes made since are"
+                            + " replayed before the copy", db);
+                } else {
+                    createSchema(db, entry, settings, schema, src, tgt);
                 }
                 entry.mark(Flag.SCHEMA_COPIED);
                 objects.ensurePublication(src, withQueue(db, recording && carryDdlTo(db), schema.tables()));
@@ -615,6 +587,52 @@ final class DefaultMigration implements Migration {
         } finally {
             if (held != null) {
                 held.close();
+            }
+        }
+    }
+
+    /**
+     * Creates {@code schema} on the target by the configured strategy (with the catalog copy, up to its data), unless
+     * the tables are there already (the user's own schema, which must then be empty).
+     */
+    private void createSchema(String db, Journal.DatabaseEntry entry, MigrationConfig.SchemaSettings settings,
+                              CatalogSchema schema, Connection src, Connection tgt) throws SQLException {
+        try (Mdc.Scope onTarget = Mdc.side(Side.TARGET)) {
+            // The intent first: a process that dies after the tables were created still builds the rest.
+            boolean intent = settings.strategy() == SchemaStrategy.CATALOG
+                    && !entry.flag(Flag.AFTER_DATA_PENDING);
+            if (intent) {
+                entry.mark(Flag.AFTER_DATA_PENDING);
+            }
+            boolean created = switch (settings.strategy()) {
+                // What comes after the data is built once it is there (afterData).
+                case CATALOG -> CatalogSchema.apply(tgt, db, schema.tables(), schema.beforeData());
+                case PG_DUMP -> {
+                    PgDump pgDump = PgDump.find(settings.pgDump(), src.getMetaData().getDatabaseMajorVersion(),
+                            tgt.getMetaData().getDatabaseMajorVersion());
+                    String script = pgDump.dump(source, db, settings.ownershipAndGrants());
+                    // A session of its own: the script changes session settings (search_path among them).
+                    try (Connection c = target.connect(db)) {
+                        boolean done = CatalogSchema.apply(c, db, schema.tables(), List.of(script));
+                        if (done) {
+                            LOG.info("{}: applied the schema from {}", db, pgDump);
+                        }
+                        yield done;
+                    }
+                }
+                case NONE -> false;
+            };
+            if (intent && !created) {
+                entry.unmark(Flag.AFTER_DATA_PENDING); // the tables were there before: someone else's schema
+            }
+            if (created && settings.strategy() == SchemaStrategy.CATALOG) {
+                LOG.info("{}: created the schema on the target up to its data ({} tables, {} statements; {}"
+                        + " indexes and {} more statements follow the data)", db, schema.tables().size(),
+                        schema.beforeData().size(), schema.indexes().size(),
+                        schema.afterData().size() + schema.foreignKeys().size());
+                schemas.put(db, schema);
+            } else if (!created) {
+                requireEmpty(tgt, db, schema.tables());
             }
         }
     }
@@ -692,6 +710,9 @@ final class DefaultMigration implements Migration {
             emptyOnTarget(db, r, r.chunks().stream().map(c -> new TableRef(c.schema(), c.table())).distinct()
                     .toList());
             link.dropOwnSlot(src);
+            // Empty now, with nothing copied: should the replay below stop (a statement that fails, the process
+            // ending), the next start() plans afresh instead of emptying by names the replay may have changed.
+            entry.changeCopy(c -> c.withSlot(Lsn.ZERO, ""));
         }
         return Optional.of(newCopy(db, entry, link, src, tgt, holding));
     }
@@ -705,7 +726,8 @@ final class DefaultMigration implements Migration {
                                              Connection tgt, boolean holding) throws SQLException {
         DdlCarry ddl = ddl(db);
         try (DdlCarry.Hold held = !holding && ddl.installed(Side.SOURCE) ? ddl.hold(Side.SOURCE) : null) {
-            if ((holding || held != null) && ddl.next(Side.SOURCE, Side.TARGET).isPresent()) {
+            // (a partition's TRUNCATE alone needs nothing: the copy's snapshot is later)
+            if ((holding || held != null) && ddl.missesSchemaChanges(Side.SOURCE, Side.TARGET)) {
                 // Recorded since the schema was read for the target (a copy that starts again, or an earlier start()
                 // that ended before its slot): in neither the target's schema nor the new slot's stream. Replayed
                 // there now, with changes held until the slot is there, so that none falls between the two. They may

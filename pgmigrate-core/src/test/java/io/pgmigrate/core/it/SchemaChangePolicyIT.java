@@ -4,6 +4,7 @@ import io.pgmigrate.Finding;
 import io.pgmigrate.Migration;
 import io.pgmigrate.SchemaChanges;
 import io.pgmigrate.Severity;
+import io.pgmigrate.StateStore;
 import io.pgmigrate.testkit.PostgresPair;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
@@ -262,8 +263,11 @@ class SchemaChangePolicyIT {
             assertThat(m.status().database(db).phase()).as("the copy still runs").isEqualTo(io.pgmigrate.Phase.COPYING);
         } // the process ends: STREAM's snapshot with it
         if (engine == io.pgmigrate.Engine.NATIVE) {
-            source.execute(db, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-                    + " WHERE slot_name = 'pgmigrate_" + db + "_" + db + "_slot'");
+            String slot = "pgmigrate_" + db + "_" + db + "_slot";
+            // once its walsender has ended with the process's replication session
+            awaitCount(source, db, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + slot + "'"
+                    + " AND NOT active", 1);
+            source.execute(db, "SELECT pg_drop_replication_slot('" + slot + "')");
         }
         source.execute(db, "INSERT INTO accounts (owner, tier) VALUES ('between the copies', 'silver')");
         try (Migration m = CutoverContract.builder(source, target, state, db, db).engine(engine).build()) {
@@ -273,6 +277,103 @@ class SchemaChangePolicyIT {
             m.awaitInSync(SYNC);
             DdlContract.assertSameSchemaAndRows(source, target, db,
                     List.of("public.accounts", "public.ledger_lines", "public.events", "public.invoices"));
+            m.complete();
+        }
+    }
+
+    /**
+     * The replay before a copy that starts again stops at a statement it cannot replay, after it renamed a table the
+     * first copy had begun on; made by hand and marked resolved, the next start() goes on after it (it no longer
+     * empties the tables by the first copy's names).
+     */
+    @Test
+    void aReplayThatStopsBeforeACopyStartsAgainGoesOnOnceTheStatementIsMadeByHand(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "stopped";
+        source.createDatabase(db);
+        source.execute(db, SCHEMA_TO_COPY);
+        io.pgmigrate.MigrationBuilder builder = CutoverContract.builder(source, target, state, db, db)
+                .engine(io.pgmigrate.Engine.STREAM);
+        try (Migration m = builder.copyRateLimit(256L << 10).build()) {
+            m.start();
+            source.execute(db, "ALTER TABLE ledger_lines RENAME TO ledger_entries");
+            source.execute(db, "DO $$ BEGIN EXECUTE 'ALTER TABLE accounts ADD COLUMN region text'; END $$");
+            assertThat(m.status().database(db).phase()).as("the copy still runs").isEqualTo(io.pgmigrate.Phase.COPYING);
+        }
+        try (Migration m = CutoverContract.builder(source, target, state, db, db).engine(io.pgmigrate.Engine.STREAM)
+                .build()) {
+            assertThatThrownBy(m::start).hasMessageContaining("cannot replay DDL")
+                    .hasMessageContaining("EXECUTE 'ALTER TABLE accounts ADD COLUMN region text'");
+            long id = Fixtures.count(source, db, "SELECT id FROM pgmigrate_stopped_stopped_ddl.queue"
+                    + " WHERE statement LIKE 'DO %'");
+            target.execute(db, "ALTER TABLE accounts ADD COLUMN region text;"
+                    + " INSERT INTO pgmigrate_stopped_stopped_ddl.resolved (origin, id) VALUES ('source', " + id + ")");
+            m.start();
+            m.awaitInSync(SYNC);
+            DdlContract.assertSameSchemaAndRows(source, target, db,
+                    List.of("public.accounts", "public.ledger_entries", "public.events"));
+            m.complete();
+        }
+    }
+
+    /**
+     * A start() that ends after creating the target's schema and before recording its copy (here: its state store
+     * fails from that save on, as for a process killed there), then a table created on the source: the next start()
+     * keeps the schema the first one created, and replays the change before its copy.
+     */
+    @Test
+    void aStartThatEndedBeforeItsCopyLeavesTheNextOneTheChangesMadeSince(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "ended";
+        source.createDatabase(db);
+        source.execute(db, SCHEMA);
+        StateStore disk = StateStore.directory(state);
+        java.util.concurrent.atomic.AtomicBoolean dead = new java.util.concurrent.atomic.AtomicBoolean();
+        StateStore dying = new StateStore() {
+            @Override
+            public java.util.Optional<String> load(String key) {
+                return disk.load(key);
+            }
+
+            @Override
+            public void save(String key, String document) {
+                if (dead.get() || document.contains("\"copy\"")) {
+                    dead.set(true);
+                    throw new IllegalStateException("the process ends here");
+                }
+                disk.save(key, document);
+            }
+
+            @Override
+            public void delete(String key) {
+                if (dead.get()) {
+                    throw new IllegalStateException("the process ended");
+                }
+                disk.delete(key);
+            }
+        };
+        Migration first = Migration.builder().name(db).source(source.endpoint()).target(target.endpoint())
+                .databases(db).stateStore(dying).build();
+        try {
+            assertThatThrownBy(first::start).hasMessageContaining("the process ends here");
+        } finally {
+            assertThat(dead).isTrue();
+            try {
+                first.close();
+            } catch (RuntimeException expected) {
+                // its state store is gone with it
+            }
+        }
+        assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_class WHERE relname = 'accounts'"))
+                .as("the first start() created the schema").isEqualTo(1);
+        source.execute(db, "CREATE TABLE invoices (id bigint PRIMARY KEY, account bigint NOT NULL, total numeric)");
+        source.execute(db, "INSERT INTO invoices SELECT g, g % 500 + 1, g * 1.25 FROM generate_series(1, 300) g");
+        source.execute(db, "ALTER TABLE accounts ADD COLUMN tier text NOT NULL DEFAULT 'basic'");
+        try (Migration m = CutoverContract.builder(source, target, state, db, db).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            DdlContract.assertSameSchemaAndRows(source, target, db,
+                    List.of("public.accounts", "public.events", "public.invoices"));
             m.complete();
         }
     }
@@ -301,21 +402,23 @@ class SchemaChangePolicyIT {
             assertRefused(source, db, "TRUNCATE shipments", refusal);
             // a partition of a table copied from the start is not held up
             source.execute(db, "TRUNCATE events_2027");
-            // subscribed, but not copied yet: no table synchronisation may start until the setting is back
             awaitCount(target, db, "SELECT count(*) FROM pg_class WHERE relname = 'shipments'", 1);
-            target.execute("postgres", "ALTER SYSTEM SET max_sync_workers_per_subscription = 0");
-            target.execute("postgres", "SELECT pg_reload_conf()");
-            try {
+            try (Connection hold = source.connect(db); Statement st = hold.createStatement()) {
+                hold.setAutoCommit(false);
+                // the table synchronisation's copy reads the source: it waits for this lock
+                st.execute("LOCK TABLE shipments_2026 IN ACCESS EXCLUSIVE MODE");
                 assertThatThrownBy(() -> m.awaitInSync(Duration.ofSeconds(2))).hasMessageContaining("not in sync");
-                assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_subscription_rel sr"
-                        + " JOIN pg_class c ON c.oid = sr.srrelid WHERE c.relname = 'shipments' AND sr.srsubstate = 'i'"))
-                        .as("subscribed, its copy waiting").isEqualTo(1);
-                assertRefused(source, db, "TRUNCATE shipments_2027", refusal);
-            } finally {
-                target.execute("postgres", "ALTER SYSTEM RESET max_sync_workers_per_subscription");
-                target.execute("postgres", "SELECT pg_reload_conf()");
+                assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_subscription_rel sr JOIN pg_class c"
+                        + " ON c.oid = sr.srrelid WHERE c.relname = 'shipments' AND sr.srsubstate <> 'r'"))
+                        .as("subscribed, its copy under way").isEqualTo(1);
+                // (a TRUNCATE now would wait for the copy's lock, which waits for this one)
+                assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pgmigrate_latejoin_latejoin_ddl.joining"))
+                        .as("still refused").isEqualTo(1);
+                hold.rollback();
             }
             m.awaitInSync(SYNC);
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pgmigrate_latejoin_latejoin_ddl.joining"))
+                    .as("lifted").isZero();
             source.execute(db, "TRUNCATE shipments_2026");
             source.execute(db, "INSERT INTO shipments VALUES (5000, date '2026-12-24', 'after the truncate')");
             m.awaitInSync(SYNC);
@@ -384,8 +487,8 @@ class SchemaChangePolicyIT {
             m.awaitInSync(SYNC); // the target has the table; without a replica identity it is not published
             String rows = "INSERT INTO readings SELECT g %% 40, date '2026-01-01' + g %% 300, g * 0.5"
                     + " FROM generate_series(%d, %d) g";
-            target.execute("postgres", "ALTER SYSTEM SET max_sync_workers_per_subscription = 0");
-            target.execute("postgres", "SELECT pg_reload_conf()");
+            // until the rows put below are gone again (a worker that starts before it reads this fails on them)
+            holdTableSynchronisation(target, true);
             try (Connection lock = target.connect(db); Statement st = lock.createStatement()) {
                 lock.setAutoCommit(false);
                 st.execute("LOCK TABLE pgmigrate_keyless_keyless_ddl.queue IN SHARE MODE");
@@ -406,14 +509,12 @@ class SchemaChangePolicyIT {
             assertThat(Fixtures.count(target, db, "SELECT count(*) FROM readings_2026")).as("left by the replay")
                     .isEqualTo(500);
             target.execute(db, "SET session_replication_role = replica; DELETE FROM readings");
-            target.execute("postgres", "ALTER SYSTEM RESET max_sync_workers_per_subscription");
-            target.execute("postgres", "SELECT pg_reload_conf()");
+            holdTableSynchronisation(target, false);
             m.awaitInSync(SYNC);
             DdlContract.assertSameSchemaAndRows(source, target, db, List.of("public.readings", "public.accounts"));
             m.complete();
         } finally {
-            target.execute("postgres", "ALTER SYSTEM RESET max_sync_workers_per_subscription");
-            target.execute("postgres", "SELECT pg_reload_conf()");
+            holdTableSynchronisation(target, false);
         }
     }
 
@@ -430,6 +531,16 @@ class SchemaChangePolicyIT {
             m.close();
             throw e;
         }
+    }
+
+    /**
+     * Starts no table synchronisation on {@code target} while {@code hold}; a running apply worker reads the setting
+     * again shortly after the reload.
+     */
+    private static void holdTableSynchronisation(PostgresServer target, boolean hold) {
+        target.execute("postgres", hold ? "ALTER SYSTEM SET max_sync_workers_per_subscription = 0"
+                : "ALTER SYSTEM RESET max_sync_workers_per_subscription");
+        target.execute("postgres", "SELECT pg_reload_conf()");
     }
 
     /** Waits, up to {@link #SYNC}, until {@code sql} counts {@code expected}. */

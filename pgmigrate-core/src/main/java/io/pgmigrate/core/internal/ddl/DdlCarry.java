@@ -302,12 +302,7 @@ public final class DdlCarry {
                 || !Queries.exists(b, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
             return Optional.empty();
         }
-        // what the stream can still bring: after what the other side has, and after where the stream started
-        // (rows recorded before it, such as between the capture and the slot, never travel)
-        long applied = Math.max(Queries.first(b, "SELECT coalesce(max(id), 0) FROM " + quote(schema, "queue")
-                + " WHERE origin = ?", rs -> rs.getLong(1), origin).orElse(0L), Queries.first(a,
-                "SELECT coalesce(max(stream_from), 0) FROM " + quote(schema, "settings"), rs -> rs.getLong(1))
-                .orElse(0L));
+        long applied = applied(a, b, schema, origin);
         return Queries.first(a, "SELECT id, tag, " + quote(schema) + ".shown(tag, statement), replay IS NOT NULL,"
                         + " coalesce(reason, '') FROM " + quote(schema, "queue") + " WHERE origin = ? AND id > ?"
                         + " ORDER BY id LIMIT 1",
@@ -316,11 +311,43 @@ public final class DdlCarry {
     }
 
     /**
+     * The last statement recorded on {@code a} that {@code b} has: the stream can still bring those after it, after
+     * what {@code b} has and after where the stream started (rows recorded before it, such as between the capture
+     * and the slot, never travel).
+     */
+    private static long applied(Connection a, Connection b, String schema, String origin) throws SQLException {
+        return Math.max(Queries.first(b, "SELECT coalesce(max(id), 0) FROM " + quote(schema, "queue")
+                + " WHERE origin = ?", rs -> rs.getLong(1), origin).orElse(0L), Queries.first(a,
+                "SELECT coalesce(max(stream_from), 0) FROM " + quote(schema, "settings"), rs -> rs.getLong(1))
+                .orElse(0L));
+    }
+
+    /**
+     * Whether {@code from} recorded a schema change (not merely a partition's {@code TRUNCATE}) that {@code to} lacks
+     * ({@link #next}).
+     */
+    public boolean missesSchemaChanges(Side from, Side to) {
+        try {
+            Connection a = sessions.get(from, database);
+            Connection b = sessions.get(to, database);
+            if (next(a, b, schema, from.name().toLowerCase(java.util.Locale.ROOT)).isEmpty()) {
+                return false;
+            }
+            String origin = from.name().toLowerCase(java.util.Locale.ROOT);
+            return Queries.exists(a, "SELECT 1 FROM " + quote(schema, "queue") + " WHERE origin = ? AND id > ?"
+                    + " AND tag <> 'TRUNCATE'", origin, applied(a, b, schema, origin));
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading the DDL queue failed",
+                    e);
+        }
+    }
+
+    /**
      * Replays on {@code to}, in order, every statement recorded on {@code from} that the stream should have brought
-     * there but has not (the rows {@link #next} finds), outside any stream: each row is inserted into {@code to}'s queue
-     * in replica mode, one transaction each, where the queue's trigger replays it exactly as the stream would have.
-     * For a copy that starts again from the beginning on a new slot: the statements recorded since the first copy's
-     * slot are in neither the schema the first copy made nor the new slot's stream. Schema changes must be held on
+     * there but has not (the rows {@link #next} finds), outside any stream: each row is inserted into {@code to}'s
+     * queue in replica mode, one transaction each, where the queue's trigger replays it as the stream would have. For
+     * a copy that starts from the beginning on a new slot: the statements recorded since the schema was read for
+     * {@code to} are in neither that schema nor the new slot's stream. Schema changes must be held on
      * {@code from} meanwhile ({@link #hold}). A statement that fails stops here, named, with nothing after it replayed;
      * those before it stay replayed, so a later call goes on after them.
      *
@@ -415,10 +442,7 @@ public final class DdlCarry {
         }
         // by name, so only once the subscriber has every statement recorded so far: a table renamed and another
         // created with its name would otherwise pass for the one the subscriber has ready
-        String origin = publisher.name().toLowerCase(java.util.Locale.ROOT);
-        String recorded = "SELECT coalesce(max(id), 0) FROM " + quote(schema, "queue") + " WHERE origin = ?";
-        long published = Queries.first(c, recorded, rs -> rs.getLong(1), origin).orElse(0L);
-        if (Queries.first(subscriber, recorded, rs -> rs.getLong(1), origin).orElse(0L) < published) {
+        if (next(c, subscriber, schema, publisher.name().toLowerCase(java.util.Locale.ROOT)).isPresent()) {
             return Queries.first(c, "SELECT count(*) FROM " + quote(schema, "joining"), rs -> rs.getInt(1)).orElse(0);
         }
         record Mark(long root, String schema, String name) { }
@@ -450,14 +474,17 @@ public final class DdlCarry {
      * process that ends in between leaves the next one to read and record both again; once created there, they stay:
      * a later start() replays from this position ({@link #replayMissed}) and builds what follows the data as read here.
      */
-    public void schemaRead(java.util.Map<String, List<String>> afterData) {
+    public void schemaRead(java.util.Map<String, List<String>> afterData, List<TableRef> tables) {
+        java.util.Map<String, List<String>> rows = new java.util.LinkedHashMap<>(afterData);
+        rows.put(READ, List.of("")); // also when nothing follows the data
+        rows.put(TABLE, tables.stream().map(TableRef::quoted).toList());
         try {
             Connection c = sessions.get(Side.SOURCE, database);
             Queries.inTransaction(c, () -> {
                 Queries.execute(c, "DELETE FROM " + quote(schema, "after_data_plan"));
                 try (java.sql.PreparedStatement insert = c.prepareStatement("INSERT INTO "
                         + quote(schema, "after_data_plan") + " (kind, ord, statement) VALUES (?, ?, ?)")) {
-                    for (java.util.Map.Entry<String, List<String>> part : afterData.entrySet()) {
+                    for (java.util.Map.Entry<String, List<String>> part : rows.entrySet()) {
                         for (int i = 0; i < part.getValue().size(); i++) {
                             insert.setString(1, part.getKey());
                             insert.setInt(2, i);
@@ -472,6 +499,32 @@ public final class DdlCarry {
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.REPLICATION_FAILED, database, "cannot record the schema"
                     + " read for the copy", e);
+        }
+    }
+
+    /** {@link #schemaRead}'s kinds of its own: that it ran, and the tables it read. */
+    private static final String READ = "read";
+    private static final String TABLE = "table";
+
+    /**
+     * Whether the target has every table of the schema {@link #schemaRead} recorded: an earlier start() created it
+     * there (in one transaction) from that read, and ended before its copy was recorded.
+     */
+    public boolean readApplied(Connection target) {
+        try {
+            List<String> tables = afterDataPlan().map(p -> p.getOrDefault(TABLE, List.of())).orElse(List.of());
+            if (tables.isEmpty()) {
+                return false;
+            }
+            for (String t : tables) {
+                if (Queries.string(target, "SELECT to_regclass(?)::text", t) == null) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, database, "reading the target's tables"
+                    + " failed", e);
         }
     }
 

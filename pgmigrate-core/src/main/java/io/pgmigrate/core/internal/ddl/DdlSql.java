@@ -256,8 +256,9 @@ final class DdlSql {
                 BEGIN
                     SELECT c.oid INTO here FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname = nsp AND c.relname = rel;
-                    IF EXISTS (SELECT 1 FROM pg_subscription_rel sr
-                               WHERE sr.srrelid = pg_partition_root(here) AND sr.srsubstate <> 'r') THEN
+                    IF EXISTS (SELECT 1 FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid
+                               WHERE sr.srrelid = pg_partition_root(here) AND sr.srsubstate <> 'r'
+                                 AND s.subname LIKE E'pgmigrate\\\\_%%') THEN
                         -- NATIVE's table synchronisation copies the partitioned table in a snapshot taken after this
                         -- TRUNCATE (the other side refuses one from the moment it marks the table as joining), so
                         -- the copy holds its effect already, and rows it brought from after it must stay
