@@ -330,7 +330,8 @@ public final class DdlCarry {
         try {
             Connection a = sessions.get(from, database);
             Connection b = sessions.get(to, database);
-            if (next(a, b, schema, from.name().toLowerCase(java.util.Locale.ROOT)).isEmpty()) {
+            if (!Queries.exists(a, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)
+                    || !Queries.exists(b, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
                 return false;
             }
             String origin = from.name().toLowerCase(java.util.Locale.ROOT);
@@ -440,15 +441,16 @@ public final class DdlCarry {
         if (!Queries.exists(c, "SELECT 1 FROM pg_namespace WHERE nspname = ?", schema)) {
             return 0;
         }
-        // by name, so only once the subscriber has every statement recorded so far: a table renamed and another
-        // created with its name would otherwise pass for the one the subscriber has ready
-        if (next(c, subscriber, schema, publisher.name().toLowerCase(java.util.Locale.ROOT)).isPresent()) {
-            return Queries.first(c, "SELECT count(*) FROM " + quote(schema, "joining"), rs -> rs.getInt(1)).orElse(0);
-        }
         record Mark(long root, String schema, String name) { }
         List<Mark> marks = Queries.list(c, "SELECT j.root, n.nspname, r.relname FROM " + quote(schema, "joining") + " j"
                 + " LEFT JOIN pg_class r ON r.oid = j.root LEFT JOIN pg_namespace n ON n.oid = r.relnamespace",
                 rs -> new Mark(rs.getLong(1), rs.getString(2), rs.getString(3)));
+        // by name, so only once the subscriber has every statement recorded so far: a table renamed and another
+        // created with its name would otherwise pass for the one the subscriber has ready
+        if (marks.isEmpty()
+                || next(c, subscriber, schema, publisher.name().toLowerCase(java.util.Locale.ROOT)).isPresent()) {
+            return marks.size();
+        }
         int left = 0;
         for (Mark m : marks) {
             boolean done = m.name() == null || Queries.exists(subscriber, "SELECT 1 FROM pg_subscription_rel sr"
