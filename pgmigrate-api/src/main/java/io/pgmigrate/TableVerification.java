@@ -1,26 +1,55 @@
 package io.pgmigrate;
 
+import java.util.List;
+
 /**
  * The comparison of one table on both sides.
  *
- * @param database   the database
- * @param schema     schema name
- * @param table      table name
- * @param sourceRows rows on the source
- * @param targetRows rows on the target
- * @param sourceHash digest of the source's rows in key order
- * @param targetHash digest of the target's rows in key order
+ * @param database        the database
+ * @param schema          schema name
+ * @param table           table name
+ * @param sourceRows      rows on the source
+ * @param targetRows      rows on the target
+ * @param sourceHash      digest of the source's rows (independent of their order)
+ * @param targetHash      digest of the target's rows
+ * @param ranges          how many ranges of its key the table was compared in (1 for a table without a key)
+ * @param differingRanges the ranges whose rows differ, each as {@code (after, up to]} in key values ({@code -inf} and
+ *                        {@code +inf} for open ends); empty when the table matches
  * @since 0.1.0
  */
 public record TableVerification(String database, String schema, String table, long sourceRows, long targetRows,
-                                String sourceHash, String targetHash) {
+                                String sourceHash, String targetHash, int ranges, List<String> differingRanges) {
+
+    /**
+     * Makes an unmodifiable copy of {@code differingRanges}.
+     */
+    public TableVerification {
+        differingRanges = List.copyOf(differingRanges);
+    }
+
+    /**
+     * A comparison of the whole table in one range.
+     *
+     * @param database   the database
+     * @param schema     schema name
+     * @param table      table name
+     * @param sourceRows rows on the source
+     * @param targetRows rows on the target
+     * @param sourceHash digest of the source's rows
+     * @param targetHash digest of the target's rows
+     */
+    public TableVerification(String database, String schema, String table, long sourceRows, long targetRows,
+                             String sourceHash, String targetHash) {
+        this(database, schema, table, sourceRows, targetRows, sourceHash, targetHash, 1,
+                sourceRows == targetRows && sourceHash.equals(targetHash) ? List.of() : List.of("(-inf, +inf]"));
+    }
 
     /**
      * Whether the table is the same on both sides.
      *
-     * @return true when the row counts and the digests are equal
+     * @return true when the row counts and the digests are equal, and no range differs
      */
     public boolean matches() {
-        return sourceRows == targetRows && sourceHash.equals(targetHash);
+        return sourceRows == targetRows && sourceHash.equals(targetHash) && differingRanges.isEmpty();
     }
 }
