@@ -1675,13 +1675,66 @@ final class DefaultMigration implements Migration {
                 RangeDigest x = RangeDigest.of(a, t, columns, key, r);
                 RangeDigest y = RangeDigest.of(b, t, columns, key, r);
                 if (!x.equals(y)) {
-                    differing.add(r.toString());
+                    // read while the stream may be behind: compared again exactly, at one position of both sides
+                    RangeDigest[] exact = recheck(db, t, columns, key, r);
+                    x = exact[0];
+                    y = exact[1];
+                    if (!x.equals(y)) {
+                        differing.add(r.toString());
+                    }
                 }
                 sourceTotal = sourceTotal.plus(x);
                 targetTotal = targetTotal.plus(y);
             }
             return new TableVerification(db, t.schema(), t.name(), sourceTotal.rows(), targetTotal.rows(),
                     sourceTotal.text(), targetTotal.text(), ranges.size(), differing);
+        }
+    }
+
+    /** How long a recheck waits for the source table's lock, and then for the stream to pass it. */
+    private static final Duration RECHECK_WAIT = Duration.ofMinutes(2);
+
+    /**
+     * Compares one range of {@code t} at one position of both sides: writes to the table on the source are held (a
+     * {@code SHARE} lock, taken in the transaction whose snapshot then reads the range), a sentinel marks the position,
+     * the target's snapshot is taken once the stream has applied past it, and the lock is released after the source's
+     * range is read. So both digests describe the table as of the sentinel, whatever the stream's lag before.
+     *
+     * @return the source's digest and the target's
+     */
+    private RangeDigest[] recheck(String db, TableRef t, List<String> columns, List<KeyRanges.KeyColumn> key,
+                                  KeyRanges.Range r) throws SQLException {
+        try (Connection a = sessions.fresh(Side.SOURCE, db); Connection b = sessions.fresh(Side.TARGET, db)) {
+            RangeDigest.pin(a);
+            RangeDigest.pin(b);
+            a.setAutoCommit(false);
+            b.setAutoCommit(false);
+            try {
+                Queries.execute(a, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+                Queries.execute(a, "SET LOCAL lock_timeout = '" + RECHECK_WAIT.toMillis() + "ms'");
+                // before the snapshot: LOCK TABLE takes none, the next statement does
+                Queries.execute(a, "LOCK TABLE " + t.quoted() + " IN SHARE MODE");
+                Queries.execute(a, "SELECT 1");
+                Lsn goal = mark(Side.SOURCE, db);
+                long deadline = System.nanoTime() + RECHECK_WAIT.toNanos();
+                while (!status().database(db).confirmedLsn().isAtOrAfter(goal)) {
+                    if (System.nanoTime() > deadline) {
+                        throw new PgMigrateException(CoreErrorCode.TIMEOUT, db, "the stream did not reach "
+                                + goal + " within " + RECHECK_WAIT + " to compare " + t + " " + r + " again");
+                    }
+                    Waits.pause(50, db);
+                }
+                Queries.execute(b, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+                Queries.execute(b, "SELECT 1");
+                RangeDigest x = RangeDigest.of(a, t, columns, key, r);
+                a.commit(); // writers go on
+                RangeDigest y = RangeDigest.of(b, t, columns, key, r);
+                b.commit();
+                return new RangeDigest[] {x, y};
+            } finally {
+                a.rollback();
+                b.rollback();
+            }
         }
     }
 

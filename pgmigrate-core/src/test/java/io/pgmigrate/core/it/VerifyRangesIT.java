@@ -54,6 +54,26 @@ class VerifyRangesIT {
             assertThat(readings.ranges()).isEqualTo(3);
             assertThat(readings.sourceRows()).isEqualTo(250_000);
 
+            // The stream behind (its apply waits for a lock on the target) while a row changes on the source: the
+            // first reading differs, the recheck at one position of both sides does not. The lock goes once verify()
+            // holds writes to the table on the source for its recheck.
+            try (java.sql.Connection held = target.connect(db); java.sql.Statement st = held.createStatement()) {
+                held.setAutoCommit(false);
+                st.execute("LOCK TABLE readings IN SHARE MODE");
+                source.execute(db, "UPDATE readings SET value = value + 1 WHERE site = 'site-1' AND seq = 18");
+                var verifying = java.util.concurrent.CompletableFuture.supplyAsync(m::verify);
+                long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+                while (Fixtures.count(source, db, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                        + " WHERE c.relname = 'readings' AND l.mode = 'ShareLock' AND l.granted") == 0) {
+                    assertThat(verifying).as("verify() rechecks the range").isNotDone();
+                    assertThat(System.nanoTime()).as("verify() gets to its recheck").isLessThan(deadline);
+                    TimeUnit.MILLISECONDS.sleep(20);
+                }
+                held.rollback();
+                VerificationReport behind = verifying.get(2, TimeUnit.MINUTES);
+                assertThat(behind.matches()).as(behind.toString()).isTrue();
+            }
+
             target.execute(db, "SET session_replication_role = replica;"
                     + " UPDATE readings SET value = -1 WHERE site = 'site-8' AND seq = 20000;"
                     + " DELETE FROM notes WHERE body = 'note 17'");
