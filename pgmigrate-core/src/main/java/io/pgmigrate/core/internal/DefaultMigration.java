@@ -1668,12 +1668,14 @@ final class DefaultMigration implements Migration {
             RangeDigest.pin(b);
             List<KeyRanges.KeyColumn> key = KeyRanges.key(a, t);
             List<KeyRanges.Range> ranges = KeyRanges.plan(a, t, key, VERIFY_RANGE_ROWS);
+            RangeDigest[][] read = digestRanges(db, t, columns, key, ranges, a, b);
             RangeDigest sourceTotal = RangeDigest.EMPTY;
             RangeDigest targetTotal = RangeDigest.EMPTY;
             List<String> differing = new ArrayList<>();
-            for (KeyRanges.Range r : ranges) {
-                RangeDigest x = RangeDigest.of(a, t, columns, key, r);
-                RangeDigest y = RangeDigest.of(b, t, columns, key, r);
+            for (int i = 0; i < ranges.size(); i++) {
+                KeyRanges.Range r = ranges.get(i);
+                RangeDigest x = read[i][0];
+                RangeDigest y = read[i][1];
                 if (!x.equals(y)) {
                     // read while the stream may be behind: compared again exactly, at one position of both sides
                     RangeDigest[] exact = recheck(db, t, columns, key, r);
@@ -1689,6 +1691,66 @@ final class DefaultMigration implements Migration {
             return new TableVerification(db, t.schema(), t.name(), sourceTotal.rows(), targetTotal.rows(),
                     sourceTotal.text(), targetTotal.text(), ranges.size(), differing);
         }
+    }
+
+    /**
+     * Both sides' digests of every range, read by as many workers as the copy has (each with a session on each side,
+     * {@code a} and {@code b} being the first worker's): one range at a time per worker, so memory stays constant.
+     *
+     * @return per range, the source's digest and the target's
+     */
+    private RangeDigest[][] digestRanges(String db, TableRef t, List<String> columns, List<KeyRanges.KeyColumn> key,
+                                         List<KeyRanges.Range> ranges, Connection a, Connection b) throws SQLException {
+        RangeDigest[][] read = new RangeDigest[ranges.size()][];
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        List<Exception> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+        interface Work {
+            void run(Connection x, Connection y) throws SQLException;
+        }
+        Work work = (x, y) -> {
+            int i;
+            while (failures.isEmpty() && (i = next.getAndIncrement()) < ranges.size()) {
+                read[i] = new RangeDigest[] {RangeDigest.of(x, t, columns, key, ranges.get(i)),
+                        RangeDigest.of(y, t, columns, key, ranges.get(i))};
+            }
+        };
+        int helpers = Math.min(ranges.size(), Math.max(workers, 2)) - 1;
+        List<Thread> threads = new ArrayList<>();
+        for (int h = 0; h < helpers; h++) {
+            Thread thread = new Thread(Mdc.carrying(() -> {
+                try (Connection x = sessions.fresh(Side.SOURCE, db); Connection y = sessions.fresh(Side.TARGET, db)) {
+                    RangeDigest.pin(x);
+                    RangeDigest.pin(y);
+                    work.run(x, y);
+                } catch (SQLException | RuntimeException e) {
+                    failures.add(e);
+                }
+            }), "pgmigrate-verify-" + (h + 2));
+            thread.setDaemon(true);
+            threads.add(thread);
+            thread.start();
+        }
+        try {
+            work.run(a, b);
+        } catch (SQLException | RuntimeException e) {
+            failures.add(e);
+        }
+        for (Thread thread : threads) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new PgMigrateException(CoreErrorCode.INTERRUPTED, db, "interrupted while comparing " + t, e);
+            }
+        }
+        if (!failures.isEmpty()) {
+            Exception e = failures.get(0);
+            if (e instanceof SQLException sql) {
+                throw sql;
+            }
+            throw (RuntimeException) e;
+        }
+        return read;
     }
 
     /** How long a recheck waits for the source table's lock, and then for the stream to pass it. */
