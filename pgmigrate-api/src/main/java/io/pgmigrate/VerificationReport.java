@@ -39,4 +39,26 @@ public record VerificationReport(List<TableVerification> tables, Duration elapse
     public List<TableVerification> mismatches() {
         return tables.stream().filter(t -> !t.matches()).toList();
     }
+
+    /**
+     * The report as a person reads it: one line per table (rows on each side, ranges compared, whether it matches),
+     * the differing ranges under the tables that differ, and a last line with the totals and the time taken.
+     *
+     * @return the text, lines separated by {@code \n}
+     */
+    public String toText() {
+        StringBuilder out = new StringBuilder();
+        for (TableVerification t : tables) {
+            out.append(String.format("%-10s %s.%s.%s: %d rows on the source, %d on the target, %d range%s%n",
+                    t.matches() ? "same" : "DIFFERENT", t.database(), t.schema(), t.table(), t.sourceRows(),
+                    t.targetRows(), t.ranges(), t.ranges() == 1 ? "" : "s"));
+            for (String range : t.differingRanges()) {
+                out.append("           differs in key range ").append(range).append('\n');
+            }
+        }
+        long differing = mismatches().size();
+        out.append(String.format("%d tables compared in %.1f s: %s%n", tables.size(), elapsed.toMillis() / 1000.0,
+                differing == 0 ? "every table matches" : differing + " differ"));
+        return out.toString();
+    }
 }

@@ -84,6 +84,8 @@ class VerifyRangesIT {
             TableVerification r = changed.mismatches().stream().filter(t -> t.table().equals("readings"))
                     .findFirst().orElseThrow();
             assertThat(r.differingRanges()).as("the range of ('site-8', 20000)").singleElement().asString().endsWith("+inf]");
+            assertThat(changed.toText()).contains("DIFFERENT  ranges.public.readings: 250000 rows on the source,"
+                    + " 250000 on the target, 3 ranges").contains("differs in key range (").contains("2 differ");
             m.complete();
         }
     }
