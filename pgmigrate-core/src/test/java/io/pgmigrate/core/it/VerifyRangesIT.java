@@ -52,7 +52,9 @@ class VerifyRangesIT {
             TableVerification readings = same.tables().stream().filter(t -> t.table().equals("readings")).findFirst()
                     .orElseThrow();
             assertThat(readings.ranges()).isEqualTo(3);
-            assertThat(readings.sourceRows()).isEqualTo(250_000);
+            assertThat(readings.sourceRows()).as("the ranges cover each row once").isEqualTo(250_000);
+            assertThat(same.tables()).filteredOn(t -> t.table().equals("notes")).singleElement()
+                    .satisfies(t -> assertThat(t.sourceRows()).isEqualTo(5000));
 
             // The stream behind (its apply waits for a lock on the target) while a row changes on the source: the
             // first reading differs, the recheck at one position of both sides does not. The lock goes once verify()

@@ -94,7 +94,12 @@ public final class KeyRanges {
         if (key.isEmpty()) {
             return List.of(Range.all());
         }
-        String columns = key.stream().map(k -> quote(k.name()) + "::text").collect(Collectors.joining(", "));
+        // aliased: an output column named like a key column would make ORDER BY sort by its text
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < key.size(); i++) {
+            texts.add(quote(key.get(i).name()) + "::text AS bound_" + i);
+        }
+        String columns = String.join(", ", texts);
         String order = key.stream().map(k -> quote(k.name())).collect(Collectors.joining(", "));
         List<Range> ranges = new ArrayList<>();
         List<String> last = null;
