@@ -88,13 +88,48 @@ public interface Migration extends AutoCloseable {
     MigrationStatus status();
 
     /**
-     * Compares every replicated table on both sides: row counts and a digest of all rows in primary-key order. Meant
-     * for when writes are paused (or after cutover); under load the two sides differ by the in-flight changes.
+     * Compares every replicated table on both sides, range by range of its key (the primary key, or the replica
+     * identity's index; a table with neither in one range): each server computes each range's row count and digest,
+     * several ranges at a time, so memory stays constant and time grows with the table. Works while writes go on: a
+     * range that differs is compared again at one position of both sides (writes to the table held on the side with
+     * traffic for as long as the stream takes to bring them across, then read in one snapshot on each side), so only
+     * real differences are reported. After a cutover the stream runs the other way and so does the recheck.
      *
-     * @return one entry per replicated table
-     * @throws PgMigrateException with {@link CoreErrorCode#VERIFICATION_FAILED} when reading a table fails
+     * @return one entry per replicated table, with the ranges that differ
+     * @throws PgMigrateException with {@link CoreErrorCode#VERIFICATION_FAILED} when reading a table fails, or
+     *                            {@link CoreErrorCode#TIMEOUT} when a recheck waits longer than two minutes for the
+     *                            table's lock or for the stream
      */
     VerificationReport verify();
+
+    /**
+     * Copies again exactly the ranges a verification found different, from the side with traffic to the other, while
+     * the stream runs, and compares them again. Each range is repaired at one position of both sides: writes to its
+     * table are held on the side with traffic until the stream has brought every earlier one across, then the range
+     * is deleted and copied in one transaction on the other side (in replica mode: no trigger, no foreign key fires),
+     * and the writes go on, the stream applying them on top. Nothing written meanwhile is lost or applied twice.
+     *
+     * @param differences a report of {@link #verify()}; its tables that match are skipped
+     * @return the comparison of the repaired ranges only, made under the same hold: per table, the rows in those
+     *         ranges on each side and the ranges that still differ
+     * @throws PgMigrateException with {@link CoreErrorCode#VERIFICATION_FAILED} when copying a range fails (its
+     *                            transaction is rolled back, the range stays as it was), or
+     *                            {@link CoreErrorCode#TIMEOUT} as for {@link #verify()}
+     */
+    VerificationReport repair(VerificationReport differences);
+
+    /**
+     * Copies one whole table again while the stream runs, range by range of its key as {@link
+     * #repair(VerificationReport)} copies a range: writes to the table wait for one range at a time.
+     *
+     * @param database one of the migration's databases
+     * @param schema   the table's schema
+     * @param table    the table's name
+     * @return the comparison of the table after the copy
+     * @throws IllegalArgumentException when {@code database} is not one of the migration's databases or the table is
+     *                                  not replicated
+     */
+    VerificationReport repair(String database, String schema, String table);
 
     /**
      * Moves traffic from the source to the target for every database together, in about a second: fences the source,

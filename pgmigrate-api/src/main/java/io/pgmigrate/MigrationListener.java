@@ -33,4 +33,14 @@ public interface MigrationListener {
      */
     default void onWarning(String database, String message) {
     }
+
+    /**
+     * Verification or repair compared (or copied again) one more range of a table's key. Called from the threads
+     * that compare, once per range.
+     *
+     * @param table      the table so far, its rows and differing ranges those of the ranges done
+     * @param rangesDone ranges done
+     */
+    default void onVerifying(TableVerification table, int rangesDone) {
+    }
 }

@@ -1,5 +1,6 @@
 package io.pgmigrate;
 
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -13,12 +14,14 @@ import java.util.List;
  * @param sourceHash      digest of the source's rows (independent of their order)
  * @param targetHash      digest of the target's rows
  * @param ranges          how many ranges of its key the table was compared in (1 for a table without a key)
- * @param differingRanges the ranges whose rows differ, each as {@code (after, up to]} in key values ({@code -inf} and
- *                        {@code +inf} for open ends); empty when the table matches
+ * @param differingRanges the ranges of the key whose rows differ, compared again at one position of both sides;
+ *                        empty when the table matches
+ * @param elapsed         how long comparing the table took
  * @since 0.1.0
  */
 public record TableVerification(String database, String schema, String table, long sourceRows, long targetRows,
-                                String sourceHash, String targetHash, int ranges, List<String> differingRanges) {
+                                String sourceHash, String targetHash, int ranges, List<KeyRange> differingRanges,
+                                Duration elapsed) {
 
     /**
      * Makes an unmodifiable copy of {@code differingRanges}.
@@ -41,7 +44,21 @@ public record TableVerification(String database, String schema, String table, lo
     public TableVerification(String database, String schema, String table, long sourceRows, long targetRows,
                              String sourceHash, String targetHash) {
         this(database, schema, table, sourceRows, targetRows, sourceHash, targetHash, 1,
-                sourceRows == targetRows && sourceHash.equals(targetHash) ? List.of() : List.of("(-inf, +inf]"));
+                sourceRows == targetRows && sourceHash.equals(targetHash) ? List.of() : List.of(KeyRange.all()),
+                Duration.ZERO);
+    }
+
+    /**
+     * The table's name as SQL writes it, each part quoted where it needs to be.
+     *
+     * @return e.g. {@code public.orders} or {@code "Sales"."Order Lines"}
+     */
+    public String qualifiedName() {
+        return quote(schema) + "." + quote(table);
+    }
+
+    private static String quote(String name) {
+        return name.matches("[a-z_][a-z0-9_$]*") ? name : '"' + name.replace("\"", "\"\"") + '"';
     }
 
     /**

@@ -49,10 +49,10 @@ public record VerificationReport(List<TableVerification> tables, Duration elapse
     public String toText() {
         StringBuilder out = new StringBuilder();
         for (TableVerification t : tables) {
-            out.append(String.format("%-10s %s.%s.%s: %d rows on the source, %d on the target, %d range%s%n",
-                    t.matches() ? "same" : "DIFFERENT", t.database(), t.schema(), t.table(), t.sourceRows(),
-                    t.targetRows(), t.ranges(), t.ranges() == 1 ? "" : "s"));
-            for (String range : t.differingRanges()) {
+            out.append(String.format("%-10s %s.%s: %d rows on the source, %d on the target, %d range%s, %.1f s%n",
+                    t.matches() ? "same" : "DIFFERENT", t.database(), t.qualifiedName(), t.sourceRows(),
+                    t.targetRows(), t.ranges(), t.ranges() == 1 ? "" : "s", t.elapsed().toMillis() / 1000.0));
+            for (KeyRange range : t.differingRanges()) {
                 out.append("           differs in key range ").append(range).append('\n');
             }
         }

@@ -15,6 +15,7 @@ import io.pgmigrate.PreflightReport;
 import io.pgmigrate.SchemaStrategy;
 import io.pgmigrate.SequenceSync;
 import io.pgmigrate.Side;
+import io.pgmigrate.KeyRange;
 import io.pgmigrate.TableVerification;
 import io.pgmigrate.VerificationReport;
 import io.pgmigrate.core.internal.cutover.Cutover;
@@ -42,8 +43,9 @@ import io.pgmigrate.core.internal.state.Flag;
 import io.pgmigrate.core.internal.state.Journal;
 import io.pgmigrate.core.internal.state.Ownership;
 import io.pgmigrate.core.internal.verify.KeyRanges;
+import io.pgmigrate.core.internal.verify.RangeCopy;
 import io.pgmigrate.core.internal.verify.RangeDigest;
-import io.pgmigrate.core.internal.verify.TableDigest;
+import io.pgmigrate.core.internal.verify.TableShape;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -1634,17 +1636,8 @@ final class DefaultMigration implements Migration {
         for (String db : config.databases()) {
             try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
                 try {
-                    Connection src = sessions.source(db);
-                    Connection tgt = sessions.target(db);
-                    List<TableRef> tables = Queries.list(src, """
-                            SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ?
-                            ORDER BY 1, 2
-                            """, rs -> new TableRef(rs.getString(1), rs.getString(2)), names.publication(db));
-                    for (TableRef t : tables) {
-                        if (DdlCarry.isQueue(t.schema(), t.name())) {
-                            continue; // pgmigrate's own bookkeeping, not the application's data
-                        }
-                        results.add(verifyTable(db, t, src, tgt));
+                    for (TableRef t : verifiedTables(db)) {
+                        results.add(verifyTable(db, t));
                     }
                 } catch (SQLException e) {
                     throw PgMigrateException.fromSql(CoreErrorCode.VERIFICATION_FAILED, db, "comparing tables failed", e);
@@ -1654,42 +1647,137 @@ final class DefaultMigration implements Migration {
         return new VerificationReport(results, Duration.ofNanos(System.nanoTime() - started));
     }
 
+    @Override
+    public synchronized VerificationReport repair(VerificationReport differences) {
+        own();
+        long started = System.nanoTime();
+        List<TableVerification> results = new ArrayList<>();
+        for (TableVerification t : differences.mismatches()) {
+            if (!config.databases().contains(t.database())) {
+                throw new IllegalArgumentException(t.database() + " is not one of the migration's databases "
+                        + config.databases());
+            }
+            try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, t.database())) {
+                List<KeyRange> ranges = t.differingRanges().isEmpty() ? List.of(KeyRange.all()) : t.differingRanges();
+                results.add(repairRanges(t.database(), new TableRef(t.schema(), t.table()), ranges, false));
+            }
+        }
+        return new VerificationReport(results, Duration.ofNanos(System.nanoTime() - started));
+    }
+
+    @Override
+    public synchronized VerificationReport repair(String database, String schema, String table) {
+        own();
+        if (!config.databases().contains(database)) {
+            throw new IllegalArgumentException(database + " is not one of the migration's databases "
+                    + config.databases());
+        }
+        long started = System.nanoTime();
+        TableRef t = new TableRef(schema, table);
+        try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, database)) {
+            try {
+                if (!verifiedTables(database).contains(t)) {
+                    throw new IllegalArgumentException(t.quoted() + " is not a table " + database
+                            + " replicates (not in its publication " + names.publication(database) + ")");
+                }
+            } catch (SQLException e) {
+                throw PgMigrateException.fromSql(CoreErrorCode.VERIFICATION_FAILED, database,
+                        "reading the replicated tables failed", e);
+            }
+            TableVerification done = repairRanges(database, t, null, true);
+            return new VerificationReport(List.of(done), Duration.ofNanos(System.nanoTime() - started));
+        }
+    }
+
+    /** The tables {@code db}'s publication replicates, pgmigrate's own excepted. */
+    private List<TableRef> verifiedTables(String db) throws SQLException {
+        return Queries.list(sessions.source(db), """
+                SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ?
+                ORDER BY 1, 2
+                """, rs -> new TableRef(rs.getString(1), rs.getString(2)), names.publication(db)).stream()
+                .filter(t -> !DdlCarry.isQueue(t.schema(), t.name())) // pgmigrate's own bookkeeping
+                .toList();
+    }
+
     /** Rows per range of a table's key that verify() compares. */
     private static final long VERIFY_RANGE_ROWS = 100_000;
 
     /**
-     * Compares {@code t} range by range of its key ({@link KeyRanges}, planned on the source), each range's digest
-     * computed by both servers ({@link RangeDigest}); a table without a key in one range.
+     * Compares {@code t} range by range of its key ({@link KeyRanges}, planned on the side with traffic), each range's
+     * digest computed by both servers ({@link RangeDigest}); a table without a key in one range. A range that differs
+     * is compared again at one position of both sides ({@link #atOnePosition}).
      */
-    private TableVerification verifyTable(String db, TableRef t, Connection src, Connection tgt) throws SQLException {
-        List<String> columns = TableDigest.columns(src, t);
+    private TableVerification verifyTable(String db, TableRef t) throws SQLException {
+        long started = System.nanoTime();
+        Side active = Cutover.active(journal());
         try (Connection a = sessions.fresh(Side.SOURCE, db); Connection b = sessions.fresh(Side.TARGET, db)) {
             RangeDigest.pin(a);
             RangeDigest.pin(b);
-            List<KeyRanges.KeyColumn> key = KeyRanges.key(a, t);
-            List<KeyRanges.Range> ranges = KeyRanges.plan(a, t, key, VERIFY_RANGE_ROWS);
-            RangeDigest[][] read = digestRanges(db, t, columns, key, ranges, a, b);
+            TableShape shape = TableShape.read(active == Side.SOURCE ? a : b, t);
+            List<KeyRange> ranges = KeyRanges.plan(active == Side.SOURCE ? a : b, shape, VERIFY_RANGE_ROWS);
+            Progress progress = new Progress(db, t, ranges.size(), started);
+            RangeDigest[][] read = digestRanges(db, shape, ranges, a, b, progress);
             RangeDigest sourceTotal = RangeDigest.EMPTY;
             RangeDigest targetTotal = RangeDigest.EMPTY;
-            List<String> differing = new ArrayList<>();
+            List<KeyRange> differing = new ArrayList<>();
             for (int i = 0; i < ranges.size(); i++) {
-                KeyRanges.Range r = ranges.get(i);
+                KeyRange r = ranges.get(i);
                 RangeDigest x = read[i][0];
                 RangeDigest y = read[i][1];
-                if (!x.equals(y)) {
+                if (!x.equals(y) && streaming(db)) {
                     // read while the stream may be behind: compared again exactly, at one position of both sides
-                    RangeDigest[] exact = recheck(db, t, columns, key, r);
+                    RangeDigest[] exact = atOnePosition(db, shape, r, "compare",
+                            (src, tgt, passive) -> new RangeDigest[] {RangeDigest.of(src, shape, r),
+                                    RangeDigest.of(tgt, shape, r)});
                     x = exact[0];
                     y = exact[1];
-                    if (!x.equals(y)) {
-                        differing.add(r.toString());
-                    }
+                }
+                if (!x.equals(y)) {
+                    differing.add(r);
                 }
                 sourceTotal = sourceTotal.plus(x);
                 targetTotal = targetTotal.plus(y);
             }
-            return new TableVerification(db, t.schema(), t.name(), sourceTotal.rows(), targetTotal.rows(),
-                    sourceTotal.text(), targetTotal.text(), ranges.size(), differing);
+            TableVerification done = new TableVerification(db, t.schema(), t.name(), sourceTotal.rows(),
+                    targetTotal.rows(), sourceTotal.text(), targetTotal.text(), ranges.size(), differing,
+                    Duration.ofNanos(System.nanoTime() - started));
+            if (!done.matches()) {
+                LOG.warn("{}: {} differs in {} of {} ranges of its key: {}", db, t.quoted(), differing.size(),
+                        ranges.size(), differing.size() > 10 ? differing.subList(0, 10) + " ..." : differing);
+            }
+            return done;
+        }
+    }
+
+    /** Whether {@code db} has a stream to wait for: started and not completed. */
+    private boolean streaming(String db) {
+        Phase phase = journal().database(db).phase();
+        return phase != Phase.NOT_STARTED && phase != Phase.COMPLETED && phase != Phase.SCHEMA;
+    }
+
+    /** Tells the listeners how far the comparison (or repair) of one table has come. */
+    private final class Progress {
+        private final String db;
+        private final TableRef t;
+        private final int ranges;
+        private final long started;
+        private final java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+
+        Progress(String db, TableRef t, int ranges, long started) {
+            this.db = db;
+            this.t = t;
+            this.ranges = ranges;
+            this.started = started;
+        }
+
+        void rangeDone() {
+            int n = done.incrementAndGet();
+            if (config.listeners().isEmpty()) {
+                return;
+            }
+            TableVerification sofar = new TableVerification(db, t.schema(), t.name(), -1, -1, "", "", ranges,
+                    List.of(), Duration.ofNanos(System.nanoTime() - started));
+            tell("onVerifying", l -> l.onVerifying(sofar, n));
         }
     }
 
@@ -1699,8 +1787,8 @@ final class DefaultMigration implements Migration {
      *
      * @return per range, the source's digest and the target's
      */
-    private RangeDigest[][] digestRanges(String db, TableRef t, List<String> columns, List<KeyRanges.KeyColumn> key,
-                                         List<KeyRanges.Range> ranges, Connection a, Connection b) throws SQLException {
+    private RangeDigest[][] digestRanges(String db, TableShape t, List<KeyRange> ranges, Connection a, Connection b,
+                                         Progress progress) throws SQLException {
         RangeDigest[][] read = new RangeDigest[ranges.size()][];
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
         List<Exception> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -1710,8 +1798,8 @@ final class DefaultMigration implements Migration {
         Work work = (x, y) -> {
             int i;
             while (failures.isEmpty() && (i = next.getAndIncrement()) < ranges.size()) {
-                read[i] = new RangeDigest[] {RangeDigest.of(x, t, columns, key, ranges.get(i)),
-                        RangeDigest.of(y, t, columns, key, ranges.get(i))};
+                read[i] = new RangeDigest[] {RangeDigest.of(x, t, ranges.get(i)), RangeDigest.of(y, t, ranges.get(i))};
+                progress.rangeDone();
             }
         };
         int helpers = Math.min(ranges.size(), Math.max(workers, 2)) - 1;
@@ -1740,7 +1828,8 @@ final class DefaultMigration implements Migration {
                 thread.join();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new PgMigrateException(CoreErrorCode.INTERRUPTED, db, "interrupted while comparing " + t, e);
+                throw new PgMigrateException(CoreErrorCode.INTERRUPTED, db, "interrupted while comparing "
+                        + t.table().quoted(), e);
             }
         }
         if (!failures.isEmpty()) {
@@ -1753,20 +1842,97 @@ final class DefaultMigration implements Migration {
         return read;
     }
 
-    /** How long a recheck waits for the source table's lock, and then for the stream to pass it. */
+    /**
+     * Copies {@code ranges} of {@code t} (all of its key when null) again from the side with traffic to the other,
+     * each at one position of both sides, and compares each range again under the same hold.
+     *
+     * @param whole whether the report covers the whole table (a resync) or only the ranges repaired
+     */
+    private TableVerification repairRanges(String db, TableRef t, List<KeyRange> ranges, boolean whole) {
+        long started = System.nanoTime();
+        if (!streaming(db)) {
+            throw new PgMigrateException(CoreErrorCode.VERIFICATION_FAILED, db, "repairing " + t.quoted()
+                    + " needs the migration's stream, and " + db + " is " + journal().database(db).phase()
+                    + ": start() it first");
+        }
+        Side active = Cutover.active(journal());
+        try {
+            TableShape shape;
+            List<KeyRange> todo = ranges;
+            try (Connection c = sessions.fresh(active, db)) {
+                RangeDigest.pin(c);
+                shape = TableShape.read(c, t);
+                if (todo == null) {
+                    todo = KeyRanges.plan(c, shape, VERIFY_RANGE_ROWS);
+                }
+            }
+            Progress progress = new Progress(db, t, todo.size(), started);
+            RangeDigest sourceTotal = RangeDigest.EMPTY;
+            RangeDigest targetTotal = RangeDigest.EMPTY;
+            List<KeyRange> differing = new ArrayList<>();
+            long deleted = 0;
+            long copied = 0;
+            for (KeyRange r : todo) {
+                Object[] done = atOnePosition(db, shape, r, "repair", (src, tgt, passive) -> {
+                    Connection from = passive == Side.TARGET ? src : tgt;
+                    Connection into = passive == Side.TARGET ? tgt : src;
+                    long[] rows = RangeCopy.copy(from, into, shape, r);
+                    return new Object[] {rows, RangeDigest.of(src, shape, r), RangeDigest.of(tgt, shape, r)};
+                });
+                long[] rows = (long[]) done[0];
+                deleted += rows[0];
+                copied += rows[1];
+                RangeDigest x = (RangeDigest) done[1];
+                RangeDigest y = (RangeDigest) done[2];
+                if (!x.equals(y)) {
+                    differing.add(r);
+                }
+                sourceTotal = sourceTotal.plus(x);
+                targetTotal = targetTotal.plus(y);
+                progress.rangeDone();
+            }
+            LOG.info("{}: repaired {} of {}{} on the {}: {} rows deleted, {} copied from the {}", db,
+                    todo.size() + (todo.size() == 1 ? " range" : " ranges"), t.quoted(), whole ? " (all of it)" : "",
+                    sessions.connector(active.other()).role(), deleted, copied, sessions.connector(active).role());
+            if (!differing.isEmpty()) {
+                warn(db, t.quoted() + " still differs after its repair in " + differing.size() + " ranges: "
+                        + differing);
+            }
+            return new TableVerification(db, t.schema(), t.name(), sourceTotal.rows(), targetTotal.rows(),
+                    sourceTotal.text(), targetTotal.text(), todo.size(), differing,
+                    Duration.ofNanos(System.nanoTime() - started));
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.VERIFICATION_FAILED, db, "repairing " + t.quoted()
+                    + " failed; what was not committed was rolled back", e);
+        }
+    }
+
+    /** How long a recheck or repair waits for the table's lock, and then for the stream to pass it. */
     private static final Duration RECHECK_WAIT = Duration.ofMinutes(2);
 
+    /** Work done on one range at one position of both sides. */
+    @FunctionalInterface
+    private interface AtPosition<T> {
+        /**
+         * @param source  the source's session, in its transaction
+         * @param target  the target's session, in its transaction
+         * @param passive the side without traffic, which the stream writes to
+         */
+        T run(Connection source, Connection target, Side passive) throws SQLException;
+    }
+
     /**
-     * Compares one range of {@code t} at one position of both sides: writes to the table on the source are held (a
-     * {@code SHARE} lock, taken in the transaction whose snapshot then reads the range), a sentinel marks the position,
-     * the target's snapshot is taken once the stream has applied past it, and the lock is released after the source's
-     * range is read. So both digests describe the table as of the sentinel, whatever the stream's lag before.
-     *
-     * @return the source's digest and the target's
+     * Runs {@code work} on one range of {@code t} at one position of both sides: writes to the table on the side with
+     * traffic are held (a {@code SHARE} lock, taken in the transaction whose snapshot then reads the range), a
+     * sentinel marks the position, the other side's transaction starts once the stream has applied past it, and the
+     * lock is released after both transactions commit (the other side's first, so the stream's next change to the
+     * table comes after whatever {@code work} wrote there). So both sides show the table as of the sentinel, whatever
+     * the stream's lag before.
      */
-    private RangeDigest[] recheck(String db, TableRef t, List<String> columns, List<KeyRanges.KeyColumn> key,
-                                  KeyRanges.Range r) throws SQLException {
-        try (Connection a = sessions.fresh(Side.SOURCE, db); Connection b = sessions.fresh(Side.TARGET, db)) {
+    private <T> T atOnePosition(String db, TableShape t, KeyRange r, String what, AtPosition<T> work)
+            throws SQLException {
+        Side active = Cutover.active(journal());
+        try (Connection a = sessions.fresh(active, db); Connection b = sessions.fresh(active.other(), db)) {
             RangeDigest.pin(a);
             RangeDigest.pin(b);
             a.setAutoCommit(false);
@@ -1775,27 +1941,28 @@ final class DefaultMigration implements Migration {
                 Queries.execute(a, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
                 Queries.execute(a, "SET LOCAL lock_timeout = '" + RECHECK_WAIT.toMillis() + "ms'");
                 // before the snapshot: LOCK TABLE takes none, the next statement does
-                Queries.execute(a, "LOCK TABLE " + t.quoted() + " IN SHARE MODE");
+                Queries.execute(a, "LOCK TABLE " + t.table().quoted() + " IN SHARE MODE");
                 Queries.execute(a, "SELECT 1");
-                Lsn goal = mark(Side.SOURCE, db);
+                Lsn goal = mark(active, db);
                 long deadline = System.nanoTime() + RECHECK_WAIT.toNanos();
                 while (!status().database(db).confirmedLsn().isAtOrAfter(goal)) {
                     if (System.nanoTime() > deadline) {
-                        throw new PgMigrateException(CoreErrorCode.TIMEOUT, db, "the stream did not reach "
-                                + goal + " within " + RECHECK_WAIT + " to compare " + t + " " + r + " again");
+                        throw new PgMigrateException(CoreErrorCode.TIMEOUT, db, "the stream into the "
+                                + sessions.connector(active.other()).role() + " did not reach " + goal + " within "
+                                + RECHECK_WAIT.toSeconds() + " s to " + what + " " + t.table().quoted() + " " + r
+                                + " at one position of both sides; status() says why");
                     }
                     Waits.pause(50, db);
                 }
                 Queries.execute(b, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
                 Queries.execute(b, "SELECT 1");
-                RangeDigest x = RangeDigest.of(a, t, columns, key, r);
-                a.commit(); // writers go on
-                RangeDigest y = RangeDigest.of(b, t, columns, key, r);
+                T result = active == Side.SOURCE ? work.run(a, b, Side.TARGET) : work.run(b, a, Side.SOURCE);
                 b.commit();
-                return new RangeDigest[] {x, y};
+                a.commit(); // writers go on
+                return result;
             } finally {
-                a.rollback();
                 b.rollback();
+                a.rollback();
             }
         }
     }

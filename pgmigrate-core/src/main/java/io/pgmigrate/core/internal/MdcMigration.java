@@ -87,6 +87,16 @@ final class MdcMigration implements Migration {
     }
 
     @Override
+    public VerificationReport repair(VerificationReport differences) {
+        return in(() -> delegate.repair(differences));
+    }
+
+    @Override
+    public VerificationReport repair(String database, String schema, String table) {
+        return in(() -> delegate.repair(database, schema, table));
+    }
+
+    @Override
     public CutoverReport cutover() {
         return in(delegate::cutover);
     }

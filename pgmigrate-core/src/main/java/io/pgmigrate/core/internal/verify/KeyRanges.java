@@ -1,5 +1,6 @@
 package io.pgmigrate.core.internal.verify;
 
+import io.pgmigrate.KeyRange;
 import io.pgmigrate.core.internal.schema.TableRef;
 import io.pgmigrate.core.internal.sql.Queries;
 
@@ -30,46 +31,28 @@ public final class KeyRanges {
     public record KeyColumn(String name, String type) {
     }
 
-    /**
-     * One range of the key: rows with a key after {@code after} (exclusive) up to {@code upTo} (inclusive); null for
-     * an open end. Each bound holds one text value per key column.
-     */
-    public record Range(List<String> after, List<String> upTo) {
-
-        /** The range's condition on {@code key}, its bounds as parameters in the order of {@link #parameters}. */
-        public String condition(List<KeyColumn> key) {
-            List<String> parts = new ArrayList<>();
-            if (after != null) {
-                parts.add(tuple(key) + " > " + bound(key));
-            }
-            if (upTo != null) {
-                parts.add(tuple(key) + " <= " + bound(key));
-            }
-            return parts.isEmpty() ? "true" : String.join(" AND ", parts);
+    /** The condition on {@code key} that selects {@code range}, its bounds as parameters ({@link #parameters}). */
+    public static String condition(List<KeyColumn> key, KeyRange range) {
+        List<String> parts = new ArrayList<>();
+        if (range.after() != null) {
+            parts.add(tuple(key) + " > " + bound(key));
         }
-
-        /** The bounds' values, lower first. */
-        public List<String> parameters() {
-            List<String> p = new ArrayList<>();
-            if (after != null) {
-                p.addAll(after);
-            }
-            if (upTo != null) {
-                p.addAll(upTo);
-            }
-            return p;
+        if (range.upTo() != null) {
+            parts.add(tuple(key) + " <= " + bound(key));
         }
+        return parts.isEmpty() ? "true" : String.join(" AND ", parts);
+    }
 
-        /** The whole key space. */
-        public static Range all() {
-            return new Range(null, null);
+    /** The values of {@code range}'s bounds, lower first, in the order {@link #condition} binds them. */
+    public static List<String> parameters(KeyRange range) {
+        List<String> p = new ArrayList<>();
+        if (range.after() != null) {
+            p.addAll(range.after());
         }
-
-        @Override
-        public String toString() {
-            return "(" + (after == null ? "-inf" : String.join(", ", after)) + ", "
-                    + (upTo == null ? "+inf" : String.join(", ", upTo)) + "]";
+        if (range.upTo() != null) {
+            p.addAll(range.upTo());
         }
+        return p;
     }
 
     /** The key {@code table} is verified by, in index order; empty when it has none (no primary key or identity). */
@@ -90,9 +73,10 @@ public final class KeyRanges {
     }
 
     /** The ranges of about {@code rows} rows each that cover {@code table}'s key, read on {@code c}. */
-    public static List<Range> plan(Connection c, TableRef table, List<KeyColumn> key, long rows) throws SQLException {
+    public static List<KeyRange> plan(Connection c, TableShape table, long rows) throws SQLException {
+        List<KeyColumn> key = table.key();
         if (key.isEmpty()) {
-            return List.of(Range.all());
+            return List.of(KeyRange.all());
         }
         // aliased: an output column named like a key column would make ORDER BY sort by its text
         List<String> texts = new ArrayList<>();
@@ -101,11 +85,11 @@ public final class KeyRanges {
         }
         String columns = String.join(", ", texts);
         String order = key.stream().map(k -> quote(k.name())).collect(Collectors.joining(", "));
-        List<Range> ranges = new ArrayList<>();
+        List<KeyRange> ranges = new ArrayList<>();
         List<String> last = null;
         while (true) {
-            Range after = new Range(last, null);
-            String sql = "SELECT " + columns + " FROM " + table.quoted() + " WHERE " + after.condition(key)
+            KeyRange after = new KeyRange(last, null);
+            String sql = "SELECT " + columns + " FROM " + table.from() + " WHERE " + condition(key, after)
                     + " ORDER BY " + order + " OFFSET " + (rows - 1) + " LIMIT 1";
             List<List<String>> next = Queries.list(c, sql, rs -> {
                 List<String> values = new ArrayList<>();
@@ -113,12 +97,12 @@ public final class KeyRanges {
                     values.add(rs.getString(i));
                 }
                 return values;
-            }, after.parameters().toArray());
+            }, parameters(after).toArray());
             if (next.isEmpty()) {
-                ranges.add(new Range(last, null));
+                ranges.add(new KeyRange(last, null));
                 return ranges;
             }
-            ranges.add(new Range(last, next.get(0)));
+            ranges.add(new KeyRange(last, next.get(0)));
             last = next.get(0);
         }
     }

@@ -1,6 +1,6 @@
 package io.pgmigrate.core.internal.verify;
 
-import io.pgmigrate.core.internal.schema.TableRef;
+import io.pgmigrate.KeyRange;
 import io.pgmigrate.core.internal.sql.Identifiers;
 import io.pgmigrate.core.internal.sql.Queries;
 
@@ -45,17 +45,17 @@ public record RangeDigest(long rows, BigDecimal high, BigDecimal low) {
         }
     }
 
-    /** The digest of {@code range} of {@code table} over {@code columns}, on the database {@code c} is connected to. */
-    public static RangeDigest of(Connection c, TableRef table, List<String> columns, List<KeyRanges.KeyColumn> key,
-                                 KeyRanges.Range range) throws SQLException {
+    /** The digest of {@code range} of {@code table}, on the database {@code c} is connected to. */
+    public static RangeDigest of(Connection c, TableShape table, KeyRange range) throws SQLException {
+        List<String> columns = table.columns();
         String row = columns.isEmpty() ? "''"
                 : "ROW(" + columns.stream().map(Identifiers::quote).collect(Collectors.joining(", ")) + ")::text";
         return Queries.first(c, "SELECT count(*), coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0),"
                         + " coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)"
-                        + " FROM (SELECT md5(" + row + ") AS h FROM " + table.quoted() + " WHERE "
-                        + range.condition(key) + ") AS rows",
+                        + " FROM (SELECT md5(" + row + ") AS h FROM " + table.from() + " WHERE "
+                        + KeyRanges.condition(table.key(), range) + ") AS rows",
                 rs -> new RangeDigest(rs.getLong(1), rs.getBigDecimal(2), rs.getBigDecimal(3)),
-                range.parameters().toArray()).orElseThrow();
+                KeyRanges.parameters(range).toArray()).orElseThrow();
     }
 
     /** The digest of the rows of both. */
