@@ -3,7 +3,7 @@ package io.pgmigrate;
 /**
  * Data that logical replication does not carry, so a cutover would leave it on the old side. A cutover (and a
  * rollback) checks the old side for each kind right before it fences anything and refuses while any holds data,
- * naming it, unless the migration accepts that kind with {@link MigrationBuilder#acceptLeftBehind(LeftBehind...)}
+ * naming it (large objects excepted: the cutover copies them), unless the migration accepts that kind with {@link MigrationBuilder#acceptLeftBehind(LeftBehind...)}
  * because the caller moves it some other way or does not need it.
  *
  * @since 0.1.0
@@ -21,7 +21,8 @@ public enum LeftBehind {
     INHERITED_TABLES,
     /**
      * Large objects ({@code lo_create}, {@code lo_import}): they live in {@code pg_largeobject}, which logical
-     * replication does not carry and the fence does not cover.
+     * replication does not carry. A cutover copies them itself (once before the fence, then what changed since inside
+     * it), so they never stop it; accepting this kind skips that copy and leaves them on the old side.
      */
     LARGE_OBJECTS,
     /**

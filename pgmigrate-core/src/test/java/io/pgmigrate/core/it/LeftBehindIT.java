@@ -60,9 +60,9 @@ class LeftBehindIT {
             assertThat(e.getMessage())
                     .contains("public.session_cache").contains("public.audit_log_2026")
                     .doesNotContain("public.audit_log,").doesNotContain("public.audit_log]") // the parent is empty
-                    .contains("1 large object").contains("jobs.job")
+                    .doesNotContain("large object").contains("jobs.job") // the cutover copies large objects
                     .contains("acceptLeftBehind(LeftBehind.UNLOGGED_TABLES, LeftBehind.INHERITED_TABLES,"
-                            + " LeftBehind.LARGE_OBJECTS, LeftBehind.EXTENSION_CONFIGURATION)")
+                            + " LeftBehind.EXTENSION_CONFIGURATION)")
                     .contains("nothing was changed");
             assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgmigrate%fence'"))
                     .as("no fence was installed").isZero();

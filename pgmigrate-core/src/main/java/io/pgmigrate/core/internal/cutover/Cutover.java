@@ -228,6 +228,16 @@ public final class Cutover {
             p = p.at(Step.PREPARED);
             save(p);
             steps.add(step("prepare (fence, reverse stream)", t));
+            if (to == Side.TARGET) {
+                t = System.nanoTime();
+                parallel.run(dbs, this::copyStatistics);
+                steps.add(step("statistics", t));
+            }
+            if (carriesLargeObjects()) {
+                t = System.nanoTime();
+                parallel.run(dbs, db -> syncLargeObjects(db, from, to, false));
+                steps.add(step("large objects", t));
+            }
 
             fenceStart = p.fenceStart().orElse(Instant.now());
             p = p.fenced(fenceStart);
@@ -260,6 +270,12 @@ public final class Cutover {
             p = p.synced(sentinels);
             save(p);
             steps.add(step("sentinel applied", t));
+
+            if (carriesLargeObjects()) {
+                t = System.nanoTime();
+                parallel.run(dbs, db -> syncLargeObjects(db, from, to, true));
+                steps.add(step("large objects changed since", t));
+            }
 
             t = System.nanoTime();
             parallel.run(dbs, db -> sequences.put(db,
@@ -499,6 +515,7 @@ public final class Cutover {
     private void requireNothingLeftBehind(String db, Side from, String when, String outcome) {
         Set<LeftBehind> asked = EnumSet.allOf(LeftBehind.class);
         asked.removeAll(config.cutover().acceptedLeftBehind());
+        asked.remove(LeftBehind.LARGE_OBJECTS); // carried by the cutover itself, unless accepted as left behind
         if (asked.isEmpty()) {
             return;
         }
@@ -579,6 +596,68 @@ public final class Cutover {
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "preparing the stream back from the "
                     + role(to) + " failed", e);
+        }
+    }
+
+    /**
+     * Before the window: the target plans its first queries with the source's optimizer statistics when it can take
+     * them (PostgreSQL 18 and later). Outside the fence because they are hints, not data: the window stays short, and
+     * a failure is a warning, never a reason to refuse the cutover.
+     */
+    private void copyStatistics(String db) {
+        try (Connection from = sessions.fresh(Side.SOURCE, db); Connection to = sessions.fresh(Side.TARGET, db)) {
+            if (!StatisticsCopy.supported(to)) {
+                return;
+            }
+            StatisticsCopy.Copied c = StatisticsCopy.copy(from, to);
+            LOG.info("{}: optimizer statistics copied to the {}: {} tables and indexes, {} columns{}", db,
+                    role(Side.TARGET), c.relations(), c.columns(), c.refused() == 0 ? ""
+                            : ", " + c.refused() + " refused (logged above)");
+        } catch (SQLException | RuntimeException e) {
+            LOG.warn("{}: copying the optimizer statistics to the {} failed, so its first queries plan without them"
+                    + " until autovacuum analyzes its tables (or run ANALYZE): {}", db, role(Side.TARGET),
+                    e.getMessage());
+        }
+    }
+
+    /** Whether cutovers copy large objects: unless the migration accepts leaving them behind. */
+    private boolean carriesLargeObjects() {
+        return !config.cutover().acceptedLeftBehind().contains(LeftBehind.LARGE_OBJECTS);
+    }
+
+    /**
+     * Makes the new side's large objects those of the old side ({@link LargeObjectCopy}). Before the fence for the
+     * bulk; inside it ({@code fenced}) for what changed since, with the old side's large-object writes held for as
+     * long (the trigger fence does not stop {@code lo_put}), where the role may hold them.
+     */
+    private void syncLargeObjects(String db, Side from, Side to, boolean fenced) {
+        try (Connection a = sessions.fresh(from, db); Connection b = sessions.fresh(to, db)) {
+            if (fenced) {
+                sessions.applyBound(a);
+                sessions.applyBound(b);
+            }
+            if (!LargeObjectCopy.any(a) && !LargeObjectCopy.any(b)) {
+                return;
+            }
+            a.setAutoCommit(false);
+            // one snapshot for the whole comparison and copy
+            Queries.execute(a, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+            if (fenced && !LargeObjectCopy.hold(a)) {
+                LOG.warn("{}: the {}'s role may not hold writes of large objects (a SHARE lock on pg_largeobject"
+                        + " needs a superuser, or MAINTAIN on it from PostgreSQL 17 on): one written there during the"
+                        + " cutover's last moments would stay behind", db, role(from));
+            }
+            LargeObjectCopy.Synced s = LargeObjectCopy.sync(a, b);
+            a.commit();
+            if (s.copied() + s.removed() > 0) {
+                LOG.info("{}: large objects {}: {} copied to the {} ({} bytes), {} removed there", db,
+                        fenced ? "changed since the first copy" : "", s.copied(), role(to), s.bytes(), s.removed());
+            }
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, (fenced ? "inside the fence: " : "")
+                    + "copying large objects to the " + role(to) + " failed (the migration's role needs SELECT on"
+                    + " every large object of the " + role(from) + "; or accept leaving them behind with"
+                    + " acceptLeftBehind(LeftBehind.LARGE_OBJECTS)); the cutover is abandoned", e);
         }
     }
 

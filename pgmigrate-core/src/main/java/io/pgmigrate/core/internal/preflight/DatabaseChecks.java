@@ -304,10 +304,11 @@ final class DatabaseChecks {
         }
         long largeObjects = Long.parseLong(Queries.string(s, "SELECT count(*) FROM pg_largeobject_metadata"));
         if (largeObjects > 0) {
-            add(Severity.WARNING, "large_objects", "", largeObjects + " large objects exist; logical replication does"
-                    + " not carry them, the fence does not stop their writes, and the cutover refuses while any"
-                    + " exist", "store them in bytea columns, or stop their writers, move them with pg_dump"
-                    + " --large-objects after the cutover and acceptLeftBehind(LeftBehind.LARGE_OBJECTS)");
+            add(Severity.INFO, "large_objects", "", largeObjects + " large objects exist; logical replication does"
+                    + " not carry them, so the cutover copies them itself: before the fence, then inside it those"
+                    + " changed since (their reading and writing lengthens the window by what changed)",
+                    "the migration's role needs SELECT on every large object (a superuser also holds their writes"
+                    + " during the window); acceptLeftBehind(LeftBehind.LARGE_OBJECTS) leaves them behind instead");
         }
         for (String table : LeftBehindCheck.find(s, Set.of(LeftBehind.EXTENSION_CONFIGURATION))
                 .getOrDefault(LeftBehind.EXTENSION_CONFIGURATION, List.of())) {
