@@ -48,6 +48,8 @@ public final class MigrationBuilder {
     private Duration cutoverCatchUpTimeout;
     private Duration fenceDrainTimeout;
     private Long sequenceMargin;
+    private Duration verifyBudget;
+    private Boolean refreshMaterializedViews;
     private Set<LeftBehind> acceptedLeftBehind;
     private SchemaStrategy schemaStrategy;
     private Path pgDump;
@@ -236,6 +238,44 @@ public final class MigrationBuilder {
             throw new IllegalArgumentException("sequenceMargin must be zero or more, was " + increments);
         }
         this.sequenceMargin = increments;
+        return this;
+    }
+
+    /**
+     * Makes every cutover (and rollback) prove the data equal before it switches: inside the fence, once the new side
+     * has applied the sentinel (neither side changes then), every replicated table is compared range by range as
+     * {@link Migration#verify()} compares it, for up to {@code budget}. A range that differs abandons the move (the
+     * fences are lifted, traffic stays; {@link Migration#repair(VerificationReport)} then fixes it). The budget bounds
+     * how much longer writes wait: ranges it does not reach are not compared, and the report's step says how many
+     * were. Off by default.
+     *
+     * @param budget how long the comparison may take, more than zero
+     * @return this builder
+     * @throws IllegalArgumentException when {@code budget} is zero or negative
+     */
+    public MigrationBuilder verifyBeforeSwitch(Duration budget) {
+        checkUnset(this.verifyBudget, "verifyBeforeSwitch");
+        Objects.requireNonNull(budget, "verifyBeforeSwitch");
+        if (budget.isZero() || budget.isNegative()) {
+            throw new IllegalArgumentException("verifyBeforeSwitch needs a budget of more than zero, was " + budget);
+        }
+        this.verifyBudget = budget;
+        return this;
+    }
+
+    /**
+     * Whether a cutover refreshes materialized views on the new side: the schema copy creates them empty ({@code WITH
+     * NO DATA}) and no stream fills them, so a query of one there fails until it is refreshed. On by default: before
+     * the fence, each view the old side has populated is refreshed on the new side (in creation order, so views built
+     * on views come after them), as current as the data the stream has brought by then. Off leaves them to the
+     * application.
+     *
+     * @param refresh whether to refresh them
+     * @return this builder
+     */
+    public MigrationBuilder refreshMaterializedViews(boolean refresh) {
+        checkUnset(this.refreshMaterializedViews, "refreshMaterializedViews");
+        this.refreshMaterializedViews = refresh;
         return this;
     }
 
@@ -567,7 +607,9 @@ public final class MigrationBuilder {
                         fenceDrainTimeout == null ? Duration.ofMillis(500) : fenceDrainTimeout,
                         sequenceMargin == null ? 1000 : sequenceMargin,
                         cutoverCatchUpTimeout == null ? Duration.ofMinutes(5) : cutoverCatchUpTimeout,
-                        acceptedLeftBehind == null ? Set.of() : acceptedLeftBehind),
+                        acceptedLeftBehind == null ? Set.of() : acceptedLeftBehind,
+                        verifyBudget == null ? Duration.ZERO : verifyBudget,
+                        refreshMaterializedViews == null || refreshMaterializedViews),
                 new MigrationConfig.SchemaSettings(strategy, java.util.Optional.ofNullable(pgDump),
                         Boolean.TRUE.equals(ownershipAndGrants),
                         schemaChanges == null ? SchemaChanges.CARRY : schemaChanges),

@@ -70,9 +70,30 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
      * @param catchUpTimeout how long the cutover waits for every stream to come within {@code maxLagBytes} before it
      *                       refuses
      * @param acceptedLeftBehind kinds of data the stream does not carry that a cutover may leave on the old side
+     * @param verifyBudget   how long a cutover compares the tables inside the fence before the switch; zero: it does
+     *                       not ({@link MigrationBuilder#verifyBeforeSwitch(Duration)})
+     * @param refreshMaterializedViews whether a cutover refreshes, on the new side before the fence, the materialized
+     *                       views the old side has populated
      */
     public record CutoverSettings(Duration timeout, long maxLagBytes, Duration drainTimeout, long sequenceMargin,
-                                  Duration catchUpTimeout, Set<LeftBehind> acceptedLeftBehind) {
+                                  Duration catchUpTimeout, Set<LeftBehind> acceptedLeftBehind, Duration verifyBudget,
+                                  boolean refreshMaterializedViews) {
+
+        /**
+         * Settings without verification before the switch, refreshing materialized views: as 0.1 had them.
+         *
+         * @param timeout            bound on the sentinel wait
+         * @param maxLagBytes        the largest lag at which the cutover fences
+         * @param drainTimeout       how long transactions that began before the fence may run on
+         * @param sequenceMargin     increments added to each sequence copied to the new side
+         * @param catchUpTimeout     how long the cutover waits for every stream to come within {@code maxLagBytes}
+         * @param acceptedLeftBehind kinds of data the stream does not carry that a cutover may leave on the old side
+         */
+        public CutoverSettings(Duration timeout, long maxLagBytes, Duration drainTimeout, long sequenceMargin,
+                               Duration catchUpTimeout, Set<LeftBehind> acceptedLeftBehind) {
+            this(timeout, maxLagBytes, drainTimeout, sequenceMargin, catchUpTimeout, acceptedLeftBehind, Duration.ZERO,
+                    true);
+        }
 
         /**
          * Makes an unmodifiable copy of {@code acceptedLeftBehind}.
@@ -83,6 +104,8 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
          * @param sequenceMargin     increments added to each sequence copied to the new side
          * @param catchUpTimeout     how long the cutover waits for every stream to come within {@code maxLagBytes}
          * @param acceptedLeftBehind kinds of data the stream does not carry that a cutover may leave on the old side
+         * @param verifyBudget       how long a cutover compares the tables inside the fence; zero: it does not
+         * @param refreshMaterializedViews whether a cutover refreshes the new side's materialized views
          */
         public CutoverSettings {
             acceptedLeftBehind = acceptedLeftBehind.isEmpty() ? Set.of()

@@ -1708,23 +1708,52 @@ final class DefaultMigration implements Migration {
      * is compared again at one position of both sides ({@link #atOnePosition}).
      */
     private TableVerification verifyTable(String db, TableRef t) throws SQLException {
+        return compareTable(db, t, Long.MAX_VALUE, true).table();
+    }
+
+    /**
+     * A table compared, perhaps in part.
+     *
+     * @param table    the comparison of the ranges compared
+     * @param complete whether every range was compared
+     */
+    private record Compared(TableVerification table, boolean complete) {
+    }
+
+    /**
+     * Compares {@code t} as {@link #verifyTable} does, taking no new range once {@code deadline} ({@link
+     * System#nanoTime()}) has passed; with {@code recheck} false, ranges are compared once (inside the fence, where
+     * neither side changes).
+     */
+    private Compared compareTable(String db, TableRef t, long deadline, boolean recheck) throws SQLException {
         long started = System.nanoTime();
         Side active = Cutover.active(journal());
         try (Connection a = sessions.fresh(Side.SOURCE, db); Connection b = sessions.fresh(Side.TARGET, db)) {
+            sessions.applyBound(a);
+            sessions.applyBound(b);
             RangeDigest.pin(a);
             RangeDigest.pin(b);
             TableShape shape = TableShape.read(active == Side.SOURCE ? a : b, t);
-            List<KeyRange> ranges = KeyRanges.plan(active == Side.SOURCE ? a : b, shape, VERIFY_RANGE_ROWS);
+            List<KeyRange> ranges = KeyRanges.plan(active == Side.SOURCE ? a : b, shape, VERIFY_RANGE_ROWS, deadline);
+            if (ranges == null) {
+                return new Compared(new TableVerification(db, t.schema(), t.name(), 0, 0, "", "", 0, List.of(),
+                        Duration.ofNanos(System.nanoTime() - started)), false);
+            }
             Progress progress = new Progress(db, t, ranges.size(), started);
-            RangeDigest[][] read = digestRanges(db, shape, ranges, a, b, progress);
+            RangeDigest[][] read = digestRanges(db, shape, ranges, a, b, progress, deadline);
             RangeDigest sourceTotal = RangeDigest.EMPTY;
             RangeDigest targetTotal = RangeDigest.EMPTY;
             List<KeyRange> differing = new ArrayList<>();
+            int compared = 0;
             for (int i = 0; i < ranges.size(); i++) {
+                if (read[i] == null) {
+                    continue; // not read before the deadline
+                }
+                compared++;
                 KeyRange r = ranges.get(i);
                 RangeDigest x = read[i][0];
                 RangeDigest y = read[i][1];
-                if (!x.equals(y) && streaming(db)) {
+                if (!x.equals(y) && recheck && streaming(db)) {
                     // read while the stream may be behind: compared again exactly, at one position of both sides
                     RangeDigest[] exact = atOnePosition(db, shape, r, "compare",
                             (src, tgt, passive) -> new RangeDigest[] {RangeDigest.of(src, shape, r),
@@ -1739,13 +1768,13 @@ final class DefaultMigration implements Migration {
                 targetTotal = targetTotal.plus(y);
             }
             TableVerification done = new TableVerification(db, t.schema(), t.name(), sourceTotal.rows(),
-                    targetTotal.rows(), sourceTotal.text(), targetTotal.text(), ranges.size(), differing,
+                    targetTotal.rows(), sourceTotal.text(), targetTotal.text(), compared, differing,
                     Duration.ofNanos(System.nanoTime() - started));
             if (!done.matches()) {
                 LOG.warn("{}: {} differs in {} of {} ranges of its key: {}", db, t.quoted(), differing.size(),
-                        ranges.size(), differing.size() > 10 ? differing.subList(0, 10) + " ..." : differing);
+                        compared, differing.size() > 10 ? differing.subList(0, 10) + " ..." : differing);
             }
-            return done;
+            return new Compared(done, compared == ranges.size());
         }
     }
 
@@ -1788,7 +1817,7 @@ final class DefaultMigration implements Migration {
      * @return per range, the source's digest and the target's
      */
     private RangeDigest[][] digestRanges(String db, TableShape t, List<KeyRange> ranges, Connection a, Connection b,
-                                         Progress progress) throws SQLException {
+                                         Progress progress, long deadline) throws SQLException {
         RangeDigest[][] read = new RangeDigest[ranges.size()][];
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
         List<Exception> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -1797,7 +1826,7 @@ final class DefaultMigration implements Migration {
         }
         Work work = (x, y) -> {
             int i;
-            while (failures.isEmpty() && (i = next.getAndIncrement()) < ranges.size()) {
+            while (failures.isEmpty() && System.nanoTime() < deadline && (i = next.getAndIncrement()) < ranges.size()) {
                 read[i] = new RangeDigest[] {RangeDigest.of(x, t, ranges.get(i)), RangeDigest.of(y, t, ranges.get(i))};
                 progress.rangeDone();
             }
@@ -1807,6 +1836,8 @@ final class DefaultMigration implements Migration {
         for (int h = 0; h < helpers; h++) {
             Thread thread = new Thread(Mdc.carrying(() -> {
                 try (Connection x = sessions.fresh(Side.SOURCE, db); Connection y = sessions.fresh(Side.TARGET, db)) {
+                    sessions.applyBound(x);
+                    sessions.applyBound(y);
                     RangeDigest.pin(x);
                     RangeDigest.pin(y);
                     work.run(x, y);
@@ -1863,7 +1894,7 @@ final class DefaultMigration implements Migration {
                 RangeDigest.pin(c);
                 shape = TableShape.read(c, t);
                 if (todo == null) {
-                    todo = KeyRanges.plan(c, shape, VERIFY_RANGE_ROWS);
+                    todo = KeyRanges.plan(c, shape, VERIFY_RANGE_ROWS, Long.MAX_VALUE);
                 }
             }
             Progress progress = new Progress(db, t, todo.size(), started);
@@ -2154,7 +2185,36 @@ final class DefaultMigration implements Migration {
             public void progress() {
                 notifyProgress(status());
             }
+
+            @Override
+            public Cutover.Verified verifyInsideFence(String database, long deadline) {
+                return DefaultMigration.this.verifyInsideFence(database, deadline);
+            }
         };
+    }
+
+    /**
+     * Inside a cutover's fence: compares every replicated table of {@code db} once per range (neither side changes),
+     * taking no new range once {@code deadline} has passed.
+     */
+    private Cutover.Verified verifyInsideFence(String db, long deadline) {
+        try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
+            List<TableVerification> tables = new ArrayList<>();
+            boolean complete = true;
+            for (TableRef t : verifiedTables(db)) {
+                if (System.nanoTime() > deadline) {
+                    complete = false;
+                    break;
+                }
+                Compared c = compareTable(db, t, deadline, false);
+                tables.add(c.table());
+                complete &= c.complete();
+            }
+            return new Cutover.Verified(tables, complete);
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "inside the fence: comparing the tables"
+                    + " failed; the cutover is abandoned", e);
+        }
     }
 
     /** Whether both servers run PostgreSQL 16 or later, where a subscription can skip replicated changes. */

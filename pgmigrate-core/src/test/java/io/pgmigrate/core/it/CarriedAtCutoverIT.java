@@ -18,8 +18,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * What the stream does not carry is on the new side after the cutover: large objects written before the migration,
- * during it and right before the fence (created, rewritten, truncated, removed), with their owner and grants; and an
- * 18 target plans with the source's optimizer statistics from its first query, without an ANALYZE.
+ * during it and right before the fence (created, rewritten, truncated, removed), with their owner and grants;
+ * materialized views the source has populated, refreshed on the target; and an 18 target plans with the source's
+ * optimizer statistics from its first query, without an ANALYZE.
  */
 @PostgresPair(source = 14, target = 18)
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -43,6 +44,10 @@ class CarriedAtCutoverIT {
                        1 + g % 40
                 FROM generate_series(1, 20000) g;
                 ANALYZE scans;
+                CREATE MATERIALIZED VIEW scan_kinds AS SELECT kind, count(*) AS n, sum(pages) AS pages FROM scans
+                    GROUP BY kind;
+                CREATE MATERIALIZED VIEW big_kinds AS SELECT kind FROM scan_kinds WHERE n > 5000;
+                CREATE MATERIALIZED VIEW never_filled AS SELECT count(*) FROM scans WITH NO DATA;
                 """);
         target.execute("postgres", "CREATE ROLE scanner_reader");
         try (Migration m = CutoverContract.streaming(target, db,
@@ -81,7 +86,14 @@ class CarriedAtCutoverIT {
             }
             assertThat(r.succeeded()).as(r.toString()).isTrue();
             assertThat(r.steps()).extracting(CutoverReport.Step::name)
-                    .contains("statistics", "large objects", "large objects changed since");
+                    .contains("materialized views", "statistics", "large objects", "large objects changed since");
+
+            // refreshed on the target before the fence, a view built on another after it; an empty one stays empty
+            assertThat(Fixtures.text(target, db, "SELECT string_agg(kind || n || ':' || pages, ',' ORDER BY kind)"
+                    + " FROM scan_kinds")).isEqualTo("contract2000:32000,invoice18000:378000");
+            assertThat(Fixtures.text(target, db, "SELECT string_agg(kind, ',') FROM big_kinds")).isEqualTo("invoice");
+            assertThat(Fixtures.text(target, db, "SELECT relispopulated::text FROM pg_class"
+                    + " WHERE relname = 'never_filled'")).isEqualTo("false");
 
             String objects = "SELECT string_agg(oid || ':' || md5(lo_get(oid)) || ':' || pg_get_userbyid(lomowner)"
                     + " || ':' || coalesce(lomacl::text, ''), ', ' ORDER BY oid) FROM pg_largeobject_metadata";

@@ -89,6 +89,21 @@ public final class Cutover {
         void checkOwner();
 
         void phase(String database, Phase phase);
+
+        /**
+         * Compares every replicated table of {@code database} on both sides once per range (inside the fence, where
+         * neither changes), taking no new range once {@code deadline} ({@link System#nanoTime()}) has passed.
+         */
+        Verified verifyInsideFence(String database, long deadline);
+    }
+
+    /**
+     * Tables compared inside the fence.
+     *
+     * @param tables   each table compared, in whole or in part
+     * @param complete whether every range of every table was compared before the deadline
+     */
+    public record Verified(List<io.pgmigrate.TableVerification> tables, boolean complete) {
     }
 
     private final Context ctx;
@@ -228,6 +243,11 @@ public final class Cutover {
             p = p.at(Step.PREPARED);
             save(p);
             steps.add(step("prepare (fence, reverse stream)", t));
+            if (config.cutover().refreshMaterializedViews()) {
+                t = System.nanoTime();
+                parallel.run(dbs, db -> refreshMaterializedViews(db, from, to));
+                steps.add(step("materialized views", t));
+            }
             if (to == Side.TARGET) {
                 t = System.nanoTime();
                 parallel.run(dbs, this::copyStatistics);
@@ -275,6 +295,36 @@ public final class Cutover {
                 t = System.nanoTime();
                 parallel.run(dbs, db -> syncLargeObjects(db, from, to, true));
                 steps.add(step("large objects changed since", t));
+            }
+
+            Duration budget = config.cutover().verifyBudget();
+            if (!budget.isZero()) {
+                t = System.nanoTime();
+                long deadline = t + budget.toNanos();
+                Map<String, Verified> verified = new ConcurrentHashMap<>();
+                parallel.run(dbs, db -> {
+                    Verified v = ctx.verifyInsideFence(db, deadline);
+                    verified.put(db, v);
+                    List<io.pgmigrate.TableVerification> differ = v.tables().stream().filter(x -> !x.matches())
+                            .toList();
+                    if (!differ.isEmpty()) {
+                        throw new PgMigrateException(CoreErrorCode.CUTOVER_FAILED, db, "inside the fence: "
+                                + differ.size() + " tables differ after the sentinel was applied ("
+                                + differ.stream().map(x -> x.qualifiedName() + " in key ranges " + x.differingRanges())
+                                .collect(Collectors.joining("; ")) + "); the cutover is abandoned; "
+                                + "Migration.repair(Migration.verify()) copies the differing ranges again");
+                    }
+                });
+                int ranges = verified.values().stream().flatMap(v -> v.tables().stream())
+                        .mapToInt(io.pgmigrate.TableVerification::ranges).sum();
+                long tables = verified.values().stream().mapToLong(v -> v.tables().size()).sum();
+                boolean complete = verified.values().stream().allMatch(Verified::complete);
+                if (!complete) {
+                    LOG.warn("the comparison inside the fence ran out of its budget of {} s after {} ranges of {}"
+                            + " tables: the rest was not compared", budget.toSeconds(), ranges, tables);
+                }
+                steps.add(step("verify (" + ranges + " ranges of " + tables + " tables equal"
+                        + (complete ? "" : "; budget spent, the rest not compared") + ")", t));
             }
 
             t = System.nanoTime();
@@ -617,6 +667,42 @@ public final class Cutover {
             LOG.warn("{}: copying the optimizer statistics to the {} failed, so its first queries plan without them"
                     + " until autovacuum analyzes its tables (or run ANALYZE): {}", db, role(Side.TARGET),
                     e.getMessage());
+        }
+    }
+
+    /**
+     * Before the fence: refreshes on the new side each materialized view the old side has populated (the schema copy
+     * creates them empty, and no stream fills them), in the new side's creation order, so a view built on another
+     * comes after it. A view that cannot be refreshed abandons the move: once traffic came, every query of it would
+     * fail.
+     */
+    private void refreshMaterializedViews(String db, Side from, Side to) {
+        String views = """
+                SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind = 'm' AND n.nspname NOT LIKE 'pgmigrate\\_%%' %s ORDER BY c.oid
+                """;
+        TableRef current = null;
+        try (Connection a = sessions.fresh(from, db); Connection b = sessions.fresh(to, db)) {
+            Set<TableRef> populated = new java.util.HashSet<>(Queries.list(a, views.formatted("AND c.relispopulated"),
+                    rs -> new TableRef(rs.getString(1), rs.getString(2))));
+            if (populated.isEmpty()) {
+                return;
+            }
+            int refreshed = 0;
+            for (TableRef v : Queries.list(b, views.formatted(""), rs -> new TableRef(rs.getString(1),
+                    rs.getString(2)))) {
+                if (populated.contains(v)) {
+                    current = v;
+                    Queries.execute(b, "REFRESH MATERIALIZED VIEW " + v.quoted());
+                    refreshed++;
+                }
+            }
+            LOG.info("{}: {} materialized views refreshed on the {}", db, refreshed, role(to));
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, "refreshing materialized view "
+                    + (current == null ? "" : current.quoted() + " ") + "on the " + role(to) + " failed (once traffic"
+                    + " came there, every query of it would fail): fix it there, or leave the views to the"
+                    + " application with refreshMaterializedViews(false); the cutover is abandoned", e);
         }
     }
 

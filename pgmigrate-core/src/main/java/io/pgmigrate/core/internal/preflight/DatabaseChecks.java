@@ -276,8 +276,9 @@ final class DatabaseChecks {
                 add(Severity.WARNING, "foreign_table", name, "foreign tables are not replicated; the data lives"
                         + " elsewhere", "recreate the foreign server, user mapping and table on the target");
             } else if (kind.equals("m")) {
-                add(Severity.WARNING, "materialized_view", name, "materialized views are not replicated",
-                        "REFRESH MATERIALIZED VIEW " + name + "; on the target after the cutover");
+                add(Severity.INFO, "materialized_view", name, "materialized views are not replicated: the target's"
+                        + " is created empty, and the cutover refreshes it there before the fence (unless"
+                        + " refreshMaterializedViews(false))", "");
             } else if (persistence.equals("u")) {
                 add(Severity.WARNING, "unlogged_table", name, "unlogged tables are not replicated; their rows stay"
                         + " behind, and the cutover refuses while it holds rows", "ALTER TABLE " + name + " SET LOGGED;"

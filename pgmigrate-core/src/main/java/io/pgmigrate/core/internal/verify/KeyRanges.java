@@ -72,8 +72,11 @@ public final class KeyRanges {
                 """, rs -> new KeyColumn(rs.getString(1), rs.getString(2)), table.schema(), table.name());
     }
 
-    /** The ranges of about {@code rows} rows each that cover {@code table}'s key, read on {@code c}. */
-    public static List<KeyRange> plan(Connection c, TableShape table, long rows) throws SQLException {
+    /**
+     * The ranges of about {@code rows} rows each that cover {@code table}'s key, read on {@code c}; null when
+     * {@code deadline} ({@link System#nanoTime()}) passed before they were all read.
+     */
+    public static List<KeyRange> plan(Connection c, TableShape table, long rows, long deadline) throws SQLException {
         List<KeyColumn> key = table.key();
         if (key.isEmpty()) {
             return List.of(KeyRange.all());
@@ -88,6 +91,9 @@ public final class KeyRanges {
         List<KeyRange> ranges = new ArrayList<>();
         List<String> last = null;
         while (true) {
+            if (System.nanoTime() > deadline) {
+                return null;
+            }
             KeyRange after = new KeyRange(last, null);
             String sql = "SELECT " + columns + " FROM " + table.from() + " WHERE " + condition(key, after)
                     + " ORDER BY " + order + " OFFSET " + (rows - 1) + " LIMIT 1";
