@@ -155,7 +155,7 @@ public final class InitialSyncBenchmark {
         }
     }
 
-    private static void generateBig(PostgresServer source, int rows) throws SQLException {
+    static void generateBig(PostgresServer source, int rows) throws SQLException {
         source.createDatabase("big");
         try (Connection c = source.connect("big"); Statement st = c.createStatement()) {
             st.execute("""
@@ -320,7 +320,7 @@ public final class InitialSyncBenchmark {
         }
     }
 
-    private static String uri(PostgresServer server, String db) {
+    static String uri(PostgresServer server, String db) {
         return "postgres://" + server.superuser() + "@" + server.host() + ":" + server.port() + "/" + db;
     }
 
@@ -354,7 +354,7 @@ public final class InitialSyncBenchmark {
         }
     }
 
-    private static long databaseSize(PostgresServer server, String db) throws SQLException {
+    static long databaseSize(PostgresServer server, String db) throws SQLException {
         try (Connection c = server.connect(db); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT pg_database_size(current_database())")) {
             rs.next();
