@@ -50,6 +50,7 @@ public final class MigrationBuilder {
     private Long sequenceMargin;
     private Duration verifyBudget;
     private Boolean refreshMaterializedViews;
+    private Duration sequenceRateHorizon;
     private Set<LeftBehind> acceptedLeftBehind;
     private SchemaStrategy schemaStrategy;
     private Path pgDump;
@@ -238,6 +239,27 @@ public final class MigrationBuilder {
             throw new IllegalArgumentException("sequenceMargin must be zero or more, was " + increments);
         }
         this.sequenceMargin = increments;
+        return this;
+    }
+
+    /**
+     * Moves each sequence further on the new side by the values it hands out over {@code horizon} at the rate the
+     * cutover observes, on top of {@link #sequenceMargin(long)}: the rate is measured between the cutover's pre-check
+     * and the fence (the busier a sequence, the further it moves). For values the old side may still hand out after
+     * the fence (sessions left there, {@code CACHE}d values) when a fixed margin does not fit every sequence. Off by
+     * default.
+     *
+     * @param horizon how many seconds' worth of values to skip, more than zero
+     * @return this builder
+     * @throws IllegalArgumentException when {@code horizon} is zero or negative
+     */
+    public MigrationBuilder sequenceMarginByRate(Duration horizon) {
+        checkUnset(this.sequenceRateHorizon, "sequenceMarginByRate");
+        Objects.requireNonNull(horizon, "sequenceMarginByRate");
+        if (horizon.isZero() || horizon.isNegative()) {
+            throw new IllegalArgumentException("sequenceMarginByRate needs a horizon of more than zero, was " + horizon);
+        }
+        this.sequenceRateHorizon = horizon;
         return this;
     }
 
@@ -609,7 +631,8 @@ public final class MigrationBuilder {
                         cutoverCatchUpTimeout == null ? Duration.ofMinutes(5) : cutoverCatchUpTimeout,
                         acceptedLeftBehind == null ? Set.of() : acceptedLeftBehind,
                         verifyBudget == null ? Duration.ZERO : verifyBudget,
-                        refreshMaterializedViews == null || refreshMaterializedViews),
+                        refreshMaterializedViews == null || refreshMaterializedViews,
+                        sequenceRateHorizon == null ? Duration.ZERO : sequenceRateHorizon),
                 new MigrationConfig.SchemaSettings(strategy, java.util.Optional.ofNullable(pgDump),
                         Boolean.TRUE.equals(ownershipAndGrants),
                         schemaChanges == null ? SchemaChanges.CARRY : schemaChanges),

@@ -74,10 +74,12 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
      *                       not ({@link MigrationBuilder#verifyBeforeSwitch(Duration)})
      * @param refreshMaterializedViews whether a cutover refreshes, on the new side before the fence, the materialized
      *                       views the old side has populated
+     * @param sequenceRateHorizon how far ahead of its observed rate each sequence is moved on the new side, on top of
+     *                       {@code sequenceMargin}; zero: not at all ({@link MigrationBuilder#sequenceMarginByRate})
      */
     public record CutoverSettings(Duration timeout, long maxLagBytes, Duration drainTimeout, long sequenceMargin,
                                   Duration catchUpTimeout, Set<LeftBehind> acceptedLeftBehind, Duration verifyBudget,
-                                  boolean refreshMaterializedViews) {
+                                  boolean refreshMaterializedViews, Duration sequenceRateHorizon) {
 
         /**
          * Settings without verification before the switch, refreshing materialized views: as 0.1 had them.
@@ -92,7 +94,7 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
         public CutoverSettings(Duration timeout, long maxLagBytes, Duration drainTimeout, long sequenceMargin,
                                Duration catchUpTimeout, Set<LeftBehind> acceptedLeftBehind) {
             this(timeout, maxLagBytes, drainTimeout, sequenceMargin, catchUpTimeout, acceptedLeftBehind, Duration.ZERO,
-                    true);
+                    true, Duration.ZERO);
         }
 
         /**
@@ -106,6 +108,7 @@ public record MigrationConfig(String name, Endpoint source, Endpoint target, End
          * @param acceptedLeftBehind kinds of data the stream does not carry that a cutover may leave on the old side
          * @param verifyBudget       how long a cutover compares the tables inside the fence; zero: it does not
          * @param refreshMaterializedViews whether a cutover refreshes the new side's materialized views
+         * @param sequenceRateHorizon how far ahead of its observed rate each sequence is moved; zero: not at all
          */
         public CutoverSettings {
             acceptedLeftBehind = acceptedLeftBehind.isEmpty() ? Set.of()

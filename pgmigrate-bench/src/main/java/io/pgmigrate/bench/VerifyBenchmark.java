@@ -229,7 +229,7 @@ public final class VerifyBenchmark {
             st.execute("CREATE TABLE events (id bigint PRIMARY KEY, v int NOT NULL)");
             for (long from = 1; from <= rows; from += 5_000_000) {
                 long to = Math.min(rows, from + 4_999_999);
-                st.execute("INSERT INTO events SELECT g, (g * 7919) % 1000003 FROM generate_series(" + from + ", "
+                st.execute("INSERT INTO events SELECT g, (g * 7919) % 1000003 FROM generate_series(" + from + "::bigint, "
                         + to + ") g");
             }
             st.execute("VACUUM ANALYZE events");

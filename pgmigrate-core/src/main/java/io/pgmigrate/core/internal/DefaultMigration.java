@@ -1733,7 +1733,7 @@ final class DefaultMigration implements Migration {
             sessions.applyBound(b);
             RangeDigest.pin(a);
             RangeDigest.pin(b);
-            TableShape shape = TableShape.read(active == Side.SOURCE ? a : b, t);
+            TableShape shape = TableShape.read(active == Side.SOURCE ? a : b, t, RangeDigest.formula(a, b));
             List<KeyRange> ranges = KeyRanges.plan(active == Side.SOURCE ? a : b, shape, VERIFY_RANGE_ROWS, deadline);
             if (ranges == null) {
                 return new Compared(new TableVerification(db, t.schema(), t.name(), 0, 0, "", "", 0, List.of(),
@@ -1890,9 +1890,10 @@ final class DefaultMigration implements Migration {
         try {
             TableShape shape;
             List<KeyRange> todo = ranges;
-            try (Connection c = sessions.fresh(active, db)) {
+            try (Connection c = sessions.fresh(active, db); Connection other = sessions.fresh(active.other(), db)) {
                 RangeDigest.pin(c);
-                shape = TableShape.read(c, t);
+                RangeDigest.pin(other);
+                shape = TableShape.read(c, t, RangeDigest.formula(c, other));
                 if (todo == null) {
                     todo = KeyRanges.plan(c, shape, VERIFY_RANGE_ROWS, Long.MAX_VALUE);
                 }

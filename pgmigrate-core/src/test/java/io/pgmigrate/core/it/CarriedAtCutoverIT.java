@@ -19,8 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * What the stream does not carry is on the new side after the cutover: large objects written before the migration,
  * during it and right before the fence (created, rewritten, truncated, removed), with their owner and grants;
- * materialized views the source has populated, refreshed on the target; and an 18 target plans with the source's
- * optimizer statistics from its first query, without an ANALYZE.
+ * materialized views the source has populated, refreshed on the target; sequences moved by their observed rate; and an
+ * 18 target plans with the source's optimizer statistics from its first query, without an ANALYZE.
  */
 @PostgresPair(source = 14, target = 18)
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -48,10 +48,23 @@ class CarriedAtCutoverIT {
                     GROUP BY kind;
                 CREATE MATERIALIZED VIEW big_kinds AS SELECT kind FROM scan_kinds WHERE n > 5000;
                 CREATE MATERIALIZED VIEW never_filled AS SELECT count(*) FROM scans WITH NO DATA;
+                CREATE SEQUENCE invoice_no;
+                CREATE SEQUENCE idle_no START 500;
                 """);
+        // Between the cutover's pre-check and its fence, invoices are numbered fast: invoice_no moves on the target
+        // by its rate over the horizon (an hour: far past the 99,999 it used), idle_no by the fixed margin only.
+        io.pgmigrate.MigrationListener busy = new io.pgmigrate.MigrationListener() {
+            @Override
+            public void onPhase(String database, io.pgmigrate.Phase phase) {
+                if (phase == io.pgmigrate.Phase.CUTTING_OVER) {
+                    source.execute(db, "SELECT setval('invoice_no', 100000)");
+                }
+            }
+        };
         target.execute("postgres", "CREATE ROLE scanner_reader");
         try (Migration m = CutoverContract.streaming(target, db,
-                CutoverContract.builder(source, target, state, "carried", db))) {
+                CutoverContract.builder(source, target, state, "carried", db)
+                        .sequenceMarginByRate(Duration.ofHours(1)).listener(busy))) {
             // autovacuum must not analyze the copy on its own: what the target has, it got from the cutover
             target.execute(db, "ALTER TABLE scans SET (autovacuum_enabled = false)");
             assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_stats WHERE tablename = 'scans'")).isZero();
@@ -94,6 +107,11 @@ class CarriedAtCutoverIT {
             assertThat(Fixtures.text(target, db, "SELECT string_agg(kind, ',') FROM big_kinds")).isEqualTo("invoice");
             assertThat(Fixtures.text(target, db, "SELECT relispopulated::text FROM pg_class"
                     + " WHERE relname = 'never_filled'")).isEqualTo("false");
+
+            assertThat(Fixtures.count(target, db, "SELECT nextval('invoice_no')")).as("moved by its rate")
+                    .isGreaterThan(200_000);
+            assertThat(Fixtures.count(target, db, "SELECT nextval('idle_no')")).as("moved by the margin")
+                    .isEqualTo(1500);
 
             String objects = "SELECT string_agg(oid || ':' || md5(lo_get(oid)) || ':' || pg_get_userbyid(lomowner)"
                     + " || ':' || coalesce(lomacl::text, ''), ', ' ORDER BY oid) FROM pg_largeobject_metadata";

@@ -226,6 +226,10 @@ public final class Cutover {
                 requireNothingLeftBehind(db, from, "pre-check: ", "; nothing was changed");
             });
             steps.add(step("pre-check", t));
+            Map<String, SequenceCopy.Observation> observed = new ConcurrentHashMap<>();
+            if (!config.cutover().sequenceRateHorizon().isZero()) {
+                parallel.run(dbs, db -> observed.put(db, new SequenceCopy(sessions, from, db).observe()));
+            }
             t = System.nanoTime();
             catchUp(parallel, from, to);
             steps.add(step("catch up", t));
@@ -328,8 +332,8 @@ public final class Cutover {
             }
 
             t = System.nanoTime();
-            parallel.run(dbs, db -> sequences.put(db,
-                    new SequenceCopy(sessions, from, db).sync(config.cutover().sequenceMargin())));
+            parallel.run(dbs, db -> sequences.put(db, new SequenceCopy(sessions, from, db).sync(
+                    config.cutover().sequenceMargin(), observed.get(db), config.cutover().sequenceRateHorizon())));
             p = p.at(Step.SEQUENCES_SET);
             save(p);
             steps.add(step("sequences", t));

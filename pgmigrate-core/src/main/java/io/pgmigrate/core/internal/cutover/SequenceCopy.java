@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import java.math.BigInteger;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -43,8 +44,44 @@ public final class SequenceCopy implements SequenceSync {
         this.database = database;
     }
 
+    /**
+     * Next values of the old side's sequences, read at one moment: a later {@link #sync(long, Observation, Duration)}
+     * measures each sequence's rate from it.
+     *
+     * @param next  per sequence, the value the next {@code nextval()} returns
+     * @param nanos when they were read ({@link System#nanoTime()})
+     */
+    public record Observation(Map<String, BigInteger> next, long nanos) {
+    }
+
+    /** Reads the old side's sequences now, for a later {@link #sync(long, Observation, Duration)}. */
+    public Observation observe() {
+        try {
+            Connection c = sessions.get(from, database);
+            List<Sequence> sequences = Queries.list(c, """
+                    SELECT schemaname, sequencename, increment_by, min_value, max_value FROM pg_sequences
+                    WHERE schemaname NOT LIKE 'pgmigrate\\_%'
+                      AND has_sequence_privilege(pg_catalog.format('%I.%I', schemaname, sequencename), 'SELECT')
+                    ORDER BY 1, 2
+                    """, rs -> new Sequence(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4),
+                    rs.getLong(5)));
+            return new Observation(sequences.isEmpty() ? Map.of() : nextValues(c, sequences), System.nanoTime());
+        } catch (SQLException e) {
+            throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, database, "reading sequences on the "
+                    + sessions.connector(from).role() + " failed", e);
+        }
+    }
+
     @Override
     public List<SequenceValue> sync(long margin) {
+        return sync(margin, null, Duration.ZERO);
+    }
+
+    /**
+     * As {@link #sync(long)}, each sequence moved further by the values it would hand out over {@code horizon} at the
+     * rate seen since {@code earlier} (none when {@code earlier} is null or the horizon zero).
+     */
+    public List<SequenceValue> sync(long margin, Observation earlier, Duration horizon) {
         try (Mdc.Scope onSide = Mdc.side(from.other())) {
             if (margin < 0) {
                 throw new IllegalArgumentException("margin must be zero or more, was " + margin);
@@ -93,7 +130,8 @@ public final class SequenceCopy implements SequenceSync {
                 for (Sequence q : sequences) {
                     BigInteger increment = BigInteger.valueOf(q.increment());
                     BigInteger next = fromNext.get(q.key());
-                    BigInteger wanted = next.add(increment.multiply(BigInteger.valueOf(margin)));
+                    BigInteger steps = BigInteger.valueOf(margin).add(byRate(q, next, earlier, horizon));
+                    BigInteger wanted = next.add(increment.multiply(steps));
                     if (q.contains(next) && !q.contains(wanted)) {
                         // Fewer values left than the margin: the new side hands out the last one next, and is not
                         // exhausted while the old side is not.
@@ -160,6 +198,25 @@ public final class SequenceCopy implements SequenceSync {
                     rs.getBigDecimal(2).toBigIntegerExact()));
         }
         return out;
+    }
+
+    /**
+     * The increments {@code q} hands out over {@code horizon} at the rate seen since {@code earlier}: zero without an
+     * earlier reading of it, or when it did not move forward.
+     */
+    private static BigInteger byRate(Sequence q, BigInteger next, Observation earlier, Duration horizon) {
+        if (earlier == null || horizon.isZero() || !earlier.next().containsKey(q.key())) {
+            return BigInteger.ZERO;
+        }
+        BigInteger used = next.subtract(earlier.next().get(q.key())).divide(BigInteger.valueOf(q.increment()));
+        long elapsed = Math.max(1, System.nanoTime() - earlier.nanos());
+        if (used.signum() <= 0) {
+            return BigInteger.ZERO;
+        }
+        // used / elapsed * horizon, rounded up
+        BigInteger scaled = used.multiply(BigInteger.valueOf(horizon.toNanos()));
+        BigInteger[] qr = scaled.divideAndRemainder(BigInteger.valueOf(elapsed));
+        return qr[1].signum() == 0 ? qr[0] : qr[0].add(BigInteger.ONE);
     }
 
     private static String[] column(List<Sequence> sequences, java.util.function.Function<Sequence, String> f) {

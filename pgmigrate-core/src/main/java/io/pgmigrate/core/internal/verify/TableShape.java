@@ -17,12 +17,16 @@ import java.util.List;
  * @param columns    every column in attribute order, generated ones included (they are compared)
  * @param insertable the columns a copy writes: not generated
  * @param key        the key its ranges are cut on; empty when it has none
+ * @param formula    how its rows are hashed
  */
 public record TableShape(TableRef table, String from, List<String> columns, List<String> insertable,
-                         List<KeyRanges.KeyColumn> key) {
+                         List<KeyRanges.KeyColumn> key, RangeDigest.Formula formula) {
 
-    /** Reads {@code table}'s shape on {@code c}, a session with {@link RangeDigest#PINNED} settings. */
-    public static TableShape read(Connection c, TableRef table) throws SQLException {
+    /**
+     * Reads {@code table}'s shape on {@code c}, a session with {@link RangeDigest#PINNED} settings, to be hashed by
+     * {@code formula}.
+     */
+    public static TableShape read(Connection c, TableRef table, RangeDigest.Formula formula) throws SQLException {
         boolean partitioned = Queries.exists(c, """
                 SELECT 1 FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace
                 WHERE n.nspname = ? AND t.relname = ? AND t.relkind = 'p'
@@ -36,6 +40,6 @@ public record TableShape(TableRef table, String from, List<String> columns, List
         return new TableShape(table, (partitioned ? "" : "ONLY ") + table.quoted(),
                 columns.stream().map(a -> a[0]).toList(),
                 columns.stream().filter(a -> a[1] == null || a[1].isEmpty()).map(a -> a[0]).toList(),
-                KeyRanges.key(c, table));
+                KeyRanges.key(c, table), formula);
     }
 }
