@@ -49,7 +49,7 @@ public record VerificationReport(List<TableVerification> tables, Duration elapse
     public String toText() {
         StringBuilder out = new StringBuilder();
         for (TableVerification t : tables) {
-            out.append(String.format("%-10s %s.%s: %d rows on the source, %d on the target, %d range%s, %.1f s%n",
+            out.append(String.format(java.util.Locale.ROOT, "%-10s %s.%s: %d rows on the source, %d on the target, %d range%s, %.1f s\n",
                     t.matches() ? "same" : "DIFFERENT", t.database(), t.qualifiedName(), t.sourceRows(),
                     t.targetRows(), t.ranges(), t.ranges() == 1 ? "" : "s", t.elapsed().toMillis() / 1000.0));
             for (KeyRange range : t.differingRanges()) {
@@ -57,7 +57,7 @@ public record VerificationReport(List<TableVerification> tables, Duration elapse
             }
         }
         long differing = mismatches().size();
-        out.append(String.format("%d tables compared in %.1f s: %s%n", tables.size(), elapsed.toMillis() / 1000.0,
+        out.append(String.format(java.util.Locale.ROOT, "%d tables compared in %.1f s: %s\n", tables.size(), elapsed.toMillis() / 1000.0,
                 differing == 0 ? "every table matches" : differing + " differ"));
         return out.toString();
     }

@@ -1631,6 +1631,7 @@ final class DefaultMigration implements Migration {
 
     @Override
     public synchronized VerificationReport verify() {
+        observe(); // another process may have cut over since: the side with traffic is what the journal says now
         long started = System.nanoTime();
         List<TableVerification> results = new ArrayList<>();
         for (String db : config.databases()) {
@@ -1734,13 +1735,68 @@ final class DefaultMigration implements Migration {
             RangeDigest.pin(a);
             RangeDigest.pin(b);
             TableShape shape = TableShape.read(active == Side.SOURCE ? a : b, t, RangeDigest.formula(a, b));
-            List<KeyRange> ranges = KeyRanges.plan(active == Side.SOURCE ? a : b, shape, VERIFY_RANGE_ROWS, deadline);
-            if (ranges == null) {
-                return new Compared(new TableVerification(db, t.schema(), t.name(), 0, 0, "", "", 0, List.of(),
-                        Duration.ofNanos(System.nanoTime() - started)), false);
+            // The side with traffic walks the key on a session of its own while the workers compare the ranges
+            // found so far: the walk reads the whole index, a quarter of the time on narrow rows.
+            RangeFeed feed = new RangeFeed();
+            Thread walker = new Thread(Mdc.carrying(() -> {
+                try (Connection c = sessions.fresh(active, db)) {
+                    sessions.applyBound(c);
+                    RangeDigest.pin(c);
+                    budget(c, deadline);
+                    feed.finish(KeyRanges.plan(c, shape, VERIFY_RANGE_ROWS, deadline, feed::add), null);
+                } catch (SQLException | RuntimeException e) {
+                    boolean budgetSpent = e instanceof SQLException sql && "57014".equals(sql.getSQLState())
+                            && deadline != Long.MAX_VALUE;
+                    feed.finish(false, budgetSpent ? null : e);
+                }
+            }), "pgmigrate-verify-ranges");
+            walker.setDaemon(true);
+            walker.start();
+            Progress progress = new Progress(db, t, feed, started);
+            RangeDigest[][] read;
+            try {
+                read = digestRanges(db, shape, feed, a, b, progress, deadline);
+            } finally {
+                feed.abandon(); // the walk stops at its next range when the comparison failed
+                try {
+                    walker.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
-            Progress progress = new Progress(db, t, ranges.size(), started);
-            RangeDigest[][] read = digestRanges(db, shape, ranges, a, b, progress, deadline);
+            feed.rethrow();
+            List<KeyRange> ranges = feed.all();
+            if (!feed.complete()) {
+                // the budget ran out while the ranges were planned: what was read counts, the rest is not compared
+                read = java.util.Arrays.copyOf(read, ranges.size());
+            }
+            List<Integer> differ = new ArrayList<>();
+            for (int i = 0; i < ranges.size(); i++) {
+                if (read[i] != null && !read[i][0].equals(read[i][1])) {
+                    differ.add(i);
+                }
+            }
+            if (!differ.isEmpty() && recheck) {
+                String why = rechecking(db, t);
+                if (why.isEmpty()) {
+                    // read while the stream may be behind: compared again exactly, at one position of both sides,
+                    // a few ranges per hold of the table's writes
+                    for (int from = 0; from < differ.size(); from += RECHECK_BATCH) {
+                        List<Integer> batch = differ.subList(from, Math.min(differ.size(), from + RECHECK_BATCH));
+                        List<RangeDigest[]> exact = atOnePosition(db, shape,
+                                batch.stream().map(ranges::get).toList(), "compare",
+                                (src, tgt, passive, r) -> new RangeDigest[] {RangeDigest.of(src, shape, r),
+                                        RangeDigest.of(tgt, shape, r)});
+                        for (int k = 0; k < batch.size(); k++) {
+                            read[batch.get(k)] = exact.get(k);
+                        }
+                    }
+                } else {
+                    warn(db, t.quoted() + " differs in " + differ.size() + " ranges read while the stream may have"
+                            + " been behind, and they were not compared again because " + why + "; verify() again"
+                            + " once the stream runs to tell changes in flight from real differences");
+                }
+            }
             RangeDigest sourceTotal = RangeDigest.EMPTY;
             RangeDigest targetTotal = RangeDigest.EMPTY;
             List<KeyRange> differing = new ArrayList<>();
@@ -1750,32 +1806,127 @@ final class DefaultMigration implements Migration {
                     continue; // not read before the deadline
                 }
                 compared++;
-                KeyRange r = ranges.get(i);
-                RangeDigest x = read[i][0];
-                RangeDigest y = read[i][1];
-                if (!x.equals(y) && recheck && streaming(db)) {
-                    // read while the stream may be behind: compared again exactly, at one position of both sides
-                    RangeDigest[] exact = atOnePosition(db, shape, r, "compare",
-                            (src, tgt, passive) -> new RangeDigest[] {RangeDigest.of(src, shape, r),
-                                    RangeDigest.of(tgt, shape, r)});
-                    x = exact[0];
-                    y = exact[1];
+                if (!read[i][0].equals(read[i][1])) {
+                    differing.add(ranges.get(i));
                 }
-                if (!x.equals(y)) {
-                    differing.add(r);
-                }
-                sourceTotal = sourceTotal.plus(x);
-                targetTotal = targetTotal.plus(y);
+                sourceTotal = sourceTotal.plus(read[i][0]);
+                targetTotal = targetTotal.plus(read[i][1]);
             }
             TableVerification done = new TableVerification(db, t.schema(), t.name(), sourceTotal.rows(),
                     targetTotal.rows(), sourceTotal.text(), targetTotal.text(), compared, differing,
                     Duration.ofNanos(System.nanoTime() - started));
             if (!done.matches()) {
-                LOG.warn("{}: {} differs in {} of {} ranges of its key: {}", db, t.quoted(), differing.size(),
-                        compared, differing.size() > 10 ? differing.subList(0, 10) + " ..." : differing);
+                LOG.warn("{}: {} differs in {} of {} ranges of its key", db, t.quoted(), differing.size(), compared);
             }
-            return new Compared(done, compared == ranges.size());
+            return new Compared(done, feed.complete() && compared == ranges.size());
         }
+    }
+
+    /**
+     * The ranges of a table's key as the walk finds them, for workers that start before it is done: {@link #get}
+     * waits for the walk.
+     */
+    private static final class RangeFeed {
+        private final List<KeyRange> ranges = new ArrayList<>();
+        private boolean done;
+        private boolean complete;
+        private boolean abandoned;
+        private Exception failed;
+
+        synchronized void add(KeyRange r) {
+            if (abandoned) {
+                throw new IllegalStateException("the comparison ended"); // stops the walk
+            }
+            ranges.add(r);
+            notifyAll();
+        }
+
+        synchronized void finish(boolean complete, Exception failed) {
+            this.done = true;
+            this.complete = complete;
+            this.failed = abandoned ? null : failed;
+            notifyAll();
+        }
+
+        synchronized void abandon() {
+            abandoned = true;
+            notifyAll();
+        }
+
+        /** The {@code i}-th range, once the walk found it; null when the walk ended before (or failed). */
+        synchronized KeyRange get(int i) throws InterruptedException {
+            while (i >= ranges.size() && !done && !abandoned) {
+                wait();
+            }
+            return i < ranges.size() ? ranges.get(i) : null;
+        }
+
+        /** Waits until the walk found {@code n} ranges or ended; how many it found. */
+        synchronized int atLeast(int n) throws InterruptedException {
+            while (ranges.size() < n && !done) {
+                wait();
+            }
+            return ranges.size();
+        }
+
+        synchronized List<KeyRange> all() {
+            return List.copyOf(ranges);
+        }
+
+        synchronized int size() {
+            return ranges.size();
+        }
+
+        synchronized boolean complete() {
+            return done && complete;
+        }
+
+        synchronized void rethrow() throws SQLException {
+            if (failed instanceof SQLException e) {
+                throw e;
+            }
+            if (failed instanceof RuntimeException e) {
+                throw e;
+            }
+        }
+    }
+
+    /** Ranges compared again, or repaired, per hold of a table's writes. */
+    private static final int RECHECK_BATCH = 8;
+
+    /**
+     * Bounds the next statement on {@code c} by what is left until {@code deadline} (and by the cutover's network
+     * bound inside the window); no bound for {@link Long#MAX_VALUE}.
+     */
+    private void budget(Connection c, long deadline) throws SQLException {
+        if (deadline == Long.MAX_VALUE) {
+            return;
+        }
+        long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+        long network = Math.max(1, config.cutover().timeout().toMillis() - 1000);
+        Queries.execute(c, "SET statement_timeout = " + Math.min(left, network));
+    }
+
+    /**
+     * Why ranges of {@code t} in {@code db} cannot be compared at one position of both sides now, or empty when they
+     * can: the stream must run (not paused, failed, still copying, or applied by another process) and have copied
+     * the table.
+     */
+    private String rechecking(String db, TableRef t) {
+        Phase phase = journal().database(db).phase();
+        if (phase != Phase.STREAMING && phase != Phase.CUT_OVER) {
+            return "the migration of " + db + " is " + phase + ", not streaming";
+        }
+        DatabaseStatus st = status().database(db);
+        Optional<io.pgmigrate.TableStatus> table = st.tables().stream()
+                .filter(x -> x.schema().equals(t.schema()) && x.table().equals(t.name())).findFirst();
+        if (table.isPresent() && table.get().state() != io.pgmigrate.CopyState.READY) {
+            return t.quoted() + " is still being copied (" + table.get().state() + ")";
+        }
+        if (!st.message().isEmpty()) {
+            return "the stream reports: " + st.message();
+        }
+        return "";
     }
 
     /** Whether {@code db} has a stream to wait for: started and not completed. */
@@ -1788,23 +1939,31 @@ final class DefaultMigration implements Migration {
     private final class Progress {
         private final String db;
         private final TableRef t;
-        private final int ranges;
+        private final java.util.function.IntSupplier ranges;
         private final long started;
         private final java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
 
         Progress(String db, TableRef t, int ranges, long started) {
+            this(db, t, () -> ranges, started);
+        }
+
+        Progress(String db, TableRef t, RangeFeed feed, long started) {
+            this(db, t, feed::size, started);
+        }
+
+        private Progress(String db, TableRef t, java.util.function.IntSupplier ranges, long started) {
             this.db = db;
             this.t = t;
             this.ranges = ranges;
             this.started = started;
         }
 
-        void rangeDone() {
+        void rangeDone(boolean tell) {
             int n = done.incrementAndGet();
-            if (config.listeners().isEmpty()) {
+            if (!tell || config.listeners().isEmpty()) {
                 return;
             }
-            TableVerification sofar = new TableVerification(db, t.schema(), t.name(), -1, -1, "", "", ranges,
+            TableVerification sofar = new TableVerification(db, t.schema(), t.name(), -1, -1, "", "", ranges.getAsInt(),
                     List.of(), Duration.ofNanos(System.nanoTime() - started));
             tell("onVerifying", l -> l.onVerifying(sofar, n));
         }
@@ -1816,51 +1975,77 @@ final class DefaultMigration implements Migration {
      *
      * @return per range, the source's digest and the target's
      */
-    private RangeDigest[][] digestRanges(String db, TableShape t, List<KeyRange> ranges, Connection a, Connection b,
+    private RangeDigest[][] digestRanges(String db, TableShape t, RangeFeed feed, Connection a, Connection b,
                                          Progress progress, long deadline) throws SQLException {
-        RangeDigest[][] read = new RangeDigest[ranges.size()][];
+        Map<Integer, RangeDigest[]> read = new java.util.concurrent.ConcurrentHashMap<>();
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
         List<Exception> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
         interface Work {
-            void run(Connection x, Connection y) throws SQLException;
+            void run(Connection x, Connection y) throws SQLException, InterruptedException;
         }
+        Thread caller = Thread.currentThread();
         Work work = (x, y) -> {
-            int i;
-            while (failures.isEmpty() && System.nanoTime() < deadline && (i = next.getAndIncrement()) < ranges.size()) {
-                read[i] = new RangeDigest[] {RangeDigest.of(x, t, ranges.get(i)), RangeDigest.of(y, t, ranges.get(i))};
-                progress.rangeDone();
+            while (failures.isEmpty() && System.nanoTime() < deadline) {
+                int i = next.getAndIncrement();
+                KeyRange r = feed.get(i);
+                if (r == null) {
+                    return;
+                }
+                try {
+                    budget(x, deadline);
+                    budget(y, deadline);
+                    read.put(i, new RangeDigest[] {RangeDigest.of(x, t, r), RangeDigest.of(y, t, r)});
+                } catch (SQLException e) {
+                    if ("57014".equals(e.getSQLState()) && deadline != Long.MAX_VALUE) {
+                        return; // the budget ran out within this range: not compared
+                    }
+                    throw e;
+                }
+                // Listeners hear from the calling thread only: it may hold the migration's monitor, and a listener
+                // that calls the migration from another thread would wait for it forever.
+                progress.rangeDone(Thread.currentThread() == caller);
             }
         };
-        int helpers = Math.min(ranges.size(), Math.max(workers, 2)) - 1;
         List<Thread> threads = new ArrayList<>();
-        for (int h = 0; h < helpers; h++) {
-            Thread thread = new Thread(Mdc.carrying(() -> {
-                try (Connection x = sessions.fresh(Side.SOURCE, db); Connection y = sessions.fresh(Side.TARGET, db)) {
-                    sessions.applyBound(x);
-                    sessions.applyBound(y);
-                    RangeDigest.pin(x);
-                    RangeDigest.pin(y);
-                    work.run(x, y);
-                } catch (SQLException | RuntimeException e) {
-                    failures.add(e);
-                }
-            }), "pgmigrate-verify-" + (h + 2));
-            thread.setDaemon(true);
-            threads.add(thread);
-            thread.start();
-        }
         try {
+            // a table of one range needs no helper sessions
+            int helpers = Math.min(feed.atLeast(2), Math.max(workers, 2)) - 1;
+            for (int h = 0; h < helpers; h++) {
+                Thread thread = new Thread(Mdc.carrying(() -> {
+                    try (Connection x = sessions.fresh(Side.SOURCE, db);
+                         Connection y = sessions.fresh(Side.TARGET, db)) {
+                        sessions.applyBound(x);
+                        sessions.applyBound(y);
+                        RangeDigest.pin(x);
+                        RangeDigest.pin(y);
+                        work.run(x, y);
+                    } catch (SQLException | RuntimeException | InterruptedException e) {
+                        failures.add(e);
+                    }
+                }), "pgmigrate-verify-" + (h + 2));
+                thread.setDaemon(true);
+                threads.add(thread);
+                thread.start();
+            }
             work.run(a, b);
+            for (Thread thread : threads) {
+                thread.join();
+            }
+        } catch (InterruptedException e) {
+            failures.add(e); // the helpers stop after their range
+            feed.abandon();
+            Thread.currentThread().interrupt();
+            throw new PgMigrateException(CoreErrorCode.INTERRUPTED, db, "interrupted while comparing "
+                    + t.table().quoted(), e);
         } catch (SQLException | RuntimeException e) {
             failures.add(e);
-        }
-        for (Thread thread : threads) {
-            try {
-                thread.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new PgMigrateException(CoreErrorCode.INTERRUPTED, db, "interrupted while comparing "
-                        + t.table().quoted(), e);
+            feed.abandon();
+            for (Thread thread : threads) {
+                try {
+                    thread.join();
+                } catch (InterruptedException again) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
         if (!failures.isEmpty()) {
@@ -1868,9 +2053,22 @@ final class DefaultMigration implements Migration {
             if (e instanceof SQLException sql) {
                 throw sql;
             }
+            if (e instanceof InterruptedException) {
+                throw new PgMigrateException(CoreErrorCode.INTERRUPTED, db, "interrupted while comparing "
+                        + t.table().quoted(), e);
+            }
             throw (RuntimeException) e;
         }
-        return read;
+        int ranges = feed.size();
+        RangeDigest[][] out = new RangeDigest[ranges][];
+        for (int i = 0; i < ranges; i++) {
+            out[i] = read.get(i);
+            if (out[i] == null && deadline == Long.MAX_VALUE && feed.complete()) {
+                throw new IllegalStateException("range " + feed.all().get(i) + " of " + t.table().quoted()
+                        + " was not compared"); // a worker ended without saying why
+            }
+        }
+        return out;
     }
 
     /**
@@ -1881,10 +2079,10 @@ final class DefaultMigration implements Migration {
      */
     private TableVerification repairRanges(String db, TableRef t, List<KeyRange> ranges, boolean whole) {
         long started = System.nanoTime();
-        if (!streaming(db)) {
+        String why = rechecking(db, t);
+        if (!why.isEmpty()) {
             throw new PgMigrateException(CoreErrorCode.VERIFICATION_FAILED, db, "repairing " + t.quoted()
-                    + " needs the migration's stream, and " + db + " is " + journal().database(db).phase()
-                    + ": start() it first");
+                    + " needs the migration's stream running in this process, and " + why + "; nothing was changed");
         }
         Side active = Cutover.active(journal());
         try {
@@ -1905,12 +2103,13 @@ final class DefaultMigration implements Migration {
             long deleted = 0;
             long copied = 0;
             for (KeyRange r : todo) {
-                Object[] done = atOnePosition(db, shape, r, "repair", (src, tgt, passive) -> {
+                // one range per hold: writers to the table wait for one range's copy at a time
+                Object[] done = atOnePosition(db, shape, List.of(r), "repair", (src, tgt, passive, range) -> {
                     Connection from = passive == Side.TARGET ? src : tgt;
                     Connection into = passive == Side.TARGET ? tgt : src;
-                    long[] rows = RangeCopy.copy(from, into, shape, r);
-                    return new Object[] {rows, RangeDigest.of(src, shape, r), RangeDigest.of(tgt, shape, r)};
-                });
+                    long[] rows = RangeCopy.copy(from, into, shape, range);
+                    return new Object[] {rows, RangeDigest.of(src, shape, range), RangeDigest.of(tgt, shape, range)};
+                }).get(0);
                 long[] rows = (long[]) done[0];
                 deleted += rows[0];
                 copied += rows[1];
@@ -1921,7 +2120,7 @@ final class DefaultMigration implements Migration {
                 }
                 sourceTotal = sourceTotal.plus(x);
                 targetTotal = targetTotal.plus(y);
-                progress.rangeDone();
+                progress.rangeDone(true);
             }
             LOG.info("{}: repaired {} of {}{} on the {}: {} rows deleted, {} copied from the {}", db,
                     todo.size() + (todo.size() == 1 ? " range" : " ranges"), t.quoted(), whole ? " (all of it)" : "",
@@ -1942,6 +2141,13 @@ final class DefaultMigration implements Migration {
     /** How long a recheck or repair waits for the table's lock, and then for the stream to pass it. */
     private static final Duration RECHECK_WAIT = Duration.ofMinutes(2);
 
+    /**
+     * How long one attempt waits for the table's lock: a writer that holds the table longer (or an autovacuum that
+     * will not yield) makes the attempt give up, so writers queued behind the request go on, and the next attempt
+     * comes after a pause, until {@link #RECHECK_WAIT}.
+     */
+    private static final Duration LOCK_ATTEMPT = Duration.ofSeconds(2);
+
     /** Work done on one range at one position of both sides. */
     @FunctionalInterface
     private interface AtPosition<T> {
@@ -1949,52 +2155,76 @@ final class DefaultMigration implements Migration {
          * @param source  the source's session, in its transaction
          * @param target  the target's session, in its transaction
          * @param passive the side without traffic, which the stream writes to
+         * @param range   the range
          */
-        T run(Connection source, Connection target, Side passive) throws SQLException;
+        T run(Connection source, Connection target, Side passive, KeyRange range) throws SQLException;
     }
 
     /**
-     * Runs {@code work} on one range of {@code t} at one position of both sides: writes to the table on the side with
-     * traffic are held (a {@code SHARE} lock, taken in the transaction whose snapshot then reads the range), a
-     * sentinel marks the position, the other side's transaction starts once the stream has applied past it, and the
-     * lock is released after both transactions commit (the other side's first, so the stream's next change to the
-     * table comes after whatever {@code work} wrote there). So both sides show the table as of the sentinel, whatever
-     * the stream's lag before.
+     * Runs {@code work} on each of {@code ranges} of {@code t} at one position of both sides: writes to the table on
+     * the side with traffic are held (a {@code SHARE} lock, taken in the transaction whose snapshot then reads the
+     * table), a sentinel marks the position, the other side's transaction starts once the stream has applied past
+     * it, and the lock is released after both transactions commit (the other side's first, so the stream's next
+     * change to the table comes after whatever {@code work} wrote there). So both sides show the table as of the
+     * sentinel, whatever the stream's lag before.
+     *
+     * @return what {@code work} returned, per range
      */
-    private <T> T atOnePosition(String db, TableShape t, KeyRange r, String what, AtPosition<T> work)
+    private <T> List<T> atOnePosition(String db, TableShape t, List<KeyRange> ranges, String what, AtPosition<T> work)
             throws SQLException {
         Side active = Cutover.active(journal());
+        long deadline = System.nanoTime() + RECHECK_WAIT.toNanos();
         try (Connection a = sessions.fresh(active, db); Connection b = sessions.fresh(active.other(), db)) {
             RangeDigest.pin(a);
             RangeDigest.pin(b);
             a.setAutoCommit(false);
             b.setAutoCommit(false);
+            boolean done = false;
             try {
-                Queries.execute(a, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
-                Queries.execute(a, "SET LOCAL lock_timeout = '" + RECHECK_WAIT.toMillis() + "ms'");
-                // before the snapshot: LOCK TABLE takes none, the next statement does
-                Queries.execute(a, "LOCK TABLE " + t.table().quoted() + " IN SHARE MODE");
-                Queries.execute(a, "SELECT 1");
-                Lsn goal = mark(active, db);
-                long deadline = System.nanoTime() + RECHECK_WAIT.toNanos();
-                while (!status().database(db).confirmedLsn().isAtOrAfter(goal)) {
-                    if (System.nanoTime() > deadline) {
-                        throw new PgMigrateException(CoreErrorCode.TIMEOUT, db, "the stream into the "
-                                + sessions.connector(active.other()).role() + " did not reach " + goal + " within "
-                                + RECHECK_WAIT.toSeconds() + " s to " + what + " " + t.table().quoted() + " " + r
-                                + " at one position of both sides; status() says why");
+                while (true) {
+                    Queries.execute(a, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+                    // the session waits for the stream inside its transaction: no server timeout may end it meanwhile
+                    Queries.execute(a, "SET LOCAL idle_in_transaction_session_timeout = 0");
+                    Queries.execute(a, "SET LOCAL statement_timeout = 0");
+                    Queries.execute(a, "SET LOCAL lock_timeout = " + LOCK_ATTEMPT.toMillis());
+                    try {
+                        // before the snapshot: LOCK TABLE takes none, the next statement does
+                        Queries.execute(a, "LOCK TABLE " + t.table().quoted() + " IN SHARE MODE");
+                        break;
+                    } catch (SQLException e) {
+                        a.rollback();
+                        if (!"55P03".equals(e.getSQLState()) || System.nanoTime() > deadline) {
+                            if ("55P03".equals(e.getSQLState())) {
+                                throw new PgMigrateException(CoreErrorCode.TIMEOUT, db, "the " + sessions.connector(
+                                        active).role() + "'s writers held " + t.table().quoted() + " for "
+                                        + RECHECK_WAIT.toSeconds() + " s without a moment free to hold it and " + what
+                                        + " it at one position of both sides", e);
+                            }
+                            throw e;
+                        }
+                        Waits.pause(LOCK_ATTEMPT.toMillis(), db);
                     }
-                    Waits.pause(50, db);
                 }
+                Queries.execute(a, "SELECT 1");
+                io.pgmigrate.Sentinel sentinel = link(active, db).sentinel();
+                Lsn goal = sentinel.emit();
+                sentinel.await(goal, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
                 Queries.execute(b, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+                Queries.execute(b, "SET LOCAL statement_timeout = 0");
                 Queries.execute(b, "SELECT 1");
-                T result = active == Side.SOURCE ? work.run(a, b, Side.TARGET) : work.run(b, a, Side.SOURCE);
+                List<T> results = new ArrayList<>();
+                for (KeyRange r : ranges) {
+                    results.add(active == Side.SOURCE ? work.run(a, b, Side.TARGET, r) : work.run(b, a, Side.SOURCE, r));
+                }
                 b.commit();
                 a.commit(); // writers go on
-                return result;
+                done = true;
+                return results;
             } finally {
-                b.rollback();
-                a.rollback();
+                if (!done) {
+                    Sessions.closeQuietly(b); // rolls back; a failure here must not hide the one that brought us here
+                    Sessions.closeQuietly(a);
+                }
             }
         }
     }

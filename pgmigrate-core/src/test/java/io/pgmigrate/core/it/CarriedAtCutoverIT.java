@@ -62,9 +62,21 @@ class CarriedAtCutoverIT {
             }
         };
         target.execute("postgres", "CREATE ROLE scanner_reader");
+        // During the switch, after the last pass over the large objects, a large object written on the source
+        // waits: the fence's triggers do not stop lo_* functions, the pass's hold does, until traffic moved.
+        java.util.concurrent.atomic.AtomicReference<String> lateWrite = new java.util.concurrent.atomic.AtomicReference<>();
+        io.pgmigrate.TrafficSwitch loWriter = side -> {
+            try (java.sql.Connection c = source.connect(db); java.sql.Statement st = c.createStatement()) {
+                st.execute("SET lock_timeout = '1s'");
+                st.execute("SELECT lo_from_bytea(41099, 'during the switch'::bytea)");
+                lateWrite.set("written");
+            } catch (java.sql.SQLException e) {
+                lateWrite.set(e.getSQLState());
+            }
+        };
         try (Migration m = CutoverContract.streaming(target, db,
                 CutoverContract.builder(source, target, state, "carried", db)
-                        .sequenceMarginByRate(Duration.ofHours(1)).listener(busy))) {
+                        .sequenceMarginByRate(Duration.ofHours(1)).listener(busy).trafficSwitch(loWriter))) {
             // autovacuum must not analyze the copy on its own: what the target has, it got from the cutover
             target.execute(db, "ALTER TABLE scans SET (autovacuum_enabled = false)");
             assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_stats WHERE tablename = 'scans'")).isZero();
@@ -98,6 +110,8 @@ class CarriedAtCutoverIT {
                 r = cutover.get(2, TimeUnit.MINUTES);
             }
             assertThat(r.succeeded()).as(r.toString()).isTrue();
+            assertThat(lateWrite.get()).as("a large object written on the source during the switch waits")
+                    .isEqualTo("55P03");
             assertThat(r.steps()).extracting(CutoverReport.Step::name)
                     .contains("materialized views", "statistics", "large objects", "large objects changed since");
 

@@ -19,7 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * verify() compares tables range by range of their key, each range's digest computed by both servers: values of
- * every kind print alike on 14 and 18, and a row changed on the target behind the stream's back is found in its range.
+ * every kind print alike on 14 and 18, a key's INCLUDE columns are not part of it, a range is rechecked only while the
+ * stream can bring changes across, and a row changed on the target behind the stream's back is found in its range.
  */
 @PostgresPair(source = 14, target = 18)
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -36,6 +37,8 @@ class VerifyRangesIT {
             CREATE TABLE notes (body text, written date);
             INSERT INTO notes SELECT 'note ' || g, date '2026-01-01' + g % 300 FROM generate_series(1, 5000) g;
             ALTER TABLE notes REPLICA IDENTITY FULL;
+            CREATE TABLE tagged (id int, label text, PRIMARY KEY (id) INCLUDE (label));
+            INSERT INTO tagged SELECT g, NULL FROM generate_series(1, 120000) g;
             """;
 
     @Test
@@ -55,6 +58,10 @@ class VerifyRangesIT {
             assertThat(readings.sourceRows()).as("the ranges cover each row once").isEqualTo(250_000);
             assertThat(same.tables()).filteredOn(t -> t.table().equals("notes")).singleElement()
                     .satisfies(t -> assertThat(t.sourceRows()).isEqualTo(5000));
+            // the key is the index's key columns, not what it INCLUDEs (NULL here: no range would hold those rows)
+            assertThat(same.tables()).filteredOn(t -> t.table().equals("tagged")).singleElement()
+                    .satisfies(t -> assertThat(t.sourceRows()).isEqualTo(120_000))
+                    .satisfies(t -> assertThat(t.ranges()).isEqualTo(2));
 
             // The stream behind (its apply waits for a lock on the target) while a row changes on the source: the
             // first reading differs, the recheck at one position of both sides does not. The lock goes once verify()
@@ -75,6 +82,21 @@ class VerifyRangesIT {
                 VerificationReport behind = verifying.get(2, TimeUnit.MINUTES);
                 assertThat(behind.matches()).as(behind.toString()).isTrue();
             }
+
+            // A paused stream cannot bring the source's change across: the range is reported at once, saying it
+            // was not compared again, and repair() refuses rather than holding the table's writers for nothing.
+            m.pause();
+            source.execute(db, "UPDATE readings SET value = value + 1 WHERE site = 'site-2' AND seq = 2");
+            VerificationReport paused = m.verify();
+            assertThat(paused.mismatches()).extracting(TableVerification::table).containsExactly("readings");
+            assertThat(Fixtures.count(source, db, "SELECT count(*) FROM pg_locks WHERE mode = 'ShareLock'"
+                    + " AND locktype = 'relation'")).isZero();
+            assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> m.repair(paused)))
+                    .hasMessageContaining("PAUSED").hasMessageContaining("nothing was changed");
+            m.start();
+            m.awaitInSync(Duration.ofMinutes(2));
+            VerificationReport resumed = m.verify();
+            assertThat(resumed.matches()).as(resumed.toText()).isTrue();
 
             target.execute(db, "SET session_replication_role = replica;"
                     + " UPDATE readings SET value = -1 WHERE site = 'site-8' AND seq = 20000;"

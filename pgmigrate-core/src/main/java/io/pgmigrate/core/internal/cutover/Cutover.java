@@ -203,6 +203,8 @@ public final class Cutover {
         List<CutoverReport.Step> steps = new ArrayList<>();
         Map<String, Lsn> sentinels = new ConcurrentHashMap<>();
         Map<String, List<SequenceValue>> sequences = new ConcurrentHashMap<>();
+        // per database, the old side's session holding large-object writes from the fenced pass until the switch
+        Map<String, Connection> largeObjectHolds = new ConcurrentHashMap<>();
         Instant fenceStart = null;
         PendingMove p = resumed;
         // Inside the window every wait for a server is bounded: a silent network must not hold the fence.
@@ -247,7 +249,7 @@ public final class Cutover {
             p = p.at(Step.PREPARED);
             save(p);
             steps.add(step("prepare (fence, reverse stream)", t));
-            if (config.cutover().refreshMaterializedViews()) {
+            if (config.cutover().refreshMaterializedViews() && to == Side.TARGET) {
                 t = System.nanoTime();
                 parallel.run(dbs, db -> refreshMaterializedViews(db, from, to));
                 steps.add(step("materialized views", t));
@@ -297,7 +299,12 @@ public final class Cutover {
 
             if (carriesLargeObjects()) {
                 t = System.nanoTime();
-                parallel.run(dbs, db -> syncLargeObjects(db, from, to, true));
+                parallel.run(dbs, db -> {
+                    Connection hold = syncLargeObjects(db, from, to, true);
+                    if (hold != null) {
+                        largeObjectHolds.put(db, hold);
+                    }
+                });
                 steps.add(step("large objects changed since", t));
             }
 
@@ -358,8 +365,10 @@ public final class Cutover {
             p = p.switched(Instant.now());
             steps.add(step("lift fence on " + role(to), t));
             window.close();
+            releaseLargeObjects(largeObjectHolds, true);
         } catch (RuntimeException | Error e) {
             window.close();
+            releaseLargeObjects(largeObjectHolds, false);
             PgMigrateException cause = e instanceof PgMigrateException pe ? pe
                     : new PgMigrateException(CoreErrorCode.INTERNAL, null, e.toString(), e);
             if (cause.code() == CoreErrorCode.MIGRATION_IN_USE) {
@@ -717,38 +726,67 @@ public final class Cutover {
 
     /**
      * Makes the new side's large objects those of the old side ({@link LargeObjectCopy}). Before the fence for the
-     * bulk; inside it ({@code fenced}) for what changed since, with the old side's large-object writes held for as
-     * long (the trigger fence does not stop {@code lo_put}), where the role may hold them.
+     * bulk; inside it ({@code fenced}) for what changed since, with the old side's large-object writes held (the
+     * trigger fence does not stop {@code lo_put}), where the role may hold them, until the traffic switch.
+     *
+     * @return inside the fence, the old side's session that holds large-object writes in its open transaction, for
+     *         {@link #releaseLargeObjects} once traffic moved; null otherwise
      */
-    private void syncLargeObjects(String db, Side from, Side to, boolean fenced) {
-        try (Connection a = sessions.fresh(from, db); Connection b = sessions.fresh(to, db)) {
+    private Connection syncLargeObjects(String db, Side from, Side to, boolean fenced) {
+        Connection a = sessions.fresh(from, db);
+        boolean keep = false;
+        try (Connection b = sessions.fresh(to, db)) {
             if (fenced) {
                 sessions.applyBound(a);
                 sessions.applyBound(b);
             }
             if (!LargeObjectCopy.any(a) && !LargeObjectCopy.any(b)) {
-                return;
+                return null;
             }
             a.setAutoCommit(false);
             // one snapshot for the whole comparison and copy
             Queries.execute(a, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
-            if (fenced && !LargeObjectCopy.hold(a)) {
+            boolean held = fenced && LargeObjectCopy.hold(a);
+            if (fenced && !held) {
                 LOG.warn("{}: the {}'s role may not hold writes of large objects (a SHARE lock on pg_largeobject"
                         + " needs a superuser, or MAINTAIN on it from PostgreSQL 17 on): one written there during the"
                         + " cutover's last moments would stay behind", db, role(from));
             }
             LargeObjectCopy.Synced s = LargeObjectCopy.sync(a, b);
-            a.commit();
             if (s.copied() + s.removed() > 0) {
-                LOG.info("{}: large objects {}: {} copied to the {} ({} bytes), {} removed there", db,
-                        fenced ? "changed since the first copy" : "", s.copied(), role(to), s.bytes(), s.removed());
+                LOG.info("{}: large objects{}: {} copied to the {} ({} bytes), {} removed there", db,
+                        fenced ? " changed since the first copy" : "", s.copied(), role(to), s.bytes(), s.removed());
             }
+            keep = held;
+            return held ? a : null;
         } catch (SQLException e) {
             throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, db, (fenced ? "inside the fence: " : "")
                     + "copying large objects to the " + role(to) + " failed (the migration's role needs SELECT on"
                     + " every large object of the " + role(from) + "; or accept leaving them behind with"
                     + " acceptLeftBehind(LeftBehind.LARGE_OBJECTS)); the cutover is abandoned", e);
+        } finally {
+            if (!keep) {
+                Sessions.closeQuietly(a);
+            }
         }
+    }
+
+    /**
+     * Ends the transactions that held large-object writes on the old side: after the switch (committed: they only
+     * read) or when the move is abandoned.
+     */
+    private static void releaseLargeObjects(Map<String, Connection> holds, boolean switched) {
+        for (Connection c : holds.values()) {
+            try {
+                if (switched) {
+                    c.commit();
+                }
+            } catch (SQLException e) {
+                LOG.debug("ending the hold of large-object writes failed; closing its session ends it", e);
+            }
+            Sessions.closeQuietly(c);
+        }
+        holds.clear();
     }
 
     private void advanceOutbound(String db, Side to) {

@@ -307,7 +307,8 @@ final class DatabaseChecks {
         if (largeObjects > 0) {
             add(Severity.INFO, "large_objects", "", largeObjects + " large objects exist; logical replication does"
                     + " not carry them, so the cutover copies them itself: before the fence, then inside it those"
-                    + " changed since (their reading and writing lengthens the window by what changed)",
+                    + " changed since (that pass reads every large object again on both sides, so the window grows"
+                    + " with their total size)",
                     "the migration's role needs SELECT on every large object (a superuser also holds their writes"
                     + " during the window); acceptLeftBehind(LeftBehind.LARGE_OBJECTS) leaves them behind instead");
         }

@@ -63,7 +63,7 @@ public final class KeyRanges {
                 JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
                 CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
-                WHERE n.nspname = ? AND t.relname = ?
+                WHERE n.nspname = ? AND t.relname = ? AND k.ord <= i.indnkeyatts
                   AND i.indexrelid = (SELECT x.indexrelid FROM pg_index x WHERE x.indrelid = t.oid
                                         AND (x.indisprimary OR x.indisreplident) AND x.indexprs IS NULL
                                         AND x.indpred IS NULL
@@ -77,9 +77,22 @@ public final class KeyRanges {
      * {@code deadline} ({@link System#nanoTime()}) passed before they were all read.
      */
     public static List<KeyRange> plan(Connection c, TableShape table, long rows, long deadline) throws SQLException {
+        List<KeyRange> ranges = new ArrayList<>();
+        return plan(c, table, rows, deadline, ranges::add) ? ranges : null;
+    }
+
+    /**
+     * Hands {@code each} the ranges of about {@code rows} rows each that cover {@code table}'s key, in key order, as
+     * they are read on {@code c}, so their comparison can start before the last is known.
+     *
+     * @return false when {@code deadline} ({@link System#nanoTime()}) passed before they were all read
+     */
+    public static boolean plan(Connection c, TableShape table, long rows, long deadline,
+                               java.util.function.Consumer<KeyRange> each) throws SQLException {
         List<KeyColumn> key = table.key();
         if (key.isEmpty()) {
-            return List.of(KeyRange.all());
+            each.accept(KeyRange.all());
+            return true;
         }
         // aliased: an output column named like a key column would make ORDER BY sort by its text
         List<String> texts = new ArrayList<>();
@@ -88,28 +101,33 @@ public final class KeyRanges {
         }
         String columns = String.join(", ", texts);
         String order = key.stream().map(k -> quote(k.name())).collect(Collectors.joining(", "));
-        List<KeyRange> ranges = new ArrayList<>();
-        List<String> last = null;
-        while (true) {
-            if (System.nanoTime() > deadline) {
-                return null;
-            }
-            KeyRange after = new KeyRange(last, null);
-            String sql = "SELECT " + columns + " FROM " + table.from() + " WHERE " + condition(key, after)
-                    + " ORDER BY " + order + " OFFSET " + (rows - 1) + " LIMIT 1";
-            List<List<String>> next = Queries.list(c, sql, rs -> {
-                List<String> values = new ArrayList<>();
-                for (int i = 1; i <= key.size(); i++) {
-                    values.add(rs.getString(i));
+        // the walk reads the index alone (an index-only scan, which enable_indexscan also governs)
+        Queries.execute(c, "SET enable_indexscan = on");
+        try {
+            List<String> last = null;
+            while (true) {
+                if (System.nanoTime() > deadline) {
+                    return false;
                 }
-                return values;
-            }, parameters(after).toArray());
-            if (next.isEmpty()) {
-                ranges.add(new KeyRange(last, null));
-                return ranges;
+                KeyRange after = new KeyRange(last, null);
+                String sql = "SELECT " + columns + " FROM " + table.from() + " WHERE " + condition(key, after)
+                        + " ORDER BY " + order + " OFFSET " + (rows - 1) + " LIMIT 1";
+                List<List<String>> next = Queries.list(c, sql, rs -> {
+                    List<String> values = new ArrayList<>();
+                    for (int i = 1; i <= key.size(); i++) {
+                        values.add(rs.getString(i));
+                    }
+                    return values;
+                }, parameters(after).toArray());
+                if (next.isEmpty()) {
+                    each.accept(new KeyRange(last, null));
+                    return true;
+                }
+                each.accept(new KeyRange(last, next.get(0)));
+                last = next.get(0);
             }
-            ranges.add(new KeyRange(last, next.get(0)));
-            last = next.get(0);
+        } finally {
+            Queries.execute(c, "SET enable_indexscan = off");
         }
     }
 
