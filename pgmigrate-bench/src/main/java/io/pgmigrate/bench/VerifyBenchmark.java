@@ -97,7 +97,7 @@ public final class VerifyBenchmark {
                 if (pgcopydb.isPresent()) {
                     results.add(pgcopydbCompare(pgcopydb.get(), source, target, db, work));
                 } else {
-                    results.add(new Result("pgcopydb compare data", -1, "no pgcopydb with compare on the PATH"
+                    results.add(new Result("pgcopydb compare data", -2, "no pgcopydb with compare on the PATH"
                             + " (Debian bookworm's is 0.10; compare came in 0.13)"));
                 }
                 results.add(bothSides(source, target, db, "whole-table hashtext sum", """
@@ -117,8 +117,8 @@ public final class VerifyBenchmark {
                 summary.append(String.format("%-28s %9s %9s %17s%n", "path", "seconds", "MB/s", "ratio (ref/ours)"));
                 for (Result r : results) {
                     if (r.seconds() < 0) {
-                        summary.append(String.format("%-28s %9s %9s %17s  %s%n", r.path(), "failed", "", "",
-                                r.note()));
+                        summary.append(String.format("%-28s %9s %9s %17s  %s%n", r.path(),
+                                r.seconds() < -1 ? "skipped" : "failed", "", "", r.note()));
                         continue;
                     }
                     summary.append(String.format("%-28s %9.2f %9.1f %17.2f  %s%n", r.path(), r.seconds(),
