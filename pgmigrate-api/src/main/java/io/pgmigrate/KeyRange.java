@@ -19,6 +19,9 @@ public record KeyRange(List<String> after, List<String> upTo) {
     /**
      * Makes unmodifiable copies of the bounds (a value in them may be null: a key column of the replica identity's
      * index is never null, but a bound is kept as it was read).
+     *
+     * @param after the bound below, exclusive; null when the range is open below
+     * @param upTo  the bound above, inclusive; null when the range is open above
      */
     public KeyRange {
         after = after == null ? null : Collections.unmodifiableList(new ArrayList<>(after));

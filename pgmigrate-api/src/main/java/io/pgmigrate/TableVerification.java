@@ -25,6 +25,17 @@ public record TableVerification(String database, String schema, String table, lo
 
     /**
      * Makes an unmodifiable copy of {@code differingRanges}.
+     *
+     * @param database        the database
+     * @param schema          schema name
+     * @param table           table name
+     * @param sourceRows      rows on the source
+     * @param targetRows      rows on the target
+     * @param sourceHash      digest of the source's rows
+     * @param targetHash      digest of the target's rows
+     * @param ranges          how many ranges of its key the table was compared in
+     * @param differingRanges the ranges of the key whose rows differ
+     * @param elapsed         how long comparing the table took
      */
     public TableVerification {
         differingRanges = List.copyOf(differingRanges);
