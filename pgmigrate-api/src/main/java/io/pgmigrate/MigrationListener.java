@@ -35,8 +35,10 @@ public interface MigrationListener {
     }
 
     /**
-     * Verification or repair compared (or copied again) one more range of a table's key. Called from the threads
-     * that compare, once per range.
+     * Verification or repair compared (or copied again) one more range of a table's key. Called only from the thread
+     * that called {@code verify()}, {@code repair()} or {@code cutover()}, so the listener may call the migration:
+     * after each range that thread compares, counting those its helper threads compared since (so not necessarily
+     * once per range).
      *
      * @param table      the table so far, its rows and differing ranges those of the ranges done
      * @param rangesDone ranges done

@@ -1748,6 +1748,9 @@ final class DefaultMigration implements Migration {
                     boolean budgetSpent = e instanceof SQLException sql && "57014".equals(sql.getSQLState())
                             && deadline != Long.MAX_VALUE;
                     feed.finish(false, budgetSpent ? null : e);
+                } catch (Error e) {
+                    feed.finish(false, new IllegalStateException("walking the key of " + t.quoted() + " failed", e));
+                    throw e;
                 }
             }), "pgmigrate-verify-ranges");
             walker.setDaemon(true);
@@ -1766,10 +1769,8 @@ final class DefaultMigration implements Migration {
             }
             feed.rethrow();
             List<KeyRange> ranges = feed.all();
-            if (!feed.complete()) {
-                // the budget ran out while the ranges were planned: what was read counts, the rest is not compared
-                read = java.util.Arrays.copyOf(read, ranges.size());
-            }
+            // the walk may have found a range after the workers stopped (the budget ran out): not compared
+            read = java.util.Arrays.copyOf(read, ranges.size());
             List<Integer> differ = new ArrayList<>();
             for (int i = 0; i < ranges.size(); i++) {
                 if (read[i] != null && !read[i][0].equals(read[i][1])) {
@@ -1781,17 +1782,25 @@ final class DefaultMigration implements Migration {
                 if (why.isEmpty()) {
                     // read while the stream may be behind: compared again exactly, at one position of both sides,
                     // a few ranges per hold of the table's writes
-                    for (int from = 0; from < differ.size(); from += RECHECK_BATCH) {
-                        List<Integer> batch = differ.subList(from, Math.min(differ.size(), from + RECHECK_BATCH));
-                        List<RangeDigest[]> exact = atOnePosition(db, shape,
-                                batch.stream().map(ranges::get).toList(), "compare",
-                                (src, tgt, passive, r) -> new RangeDigest[] {RangeDigest.of(src, shape, r),
-                                        RangeDigest.of(tgt, shape, r)});
-                        for (int k = 0; k < batch.size(); k++) {
-                            read[batch.get(k)] = exact.get(k);
+                    try {
+                        for (int from = 0; from < differ.size(); from += RECHECK_BATCH) {
+                            List<Integer> batch = differ.subList(from, Math.min(differ.size(), from + RECHECK_BATCH));
+                            List<RangeDigest[]> exact = atOnePosition(db, shape,
+                                    batch.stream().map(ranges::get).toList(), "compare",
+                                    (src, tgt, passive, r) -> new RangeDigest[] {RangeDigest.of(src, shape, r),
+                                            RangeDigest.of(tgt, shape, r)});
+                            for (int k = 0; k < batch.size(); k++) {
+                                read[batch.get(k)] = exact.get(k);
+                            }
                         }
+                    } catch (PgMigrateException e) {
+                        if (e.code() != CoreErrorCode.TIMEOUT && e.code() != CoreErrorCode.REPLICATION_FAILED) {
+                            throw e;
+                        }
+                        why = e.detail();
                     }
-                } else {
+                }
+                if (!why.isEmpty()) {
                     warn(db, t.quoted() + " differs in " + differ.size() + " ranges read while the stream may have"
                             + " been behind, and they were not compared again because " + why + "; verify() again"
                             + " once the stream runs to tell changes in flight from real differences");
@@ -1853,20 +1862,27 @@ final class DefaultMigration implements Migration {
             notifyAll();
         }
 
-        /** The {@code i}-th range, once the walk found it; null when the walk ended before (or failed). */
-        synchronized KeyRange get(int i) throws InterruptedException {
-            while (i >= ranges.size() && !done && !abandoned) {
-                wait();
+        /**
+         * The {@code i}-th range, once the walk found it; null when the walk ended before it, failed, or
+         * {@code deadline} ({@link System#nanoTime()}) passed.
+         */
+        synchronized KeyRange get(int i, long deadline) throws InterruptedException {
+            while (i >= ranges.size() && !done && !abandoned && failed == null) {
+                long left = deadline == Long.MAX_VALUE ? 0 : (deadline - System.nanoTime()) / 1_000_000;
+                if (deadline != Long.MAX_VALUE && left <= 0) {
+                    return null;
+                }
+                wait(left);
             }
-            return i < ranges.size() ? ranges.get(i) : null;
+            return failed == null && i < ranges.size() ? ranges.get(i) : null;
         }
 
-        /** Waits until the walk found {@code n} ranges or ended; how many it found. */
-        synchronized int atLeast(int n) throws InterruptedException {
-            while (ranges.size() < n && !done) {
+        /** Whether the walk ended with fewer than two ranges: a table that needs no helper sessions. */
+        synchronized boolean single() throws InterruptedException {
+            while (ranges.size() < 2 && !done) {
                 wait();
             }
-            return ranges.size();
+            return ranges.size() < 2;
         }
 
         synchronized List<KeyRange> all() {
@@ -1917,16 +1933,39 @@ final class DefaultMigration implements Migration {
         if (phase != Phase.STREAMING && phase != Phase.CUT_OVER) {
             return "the migration of " + db + " is " + phase + ", not streaming";
         }
-        DatabaseStatus st = status().database(db);
-        Optional<io.pgmigrate.TableStatus> table = st.tables().stream()
-                .filter(x -> x.schema().equals(t.schema()) && x.table().equals(t.name())).findFirst();
-        if (table.isPresent() && table.get().state() != io.pgmigrate.CopyState.READY) {
-            return t.quoted() + " is still being copied (" + table.get().state() + ")";
+        Side active = Cutover.active(journal());
+        try {
+            if (stream()) {
+                ReplicationLink l = link(active, db);
+                if (streamWorkers.running((io.pgmigrate.core.internal.replication.stream.StreamLink) l)
+                        .filter(w -> !w.stopped()).isEmpty()) {
+                    return "the STREAM engine's worker does not run in this process (the process that called"
+                            + " start() applies the stream)";
+                }
+                return "";
+            }
+            String subscription = active == Side.SOURCE ? names.subscription(db) : names.reverseSubscription(db);
+            Connection subscriber = sessions.get(active.other(), db);
+            String here = " AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())";
+            if (!Queries.exists(subscriber, "SELECT 1 FROM pg_subscription s WHERE s.subname = ? AND s.subenabled"
+                    + here, subscription)) {
+                return "subscription " + subscription + " is disabled or missing on the "
+                        + sessions.connector(active.other()).role();
+            }
+            Optional<String> state = Queries.first(subscriber, "SELECT sr.srsubstate::text FROM pg_subscription_rel sr"
+                    + " JOIN pg_subscription s ON s.oid = sr.srsubid JOIN pg_class r ON r.oid = sr.srrelid"
+                    + " JOIN pg_namespace n ON n.oid = r.relnamespace WHERE s.subname = ? AND n.nspname = ?"
+                    + " AND r.relname = ?" + here, rs -> rs.getString(1), subscription, t.schema(), t.name());
+            if (state.isEmpty()) {
+                return t.quoted() + " is not in subscription " + subscription + " yet";
+            }
+            if (!state.get().equals("r")) {
+                return t.quoted() + " is still being copied (table synchronisation state " + state.get() + ")";
+            }
+            return "";
+        } catch (SQLException e) {
+            return "reading the stream's state failed (" + e.getMessage() + ")";
         }
-        if (!st.message().isEmpty()) {
-            return "the stream reports: " + st.message();
-        }
-        return "";
     }
 
     /** Whether {@code db} has a stream to wait for: started and not completed. */
@@ -1983,11 +2022,10 @@ final class DefaultMigration implements Migration {
         interface Work {
             void run(Connection x, Connection y) throws SQLException, InterruptedException;
         }
-        Thread caller = Thread.currentThread();
         Work work = (x, y) -> {
             while (failures.isEmpty() && System.nanoTime() < deadline) {
                 int i = next.getAndIncrement();
-                KeyRange r = feed.get(i);
+                KeyRange r = feed.get(i, deadline);
                 if (r == null) {
                     return;
                 }
@@ -2001,15 +2039,16 @@ final class DefaultMigration implements Migration {
                     }
                     throw e;
                 }
-                // Listeners hear from the calling thread only: it may hold the migration's monitor, and a listener
-                // that calls the migration from another thread would wait for it forever.
-                progress.rangeDone(Thread.currentThread() == caller);
+                // Listeners hear only from a thread that holds the migration's monitor (verify() and repair() run
+                // there): a listener that calls the migration from any other thread would wait for it forever.
+                progress.rangeDone(Thread.holdsLock(DefaultMigration.this));
             }
         };
         List<Thread> threads = new ArrayList<>();
+        boolean finished = false;
         try {
-            // a table of one range needs no helper sessions
-            int helpers = Math.min(feed.atLeast(2), Math.max(workers, 2)) - 1;
+            // a table of one range needs no helper sessions; the others wait in the feed for the walk
+            int helpers = feed.single() ? 0 : Math.max(workers, 2) - 1;
             for (int h = 0; h < helpers; h++) {
                 Thread thread = new Thread(Mdc.carrying(() -> {
                     try (Connection x = sessions.fresh(Side.SOURCE, db);
@@ -2021,6 +2060,9 @@ final class DefaultMigration implements Migration {
                         work.run(x, y);
                     } catch (SQLException | RuntimeException | InterruptedException e) {
                         failures.add(e);
+                    } catch (Error e) {
+                        failures.add(new IllegalStateException("a verification worker failed", e));
+                        throw e;
                     }
                 }), "pgmigrate-verify-" + (h + 2));
                 thread.setDaemon(true);
@@ -2031,6 +2073,7 @@ final class DefaultMigration implements Migration {
             for (Thread thread : threads) {
                 thread.join();
             }
+            finished = true;
         } catch (InterruptedException e) {
             failures.add(e); // the helpers stop after their range
             feed.abandon();
@@ -2039,12 +2082,18 @@ final class DefaultMigration implements Migration {
                     + t.table().quoted(), e);
         } catch (SQLException | RuntimeException e) {
             failures.add(e);
-            feed.abandon();
-            for (Thread thread : threads) {
-                try {
-                    thread.join();
-                } catch (InterruptedException again) {
-                    Thread.currentThread().interrupt();
+        } finally {
+            if (!finished) {
+                // whatever ended the comparison (an Error too): the helpers and the walk stop after their statement
+                failures.add(new IllegalStateException("the comparison of " + t.table().quoted() + " ended"));
+                feed.abandon();
+                for (Thread thread : threads) {
+                    try {
+                        thread.join(RECHECK_WAIT.toMillis());
+                    } catch (InterruptedException again) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
                 }
             }
         }
@@ -2148,6 +2197,12 @@ final class DefaultMigration implements Migration {
      */
     private static final Duration LOCK_ATTEMPT = Duration.ofSeconds(2);
 
+    /**
+     * How long, at most, writers to a table wait under a recheck's or repair's hold for the stream to bring their
+     * earlier changes across: a stream further behind is not waited for (a recheck then reports its first reading).
+     */
+    private static final Duration RECHECK_LAG = Duration.ofSeconds(30);
+
     /** Work done on one range at one position of both sides. */
     @FunctionalInterface
     private interface AtPosition<T> {
@@ -2208,9 +2263,12 @@ final class DefaultMigration implements Migration {
                 Queries.execute(a, "SELECT 1");
                 io.pgmigrate.Sentinel sentinel = link(active, db).sentinel();
                 Lsn goal = sentinel.emit();
-                sentinel.await(goal, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+                // writers wait for this: a stream further behind than RECHECK_LAG is not waited for
+                sentinel.await(goal, Duration.ofNanos(Math.max(1, Math.min(RECHECK_LAG.toNanos(),
+                        deadline - System.nanoTime()))));
                 Queries.execute(b, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
                 Queries.execute(b, "SET LOCAL statement_timeout = 0");
+                Queries.execute(b, "SET LOCAL idle_in_transaction_session_timeout = 0");
                 Queries.execute(b, "SELECT 1");
                 List<T> results = new ArrayList<>();
                 for (KeyRange r : ranges) {

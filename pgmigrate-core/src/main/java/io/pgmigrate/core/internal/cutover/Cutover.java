@@ -351,6 +351,17 @@ public final class Cutover {
             save(p);
             steps.add(step("reverse stream ready", t));
 
+            // The holds of large-object writes must still stand when traffic moves (a server that ended one would
+            // let the application write large objects that stay behind).
+            for (Map.Entry<String, Connection> hold : largeObjectHolds.entrySet()) {
+                try {
+                    Queries.execute(hold.getValue(), "SELECT 1");
+                } catch (SQLException e) {
+                    throw PgMigrateException.fromSql(CoreErrorCode.CUTOVER_FAILED, hold.getKey(), "inside the fence:"
+                            + " the session holding large-object writes on the " + role(from) + " ended; the cutover"
+                            + " is abandoned", e);
+                }
+            }
             t = System.nanoTime();
             p = p.at(Step.SWITCHING);
             save(p);
@@ -740,13 +751,20 @@ public final class Cutover {
                 sessions.applyBound(a);
                 sessions.applyBound(b);
             }
-            if (!LargeObjectCopy.any(a) && !LargeObjectCopy.any(b)) {
-                return null;
-            }
             a.setAutoCommit(false);
             // one snapshot for the whole comparison and copy
             Queries.execute(a, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+            // the hold waits, idle, through the switch: no server timeout may end it meanwhile
+            Queries.execute(a, "SET LOCAL idle_in_transaction_session_timeout = 0");
+            if (Integer.parseInt(Queries.string(a, "SHOW server_version_num")) >= 170000) {
+                Queries.execute(a, "SET LOCAL transaction_timeout = 0");
+            }
+            // Held before looking: an application that has no large object now may create one until the switch.
             boolean held = fenced && LargeObjectCopy.hold(a);
+            if (!LargeObjectCopy.any(a) && !LargeObjectCopy.any(b)) {
+                keep = held;
+                return held ? a : null;
+            }
             if (fenced && !held) {
                 LOG.warn("{}: the {}'s role may not hold writes of large objects (a SHARE lock on pg_largeobject"
                         + " needs a superuser, or MAINTAIN on it from PostgreSQL 17 on): one written there during the"

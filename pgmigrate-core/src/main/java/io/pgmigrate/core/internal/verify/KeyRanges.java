@@ -127,7 +127,11 @@ public final class KeyRanges {
                 last = next.get(0);
             }
         } finally {
-            Queries.execute(c, "SET enable_indexscan = off");
+            try {
+                Queries.execute(c, "SET enable_indexscan = off");
+            } catch (SQLException e) {
+                // the session is broken (and closed by the caller): the walk's own failure is the one to report
+            }
         }
     }
 
