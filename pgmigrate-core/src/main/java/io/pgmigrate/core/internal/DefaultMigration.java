@@ -1637,6 +1637,7 @@ final class DefaultMigration implements Migration {
         for (String db : config.databases()) {
             try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
                 try {
+                    sessions.target(db); // both sides reachable, or the reason why not, before anything is read
                     for (TableRef t : verifiedTables(db)) {
                         results.add(verifyTable(db, t));
                     }
