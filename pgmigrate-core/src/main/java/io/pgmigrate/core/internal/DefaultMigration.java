@@ -1637,7 +1637,9 @@ final class DefaultMigration implements Migration {
         for (String db : config.databases()) {
             try (Mdc.Scope inDatabase = Mdc.put(Mdc.DATABASE, db)) {
                 try {
-                    sessions.target(db); // both sides reachable, or the reason why not, before anything is read
+                    // both sides reachable (the source first), or the reason why not, before anything is read
+                    sessions.source(db);
+                    sessions.target(db);
                     for (TableRef t : verifiedTables(db)) {
                         results.add(verifyTable(db, t));
                     }
