@@ -1971,12 +1971,6 @@ final class DefaultMigration implements Migration {
         }
     }
 
-    /** Whether {@code db} has a stream to wait for: started and not completed. */
-    private boolean streaming(String db) {
-        Phase phase = journal().database(db).phase();
-        return phase != Phase.NOT_STARTED && phase != Phase.COMPLETED && phase != Phase.SCHEMA;
-    }
-
     /** Tells the listeners how far the comparison (or repair) of one table has come. */
     private final class Progress {
         private final String db;

@@ -66,20 +66,22 @@ final class StatisticsCopy {
                 ORDER BY 1, 2
                 """, rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
                 rs.getString(5)});
-        String present = """
-                SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = ? AND c.relname = ?""";
-        try (PreparedStatement exists = to.prepareStatement(present);
-             PreparedStatement rel = to.prepareStatement("SELECT pg_catalog.pg_restore_relation_stats("
+        // what the new side has, read once: a relation or column it lacks is skipped (pgmigrate does not carry it)
+        java.util.Set<String> relationsThere = new java.util.HashSet<>(Queries.list(to, """
+                SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p', 'm', 'i')
+                """, rs -> rs.getString(1)));
+        java.util.Set<List<String>> columnsThere = new java.util.HashSet<>(Queries.list(to, """
+                SELECT n.nspname, c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
+                """, rs -> List.of(rs.getString(1), rs.getString(2), rs.getString(3))));
+        try (PreparedStatement rel = to.prepareStatement("SELECT pg_catalog.pg_restore_relation_stats("
                      + "'version', ?::integer, 'schemaname', ?::text, 'relname', ?::text, 'relpages', ?::integer,"
                      + " 'reltuples', ?::real, 'relallvisible', ?::integer)")) {
             for (String[] r : rels) {
-                exists.setString(1, r[0]);
-                exists.setString(2, r[1]);
-                try (ResultSet rs = exists.executeQuery()) {
-                    if (!rs.next()) {
-                        continue; // not on the new side (a table pgmigrate does not carry)
-                    }
+                if (!relationsThere.contains(r[0] + "." + r[1])) {
+                    continue; // not on the new side (a table pgmigrate does not carry)
                 }
                 // before 14, 0 tuples meant "never analyzed" as -1 does since
                 String tuples = version < 140000 && "0".equals(r[3]) ? "-1" : r[3];
@@ -122,7 +124,7 @@ final class StatisticsCopy {
                         values[i] = rs.getString(i);
                     }
                     String what = rs.getString(1) + "." + rs.getString(2) + "." + rs.getString(3);
-                    if (!present(to, rs.getString(1), rs.getString(2), rs.getString(3))) {
+                    if (!columnsThere.contains(List.of(rs.getString(1), rs.getString(2), rs.getString(3)))) {
                         continue;
                     }
                     if (restore(att, what, values)) {
@@ -137,14 +139,6 @@ final class StatisticsCopy {
             from.setAutoCommit(true);
         }
         return new Copied(relations, columns, refused);
-    }
-
-    private static boolean present(Connection to, String schema, String table, String column) throws SQLException {
-        return Queries.exists(to, """
-                SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-                JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = ? AND c.relname = ? AND a.attname = ? AND a.attnum > 0 AND NOT a.attisdropped
-                """, schema, table, column);
     }
 
     /**
