@@ -181,7 +181,7 @@ public final class Cutover {
                 p = p.at(Step.SWITCHED);
                 save(p, p.to());
             }
-            return Optional.of(finish(p, new ArrayList<>(), Map.of()));
+            return Optional.of(finish(p, new ArrayList<>(), Map.of(), false));
         }
         LOG.info("recovering: undoing the {} that stopped at step {} before the traffic switch", move(p.to()),
                 p.step());
@@ -269,6 +269,11 @@ public final class Cutover {
             p = p.fenced(fenceStart);
             save(p);
             window = sessions.bounded(config.cutover().timeout());
+            // A switch that holds requests holds them now, after the window's start is recorded: from here on every
+            // way out (the move finished, undone, or recovered after a crash) calls switchTo, which lets them go.
+            t = System.nanoTime();
+            config.trafficSwitch().hold(from);
+            steps.add(step("hold traffic (" + config.trafficSwitch().description() + ")", t));
             t = System.nanoTime();
             parallel.run(dbs, db -> {
                 ctx.fence(from, db).engageInstalled(); // installed during prepare
@@ -373,8 +378,11 @@ public final class Cutover {
             // before any journal write that could fail and leave both sides fenced.
             t = System.nanoTime();
             parallel.run(dbs, db -> ctx.fence(to, db).disengage());
-            p = p.switched(Instant.now());
             steps.add(step("lift fence on " + role(to), t));
+            t = System.nanoTime();
+            config.trafficSwitch().release(to); // the held requests go now that the new side takes writes
+            p = p.switched(Instant.now());
+            steps.add(step("release traffic", t));
             window.close();
             releaseLargeObjects(largeObjectHolds, true);
         } catch (RuntimeException | Error e) {
@@ -422,7 +430,7 @@ public final class Cutover {
         }
         p = p.at(Step.SWITCHED);
         save(p, to);
-        return finish(p, steps, Map.copyOf(sequences));
+        return finish(p, steps, Map.copyOf(sequences), true);
     }
 
     /**
@@ -823,7 +831,8 @@ public final class Cutover {
      * After the switch: lift the new side's fence, stop the inbound stream, then start the outbound one. Never
      * abandons: a failure here leaves the journal at SWITCHED, and calling again finishes.
      */
-    private CutoverReport finish(PendingMove p, List<CutoverReport.Step> steps, Map<String, List<SequenceValue>> sequences) {
+    private CutoverReport finish(PendingMove p, List<CutoverReport.Step> steps, Map<String, List<SequenceValue>> sequences,
+                                 boolean released) {
         ctx.checkOwner();
         boolean originFilter = ctx.originFilter(); // read once, before the databases' threads share nothing else
         Side to = p.to();
@@ -834,6 +843,9 @@ public final class Cutover {
             long t = System.nanoTime();
             try (Sessions.Bound bounded = sessions.bounded(config.cutover().timeout())) {
                 parallel.run(dbs, db -> ctx.fence(to, db).disengage());
+            }
+            if (!released) {
+                config.trafficSwitch().release(to); // a crashed process may have left requests held
             }
             Instant switchEnd = p.switchEnd().orElse(Instant.now());
             p = p.switched(switchEnd);
@@ -908,6 +920,7 @@ public final class Cutover {
                 // A crashed process may have switched already; this is idempotent.
                 try {
                     config.trafficSwitch().switchTo(from);
+                    config.trafficSwitch().release(from);
                 } catch (RuntimeException e) {
                     problems.add("switching traffic back to the " + role(from) + " failed: " + e.getMessage());
                 }
