@@ -1,0 +1,193 @@
+package io.pgmigrate.traffic;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.pgmigrate.CutoverReport;
+import io.pgmigrate.Migration;
+import io.pgmigrate.Side;
+import io.pgmigrate.TrafficSwitch;
+import io.pgmigrate.testkit.PostgresPair;
+import io.pgmigrate.testkit.PostgresServer;
+import io.pgmigrate.testkit.Source;
+import io.pgmigrate.testkit.Target;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.postgresql.ds.PGSimpleDataSource;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A Java application with a HikariCP pool over the holding {@code DataSource} sees no failed request across a cutover
+ * and a rollback: its transactions wait through the window and go on, on connections to the new side.
+ */
+@PostgresPair(source = 14, target = 18)
+class HoldingDataSourceIT {
+
+    @Test
+    void aHikariPoolOverTheHoldingDataSourceSeesNoFailedRequestAcrossCutoverAndRollback(@Source PostgresServer source,
+            @Target PostgresServer target, @TempDir Path dir) throws Exception {
+        String db = "holding_shop";
+        source.createDatabase(db);
+        source.execute(db, Clients.SCHEMA);
+        HoldingDataSource holding = HoldingDataSource.builder(dataSource(source, db), dataSource(target, db)).build();
+        HikariConfig config = new HikariConfig();
+        config.setDataSource(holding);
+        config.setMaximumPoolSize(6);
+        config.setPoolName("application");
+        Probe probe = new Probe(holding);
+        try (HikariDataSource pool = new HikariDataSource(config);
+             Migration m = Migration.builder().name("holding").source(source.endpoint()).target(target.endpoint())
+                     .databases(db).stateDirectory(dir.resolve("state")).trafficSwitch(probe).build()) {
+            probe.pool = pool;
+            m.start();
+            m.awaitInSync(Duration.ofMinutes(2));
+            // a connection the application keeps, with its own settings and a prepared statement
+            try (Connection kept = holding.getConnection();
+                 Clients clients = new Clients(4, 40, false, pool::getConnection)) {
+                kept.setAutoCommit(false);
+                kept.setTransactionIsolation(Connection.TRANSACTION_SERIALIZABLE);
+                PreparedStatement insert = kept.prepareStatement(
+                        "INSERT INTO transfers (client, seq, account, amount) VALUES (200, ?, ?, 3)");
+                insert.setInt(2, 4);
+                insert.setInt(1, 0);
+                insert.executeUpdate();
+                assertThat(port(kept)).isEqualTo(source.port());
+                kept.commit();
+                clients.awaitCommits(source.port(), 40);
+
+                CutoverReport cutover = m.cutover();
+                assertThat(cutover.succeeded()).as(cutover.toString()).isTrue();
+                probe.assertHeldRequestWentTo(target.port());
+                clients.awaitCommits(target.port(), 40);
+                // the kept connection moved at its next transaction, its settings and statement with it
+                insert.setInt(1, 1); // the other parameter was set before the cutover
+                insert.executeUpdate();
+                assertThat(port(kept)).isEqualTo(target.port());
+                assertThat(text(kept, "SHOW transaction_isolation")).isEqualTo("serializable");
+                kept.commit();
+
+                CutoverReport rollback = m.rollback();
+                assertThat(rollback.succeeded()).as(rollback.toString()).isTrue();
+                probe.assertHeldRequestWentTo(source.port());
+                clients.awaitCommits(source.port(), 40);
+                clients.close();
+
+                assertThat(clients.failures()).as("requests that failed").isEmpty();
+                System.out.printf("holding DataSource: slowest client transaction %d ms; cutover window %d ms, held"
+                                + " request waited %d ms; rollback window %d ms, hold %d ms%n",
+                        clients.slowest().toMillis(), cutover.writeUnavailable().toMillis(), probe.heldWait.toMillis(),
+                        rollback.writeUnavailable().toMillis(), holding.lastHold().orElseThrow().toMillis());
+                long committed = clients.commits() + probe.inFlightCommits + 2;
+                assertThat(PgBouncerSwitchIT.count(source, db, "SELECT count(*) FROM transfers")).isEqualTo(committed);
+                assertThat(PgBouncerSwitchIT.count(source, db, "SELECT count(*) FROM transfers WHERE client = 200"
+                        + " AND account = 4")).isEqualTo(2);
+                assertThat(PgBouncerSwitchIT.count(source, db, "SELECT sum(balance) FROM accounts")).isEqualTo(
+                        clients.amounts() + probe.inFlightAmounts);
+            }
+            m.complete();
+        }
+    }
+
+    private static PGSimpleDataSource dataSource(PostgresServer server, String db) {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setServerNames(new String[] {server.host()});
+        ds.setPortNumbers(new int[] {server.port()});
+        ds.setDatabaseName(db);
+        ds.setUser(server.superuser());
+        server.endpoint().password().ifPresent(ds::setPassword);
+        return ds;
+    }
+
+    static int port(Connection c) throws SQLException {
+        return Integer.parseInt(text(c, "SELECT inet_server_port()"));
+    }
+
+    static String text(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    /**
+     * The switch under test, watched: when it holds, a transaction through the pool is still open (the hold must let
+     * it commit), and a request made while held must wait and then reach the new side.
+     */
+    static final class Probe implements TrafficSwitch {
+        private final HoldingDataSource delegate;
+        HikariDataSource pool;
+        private CompletableFuture<Integer> held;
+        volatile Duration heldWait = Duration.ZERO;
+        long inFlightCommits;
+        long inFlightAmounts;
+        private int seq;
+
+        Probe(HoldingDataSource delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public void hold(Side side) {
+            try {
+                Connection open = pool.getConnection();
+                open.setAutoCommit(false);
+                try (Statement s = open.createStatement()) {
+                    s.execute("INSERT INTO transfers (client, seq, account, amount) VALUES (100, " + seq++ + ", 2, 7)");
+                    s.execute("UPDATE accounts SET balance = balance + 7 WHERE id = 2");
+                }
+                CompletableFuture<Void> holding = CompletableFuture.runAsync(() -> delegate.hold(side));
+                Clients.await(delegate::holding, "the hold");
+                int waitingBefore = delegate.waiting();
+                long start = System.nanoTime();
+                held = CompletableFuture.supplyAsync(() -> {
+                    try (Connection c = pool.getConnection()) {
+                        int p = port(c);
+                        heldWait = Duration.ofNanos(System.nanoTime() - start);
+                        return p;
+                    } catch (SQLException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                Clients.await(() -> delegate.waiting() > waitingBefore || held.isDone(), "a request to be held");
+                assertThat(holding).as("the hold waits for the transaction in flight").isNotDone();
+                open.commit();
+                open.close();
+                holding.get(1, TimeUnit.MINUTES);
+                inFlightCommits++;
+                inFlightAmounts += 7;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        @Override
+        public void switchTo(Side side) {
+            delegate.switchTo(side);
+        }
+
+        @Override
+        public void release(Side side) {
+            assertThat(held).as("a request made while held is still waiting").isNotDone();
+            delegate.release(side);
+        }
+
+        void assertHeldRequestWentTo(int port) throws Exception {
+            assertThat(held.get(1, TimeUnit.MINUTES)).as("the held request's server").isEqualTo(port);
+        }
+
+        @Override
+        public String description() {
+            return delegate.description();
+        }
+    }
+}
