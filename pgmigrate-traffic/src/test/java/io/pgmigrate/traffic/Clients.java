@@ -165,11 +165,20 @@ final class Clients implements AutoCloseable {
         }
     }
 
-    @Override
-    public void close() throws InterruptedException {
+    /** Stops the clients and waits for their last transactions to end. */
+    void stop() {
         stop = true;
-        for (Thread t : threads) {
-            t.join(Duration.ofMinutes(2).toMillis());
+        try {
+            for (Thread t : threads) {
+                t.join(Duration.ofMinutes(2).toMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
+    }
+
+    @Override
+    public void close() {
+        stop();
     }
 }

@@ -80,7 +80,7 @@ class HoldingDataSourceIT {
                 assertThat(rollback.succeeded()).as(rollback.toString()).isTrue();
                 probe.assertHeldRequestWentTo(source.port());
                 clients.awaitCommits(source.port(), 40);
-                clients.close();
+                clients.stop();
 
                 assertThat(clients.failures()).as("requests that failed").isEmpty();
                 System.out.printf("holding DataSource: slowest client transaction %d ms; cutover window %d ms, held"

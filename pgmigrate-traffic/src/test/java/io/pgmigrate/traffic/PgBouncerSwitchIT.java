@@ -66,7 +66,7 @@ class PgBouncerSwitchIT {
                 assertThat(rollback.succeeded()).as(rollback.toString()).isTrue();
                 probe.assertHeldRequestWentTo(source.port());
                 clients.awaitCommits(source.port(), 40);
-                clients.close();
+                clients.stop();
 
                 assertThat(clients.failures()).as("requests that failed").isEmpty();
                 System.out.printf("PgBouncer: slowest client transaction %d ms; cutover held requests %d ms (window"
