@@ -1,32 +1,27 @@
 package io.pgmigrate.examples;
 
-import io.pgmigrate.CopyState;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.DatabaseStatus;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationListener;
 import io.pgmigrate.MigrationStatus;
 import io.pgmigrate.Phase;
-import io.pgmigrate.Side;
-import io.pgmigrate.TableStatus;
 import io.pgmigrate.TableVerification;
 import io.pgmigrate.VerificationReport;
-import io.pgmigrate.testkit.TcpProxy;
 import io.pgmigrate.testkit.EmbeddedPostgresServer;
 import io.pgmigrate.testkit.PostgresServer;
+import io.pgmigrate.traffic.HoldingDataSource;
+import org.postgresql.ds.PGSimpleDataSource;
 
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.HashSet;
-import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -37,7 +32,7 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * The main job: an embedded PostgreSQL 14 with a shop database and live writes is migrated to an embedded PostgreSQL
- * 18 while the writes go on, then cut over with zero downtime. The application writes through a loopback proxy that
+ * 18 while the writes go on, then cut over with zero downtime. The application writes through a holding DataSource that
  * the cutover re-points; the demo prints progress while the tables copy, the cutover report, and the application's
  * own view: the longest gap between successful commits, failed attempts, and rows lost (must be 0).
  */
@@ -55,20 +50,22 @@ public final class Demo {
         CompletableFuture<EmbeddedPostgresServer> tgt = CompletableFuture.supplyAsync(() -> EmbeddedPostgresServer.start(18));
         Path state = Files.createTempDirectory("pgmigrate-demo-state");
         try (PostgresServer source = src.join(); PostgresServer target = tgt.join();
-             TcpProxy proxy = TcpProxy.start(new InetSocketAddress(source.host(), source.port()),
-                     new InetSocketAddress(target.host(), target.port()), Side.SOURCE)) {
-            say("source: PostgreSQL %d on %s:%d   target: PostgreSQL %d on %s:%d   application proxy: %s:%d",
+             ) {
+            say("source: PostgreSQL %d on %s:%d   target: PostgreSQL %d on %s:%d",
                     source.majorVersion(), source.host(), source.port(), target.majorVersion(), target.host(),
-                    target.port(), proxy.host(), proxy.port());
+                    target.port());
+            // The application's connections: held through the cutover's window, then moved to PostgreSQL 18.
+            HoldingDataSource app = HoldingDataSource.builder(appDataSource(source), appDataSource(target)).build();
             createShop(source);
             createAppRole(source);
             createAppRole(target);
             grantApp(source);
 
-            Writer writer = new Writer(proxy.host(), proxy.port());
+            Writer writer = new Writer(app);
             Thread writerThread = new Thread(writer, "demo-writer");
             writerThread.start();
-            say("the application (role %s) inserts and updates orders through the proxy, and keeps going throughout",
+            say("the application (role %s) inserts and updates orders through a holding DataSource, and keeps going"
+                    + " throughout",
                     APP_ROLE);
 
             try (Migration migration = Migration.builder()
@@ -76,7 +73,7 @@ public final class Demo {
                     .source(source.endpoint("shop"))
                     .target(target.endpoint())
                     .stateDirectory(state)
-                    .trafficSwitch(proxy)
+                    .trafficSwitch(app)
                     .progressInterval(Duration.ofSeconds(1))
                     .listener(new ProgressPrinter())
                     .build()) {
@@ -132,6 +129,16 @@ public final class Demo {
 
     private static void createAppRole(PostgresServer server) {
         server.execute("postgres", "CREATE ROLE " + APP_ROLE + " LOGIN PASSWORD 'demo-only'");
+    }
+
+    private static PGSimpleDataSource appDataSource(PostgresServer server) {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setServerNames(new String[] {server.host()});
+        ds.setPortNumbers(new int[] {server.port()});
+        ds.setDatabaseName("shop");
+        ds.setUser(APP_ROLE);
+        ds.setPassword("demo-only");
+        return ds;
     }
 
     private static void grantApp(PostgresServer server) {
@@ -210,8 +217,21 @@ public final class Demo {
         say("");
     }
 
-    private static void say(String format, Object... args) {
+    /** Lines of the live view on the terminal now, which the next view replaces. */
+    private static int liveLines;
+
+    private static synchronized void say(String format, Object... args) {
         System.out.println(args.length == 0 ? format : String.format(format, args));
+        liveLines = 0;
+    }
+
+    private static synchronized void live(String text) {
+        boolean terminal = System.console() != null && !"dumb".equals(System.getenv("TERM"));
+        if (terminal && liveLines > 0) {
+            System.out.print("\033[" + liveLines + "F\033[J"); // back to the view's first line, clear below
+        }
+        System.out.println(text);
+        liveLines = terminal ? (int) text.lines().count() : 0;
     }
 
     private static void deleteRecursively(Path dir) throws java.io.IOException {
@@ -220,7 +240,10 @@ public final class Demo {
         }
     }
 
-    /** Prints one line per progress event: per table copy progress while copying, lag once streaming. */
+    /**
+     * Prints {@link MigrationStatus#toText()} at every progress event: on a terminal, in place of the previous one (the
+     * lines printed in between stay); elsewhere, one after the other.
+     */
     private static final class ProgressPrinter implements MigrationListener {
 
         @Override
@@ -235,37 +258,14 @@ public final class Demo {
 
         @Override
         public void onProgress(MigrationStatus status) {
-            for (DatabaseStatus d : status.databases()) {
-                if (d.phase() == Phase.COPYING) {
-                    // One live line per table being copied: how far, how fast, how long still.
-                    for (TableStatus t : d.tables()) {
-                        if (t.state() != CopyState.COPYING) {
-                            continue;
-                        }
-                        say("[%s] copying %s: %s%,d rows, %.1f of %.1f MB at %.1f MB/s%s", d.database(),
-                                t.qualifiedName(), t.fractionCopied().map(f -> String.format("%.0f%%, ", f * 100))
-                                        .orElse(""), t.rowsCopied(), t.bytesCopied() / 1e6,
-                                Math.max(0, t.estimatedBytes()) / 1e6, t.bytesPerSecond() / 1e6,
-                                t.eta().map(e -> String.format(", %.1f s left", e.toMillis() / 1000.0)).orElse(""));
-                    }
-                }
-                StringBuilder b = new StringBuilder();
-                for (TableStatus t : d.tables()) {
-                    b.append("  ").append(t.table()).append(' ');
-                    if (t.state() == CopyState.COPYING) {
-                        b.append(String.format("%,d/%,d rows", t.rowsCopied(), Math.max(t.estimatedRows(), 0)));
-                    } else {
-                        b.append(t.state().name().toLowerCase(java.util.Locale.ROOT));
-                    }
-                }
-                say("[%s] %s lag %,d bytes%s", d.database(), d.phase(), d.lagBytes(), b);
-            }
+            live(status.toText());
         }
     }
 
     /**
      * The application: inserts orders (each with a client-made reference, so a retried insert whose commit was not
-     * heard can be recognised) and updates their status through the proxy, reconnecting after an error.
+     * heard can be recognised) and updates their status through the holding DataSource, reconnecting after an
+     * error.
      */
     private static final class Writer implements Runnable {
 
@@ -273,14 +273,12 @@ public final class Demo {
         final AtomicLong commits = new AtomicLong();
         final AtomicLong failures = new AtomicLong();
         final Set<String> confirmed = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        private final String host;
-        private final int port;
+        private final javax.sql.DataSource dataSource;
         private volatile long lastCommit = System.nanoTime();
         private final AtomicLong longestGap = new AtomicLong();
 
-        Writer(String host, int port) {
-            this.host = host;
-            this.port = port;
+        Writer(javax.sql.DataSource dataSource) {
+            this.dataSource = dataSource;
         }
 
         void resetGap() {
@@ -300,10 +298,7 @@ public final class Demo {
             while (running.get()) {
                 try {
                     if (c == null) {
-                        Properties p = new Properties();
-                        p.setProperty("user", APP_ROLE);
-                        p.setProperty("password", "demo-only");
-                        c = DriverManager.getConnection("jdbc:postgresql://" + host + ":" + port + "/shop", p);
+                        c = dataSource.getConnection();
                     }
                     if (pending != null || r.nextBoolean()) {
                         String ref = pending != null ? pending : UUID.randomUUID().toString();
