@@ -45,4 +45,14 @@ public interface MigrationListener {
      */
     default void onVerifying(TableVerification table, int rangesDone) {
     }
+
+    /**
+     * A cutover or rollback ended, moved or abandoned: its report (also when {@code cutover()} throws a
+     * {@link CutoverException}, which carries the same report). Called from the thread that called it.
+     *
+     * @param report the report: direction, window, steps, whether it succeeded
+     * @since 0.2.0
+     */
+    default void onCutover(CutoverReport report) {
+    }
 }

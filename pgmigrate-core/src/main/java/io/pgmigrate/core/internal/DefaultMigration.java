@@ -1,6 +1,7 @@
 package io.pgmigrate.core.internal;
 
 import io.pgmigrate.CoreErrorCode;
+import io.pgmigrate.CutoverException;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.DatabaseStatus;
 import io.pgmigrate.Fence;
@@ -1458,7 +1459,7 @@ final class DefaultMigration implements Migration {
                         phase(db, entry, phase);
                     }
                     out.add(new DatabaseStatus(db, phase, s.sourceLsn(), s.confirmedLsn(), s.lagBytes(), s.lagTime(),
-                            tables, message, applyStatus(publisher, db, link, s)));
+                            tables, message, applyStatus(publisher, db, link, s), s.retainedWalBytes()));
                 } catch (SQLException e) {
                     sessions.forget(db);
                     throw PgMigrateException.fromSql(CoreErrorCode.CONNECTION_FAILED, db, "reading the replication status failed", e);
@@ -1526,7 +1527,7 @@ final class DefaultMigration implements Migration {
             }
         }
         return new io.pgmigrate.ApplyStatus(link.engine(), a.connections(), a.transactions(), transactionsPerSecond,
-                bytesPerSecond, a.queued());
+                bytesPerSecond, a.queued(), s.applyErrors(), s.conflicts());
     }
 
     /**
@@ -1548,7 +1549,9 @@ final class DefaultMigration implements Migration {
         }
         Lsn current = Lsn.parse(Queries.string(sessions.source(db), "SELECT pg_current_wal_insert_lsn()::text"));
         Lsn from = record.consistentPoint().equals(Lsn.ZERO) ? current : record.consistentPoint();
-        return new DatabaseStatus(db, phase, current, from, current.bytesAfter(from), Duration.ZERO, tables, message);
+        // the slot is at its consistent point for as long as the copy runs: everything written since is kept
+        return new DatabaseStatus(db, phase, current, from, current.bytesAfter(from), Duration.ZERO, tables, message,
+                null, current.bytesAfter(from));
     }
 
     /** Each table's progress as the journal has it: done or not, with the rows and bytes of its finished chunks. */
@@ -2288,21 +2291,36 @@ final class DefaultMigration implements Migration {
     public synchronized CutoverReport cutover() {
         own();
         resumeStreams();
-        return new Cutover(cutoverContext()).moveTo(Side.TARGET);
+        return told(() -> Optional.of(new Cutover(cutoverContext()).moveTo(Side.TARGET))).orElseThrow();
     }
 
     @Override
     public synchronized CutoverReport rollback() {
         own();
         resumeStreams();
-        return new Cutover(cutoverContext()).moveTo(Side.SOURCE);
+        return told(() -> Optional.of(new Cutover(cutoverContext()).moveTo(Side.SOURCE))).orElseThrow();
     }
 
     @Override
     public synchronized Optional<CutoverReport> recover() {
         own();
         resumeStreams();
-        return new Cutover(cutoverContext()).recover();
+        return told(() -> new Cutover(cutoverContext()).recover());
+    }
+
+    /** Runs a move and tells the listeners its report, the one a {@link CutoverException} carries included. */
+    private Optional<CutoverReport> told(java.util.function.Supplier<Optional<CutoverReport>> move) {
+        Optional<CutoverReport> report;
+        try {
+            report = move.get();
+        } catch (CutoverException e) {
+            if (e.report() != null) {
+                tell("onCutover", l -> l.onCutover(e.report()));
+            }
+            throw e;
+        }
+        report.ifPresent(r -> tell("onCutover", l -> l.onCutover(r)));
+        return report;
     }
 
     /**

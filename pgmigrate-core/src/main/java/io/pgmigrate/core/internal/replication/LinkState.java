@@ -23,10 +23,13 @@ import java.util.List;
  * @param applyErrors        how often the subscription's apply worker failed since the statistics were reset, or -1
  *                           when the subscriber does not count it (before PostgreSQL 15)
  * @param publicationExists  whether the publication is on the publisher
+ * @param retainedWalBytes   WAL the slot keeps on the publisher (its restart position to the current one), or -1
+ * @param conflicts          conflicts the subscriber's apply met (PostgreSQL 18's {@code confl_*} counts), or -1
  */
 public record LinkState(boolean subscriptionExists, boolean enabled, boolean slotExists, Lsn sourceLsn,
                         Lsn confirmedLsn, Duration lagTime, List<TableStatus> tables, List<TableRef> unsubscribed,
-                        String problem, long applyErrors, boolean publicationExists) {
+                        String problem, long applyErrors, boolean publicationExists, long retainedWalBytes,
+                        long conflicts) {
 
     public LinkState {
         tables = List.copyOf(tables);

@@ -562,16 +562,18 @@ public final class NativeLink implements ReplicationLink {
     public LinkState read(Connection source, Connection target) throws SQLException {
         // The insert position, not the write position: with asynchronous commit the latter trails committed work.
         Lsn current = Lsn.parse(Queries.string(source, "SELECT pg_current_wal_insert_lsn()::text"));
-        record Slot(Lsn confirmed, Duration lag) { }
+        record Slot(Lsn confirmed, Duration lag, long retained) { }
         Optional<Slot> slotRow = Queries.first(source, """
                 SELECT confirmed_flush_lsn::text,
                        (SELECT extract(epoch FROM r.replay_lag) FROM pg_stat_replication r
-                        WHERE r.application_name = ? ORDER BY r.backend_start DESC LIMIT 1)
+                        WHERE r.application_name = ? ORDER BY r.backend_start DESC LIMIT 1),
+                       coalesce(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), restart_lsn), -1)::bigint
                 FROM pg_replication_slots WHERE slot_name = ?
                 """, rs -> {
             String lsn = rs.getString(1);
             double lagSeconds = rs.getDouble(2); // 0 when NULL
-            return new Slot(lsn == null ? Lsn.ZERO : Lsn.parse(lsn), Duration.ofNanos((long) (lagSeconds * 1e9)));
+            return new Slot(lsn == null ? Lsn.ZERO : Lsn.parse(lsn), Duration.ofNanos((long) (lagSeconds * 1e9)),
+                    rs.getLong(3));
         }, subscription, slot);
         Lsn confirmed = slotRow.map(Slot::confirmed).orElse(Lsn.ZERO);
         Duration lagTime = slotRow.map(Slot::lag).orElse(Duration.ZERO);
@@ -584,6 +586,7 @@ public final class NativeLink implements ReplicationLink {
         String problem = "";
         boolean enabled = sub.map(Subscription::enabled).orElse(false);
         long applyErrors = -1;
+        long conflicts = -1;
         if (sub.isPresent()) {
             // The reverse stream's subscriber is the source, which may be older than 14: no copy progress there.
             String progress = target.getMetaData().getDatabaseMajorVersion() >= 14 ? """
@@ -619,6 +622,7 @@ public final class NativeLink implements ReplicationLink {
             } else {
                 long[] errors = errorCounts(target, sub.get().oid());
                 applyErrors = errors[0];
+                conflicts = errors[2];
                 if (errors[0] + errors[1] > 0) {
                     problem = "the subscription's workers failed " + errors[0] + " times applying changes and "
                             + errors[1] + " times copying tables; the subscriber's server log has the errors";
@@ -645,7 +649,8 @@ public final class NativeLink implements ReplicationLink {
             problem = problem.isEmpty() ? skipped : skipped + "; " + problem;
         }
         return new LinkState(sub.isPresent(), enabled, slotRow.isPresent(), current, confirmed, lagTime, tables,
-                unsubscribed, problem, applyErrors, published.isPresent());
+                unsubscribed, problem, applyErrors, published.isPresent(), slotRow.map(Slot::retained).orElse(-1L),
+                conflicts);
     }
 
     public boolean publicationExists(Connection publisher) throws SQLException {
@@ -766,15 +771,24 @@ public final class NativeLink implements ReplicationLink {
                 """, rs -> new Subscription(rs.getLong(1), rs.getBoolean(2)), subscription);
     }
 
-    /** The apply and copy workers' error counts; -1 each before PostgreSQL 15, which does not count them. */
+    /**
+     * The apply and copy workers' error counts, and the conflicts the apply met (the sum of PostgreSQL 18's
+     * {@code confl_*} columns); -1 each where the server does not count them (errors before 15, conflicts before 18).
+     */
     private long[] errorCounts(Connection target, long oid) throws SQLException {
         // pgjdbc knows the server version from the connection start-up: no round trip on every status poll.
-        if (target.getMetaData().getDatabaseMajorVersion() < 15) {
-            return new long[]{-1, -1};
+        int major = target.getMetaData().getDatabaseMajorVersion();
+        if (major < 15) {
+            return new long[]{-1, -1, -1};
         }
+        // the conflict columns by their prefix, so a later release's new kinds count too
         return Queries.first(target, """
-                SELECT apply_error_count, sync_error_count FROM pg_stat_subscription_stats WHERE subid = ?
-                """, rs -> new long[]{rs.getLong(1), rs.getLong(2)}, oid).orElse(new long[]{0, 0});
+                SELECT s.apply_error_count, s.sync_error_count,
+                       (SELECT coalesce(sum(e.value::bigint), -1) FROM jsonb_each_text(to_jsonb(s)) e
+                        WHERE e.key LIKE 'confl\\_%')
+                FROM pg_stat_subscription_stats s WHERE s.subid = ?
+                """, rs -> new long[]{rs.getLong(1), rs.getLong(2), rs.getLong(3)}, oid)
+                .orElse(new long[]{0, 0, major >= 18 ? 0 : -1});
     }
 
     private void requireOurs(Flag flag, String name, String kind, String fix) {

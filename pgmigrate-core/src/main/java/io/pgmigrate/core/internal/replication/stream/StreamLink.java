@@ -190,17 +190,18 @@ public final class StreamLink implements ReplicationLink {
     public LinkState read(Connection publisher, Connection subscriber) throws SQLException {
         // The insert position, not the write position: with asynchronous commit the latter trails committed work.
         Lsn current = Lsn.parse(Queries.string(publisher, "SELECT pg_current_wal_insert_lsn()::text"));
-        record Slot(Lsn confirmed, Duration lag, int activePid) { }
+        record Slot(Lsn confirmed, Duration lag, int activePid, long retained) { }
         Optional<Slot> slotRow = Queries.first(publisher, """
                 SELECT s.confirmed_flush_lsn::text,
                        (SELECT extract(epoch FROM r.replay_lag) FROM pg_stat_replication r WHERE r.pid = s.active_pid),
-                       coalesce(s.active_pid, 0)
+                       coalesce(s.active_pid, 0),
+                       coalesce(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), s.restart_lsn), -1)::bigint
                 FROM pg_replication_slots s WHERE s.slot_name = ?
                 """, rs -> {
             String lsn = rs.getString(1);
             double lagSeconds = rs.getDouble(2); // 0 when NULL
             return new Slot(lsn == null ? Lsn.ZERO : Lsn.parse(lsn), Duration.ofNanos((long) (lagSeconds * 1e9)),
-                    rs.getInt(3));
+                    rs.getInt(3), rs.getLong(4));
         }, slot());
         Optional<java.util.Map<TableRef, Long>> published = objects.publishedEstimates(publisher);
         List<TableStatus> tables = new ArrayList<>();
@@ -229,7 +230,7 @@ public final class StreamLink implements ReplicationLink {
         }
         return new LinkState(exists, enabled, slotRow.isPresent(), current,
                 slotRow.map(Slot::confirmed).orElse(Lsn.ZERO), slotRow.map(Slot::lag).orElse(Duration.ZERO), tables,
-                List.of(), problem, applyErrors, published.isPresent());
+                List.of(), problem, applyErrors, published.isPresent(), slotRow.map(Slot::retained).orElse(-1L), -1);
     }
 
     @Override
