@@ -6,6 +6,7 @@ import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationListener;
 import io.pgmigrate.MigrationStatus;
 import io.pgmigrate.Phase;
+import io.pgmigrate.Side;
 import io.pgmigrate.TableVerification;
 import io.pgmigrate.VerificationReport;
 import io.pgmigrate.testkit.EmbeddedPostgresServer;
@@ -55,7 +56,8 @@ public final class Demo {
                     source.majorVersion(), source.host(), source.port(), target.majorVersion(), target.host(),
                     target.port());
             // The application's connections: held through the cutover's window, then moved to PostgreSQL 18.
-            HoldingDataSource app = HoldingDataSource.builder(appDataSource(source), appDataSource(target)).build();
+            HoldingDataSource app = HoldingDataSource.builder(appDataSource(source), appDataSource(target))
+                    .initial(Side.SOURCE).build();
             createShop(source);
             createAppRole(source);
             createAppRole(target);

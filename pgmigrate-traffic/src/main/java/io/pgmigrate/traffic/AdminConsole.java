@@ -70,15 +70,16 @@ final class AdminConsole {
 
     /** Starts {@code commands}; {@link #finish(Process, Duration)} waits for them. */
     Process start(boolean stopOnError, String... commands) throws AdminException {
-        List<String> cmd = new ArrayList<>(List.of(psql, "-X", "-q", "-A", "-P", "footer=off", "-F",
+        // -w: never ask for a password (psql would wait on a terminal until the timeout, reported as the wrong cause)
+        List<String> cmd = new ArrayList<>(List.of(psql, "-X", "-w", "-q", "-A", "-P", "footer=off", "-F",
                 String.valueOf(SEPARATOR), "-v", "ON_ERROR_STOP=" + (stopOnError ? 1 : 0), "-d", conninfo));
         for (String command : commands) {
             cmd.add("-c");
             cmd.add(command);
         }
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().remove("PGPASSWORD");
-        pb.environment().remove("PGSERVICE");
+        // libpq's environment (PGOPTIONS, PGSSLMODE, PGSERVICE, PGPASSWORD, ...) is the caller's, not the console's
+        pb.environment().keySet().removeIf(k -> k.startsWith("PG"));
         if (password != null) {
             pb.environment().put("PGPASSWORD", password);
         }

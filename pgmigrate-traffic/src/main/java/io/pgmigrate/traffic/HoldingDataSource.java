@@ -21,6 +21,7 @@ import java.sql.SQLTransientConnectionException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -75,6 +76,7 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
     private final DataSource target;
     private final Duration drainTimeout;
     private final Duration maxWait;
+    private final List<String> initSql;
     private final Object lock = new Object();
     private Side side;
     private long generation;
@@ -87,9 +89,12 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
     private HoldingDataSource(Builder b) {
         this.source = b.source;
         this.target = b.target;
-        this.side = b.initial;
+        this.side = Objects.requireNonNull(b.initial, "initial(Side) is required: the side that takes traffic now"
+                + " (SOURCE before the cutover, TARGET after it); a guess could send writes to the side without"
+                + " traffic");
         this.drainTimeout = b.drainTimeout;
         this.maxWait = b.maxWait;
+        this.initSql = List.copyOf(b.initSql);
     }
 
     /**
@@ -114,6 +119,7 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
         synchronized (lock) {
             long start = System.nanoTime();
             holding = true;
+            heldSince = start;
             long deadline = start + drainTimeout.toNanos();
             try {
                 while (inFlight > 0) {
@@ -136,7 +142,6 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
                 throw new PgMigrateException(io.pgmigrate.CoreErrorCode.INTERRUPTED, null, "interrupted while waiting"
                         + " for the application's transactions to end");
             }
-            heldSince = start;
             LOG.info("holding the application's requests: no transaction runs on the {} (drained in {} ms)", role(side),
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
         }
@@ -246,6 +251,14 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
         try {
             long deadline = System.nanoTime() + maxWait.toNanos();
             while (holding) {
+                if (System.nanoTime() - heldSince > maxWait.toNanos() && heldSince != 0) {
+                    // a hold nobody released (the process driving the cutover died): it ends by itself
+                    LOG.warn("the hold began {} ms ago and was never released; letting requests go to the {}",
+                            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - heldSince), role(side));
+                    holding = false;
+                    lock.notifyAll();
+                    break;
+                }
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     throw new SQLTransientConnectionException("pgmigrate held this request for " + maxWait.toMillis()
@@ -321,8 +334,9 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
         private Connection physical;
         private long gen;
         private boolean autoCommit = true;
+        /** Counted in {@code inFlight}; read and changed under {@link #lock} only, so it is ended exactly once. */
         private boolean inTransaction;
-        private boolean closed;
+        private volatile boolean closed;
         private Connection self;
 
         Handle(String user, String password) {
@@ -340,9 +354,20 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
             }
             Connection c = physical(s, user, password);
             try {
+                if (!initSql.isEmpty()) {
+                    try (Statement st = c.createStatement()) {
+                        for (String sql : initSql) {
+                            st.execute(sql);
+                        }
+                    }
+                    if (!c.getAutoCommit()) {
+                        c.commit();
+                    }
+                }
                 for (Map.Entry<String, Object[]> e : settings.entrySet()) {
                     call(c, settingMethod(e.getKey()), e.getValue());
                 }
+                autoCommit = c.getAutoCommit();
             } catch (SQLException | RuntimeException e) {
                 closeQuietly(c);
                 throw e;
@@ -357,16 +382,16 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
 
         /** A transaction begins: waits while holding, then moves to the current side if it changed. */
         void begin() throws SQLException {
-            if (inTransaction) {
-                return;
-            }
             long current;
             synchronized (lock) {
+                if (inTransaction) {
+                    return;
+                }
                 awaitNotHolding();
                 inFlight++;
+                inTransaction = true;
                 current = generation;
             }
-            inTransaction = true;
             try {
                 if (current != gen) {
                     connect();
@@ -378,13 +403,27 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
         }
 
         void end() {
-            if (!inTransaction) {
-                return;
-            }
-            inTransaction = false;
             synchronized (lock) {
+                if (!inTransaction) {
+                    return;
+                }
+                inTransaction = false;
                 inFlight--;
                 lock.notifyAll();
+            }
+        }
+
+        /** Outside a transaction, moves to the side traffic goes to now if it changed; never waits for a hold. */
+        void moveIfStale() throws SQLException {
+            long current;
+            synchronized (lock) {
+                if (inTransaction) {
+                    return;
+                }
+                current = generation;
+            }
+            if (current != gen) {
+                connect();
             }
         }
 
@@ -411,8 +450,19 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
                         }
                     }
                     return null;
+                case "abort":
+                    closed = true;
+                    try {
+                        return call(physical, m, args);
+                    } finally {
+                        end();
+                    }
                 case "unwrap":
-                    return ((Class<?>) args[0]).isInstance(proxy) ? proxy : physical.unwrap((Class<?>) args[0]);
+                    if (((Class<?>) args[0]).isInstance(proxy)) {
+                        return proxy;
+                    }
+                    moveIfStale(); // the driver's object then belongs to the side with traffic
+                    return physical.unwrap((Class<?>) args[0]);
                 case "isWrapperFor":
                     return ((Class<?>) args[0]).isInstance(proxy) || physical.isWrapperFor((Class<?>) args[0]);
                 default:
@@ -422,6 +472,8 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
                 throw new SQLException("connection closed", "08003");
             }
             if (STATEMENT_CREATORS.contains(name)) {
+                // created where traffic goes now, so its parameters need no replay unless it is kept across a move
+                moveIfStale();
                 Statement physicalStatement = (Statement) call(physical, m, args);
                 StatementHandle sh = new StatementHandle(this, m, args, physicalStatement, physical);
                 return Proxy.newProxyInstance(Statement.class.getClassLoader(), new Class<?>[] {m.getReturnType()}, sh);
@@ -446,11 +498,14 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
                 return result;
             }
             if (name.equals("nativeSQL") || name.startsWith("get") || name.startsWith("is") || name.startsWith("create")
-                    || name.equals("clearWarnings") || name.equals("abort")) {
+                    || name.equals("clearWarnings") || name.equals("beginRequest") || name.equals("endRequest")
+                    || name.startsWith("setShardingKey")) {
                 return call(physical, m, args);
             }
-            // anything else that may talk to the server (savepoints, ...) is part of a transaction
-            begin();
+            // anything else that may talk to the server (savepoints, ...) is part of a transaction, when there is one
+            if (!autoCommit) {
+                begin();
+            }
             return call(physical, m, args);
         }
 
@@ -460,7 +515,8 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
             try {
                 return call(sh.current(), m, args);
             } finally {
-                if (autoCommit) {
+                // in auto-commit each statement is a transaction, unless it opened one itself (BEGIN)
+                if (autoCommit && !openTransaction(physical)) {
                     end();
                 }
             }
@@ -489,8 +545,33 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
     /** One statement handed out: prepared again, with its settings and parameters, on a new physical connection. */
     private static final class StatementHandle implements InvocationHandler {
 
-        /** One call of a setter, replayed on a statement prepared again. */
-        private record Call(Method method, Object[] args) {
+        /**
+         * One call of a setter, replayed on a statement prepared again. One that gave a stream or large object can be
+         * given to one statement only: {@code used} once it was.
+         */
+        private static final class Call {
+            final Method method;
+            final Object[] args;
+            final boolean stream;
+            boolean used;
+
+            Call(Method method, Object[] args, boolean used) {
+                this.method = method;
+                this.args = copies(args);
+                this.stream = Arrays.stream(args).anyMatch(a -> a instanceof java.io.InputStream
+                        || a instanceof java.io.Reader || a instanceof java.sql.Blob || a instanceof java.sql.Clob
+                        || a instanceof java.sql.SQLXML || a instanceof java.sql.Array || a instanceof java.sql.Struct
+                        || a instanceof java.sql.Ref);
+                this.used = used;
+            }
+
+            Method method() {
+                return method;
+            }
+
+            Object[] args() {
+                return args;
+            }
         }
 
         /** A batch entry: the SQL added ({@code Statement}) or the parameters at {@code addBatch()} (prepared). */
@@ -515,9 +596,36 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
             this.owner = owner;
         }
 
+        /**
+         * The arguments of a setter as they are now: arrays, dates and calendars copied (an application may change
+         * them before the statement runs again).
+         */
+        private static Object[] copies(Object[] args) {
+            Object[] out = args.clone();
+            for (int i = 0; i < out.length; i++) {
+                Object a = out[i];
+                if (a instanceof byte[] b) {
+                    out[i] = b.clone();
+                } else if (a instanceof java.util.Date d) {
+                    out[i] = d.clone();
+                } else if (a instanceof java.util.Calendar c) {
+                    out[i] = c.clone();
+                }
+            }
+            return out;
+        }
+
         /** The physical statement on the connection's current physical connection, prepared again if need be. */
         Statement current() throws SQLException {
             if (owner != connection.physical) {
+                for (Call c : settings.values()) {
+                    requireReplayable(c);
+                }
+                for (BatchEntry entry : batch) {
+                    for (Call c : entry.parameters()) {
+                        requireReplayable(c);
+                    }
+                }
                 Statement s = (Statement) call(connection.physical, creator, creatorArgs);
                 try {
                     for (BatchEntry entry : batch) {
@@ -526,12 +634,14 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
                         } else {
                             for (Call c : entry.parameters()) {
                                 call(s, c.method(), c.args());
+                                c.used = true;
                             }
                             ((PreparedStatement) s).addBatch();
                         }
                     }
                     for (Call c : settings.values()) { // the settings, and the parameters set after the last addBatch
                         call(s, c.method(), c.args());
+                        c.used = true;
                     }
                 } catch (SQLException | RuntimeException e) {
                     s.close();
@@ -541,6 +651,14 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
                 owner = connection.physical;
             }
             return physical;
+        }
+
+        private static void requireReplayable(Call c) throws SQLException {
+            if (c.stream && c.used) {
+                throw new SQLTransientConnectionException("this statement was prepared before traffic moved to"
+                        + " the other server, and " + c.method().getName() + "(" + c.args()[0] + ", ...) gave it a"
+                        + " stream or large object, which cannot be sent twice: set that parameter again", "08001");
+            }
         }
 
         @Override
@@ -582,14 +700,20 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
                     }
                 }
             }
-            Object result = call(current(), m, args);
+            boolean recorded = (name.startsWith("set") && !name.equals("setCursorName"))
+                    || name.equals("registerOutParameter") || name.equals("clearParameters")
+                    || name.equals("addBatch") || name.equals("clearBatch");
+            // On a statement whose connection moved, a setting is only recorded: the statement is prepared again,
+            // with them all, when it runs (a stream set again now replaces one that could not be sent twice).
+            boolean deferred = recorded && m.getReturnType() == void.class && owner != connection.physical;
+            Object result = deferred ? null : call(current(), m, args);
             if ((name.startsWith("set") && !name.equals("setCursorName")) || name.equals("registerOutParameter")) {
                 // a prepared or callable statement's parameter (by index or name), or a statement's own setting
                 boolean parameter = m.getDeclaringClass() != Statement.class && m.getParameterCount() >= 2;
                 String key = parameter ? (name.equals("registerOutParameter") ? "out " : "param ") + args[0]
                         : name + "/" + m.getParameterCount();
                 settings.remove(key); // re-inserted last: replayed in the order last made
-                settings.put(key, new Call(m, args));
+                settings.put(key, new Call(m, args, !deferred));
             } else if (name.equals("clearParameters")) {
                 settings.keySet().removeIf(k -> k.startsWith("param "));
             } else if (name.equals("addBatch")) {
@@ -626,6 +750,36 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
         }
     }
 
+    private static final Method TRANSACTION_STATE = transactionState();
+
+    /** pgjdbc's {@code BaseConnection.getTransactionState()}, if pgjdbc is there. */
+    private static Method transactionState() {
+        try {
+            return Class.forName("org.postgresql.core.BaseConnection").getMethod("getTransactionState");
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return null;
+        }
+    }
+
+    /**
+     * Whether the driver has a transaction open on {@code c} although it is in auto-commit (an explicit {@code BEGIN}):
+     * asked of pgjdbc; other drivers are taken to have none.
+     */
+    private static boolean openTransaction(Connection c) {
+        if (TRANSACTION_STATE == null) {
+            return false;
+        }
+        try {
+            Class<?> base = TRANSACTION_STATE.getDeclaringClass();
+            if (!c.isWrapperFor(base)) {
+                return false;
+            }
+            return !"IDLE".equals(String.valueOf(TRANSACTION_STATE.invoke(c.unwrap(base))));
+        } catch (SQLException | ReflectiveOperationException | RuntimeException e) {
+            return false;
+        }
+    }
+
     private static void closeQuietly(Connection c) {
         try {
             c.close();
@@ -638,7 +792,8 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
     public static final class Builder {
         private final DataSource source;
         private final DataSource target;
-        private Side initial = Side.SOURCE;
+        private Side initial;
+        private final List<String> initSql = new ArrayList<>();
         private Duration drainTimeout = Duration.ofSeconds(5);
         private Duration maxWait = Duration.ofSeconds(30);
 
@@ -651,8 +806,23 @@ public final class HoldingDataSource implements DataSource, TrafficSwitch {
         }
 
         /**
-         * The side connections go to at first. Default {@link Side#SOURCE}; {@link Side#TARGET} for an application
-         * started after the cutover.
+         * SQL run on every physical connection it opens, the first and each one that replaces another after a
+         * switch: session settings made with SQL ({@code SET search_path}, {@code SET ROLE}, ...) are otherwise lost
+         * when a connection moves. A pool's own init SQL runs only once per pooled connection, so put it here.
+         *
+         * @param sql the statements, run in order
+         * @return this builder
+         */
+        public Builder initSql(String... sql) {
+            for (String s : sql) {
+                initSql.add(Objects.requireNonNull(s, "initSql"));
+            }
+            return this;
+        }
+
+        /**
+         * The side connections go to at first: required. {@link Side#SOURCE} before the cutover, {@link Side#TARGET}
+         * for an application started after it (also after {@code complete()}, when the source is writable again).
          *
          * @param side the side
          * @return this builder

@@ -8,13 +8,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -133,9 +137,6 @@ public final class PgBouncerSwitch implements TrafficSwitch {
                     try {
                         console.finish(e.getValue(), Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
                     } catch (AdminConsole.AdminException ae) {
-                        if (!e.getValue().isAlive() && ae.getMessage().contains("already")) {
-                            continue; // paused already: a cutover resumed after a crash holds again
-                        }
                         timedOut |= ae.getMessage().startsWith("no answer");
                         problems.add("database " + e.getKey() + ": " + (ae.getMessage().startsWith("no answer")
                                 ? "transactions still ran after " + pauseTimeout.toMillis() + " ms" : ae.getMessage()));
@@ -170,34 +171,51 @@ public final class PgBouncerSwitch implements TrafficSwitch {
 
     /**
      * Routes every migrated database to {@code side}; see the class description. Requests held stay held until
-     * {@link #release(Side)}; when this switch holds nothing, it resumes the databases at once (a process that died
-     * holding them may have left them paused).
+     * {@link #release(Side)}, which the cutover calls once {@code side} takes writes (also after a crash, when another
+     * process finishes or undoes the move). When the check after {@code RELOAD} fails, the previous file is put back
+     * (PgBouncer reads it at its next {@code RELOAD} or start).
      */
     @Override
     public void switchTo(Side side) {
         synchronized (lock) {
-            writeDatabasesFile(side);
-            List<String> wrong;
+            String previous = null;
             try {
-                wrong = misrouted(console.run(commandTimeout, "RELOAD", "SHOW DATABASES"), side);
-            } catch (AdminConsole.AdminException e) {
-                throw new PgMigrateException(TrafficErrorCode.PGBOUNCER_FAILED, null, "PgBouncer " + address()
-                        + ": RELOAD after writing " + databasesFile + " failed: " + e.getMessage());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new PgMigrateException(CoreErrorCode.INTERRUPTED, null, "interrupted while PgBouncer "
-                        + address() + " reloaded");
+                previous = Files.exists(databasesFile) ? Files.readString(databasesFile, StandardCharsets.UTF_8) : null;
+            } catch (IOException e) {
+                LOG.debug("cannot read {} before replacing it: {}", databasesFile, e.toString());
             }
-            if (!wrong.isEmpty()) {
-                throw new PgMigrateException(TrafficErrorCode.PGBOUNCER_FAILED, null, "PgBouncer " + address()
-                        + " does not route " + String.join("; ", wrong) + " after RELOAD: does pgbouncer.ini"
-                        + " %include " + databasesFile + ", with no other entry for these databases?");
+            writeDatabasesFile(side);
+            try {
+                reloadAndCheck(side);
+            } catch (RuntimeException e) {
+                if (previous != null) {
+                    try {
+                        replaceFile(previous);
+                    } catch (IOException restore) {
+                        e.addSuppressed(restore);
+                    }
+                }
+                throw e;
             }
-            if (heldSince == 0) {
-                // Not holding in this process: nothing waits for a release, but a process that died holding may have
-                // left the databases paused.
-                resume(side);
-            }
+        }
+    }
+
+    private void reloadAndCheck(Side side) {
+        List<String> wrong;
+        try {
+            wrong = misrouted(console.run(commandTimeout, "RELOAD", "SHOW DATABASES"), side);
+        } catch (AdminConsole.AdminException e) {
+            throw new PgMigrateException(TrafficErrorCode.PGBOUNCER_FAILED, null, "PgBouncer " + address()
+                    + ": RELOAD after writing " + databasesFile + " failed: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PgMigrateException(CoreErrorCode.INTERRUPTED, null, "interrupted while PgBouncer "
+                    + address() + " reloaded");
+        }
+        if (!wrong.isEmpty()) {
+            throw new PgMigrateException(TrafficErrorCode.PGBOUNCER_FAILED, null, "PgBouncer " + address()
+                    + " does not route " + String.join("; ", wrong) + " after RELOAD: does pgbouncer.ini"
+                    + " %include " + databasesFile + ", with no other entry for these databases?");
         }
     }
 
@@ -251,28 +269,32 @@ public final class PgBouncerSwitch implements TrafficSwitch {
         for (String db : sortedDatabases()) {
             text.append(iniName(db)).append(" = ").append(databases.get(db).connect(side)).append('\n');
         }
-        Path dir = databasesFile.toAbsolutePath().getParent();
-        Path tmp = null;
         try {
-            tmp = Files.createTempFile(dir, ".pgmigrate-", ".tmp");
-            Files.writeString(tmp, text, StandardCharsets.UTF_8);
+            replaceFile(text.toString());
+        } catch (IOException e) {
+            throw new PgMigrateException(CoreErrorCode.INVALID_CONFIGURATION, null, "cannot write PgBouncer's databases"
+                    + " file " + databasesFile + ": " + e.getMessage() + "; pgmigrate needs to write that file (and its"
+                    + " directory, for an atomic replace)", e);
+        }
+    }
+
+    /** Replaces the databases file with {@code text}: written and forced to disk under another name, then renamed. */
+    private void replaceFile(String text) throws IOException {
+        Path dir = databasesFile.toAbsolutePath().getParent();
+        Path tmp = Files.createTempFile(dir, ".pgmigrate-", ".tmp");
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                ch.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+                ch.force(true);
+            }
             keepOwnerAndPermissions(tmp);
             try {
                 Files.move(tmp, databasesFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, databasesFile, StandardCopyOption.REPLACE_EXISTING);
             }
-        } catch (IOException e) {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the write failed already; that is the error to report
-                }
-            }
-            throw new PgMigrateException(CoreErrorCode.INVALID_CONFIGURATION, null, "cannot write PgBouncer's databases"
-                    + " file " + databasesFile + ": " + e.getMessage() + "; pgmigrate needs to write that file (and its"
-                    + " directory, for an atomic replace)", e);
+        } finally {
+            Files.deleteIfExists(tmp);
         }
     }
 
@@ -287,11 +309,17 @@ public final class PgBouncerSwitch implements TrafficSwitch {
     }
 
     private void keepOwnerAndPermissions(Path tmp) {
-        if (!Files.exists(databasesFile)) {
-            return;
-        }
         PosixFileAttributeView view = Files.getFileAttributeView(tmp, PosixFileAttributeView.class);
         if (view == null) {
+            return;
+        }
+        if (!Files.exists(databasesFile)) {
+            try {
+                // readable by PgBouncer, which runs as another user; a file created beforehand keeps its own mode
+                view.setPermissions(PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (IOException e) {
+                LOG.debug("could not set the mode of {}: {}", tmp, e.toString());
+            }
             return;
         }
         try {

@@ -25,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * A Java application with a HikariCP pool over the holding {@code DataSource} sees no failed request across a cutover
@@ -39,7 +40,8 @@ class HoldingDataSourceIT {
         String db = "holding_shop";
         source.createDatabase(db);
         source.execute(db, Clients.SCHEMA);
-        HoldingDataSource holding = HoldingDataSource.builder(dataSource(source, db), dataSource(target, db)).build();
+        HoldingDataSource holding = HoldingDataSource.builder(dataSource(source, db), dataSource(target, db))
+                .initial(Side.SOURCE).build();
         HikariConfig config = new HikariConfig();
         config.setDataSource(holding);
         config.setMaximumPoolSize(6);
@@ -95,6 +97,65 @@ class HoldingDataSourceIT {
                         clients.amounts() + probe.inFlightAmounts);
             }
             m.complete();
+        }
+    }
+
+    @Test
+    void aConnectionMovesAtItsNextTransactionWithItsSettingsAndStatementsAndNeverSplitsOne(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        String db = "holding_moves";
+        for (PostgresServer server : new PostgresServer[] {source, target}) {
+            server.createDatabase(db);
+            server.execute(db, "CREATE TABLE notes (id integer PRIMARY KEY, body bytea, note text)");
+        }
+        HoldingDataSource holding = HoldingDataSource.builder(dataSource(source, db), dataSource(target, db))
+                .initial(Side.SOURCE).initSql("SET application_name = 'moved-app'").build();
+        try (Connection c = holding.getConnection()) {
+            PreparedStatement insert = c.prepareStatement("INSERT INTO notes (id, body) VALUES (?, ?)");
+            byte[] body = {1, 2, 3};
+            insert.setInt(1, 1);
+            insert.setBytes(2, body);
+            insert.addBatch();
+            body[0] = 9; // the application reuses its buffer: the row added keeps what it had
+            insert.setInt(1, 2);
+            insert.setBytes(2, body);
+            insert.addBatch();
+
+            // a transaction opened with BEGIN in auto-commit is in flight too: the hold waits for it
+            Statement s = c.createStatement();
+            s.execute("BEGIN");
+            s.execute("INSERT INTO notes (id) VALUES (100)");
+            CompletableFuture<Void> hold = CompletableFuture.runAsync(() -> holding.hold(Side.SOURCE));
+            Clients.await(holding::holding, "the hold");
+            assertThat(hold).as("the hold waits for the open transaction").isNotDone();
+            s.execute("INSERT INTO notes (id) VALUES (101)"); // still on the source, in the same transaction
+            s.execute("COMMIT");
+            hold.get(1, TimeUnit.MINUTES);
+            holding.switchTo(Side.TARGET);
+            holding.release(Side.TARGET);
+
+            insert.executeBatch(); // prepared again on the target, with its batch
+            assertThat(port(c)).isEqualTo(target.port());
+            assertThat(text(c, "SELECT current_setting('application_name')")).isEqualTo("moved-app");
+            assertThat(PgBouncerSwitchIT.count(source, db, "SELECT count(*) FROM notes WHERE id IN (100, 101)"))
+                    .isEqualTo(2);
+            try (Connection t = target.connect(db)) {
+                assertThat(text(t, "SELECT string_agg(id || ':' || encode(body, 'hex'), ',' ORDER BY id) FROM notes"))
+                        .isEqualTo("1:010203,2:090203");
+            }
+
+            // a stream can be sent once: after a move the statement asks for it again instead of sending nothing
+            PreparedStatement note = c.prepareStatement("UPDATE notes SET note = ? WHERE id = 1");
+            note.setCharacterStream(1, new java.io.StringReader("first"));
+            assertThat(note.executeUpdate()).isEqualTo(1);
+            holding.hold(Side.TARGET);
+            holding.switchTo(Side.SOURCE);
+            holding.release(Side.SOURCE);
+            assertThatThrownBy(note::executeUpdate).isInstanceOf(java.sql.SQLTransientConnectionException.class)
+                    .hasMessageContaining("set that parameter again");
+            note.setCharacterStream(1, new java.io.StringReader("second"));
+            assertThat(note.executeUpdate()).as("no row 1 on the source").isZero();
+            assertThat(port(c)).isEqualTo(source.port());
         }
     }
 

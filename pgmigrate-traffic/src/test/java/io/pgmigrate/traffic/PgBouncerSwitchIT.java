@@ -145,6 +145,59 @@ class PgBouncerSwitchIT {
         }
     }
 
+    @Test
+    void aSwitchThatFailsBothWaysStillLetsTheHeldRequestsGoAndKeepsTheMovePending(@Source PostgresServer source,
+            @Target PostgresServer target, @TempDir Path dir) throws Exception {
+        String db = "bouncer_broken";
+        source.createDatabase(db);
+        source.execute(db, Clients.SCHEMA);
+        Path databases = dir.resolve("pgmigrate-databases.ini");
+        int port = PgBouncer.freePort();
+        PgBouncerSwitch pgbouncer = switchFor(port, source, target, db, databases, Duration.ofSeconds(30));
+        pgbouncer.writeDatabasesFile(Side.SOURCE);
+        java.util.concurrent.atomic.AtomicBoolean broken = new java.util.concurrent.atomic.AtomicBoolean(true);
+        TrafficSwitch failing = new TrafficSwitch() {
+            @Override
+            public void hold(Side side) {
+                pgbouncer.hold(side);
+            }
+
+            @Override
+            public void switchTo(Side side) {
+                if (broken.get()) {
+                    throw new IllegalStateException("the databases file cannot be written");
+                }
+                pgbouncer.switchTo(side);
+            }
+
+            @Override
+            public void release(Side side) {
+                pgbouncer.release(side);
+            }
+        };
+        try (PgBouncer bouncer = PgBouncer.start(dir, databases, port);
+             Migration m = Migration.builder().name("bouncer").source(source.endpoint()).target(target.endpoint())
+                     .databases(db).stateDirectory(dir.resolve("state")).trafficSwitch(failing).build()) {
+            m.start();
+            m.awaitInSync(Duration.ofMinutes(2));
+            assertThatThrownBy(m::cutover).isInstanceOf(CutoverException.class)
+                    .hasMessageContaining("switching traffic back to the source failed")
+                    .hasMessageContaining("the move stays pending");
+            assertThat(bouncer.paused(db)).as("the held requests were let go").isFalse();
+            try (Connection c = bouncer.connect(db); Statement s = c.createStatement()) {
+                s.execute("INSERT INTO transfers (client, seq, account, amount) VALUES (98, 0, 1, 5)");
+            }
+            // once the switch works again, recover() ends the pending move where traffic is
+            broken.set(false);
+            assertThat(m.recover()).hasValueSatisfying(r -> assertThat(r.succeeded()).isFalse());
+            try (Connection c = bouncer.connect(db); Statement s = c.createStatement()) {
+                s.execute("INSERT INTO transfers (client, seq, account, amount) VALUES (98, 1, 1, 5)");
+            }
+            assertThat(count(source, db, "SELECT count(*) FROM transfers WHERE client = 98")).isEqualTo(2);
+            m.complete();
+        }
+    }
+
     private static PgBouncerSwitch switchFor(int port, PostgresServer source, PostgresServer target, String db,
                                              Path file, Duration pauseTimeout) {
         return PgBouncerSwitch.builder("127.0.0.1", port)

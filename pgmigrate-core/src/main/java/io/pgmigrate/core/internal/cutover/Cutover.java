@@ -270,7 +270,7 @@ public final class Cutover {
             save(p);
             window = sessions.bounded(config.cutover().timeout());
             // A switch that holds requests holds them now, after the window's start is recorded: from here on every
-            // way out (the move finished, undone, or recovered after a crash) calls switchTo, which lets them go.
+            // way out (the move finished, undone, or recovered after a crash) calls release, which lets them go.
             t = System.nanoTime();
             config.trafficSwitch().hold(from);
             steps.add(step("hold traffic (" + config.trafficSwitch().description() + ")", t));
@@ -908,6 +908,15 @@ public final class Cutover {
             parallel.runAll(dbs, db -> ctx.fence(from, db).disengage(), problems);
             if (!problems.isEmpty()) {
                 // The journal keeps the pending move, so the next cutover() or rollback() tries the undo again.
+                if (p.fenceStart().isPresent()) {
+                    // Held requests go on all the same: reads work on the fenced side, and held ones would only wait
+                    // until they time out, reads included.
+                    try {
+                        config.trafficSwitch().release(from);
+                    } catch (RuntimeException e) {
+                        problems.add("releasing the held requests failed: " + e.getMessage());
+                    }
+                }
                 if (wasInterrupted) {
                     Thread.currentThread().interrupt();
                 }
@@ -916,13 +925,21 @@ public final class Cutover {
             }
             Instant lifted = Instant.now();
             steps.add(step("lift fence on " + role(from), t));
+            boolean trafficBack = true;
             if (p.fenceStart().isPresent()) {
                 // A crashed process may have switched already; this is idempotent.
                 try {
                     config.trafficSwitch().switchTo(from);
+                } catch (RuntimeException e) {
+                    trafficBack = false;
+                    problems.add("switching traffic back to the " + role(from) + " failed: " + e.getMessage());
+                }
+                // Whatever the switch did: requests held since the hold must not wait for ever.
+                try {
                     config.trafficSwitch().release(from);
                 } catch (RuntimeException e) {
-                    problems.add("switching traffic back to the " + role(from) + " failed: " + e.getMessage());
+                    trafficBack = false;
+                    problems.add("releasing the held requests failed: " + e.getMessage());
                 }
             }
             parallel.runAll(dbs, db -> {
@@ -942,7 +959,13 @@ public final class Cutover {
                 for (String db : dbs) {
                     ctx.phase(db, from == Side.SOURCE ? Phase.STREAMING : Phase.CUT_OVER);
                 }
-                journal.update(d -> d.withCutover(Optional.empty()));
+                if (trafficBack) {
+                    journal.update(d -> d.withCutover(Optional.empty()));
+                } else {
+                    // Kept pending: the next cutover(), rollback() or recover() switches and releases again.
+                    problems.add("the move stays pending: call recover() to switch traffic back and release the"
+                            + " requests held");
+                }
             } catch (RuntimeException e) {
                 // The fences are lifted and traffic is where it was; the store keeps the pending move, which the next
                 // cutover() or rollback() undoes again (every step of the undo is idempotent).
