@@ -88,6 +88,16 @@ public interface Migration extends AutoCloseable {
     MigrationStatus status();
 
     /**
+     * What the migration's state store recorded, without connecting to any server: each database's phase as last
+     * recorded, and the initial copy's progress from its journal. The lag is unknown ({@code -1}); each database's
+     * message says the status is recorded, not read. For a machine that cannot reach the servers, or a quick look.
+     *
+     * @return the recorded status, one entry per database in configuration order
+     * @since 0.2.0
+     */
+    MigrationStatus recordedStatus();
+
+    /**
      * Compares every replicated table on both sides, range by range of its key (the primary key, or the replica
      * identity's index; a table with neither in one range): each server computes each range's row count and digest,
      * several ranges at a time, so memory stays constant and time grows with the table. Works while writes go on: a

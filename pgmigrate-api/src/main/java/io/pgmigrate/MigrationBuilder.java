@@ -12,6 +12,7 @@ import java.util.EnumSet;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.ServiceLoader;
 import java.util.Set;
@@ -665,6 +666,61 @@ public final class MigrationBuilder {
             throw new IllegalArgumentException("database name " + quoteForMessage(db) + " is " + bytes
                     + " bytes; PostgreSQL names are at most " + MAX_IDENTIFIER_BYTES + " bytes");
         }
+    }
+
+    /**
+     * Sets what {@code settings} say, each key the name of one of this builder's methods and its value that method's
+     * argument as text, as in a properties file (HikariCP's rule):
+     *
+     * <pre>
+     * name=shop_to_pg18
+     * databases=shop, crm
+     * source=jdbc:postgresql://10.0.0.11:5432/
+     * source.user=pgmigrate
+     * source.passfile=/etc/pgmigrate/pgpass
+     * source.property.sslmode=verify-full
+     * target=jdbc:postgresql://10.0.0.21:5432/
+     * target.user=pgmigrate
+     * target.password=${env:PGMIGRATE_TARGET_PASSWORD}
+     * stateDirectory=/var/lib/pgmigrate
+     * engine=STREAM
+     * cutoverTimeout=30s
+     * copyPartSize=128MiB
+     * acceptLeftBehind=UNLOGGED_TABLES
+     * </pre>
+     *
+     * <p>Endpoints ({@code source}, {@code target}, {@code sourceAsSeenByTarget}, {@code targetAsSeenBySource}) take a
+     * JDBC URL, and {@code .user}, {@code .password}, {@code .passfile}, {@code .database} and
+     * {@code .property.<name>} sub-keys. Values: durations as {@code 30s}, {@code 500ms}, {@code 5m}, {@code 1h} or
+     * ISO-8601; numbers optionally with {@code kB}, {@code MB}, {@code GB} or {@code KiB}, {@code MiB}, {@code GiB};
+     * enum constants in any case; lists separated by commas. {@code ${env:NAME}} is replaced by the environment
+     * variable, so a file needs no password. Settings that take an object ({@code trafficSwitch}, {@code listener},
+     * {@code stateStore}) are set in code.
+     *
+     * @param settings the settings, by method name
+     * @return this builder
+     * @throws IllegalArgumentException naming the key, when a key is no setting or a value does not fit it
+     * @since 0.2.0
+     */
+    public MigrationBuilder configure(Map<String, String> settings) {
+        BuilderProperties.apply(this, settings, System.getenv());
+        return this;
+    }
+
+    /**
+     * {@link #configure(Map)} with the settings of a properties file.
+     *
+     * @param properties the settings, by method name
+     * @return this builder
+     * @throws IllegalArgumentException naming the key, when a key is no setting or a value does not fit it
+     * @since 0.2.0
+     */
+    public MigrationBuilder configure(java.util.Properties properties) {
+        Map<String, String> settings = new java.util.LinkedHashMap<>();
+        for (String key : properties.stringPropertyNames()) {
+            settings.put(key, properties.getProperty(key));
+        }
+        return configure(settings);
     }
 
     private static void checkUnset(Object current, String property) {

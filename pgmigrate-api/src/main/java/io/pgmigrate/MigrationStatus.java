@@ -57,7 +57,7 @@ public record MigrationStatus(String name, Instant takenAt, List<DatabaseStatus>
             long copied = d.tables().stream().filter(t -> t.state() == CopyState.READY
                     || t.state() == CopyState.CATCHING_UP).count();
             StringBuilder head = new StringBuilder(d.database()).append(": ").append(d.phase());
-            if (d.phase() != Phase.NOT_STARTED && d.phase() != Phase.COMPLETED) {
+            if (d.phase() != Phase.NOT_STARTED && d.phase() != Phase.COMPLETED && d.lagBytes() >= 0) {
                 head.append(", lag ").append(bytes(d.lagBytes())).append(" (").append(seconds(d.lagTime()))
                         .append(')');
             }

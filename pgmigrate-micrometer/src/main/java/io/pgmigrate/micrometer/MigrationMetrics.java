@@ -63,8 +63,8 @@ import java.util.function.ToDoubleFunction;
  * reads {@code status()} on a timer of its own.
  *
  * <pre>{@code
- * MigrationMetrics metrics = new MigrationMetrics("shop-to-pg18");
- * Migration m = Migration.builder().name("shop-to-pg18")...listener(metrics).build();
+ * MigrationMetrics metrics = new MigrationMetrics("shop_to_pg18");
+ * Migration m = Migration.builder().name("shop_to_pg18")...listener(metrics).build();
  * metrics.bindTo(registry);                          // any MeterRegistry: Prometheus, OTLP, ...
  * metrics.poll(m, Duration.ofSeconds(15));           // optional: status() every 15 s between calls
  * }</pre>

@@ -1356,6 +1356,24 @@ final class DefaultMigration implements Migration {
     }
 
     @Override
+    public synchronized MigrationStatus recordedStatus() {
+        observe();
+        List<DatabaseStatus> out = new ArrayList<>();
+        Side active = Cutover.active(journal());
+        boolean pending = Cutover.pending(journal());
+        for (String db : config.databases()) {
+            Journal.DatabaseEntry entry = journal().database(db);
+            List<io.pgmigrate.TableStatus> tables = entry.copy().map(DefaultMigration::tablesOf).orElse(List.of());
+            out.add(new DatabaseStatus(db, entry.phase(), Lsn.ZERO, Lsn.ZERO, -1, null, tables,
+                    "recorded in the state store, no server read; traffic goes to the "
+                            + active.name().toLowerCase(java.util.Locale.ROOT)
+                            + (pending ? "; a cutover or rollback is pending: cutover(), rollback() or recover()"
+                            + " ends it" : ""), null, -1));
+        }
+        return new MigrationStatus(config.name(), Instant.now(), out);
+    }
+
+    @Override
     public synchronized MigrationStatus status() {
         observe();
         // Only the migration's driver repairs or records anything; another process's status() only reads.

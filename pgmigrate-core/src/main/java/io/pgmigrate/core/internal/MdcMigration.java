@@ -82,6 +82,11 @@ final class MdcMigration implements Migration {
     }
 
     @Override
+    public MigrationStatus recordedStatus() {
+        return in(delegate::recordedStatus);
+    }
+
+    @Override
     public VerificationReport verify() {
         return in(delegate::verify);
     }
