@@ -5,6 +5,7 @@ import io.pgmigrate.CutoverException;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.Engine;
 import io.pgmigrate.Migration;
+import io.pgmigrate.MigrationBuilder;
 import io.pgmigrate.MigrationStatus;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.PreflightReport;
@@ -24,9 +25,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.ServiceLoader;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -83,6 +86,11 @@ public final class Main implements Runnable {
     /** Runs a command, printing to {@code out} and {@code err}; returns the exit code. */
     static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cli = new CommandLine(new Main());
+        for (CliExtension e : EXTENSIONS) {
+            for (Object command : e.commands()) {
+                cli.addSubcommand(command);
+            }
+        }
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {
@@ -99,7 +107,8 @@ public final class Main implements Runnable {
                 return pe.code() == CoreErrorCode.CONNECTION_FAILED || pe.code() == CoreErrorCode.AUTHENTICATION_FAILED
                         ? UNREACHABLE : pe.code() == CoreErrorCode.INVALID_CONFIGURATION ? CONFIGURATION : FAILED;
             }
-            if (e instanceof ConfigurationException) {
+            if (e instanceof ConfigurationException || e instanceof IllegalArgumentException
+                    || e instanceof IllegalStateException) {
                 w.println("pgmigrate: " + e.getMessage());
                 return CONFIGURATION;
             }
@@ -115,20 +124,27 @@ public final class Main implements Runnable {
                 + " verify, cutover, rollback, recover, pause or complete");
     }
 
-    /** A configuration file that cannot be read or does not describe a migration. */
-    static final class ConfigurationException extends RuntimeException {
-        ConfigurationException(String message, Throwable cause) {
+    /** A configuration file that cannot be read or does not describe a migration: exit code 6. */
+    public static final class ConfigurationException extends RuntimeException {
+        /**
+         * A wrong file.
+         *
+         * @param message what is wrong, naming the file and the key
+         * @param cause   the error underneath, or null
+         */
+        public ConfigurationException(String message, Throwable cause) {
             super(message, cause);
         }
     }
 
     /** The options every command has: the configuration file, overrides, and JSON output. */
-    static final class Common {
+    public static final class Common {
 
+        /** The configuration file. */
         @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE",
                 description = "the migration's properties file: each key a MigrationBuilder method, such as"
                         + " source=jdbc:postgresql://old:5432/, source.user=..., databases=shop,crm")
-        Path config;
+        public Path config;
 
         @Option(names = {"-s", "--set"}, paramLabel = "KEY=VALUE",
                 description = "a setting that overrides the file's (repeatable)")
@@ -137,8 +153,12 @@ public final class Main implements Runnable {
         @Option(names = "--json", description = "print the result as JSON")
         boolean json;
 
-        /** The settings: the file's, then the overrides. */
-        Map<String, String> settings() {
+        /**
+         * The settings: the file's, then the overrides.
+         *
+         * @return the settings by key
+         */
+        public Map<String, String> settings() {
             Properties p = new Properties();
             try (Reader r = Files.newBufferedReader(config, StandardCharsets.UTF_8)) {
                 p.load(r);
@@ -151,9 +171,14 @@ public final class Main implements Runnable {
             return settings;
         }
 
-        Migration open() {
+        /**
+         * The migration the file describes.
+         *
+         * @return the migration, built (no connection opened yet)
+         */
+        public Migration open() {
             try {
-                return Migration.builder().configure(settings()).build();
+                return builder(settings()).build();
             } catch (IllegalArgumentException | IllegalStateException e) {
                 throw new ConfigurationException(config + ": " + e.getMessage(), e);
             }
@@ -166,6 +191,37 @@ public final class Main implements Runnable {
                 out.println(text);
             }
         }
+    }
+
+    /** The extensions on the class path, such as pgmigrate-pacemaker's. */
+    static final List<CliExtension> EXTENSIONS = ServiceLoader.load(CliExtension.class).stream()
+            .map(ServiceLoader.Provider::get).toList();
+
+    /**
+     * A builder set up from a file's settings: each extension's keys (under its prefix) go to the extension, the
+     * others to {@code MigrationBuilder.configure}.
+     *
+     * @param settings the file's settings
+     * @return the builder
+     * @throws IllegalArgumentException naming the key, when a setting is wrong
+     */
+    public static MigrationBuilder builder(Map<String, String> settings) {
+        Map<String, String> own = new LinkedHashMap<>(settings);
+        Map<CliExtension, Map<String, String>> theirs = new LinkedHashMap<>();
+        for (CliExtension e : EXTENSIONS) {
+            Map<String, String> mine = new LinkedHashMap<>();
+            own.entrySet().removeIf(x -> {
+                if (x.getKey().startsWith(e.prefix())) {
+                    mine.put(x.getKey(), x.getValue());
+                    return true;
+                }
+                return false;
+            });
+            theirs.put(e, mine);
+        }
+        MigrationBuilder b = Migration.builder().configure(own);
+        theirs.forEach((e, mine) -> e.configure(mine, settings, b));
+        return b;
     }
 
     static final JsonMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();

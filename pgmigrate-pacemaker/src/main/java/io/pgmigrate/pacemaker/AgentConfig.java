@@ -1,11 +1,7 @@
 package io.pgmigrate.pacemaker;
 
-import io.pgmigrate.Endpoint;
-import io.pgmigrate.LeftBehind;
 import io.pgmigrate.Migration;
 import io.pgmigrate.MigrationBuilder;
-import io.pgmigrate.SchemaStrategy;
-import io.pgmigrate.StateStore;
 
 import java.io.IOException;
 import java.io.Reader;
@@ -13,47 +9,61 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * A migration described by a properties file, for the {@code pgmigrate} OCF resource agent and its Java entry point
- * ({@link AgentMain}). Passwords are never in the file: give a libpq passfile ({@code source.passfile}).
+ * A migration described by a properties file: the command line's format ({@code docs/cli.md}: each key a
+ * {@code MigrationBuilder} method), plus the keys under {@code pacemaker.} that this module owns. The same file serves
+ * the {@code pgmigrate} OCF resource agent ({@code pgmigrate agent run}) and an operator's {@code pgmigrate status},
+ * {@code cutover}, {@code rollback}: with this module on the class path, those keep the state in the cluster and move
+ * the VIP too. Passwords are never in an agent's file: give a libpq passfile ({@code source.passfile}).
  *
  * <pre>
  * name=shop
  * databases=shop,crm
- * source.url=jdbc:postgresql://10.0.0.11:5432/
+ * source=jdbc:postgresql://10.0.0.11:5432/
  * source.user=pgmigrate
  * source.passfile=/etc/pgmigrate/pgpass
- * target.url=jdbc:postgresql://10.0.0.21:5432/
+ * target=jdbc:postgresql://10.0.0.21:5432/
  * target.user=pgmigrate
  * target.passfile=/etc/pgmigrate/pgpass
- * # cib (default: the cluster configuration, readable on every node) or a directory every node mounts
- * state=cib
+ * # the state is kept in the cluster configuration (readable on every node) unless stateDirectory names a directory
+ * # every node mounts
  * # optional: the VIP the cutover moves
- * vip.resource=pg-vip
- * vip.source.node=old-db-1
- * vip.target.node=new-db-1
+ * pacemaker.vip=pg-vip
+ * pacemaker.vip.source.node=old-db-1
+ * pacemaker.vip.target.node=new-db-1
  * # optional
- * trigger.attribute=pgmigrate-cutover
- * schema.strategy=CATALOG
+ * pacemaker.vip.timeout=30s
+ * pacemaker.trigger=pgmigrate-cutover
+ * schemaStrategy=CATALOG
  * </pre>
+ *
+ * @param settings the file's settings by key
+ * @param file     the file, for messages
  */
-public record AgentConfig(Properties properties, Path file) {
+public record AgentConfig(Map<String, String> settings, Path file) {
 
-    private static final Set<String> KNOWN = Set.of("name", "databases", "source.url", "source.user",
-            "source.passfile", "target.url", "target.user", "target.passfile", "source.as_seen_by_target",
-            "target.as_seen_by_source", "state", "vip.resource", "vip.source.node", "vip.target.node",
-            "vip.source.resource", "vip.target.resource", "vip.timeout_seconds", "trigger.attribute",
-            "schema.strategy", "cutover.timeout_seconds", "cutover.catch_up_timeout_seconds",
-            "cutover.accept_left_behind");
+    /** The prefix of the keys this module owns. */
+    public static final String PREFIX = "pacemaker.";
 
-    /** Reads and checks {@code file}: unknown keys, missing required ones and passwords are errors. */
+    private static final Set<String> KNOWN = Set.of("pacemaker.vip", "pacemaker.vip.source.node",
+            "pacemaker.vip.target.node", "pacemaker.vip.source.resource", "pacemaker.vip.target.resource",
+            "pacemaker.vip.timeout", "pacemaker.trigger");
+
+    /**
+     * Reads and checks {@code file}: unknown {@code pacemaker.} keys, missing endpoints and passwords are errors; the
+     * other keys are checked when the migration is built.
+     *
+     * @param file the properties file
+     * @return the configuration
+     */
     public static AgentConfig read(Path file) {
         Properties p = new Properties();
         try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
@@ -61,89 +71,124 @@ public record AgentConfig(Properties properties, Path file) {
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read " + file + ": " + e.getMessage(), e);
         }
-        Set<String> unknown = new TreeSet<>(p.stringPropertyNames());
-        unknown.removeAll(KNOWN);
-        if (unknown.stream().anyMatch(k -> k.contains("password"))) {
-            throw new IllegalArgumentException(file + ": passwords do not belong in the configuration; give a libpq"
-                    + " passfile as source.passfile / target.passfile (mode 0600)");
+        Map<String, String> settings = new LinkedHashMap<>();
+        p.stringPropertyNames().stream().sorted().forEach(k -> settings.put(k, p.getProperty(k)));
+        if (settings.keySet().stream().anyMatch(k -> k.endsWith(".password"))) {
+            throw new IllegalArgumentException(file + ": passwords do not belong in the agent's configuration (the"
+                    + " cluster's nodes and logs see it); give a libpq passfile as source.passfile / target.passfile"
+                    + " (mode 0600)");
         }
-        if (!unknown.isEmpty()) {
-            throw new IllegalArgumentException(file + ": unknown setting(s) " + unknown + "; known: "
-                    + new TreeSet<>(KNOWN));
-        }
-        for (String required : List.of("source.url", "target.url")) {
-            if (p.getProperty(required, "").isBlank()) {
-                throw new IllegalArgumentException(file + ": " + required + " is required");
+        for (String required : List.of("source", "target")) {
+            if (settings.getOrDefault(required, "").isBlank()) {
+                throw new IllegalArgumentException(file + ": " + required + " is required (a JDBC URL such as"
+                        + " jdbc:postgresql://10.0.0.11:5432/)");
             }
         }
-        return new AgentConfig(p, file);
+        check(settings, file.toString());
+        return new AgentConfig(settings, file);
     }
 
+    private static void check(Map<String, String> settings, String where) {
+        Set<String> unknown = new TreeSet<>();
+        settings.keySet().stream().filter(k -> k.startsWith(PREFIX) && !KNOWN.contains(k)).forEach(unknown::add);
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException(where + ": unknown setting(s) " + unknown + "; the pacemaker. settings"
+                    + " are " + new TreeSet<>(KNOWN));
+        }
+    }
+
+    /**
+     * The migration's name, as the file gives it.
+     *
+     * @return the name
+     */
     public String name() {
-        return get("name").orElse("migration");
+        return get(settings, "name").orElse("migration");
     }
 
+    /**
+     * The cluster attribute that asks for a cutover.
+     *
+     * @return its name
+     */
     public String triggerAttribute() {
-        return get("trigger.attribute").orElse("pgmigrate-cutover");
+        return get(settings, "pacemaker.trigger").orElse("pgmigrate-cutover");
     }
 
-    private Optional<String> get(String key) {
-        String v = properties.getProperty(key);
+    private static Optional<String> get(Map<String, String> settings, String key) {
+        String v = settings.get(key);
         return v == null || v.isBlank() ? Optional.empty() : Optional.of(v.strip());
     }
 
-    /** {@code cutover.accept_left_behind}: comma-separated {@link LeftBehind} names, in any case. */
-    private LeftBehind[] leftBehind(String value) {
-        return Arrays.stream(value.split(",")).map(String::strip).filter(v -> !v.isEmpty()).map(v -> {
-            try {
-                return LeftBehind.valueOf(v.toUpperCase(java.util.Locale.ROOT));
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(file + ": cutover.accept_left_behind: unknown kind " + v + "; known: "
-                        + Arrays.toString(LeftBehind.values()), e);
-            }
-        }).toArray(LeftBehind[]::new);
-    }
-
-    private Endpoint endpoint(String side) {
-        Endpoint e = Endpoint.of(get(side + ".url").orElseThrow());
-        if (get(side + ".user").isPresent()) {
-            e = e.user(get(side + ".user").get());
-        }
-        if (get(side + ".passfile").isPresent()) {
-            e = e.passfile(Path.of(get(side + ".passfile").get()));
-        }
-        return e;
-    }
-
-    /** The migration this file describes; cluster commands run through {@code runner}. */
+    /**
+     * The migration this file describes; cluster commands run through {@code runner}.
+     *
+     * @param runner runs the cluster's tools
+     * @return the migration, built
+     */
     public Migration migration(CommandRunner runner) {
-        MigrationBuilder b = Migration.builder().name(name()).source(endpoint("source")).target(endpoint("target"));
-        get("databases").ifPresent(d -> b.databases(Arrays.stream(d.split(",")).map(String::strip).toList()));
-        get("source.as_seen_by_target").ifPresent(u -> b.sourceAsSeenByTarget(Endpoint.of(u)));
-        get("target.as_seen_by_source").ifPresent(u -> b.targetAsSeenBySource(Endpoint.of(u)));
-        String state = get("state").orElse("cib");
-        StateStore store = state.equals("cib") ? new CibStateStore(runner) : StateStore.directory(Path.of(state));
-        b.stateStore(store);
-        get("schema.strategy").ifPresent(s -> b.schemaStrategy(SchemaStrategy.valueOf(s.toUpperCase())));
-        get("cutover.timeout_seconds").ifPresent(s -> b.cutoverTimeout(Duration.ofSeconds(Long.parseLong(s))));
-        get("cutover.catch_up_timeout_seconds").ifPresent(s -> b.cutoverCatchUpTimeout(
-                Duration.ofSeconds(Long.parseLong(s))));
-        get("cutover.accept_left_behind").ifPresent(s -> b.acceptLeftBehind(leftBehind(s)));
-        if (get("vip.resource").isPresent()) {
-            PacemakerVip.Builder vip = PacemakerVip.builder(get("vip.resource").get()).runner(runner);
-            vip.source(placement("vip.source"));
-            vip.target(placement("vip.target"));
-            get("vip.timeout_seconds").ifPresent(s -> vip.startTimeout(Duration.ofSeconds(Long.parseLong(s))));
-            b.trafficSwitch(vip.build());
+        Map<String, String> builderKeys = new LinkedHashMap<>(settings);
+        builderKeys.keySet().removeIf(k -> k.startsWith(PREFIX));
+        MigrationBuilder b;
+        try {
+            b = Migration.builder().configure(builderKeys);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }
+        apply(settings, b, runner, file.toString());
         return b.build();
     }
 
-    private PacemakerVip.Placement placement(String prefix) {
-        Optional<String> node = get(prefix + ".node");
-        Optional<String> resource = get(prefix + ".resource");
+    /**
+     * Applies the {@code pacemaker.} keys: the state in the cluster (unless {@code stateDirectory} is set), the VIP.
+     *
+     * @param settings every setting of the file
+     * @param b        the builder, with the other keys applied
+     * @param runner   runs the cluster's tools
+     * @param where    the file, for messages
+     */
+    static void apply(Map<String, String> settings, MigrationBuilder b, CommandRunner runner, String where) {
+        check(settings, where);
+        if (get(settings, "stateDirectory").isEmpty()) {
+            b.stateStore(new CibStateStore(runner));
+        }
+        if (get(settings, "pacemaker.vip").isPresent()) {
+            PacemakerVip.Builder vip = PacemakerVip.builder(get(settings, "pacemaker.vip").get()).runner(runner);
+            vip.source(placement(settings, "pacemaker.vip.source", where));
+            vip.target(placement(settings, "pacemaker.vip.target", where));
+            get(settings, "pacemaker.vip.timeout").ifPresent(s -> vip.startTimeout(duration(s, where)));
+            b.trafficSwitch(vip.build());
+        }
+    }
+
+    private static Duration duration(String value, String where) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)\\s*(ms|s|m|min|h)?").matcher(value.strip());
+        try {
+            if (value.strip().startsWith("P")) {
+                return Duration.parse(value.strip());
+            }
+            if (m.matches()) {
+                long n = Long.parseLong(m.group(1));
+                String unit = m.group(2) == null ? "s" : m.group(2);
+                return switch (unit) {
+                    case "ms" -> Duration.ofMillis(n);
+                    case "m", "min" -> Duration.ofMinutes(n);
+                    case "h" -> Duration.ofHours(n);
+                    default -> Duration.ofSeconds(n);
+                };
+            }
+        } catch (java.time.format.DateTimeParseException | NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(where + ": pacemaker.vip.timeout=" + value + " is not a duration such as"
+                + " 30s, 2m or PT30S");
+    }
+
+    private static PacemakerVip.Placement placement(Map<String, String> settings, String prefix, String where) {
+        Optional<String> node = get(settings, prefix + ".node");
+        Optional<String> resource = get(settings, prefix + ".resource");
         if (node.isPresent() == resource.isPresent()) {
-            throw new IllegalArgumentException(file + ": set exactly one of " + prefix + ".node and " + prefix
+            throw new IllegalArgumentException(where + ": set exactly one of " + prefix + ".node and " + prefix
                     + ".resource");
         }
         return node.map(PacemakerVip.Placement::node).orElseGet(() -> PacemakerVip.Placement.resource(resource.get()));

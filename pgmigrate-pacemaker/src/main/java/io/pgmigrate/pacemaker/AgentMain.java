@@ -16,21 +16,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * The Java side of the {@code pgmigrate} OCF resource agent, and a small command line for operators:
- *
- * <pre>
- * run CONFIG --status FILE [--resource NAME]   supervise the migration until stopped (the agent's start)
- * status CONFIG                                print each database's phase and lag
- * pause CONFIG | rollback CONFIG | complete CONFIG
- * validate CONFIG                              check the file (the agent's validate-all)
- * </pre>
- *
- * {@code run} starts or resumes the migration, then once a second writes the state to the status file
- * ({@code state=STARTING|RUNNING|IN_SYNC|CUT_OVER|FAILED|STOPPED}, {@code message=}, {@code updated=}), which the
- * agent's monitor reads, and carries out a cutover requested through the cluster attribute ({@link CutoverTrigger}).
- * After a cutover it asks Pacemaker to stop the resource ({@code target-role=Stopped}): its work is done, and the
- * reverse stream goes on in the servers for a rollback. On SIGTERM (the agent's stop) it pauses the stream before the
- * cutover (never after it) and exits; nothing is dropped.
+ * The Java side of the {@code pgmigrate} OCF resource agent, run as {@code pgmigrate agent run --config FILE
+ * --status FILE [--resource NAME]} ({@link PacemakerCli}): it starts or resumes the migration, then once a second
+ * writes the state to the status file ({@code state=STARTING|RUNNING|IN_SYNC|CUT_OVER|FAILED|STOPPED},
+ * {@code message=}, {@code updated=}), which the agent's monitor reads, and carries out a cutover requested through
+ * the cluster attribute ({@link CutoverTrigger}). After a cutover it asks Pacemaker to stop the resource
+ * ({@code target-role=Stopped}): its work is done, and the reverse stream goes on in the servers for a rollback. On
+ * SIGTERM (the agent's stop) it pauses the stream before the cutover (never after it) and exits; nothing is dropped.
+ * Operators use the same file with the command line's own commands ({@code pgmigrate status|rollback|complete
+ * --config FILE}).
  */
 public final class AgentMain {
 
@@ -39,68 +33,7 @@ public final class AgentMain {
     private AgentMain() {
     }
 
-    public static void main(String[] args) {
-        try {
-            System.exit(run(List.of(args)));
-        } catch (IllegalArgumentException | PgMigrateException e) {
-            System.err.println("pgmigrate: " + e.getMessage());
-            System.exit(e instanceof IllegalArgumentException ? 6 : 1); // 6: OCF_ERR_CONFIGURED
-        }
-    }
-
-    static int run(List<String> args) {
-        if (args.size() < 2) {
-            throw new IllegalArgumentException("usage: run|status|pause|rollback|complete|validate CONFIG"
-                    + " [--status FILE] [--resource NAME]");
-        }
-        AgentConfig config = AgentConfig.read(Path.of(args.get(1)));
-        CommandRunner runner = CommandRunner.local();
-        switch (args.get(0)) {
-            case "validate" -> {
-                config.migration(runner).close(); // builds it: every setting checked, no connection opened
-                System.out.println("ok");
-                return 0;
-            }
-            case "status" -> {
-                try (Migration m = config.migration(runner)) {
-                    for (DatabaseStatus d : m.status().databases()) {
-                        System.out.println(d.database() + " " + d.phase() + " lag=" + d.lagBytes() + " "
-                                + d.message());
-                    }
-                }
-                return 0;
-            }
-            case "pause" -> {
-                try (Migration m = config.migration(runner)) {
-                    m.pause();
-                }
-                return 0;
-            }
-            case "rollback" -> {
-                try (Migration m = config.migration(runner)) {
-                    System.out.println(m.rollback().toText());
-                }
-                return 0;
-            }
-            case "complete" -> {
-                try (Migration m = config.migration(runner)) {
-                    m.complete();
-                }
-                return 0;
-            }
-            case "run" -> {
-                return supervise(config, runner, option(args, "--status"), option(args, "--resource"));
-            }
-            default -> throw new IllegalArgumentException("unknown command " + args.get(0));
-        }
-    }
-
-    private static String option(List<String> args, String name) {
-        int i = args.indexOf(name);
-        return i >= 0 && i + 1 < args.size() ? args.get(i + 1) : null;
-    }
-
-    private static int supervise(AgentConfig config, CommandRunner runner, String statusFile, String resource) {
+    static int supervise(AgentConfig config, CommandRunner runner, String statusFile, String resource) {
         if (statusFile == null) {
             throw new IllegalArgumentException("run needs --status FILE");
         }

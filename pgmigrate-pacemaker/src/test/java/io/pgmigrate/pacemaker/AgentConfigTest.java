@@ -16,14 +16,14 @@ class AgentConfigTest {
 
     private static Path file(Path dir, String extra) throws Exception {
         Path f = dir.resolve("shop.properties");
-        Files.writeString(f, "source.url=jdbc:postgresql://127.0.0.1:1/\ntarget.url=jdbc:postgresql://127.0.0.1:2/\n"
-                + "databases=shop\nstate=" + dir.resolve("state") + "\n" + extra);
+        Files.writeString(f, "source=jdbc:postgresql://127.0.0.1:1/\ntarget=jdbc:postgresql://127.0.0.1:2/\n"
+                + "databases=shop\nstateDirectory=" + dir.resolve("state") + "\n" + extra);
         return f;
     }
 
     @Test
     void dataTheOperatorAcceptsToLeaveBehindReachesTheCutoverSettings(@TempDir Path dir) throws Exception {
-        AgentConfig config = AgentConfig.read(file(dir, "cutover.accept_left_behind=large_objects, Unlogged_Tables\n"));
+        AgentConfig config = AgentConfig.read(file(dir, "acceptLeftBehind=large_objects, Unlogged_Tables\n"));
         try (Migration m = config.migration(CommandRunner.local())) {
             assertThat(m.config().cutover().acceptedLeftBehind())
                     .containsExactlyInAnyOrder(LeftBehind.LARGE_OBJECTS, LeftBehind.UNLOGGED_TABLES);
@@ -35,9 +35,23 @@ class AgentConfigTest {
 
     @Test
     void anUnknownKindIsRefusedNamingTheKnownOnes(@TempDir Path dir) throws Exception {
-        AgentConfig config = AgentConfig.read(file(dir, "cutover.accept_left_behind=blobs\n"));
+        AgentConfig config = AgentConfig.read(file(dir, "acceptLeftBehind=blobs\n"));
         assertThatThrownBy(() -> config.migration(CommandRunner.local()))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("unknown kind blobs").hasMessageContaining("LARGE_OBJECTS");
+                .hasMessageContaining("acceptLeftBehind=blobs").hasMessageContaining("LARGE_OBJECTS");
+    }
+
+    @Test
+    void theAgentsOwnKeysAreCheckedAndTheVipBecomesTheTrafficSwitch(@TempDir Path dir) throws Exception {
+        AgentConfig config = AgentConfig.read(file(dir, "pacemaker.vip=pg-vip\npacemaker.vip.source.node=a\n"
+                + "pacemaker.vip.target.node=b\npacemaker.vip.timeout=45s\npacemaker.trigger=go\n"));
+        assertThat(config.triggerAttribute()).isEqualTo("go");
+        try (Migration m = config.migration(CommandRunner.local())) {
+            assertThat(m.config().trafficSwitch().description()).contains("pg-vip");
+        }
+        assertThatThrownBy(() -> AgentConfig.read(file(dir, "pacemaker.vip.node=a\n")))
+                .hasMessageContaining("unknown setting(s) [pacemaker.vip.node]");
+        assertThatThrownBy(() -> AgentConfig.read(file(dir, "target.password=hunter2\n")))
+                .hasMessageContaining("passfile").hasMessageNotContaining("hunter2");
     }
 }

@@ -64,15 +64,21 @@ class OcfAgentIT {
                 "classpath", CLASSPATH)).code()).as("unreadable config: OCF_ERR_INSTALLED").isEqualTo(5);
 
         Path secret = dir.resolve("secret.properties");
-        Files.writeString(secret, "source.url=jdbc:postgresql://10.0.0.1/db\ntarget.url=jdbc:postgresql://10.0.0.2/\n"
+        Files.writeString(secret, "source=jdbc:postgresql://10.0.0.1/db\ntarget=jdbc:postgresql://10.0.0.2/\n"
                 + "source.password=hunter2\n");
         Run bad = agent("validate-all", Map.of("config", secret.toString(), "classpath", CLASSPATH));
         assertThat(bad.code()).isEqualTo(6);
         assertThat(bad.out()).contains("passfile").doesNotContain("hunter2");
 
         Path good = dir.resolve("good.properties");
-        Files.writeString(good, "name=shop\ndatabases=shop\nsource.url=jdbc:postgresql://10.0.0.1:5432/shop\n"
-                + "target.url=jdbc:postgresql://10.0.0.2:5432/\nstate=" + dir + "\n");
+        Files.writeString(good, "name=shop\ndatabases=shop\nsource=jdbc:postgresql://10.0.0.1:5432/shop\n"
+                + "target=jdbc:postgresql://10.0.0.2:5432/\nstateDirectory=" + dir + "\n");
+        Path wrongKey = dir.resolve("wrong.properties");
+        Files.writeString(wrongKey, "source=jdbc:postgresql://10.0.0.1/db\ntarget=jdbc:postgresql://10.0.0.2/\n"
+                + "stateDirectory=" + dir + "\ncutover.timeout=30s\n");
+        Run wrong = agent("validate-all", Map.of("config", wrongKey.toString(), "classpath", CLASSPATH));
+        assertThat(wrong.code()).as(wrong.out()).isEqualTo(6);
+        assertThat(wrong.out()).contains("unknown setting cutover.timeout");
         Run ok = agent("validate-all", Map.of("config", good.toString(), "classpath", CLASSPATH));
         assertThat(ok.code()).as(ok.out()).isZero();
     }

@@ -156,12 +156,11 @@ class PacemakerLabIT {
         Files.writeString(config, String.join("\n",
                 "name=agent",
                 "databases=crm",
-                "source.url=" + url(a, "crm"),
-                "target.url=" + url(b, "postgres"),
-                "state=cib",
-                "vip.resource=" + lab.get("VIP_RESOURCE"),
-                "vip.source.node=" + lab.get("NODE_A"),
-                "vip.target.node=" + lab.get("NODE_B"), ""));
+                "source=" + url(a, "crm"),
+                "target=" + url(b, "postgres"),
+                "pacemaker.vip=" + lab.get("VIP_RESOURCE"),
+                "pacemaker.vip.source.node=" + lab.get("NODE_A"),
+                "pacemaker.vip.target.node=" + lab.get("NODE_B"), ""));
         Path run = work.resolve("run");
         Files.createDirectories(run);
         String classpath = Path.of("target/classes").toAbsolutePath() + ":" + Path.of("target/lib").toAbsolutePath()
@@ -207,6 +206,8 @@ class PacemakerLabIT {
             assertThat(result()).as(() -> "the cutover's result; agent log:\n" + agentLog(status)
                     + "\nPacemaker on a:\n" + lab.pacemakerLogAbout("a", rsc)
                     + "\nPacemaker on b:\n" + lab.pacemakerLogAbout("b", rsc)).isEqualTo("done");
+            // the agent's cutover, step by step (its journal lives in the CIB: every save is a CIB update)
+            agentLog(status).lines().filter(l -> l.contains(" ms")).forEach(l -> System.out.println("agent: " + l));
             writers.awaitMoreCommits(100);
         }
         assertThat(VipWriters.text(vipUrl("crm"), "SELECT current_setting('cluster_name')")).isEqualTo("pgmlab-b");
