@@ -34,7 +34,15 @@ final class BuilderProperties {
 
     static void apply(MigrationBuilder builder, Map<String, String> settings, Map<String, String> environment) {
         Map<String, String> values = new TreeMap<>();
-        settings.forEach((k, v) -> values.put(k.strip(), substitute(k.strip(), v == null ? "" : v.strip(), environment)));
+        settings.forEach((k, v) -> {
+            String key = k.strip();
+            if (v == null || v.isBlank()) {
+                throw new IllegalArgumentException(key + " has no value; give one, or leave the key out for the"
+                        + " default");
+            }
+            // not stripped: a password may end with a space (a properties file drops only the leading ones)
+            values.put(key, substitute(key, v, environment));
+        });
         // endpoints first, with their sub-keys; then every other key in alphabetical order
         for (String endpoint : List.of("source", "target", "sourceAsSeenByTarget", "targetAsSeenBySource")) {
             String url = values.remove(endpoint);
@@ -51,7 +59,12 @@ final class BuilderProperties {
                 }
                 continue;
             }
-            Endpoint e = Endpoint.of(url);
+            Endpoint e;
+            try {
+                e = Endpoint.of(url.strip());
+            } catch (IllegalArgumentException bad) {
+                throw new IllegalArgumentException(endpoint + ": " + bad.getMessage(), bad);
+            }
             for (Map.Entry<String, String> s : sub.entrySet()) {
                 e = endpointSetting(endpoint, e, s.getKey(), s.getValue());
             }
@@ -75,19 +88,23 @@ final class BuilderProperties {
             m.appendReplacement(out, Matcher.quoteReplacement(v));
         }
         m.appendTail(out);
+        if (ENV.matcher(value).replaceAll("").contains("${")) {
+            throw new IllegalArgumentException(key + " has a reference that is not ${env:NAME} (NAME of letters, digits"
+                    + " and underscores)");
+        }
         return out.toString();
     }
 
     private static Endpoint endpointSetting(String endpoint, Endpoint e, String key, String value) {
         switch (key) {
             case "user":
-                return e.user(value);
+                return e.user(value.strip());
             case "password":
                 return e.password(value);
             case "passfile":
-                return e.passfile(Path.of(value));
+                return e.passfile(Path.of(value.strip()));
             case "database":
-                return e.database(value);
+                return e.database(value.strip());
             default:
                 if (key.startsWith("property.")) {
                     return e.property(key.substring("property.".length()), value);
@@ -97,7 +114,8 @@ final class BuilderProperties {
         }
     }
 
-    private static void set(MigrationBuilder builder, String key, String value) {
+    private static void set(MigrationBuilder builder, String key, String raw) {
+        String value = raw.strip();
         List<Method> candidates = Arrays.stream(MigrationBuilder.class.getMethods())
                 .filter(m -> m.getName().equals(key) && m.getParameterCount() == 1
                         && !Modifier.isStatic(m.getModifiers()) && m.getReturnType() == MigrationBuilder.class)

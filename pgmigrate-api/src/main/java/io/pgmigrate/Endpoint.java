@@ -334,7 +334,8 @@ public final class Endpoint {
 
     /** The URL with any {@code password=} parameter value replaced, for error messages. */
     static String redactUrl(String url) {
-        return url.replaceAll("(?i)(password=)[^&]*", "$1***");
+        // a query's password, and a URI's user:password@ (postgres://app:secret@db/shop)
+        return url.replaceAll("(?i)(password=)[^&]*", "$1***").replaceAll("(//)[^/@?#]*@", "$1***@");
     }
 
     @Override

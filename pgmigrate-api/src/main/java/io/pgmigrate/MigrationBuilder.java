@@ -703,6 +703,7 @@ public final class MigrationBuilder {
      * @since 0.2.0
      */
     public MigrationBuilder configure(Map<String, String> settings) {
+        Objects.requireNonNull(settings, "configure");
         BuilderProperties.apply(this, settings, System.getenv());
         return this;
     }
@@ -716,6 +717,7 @@ public final class MigrationBuilder {
      * @since 0.2.0
      */
     public MigrationBuilder configure(java.util.Properties properties) {
+        Objects.requireNonNull(properties, "configure");
         Map<String, String> settings = new java.util.LinkedHashMap<>();
         for (String key : properties.stringPropertyNames()) {
             settings.put(key, properties.getProperty(key));

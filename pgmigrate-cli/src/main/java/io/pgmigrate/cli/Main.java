@@ -97,7 +97,9 @@ public final class Main implements Runnable {
             PrintWriter w = commandLine.getErr();
             if (e instanceof CutoverException ce) {
                 if (ce.report() != null) {
-                    commandLine.getOut().println(ce.report().toText());
+                    CommandLine.ParseResult sub = parsed.subcommand();
+                    boolean json = sub != null && sub.hasMatchedOption("--json");
+                    commandLine.getOut().println(json ? JSON.writeValueAsString(ce.report()) : ce.report().toText());
                 }
                 w.println("pgmigrate: " + ce.getMessage());
                 return ABANDONED;
@@ -107,8 +109,7 @@ public final class Main implements Runnable {
                 return pe.code() == CoreErrorCode.CONNECTION_FAILED || pe.code() == CoreErrorCode.AUTHENTICATION_FAILED
                         ? UNREACHABLE : pe.code() == CoreErrorCode.INVALID_CONFIGURATION ? CONFIGURATION : FAILED;
             }
-            if (e instanceof ConfigurationException || e instanceof IllegalArgumentException
-                    || e instanceof IllegalStateException) {
+            if (e instanceof ConfigurationException) {
                 w.println("pgmigrate: " + e.getMessage());
                 return CONFIGURATION;
             }
@@ -267,33 +268,48 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws InterruptedException {
-            try (Migration m = common.open()) {
+            Migration m = common.open();
+            // Registered before start(): an interrupt (Ctrl-C, SIGTERM) at any point closes the migration (its copy
+            // and STREAM workers, its sessions, its lock) before the JVM ends, and waits at most a minute for that.
+            CountDownLatch stop = new CountDownLatch(1);
+            CountDownLatch closed = new CountDownLatch(1);
+            Thread hook = new Thread(() -> {
+                stop.countDown();
+                try {
+                    closed.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "pgmigrate-cli-stop");
+            Runtime.getRuntime().addShutdownHook(hook);
+            try {
                 m.start();
                 MigrationStatus synced = m.awaitInSync(timeout);
                 common.print(out(), synced, synced.toText());
                 if (follow || m.config().engine() == Engine.STREAM) {
-                    CountDownLatch stop = new CountDownLatch(1);
-                    CountDownLatch stopped = new CountDownLatch(1);
-                    Thread hook = new Thread(() -> {
-                        stop.countDown();
+                    while (!stop.await(interval.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
                         try {
-                            stopped.await();
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
-                    }, "pgmigrate-cli-stop");
-                    Runtime.getRuntime().addShutdownHook(hook);
-                    try {
-                        while (!stop.await(interval.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
                             MigrationStatus st = m.status();
                             common.print(out(), st, st.toText());
-                            out().flush();
+                        } catch (PgMigrateException e) {
+                            // a status that fails (a server away for a moment) must not end the stream this runs
+                            spec.commandLine().getErr().println("pgmigrate: status: " + e.getMessage());
                         }
-                    } finally {
-                        stopped.countDown();
+                        out().flush();
                     }
                 }
                 return 0;
+            } finally {
+                try {
+                    m.close();
+                } finally {
+                    closed.countDown();
+                    try {
+                        Runtime.getRuntime().removeShutdownHook(hook);
+                    } catch (IllegalStateException shuttingDown) {
+                        // the hook runs now and returns once closed is counted down
+                    }
+                }
             }
         }
     }

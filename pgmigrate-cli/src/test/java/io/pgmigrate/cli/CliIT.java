@@ -113,7 +113,7 @@ class CliIT {
         // what the state store says needs no server
         Result offline = pgmigrate("status", "--config", config.toString(), "--offline");
         assertThat(offline.exit()).as(offline.err()).isZero();
-        assertThat(offline.out()).contains("shop: NOT_STARTED").contains("recorded in the state store");
+        assertThat(offline.out()).contains("shop: NOT_STARTED").contains("nothing is recorded for migration cli_bad");
 
         Result usage = pgmigrate("cutover");
         assertThat(usage.exit()).isEqualTo(2);

@@ -75,6 +75,9 @@ public final class MigrationMetrics implements MeterBinder, MigrationListener, A
 
     private final AtomicReference<MigrationStatus> latest = new AtomicReference<>();
     private final Set<String> bound = ConcurrentHashMap.newKeySet();
+    private final java.util.Map<String, Monotonic> errors = new ConcurrentHashMap<>();
+    private final java.util.Map<String, Monotonic> conflicts = new ConcurrentHashMap<>();
+    private volatile long heardAt;
     private volatile MeterRegistry registry;
     private volatile ScheduledExecutorService poller;
 
@@ -97,8 +100,13 @@ public final class MigrationMetrics implements MeterBinder, MigrationListener, A
      * @param registry the registry
      */
     @Override
-    public void bindTo(MeterRegistry registry) {
-        this.registry = Objects.requireNonNull(registry, "registry");
+    public synchronized void bindTo(MeterRegistry registry) {
+        Objects.requireNonNull(registry, "registry");
+        if (this.registry != null && this.registry != registry) {
+            throw new IllegalStateException("already bound to a registry; bind one CompositeMeterRegistry to report to"
+                    + " several");
+        }
+        this.registry = registry;
         MigrationStatus st = latest.get();
         if (st != null) {
             register(st);
@@ -143,8 +151,34 @@ public final class MigrationMetrics implements MeterBinder, MigrationListener, A
     @Override
     public void onProgress(MigrationStatus status) {
         latest.set(status);
+        heardAt = System.nanoTime();
+        for (DatabaseStatus d : status.databases()) {
+            errors.computeIfAbsent(d.database(), x -> new Monotonic()).add(d.apply().errors());
+            conflicts.computeIfAbsent(d.database(), x -> new Monotonic()).add(d.apply().conflicts());
+        }
         if (registry != null) {
             register(status);
+        }
+    }
+
+    /**
+     * A count that only grows, from readings that may start again from zero (a stream restarted, the reverse stream
+     * after a cutover, statistics reset) or be unknown (-1): each rise is added, a drop counts as a restart.
+     */
+    static final class Monotonic {
+        private double total;
+        private long last = -1;
+
+        synchronized void add(long reading) {
+            if (reading < 0) {
+                return; // unknown now: the next known reading goes on from the last one
+            }
+            total += last < 0 || reading < last ? (last < 0 ? 0 : reading) : reading - last;
+            last = reading;
+        }
+
+        synchronized double total() {
+            return total;
         }
     }
 
@@ -155,6 +189,16 @@ public final class MigrationMetrics implements MeterBinder, MigrationListener, A
             return;
         }
         String direction = report.to() == Side.TARGET ? "cutover" : "rollback";
+        boolean fenced = report.steps().stream().anyMatch(s -> s.name().startsWith("fence"));
+        if (!fenced) {
+            // refused before the window (a pre-check, a backlog): no window to count, only the steps
+            for (CutoverReport.Step s : report.steps()) {
+                Timer.builder("pgmigrate.cutover.step").description("one step of a cutover or rollback")
+                        .tags("migration", migration, "direction", direction, "step", stepName(s.name()))
+                        .register(r).record(s.duration());
+            }
+            return;
+        }
         Timer.builder("pgmigrate.cutover.window")
                 .description("the write-unavailable window of a cutover or rollback")
                 .tags("migration", migration, "direction", direction, "outcome",
@@ -175,6 +219,12 @@ public final class MigrationMetrics implements MeterBinder, MigrationListener, A
 
     private void register(MigrationStatus st) {
         MeterRegistry r = registry;
+        if (bound.add("")) {
+            // how old the values are: a status that cannot be read (a server away) leaves the last ones standing
+            TimeGauge.builder("pgmigrate.status.age", this, TimeUnit.MILLISECONDS,
+                            m -> TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - heardAt))
+                    .description("time since the last status was heard").tags("migration", migration).register(r);
+        }
         for (DatabaseStatus d : st.databases()) {
             if (!bound.add(d.database())) {
                 continue;
@@ -213,10 +263,9 @@ public final class MigrationMetrics implements MeterBinder, MigrationListener, A
                     "changes", db, x -> known(x.apply().queuedChanges()));
             gauge(r, "pgmigrate.apply.connections", "sessions applying the stream", tags, "connections", db,
                     x -> x.apply().connections());
-            FunctionCounter.builder("pgmigrate.apply.errors", this, m -> value(db, x -> known(x.apply().errors())))
+            FunctionCounter.builder("pgmigrate.apply.errors", this, m -> errors.get(db).total())
                     .description("how often applying the stream failed").tags(tags).register(r);
-            FunctionCounter.builder("pgmigrate.apply.conflicts", this,
-                            m -> value(db, x -> known(x.apply().conflicts())))
+            FunctionCounter.builder("pgmigrate.apply.conflicts", this, m -> conflicts.get(db).total())
                     .description("conflicts the subscriber's apply met (PostgreSQL 18+)").tags(tags).register(r);
         }
     }

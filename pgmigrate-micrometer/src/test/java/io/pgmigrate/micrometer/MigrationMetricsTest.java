@@ -13,4 +13,15 @@ class MigrationMetricsTest {
         assertThat(MigrationMetrics.stepName("verify (12 ranges of 3 tables equal)")).isEqualTo("verify");
         assertThat(MigrationMetrics.stepName("fence source")).isEqualTo("fence source");
     }
+
+    @Test
+    void aCounterOnlyGrowsAcrossRestartsAndUnknownReadings() {
+        MigrationMetrics.Monotonic errors = new MigrationMetrics.Monotonic();
+        errors.add(3);   // first reading: counting starts here
+        errors.add(5);   // +2
+        errors.add(-1);  // unknown (paused): nothing
+        errors.add(1);   // the stream started again from 0: +1
+        errors.add(4);   // +3
+        assertThat(errors.total()).isEqualTo(6);
+    }
 }

@@ -33,8 +33,8 @@ import java.util.TreeSet;
  * target=jdbc:postgresql://10.0.0.21:5432/
  * target.user=pgmigrate
  * target.passfile=/etc/pgmigrate/pgpass
- * # the state is kept in the cluster configuration (readable on every node) unless stateDirectory names a directory
- * # every node mounts
+ * # where every node reads the journal: the cluster configuration, or stateDirectory=/shared/dir
+ * pacemaker.state=cib
  * # optional: the VIP the cutover moves
  * pacemaker.vip=pg-vip
  * pacemaker.vip.source.node=old-db-1
@@ -53,7 +53,9 @@ public record AgentConfig(Map<String, String> settings, Path file) {
     /** The prefix of the keys this module owns. */
     public static final String PREFIX = "pacemaker.";
 
-    private static final Set<String> KNOWN = Set.of("pacemaker.vip", "pacemaker.vip.source.node",
+    private static final Set<String> ENDPOINTS = Set.of("source", "target", "sourceAsSeenByTarget",
+            "targetAsSeenBySource");
+    private static final Set<String> KNOWN = Set.of("pacemaker.state", "pacemaker.vip", "pacemaker.vip.source.node",
             "pacemaker.vip.target.node", "pacemaker.vip.source.resource", "pacemaker.vip.target.resource",
             "pacemaker.vip.timeout", "pacemaker.trigger");
 
@@ -73,7 +75,24 @@ public record AgentConfig(Map<String, String> settings, Path file) {
         }
         Map<String, String> settings = new LinkedHashMap<>();
         p.stringPropertyNames().stream().sorted().forEach(k -> settings.put(k, p.getProperty(k)));
-        if (settings.keySet().stream().anyMatch(k -> k.endsWith(".password"))) {
+        return of(settings, file);
+    }
+
+    /**
+     * Checks {@code settings} as {@link #read(Path)} does: the file's, with any overrides applied.
+     *
+     * @param settings the settings by key
+     * @param file     the file they came from, for messages
+     * @return the configuration
+     */
+    public static AgentConfig of(Map<String, String> settings, Path file) {
+        // A password anywhere (a key, a URL's query or user:password@, a driver property such as sslpassword) would
+        // be read by every node and shown in the cluster's logs.
+        boolean password = settings.entrySet().stream().anyMatch(e -> e.getKey().toLowerCase(java.util.Locale.ROOT)
+                .contains("password") || (ENDPOINTS.contains(e.getKey()) && e.getValue() != null
+                && (e.getValue().toLowerCase(java.util.Locale.ROOT).matches(".*[?&]password=.*")
+                || e.getValue().matches(".*//[^/@?#]*:[^/@?#]*@.*"))));
+        if (password) {
             throw new IllegalArgumentException(file + ": passwords do not belong in the agent's configuration (the"
                     + " cluster's nodes and logs see it); give a libpq passfile as source.passfile / target.passfile"
                     + " (mode 0600)");
@@ -84,8 +103,13 @@ public record AgentConfig(Map<String, String> settings, Path file) {
                         + " jdbc:postgresql://10.0.0.11:5432/)");
             }
         }
+        if (get(settings, "stateDirectory").isEmpty() && !"cib".equals(get(settings, "pacemaker.state").orElse(""))) {
+            throw new IllegalArgumentException(file + ": the agent keeps its journal where every node reads it: set"
+                    + " pacemaker.state=cib (the cluster configuration) or stateDirectory to a directory every node"
+                    + " mounts");
+        }
         check(settings, file.toString());
-        return new AgentConfig(settings, file);
+        return new AgentConfig(Map.copyOf(settings), file);
     }
 
     private static void check(Map<String, String> settings, String where) {
@@ -140,7 +164,7 @@ public record AgentConfig(Map<String, String> settings, Path file) {
     }
 
     /**
-     * Applies the {@code pacemaker.} keys: the state in the cluster (unless {@code stateDirectory} is set), the VIP.
+     * Applies the {@code pacemaker.} keys: the state in the cluster ({@code pacemaker.state=cib}), the VIP.
      *
      * @param settings every setting of the file
      * @param b        the builder, with the other keys applied
@@ -149,7 +173,16 @@ public record AgentConfig(Map<String, String> settings, Path file) {
      */
     static void apply(Map<String, String> settings, MigrationBuilder b, CommandRunner runner, String where) {
         check(settings, where);
-        if (get(settings, "stateDirectory").isEmpty()) {
+        Optional<String> state = get(settings, "pacemaker.state");
+        if (state.isPresent()) {
+            if (!state.get().equals("cib")) {
+                throw new IllegalArgumentException(where + ": pacemaker.state=" + state.get() + " is not cib; for a"
+                        + " directory, use stateDirectory");
+            }
+            if (get(settings, "stateDirectory").isPresent()) {
+                throw new IllegalArgumentException(where + ": pacemaker.state=cib and stateDirectory are both set;"
+                        + " keep one");
+            }
             b.stateStore(new CibStateStore(runner));
         }
         if (get(settings, "pacemaker.vip").isPresent()) {

@@ -81,15 +81,21 @@ public final class PacemakerCli implements CliExtension {
 
         @Override
         public Integer call() {
-            config(common).migration(CommandRunner.local()).close(); // builds it: every setting checked
+            AgentConfig config = config(common);
+            try {
+                config.migration(CommandRunner.local()).close(); // builds it: every setting checked
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw new Main.ConfigurationException(common.config + ": " + e.getMessage(), e);
+            }
             spec.commandLine().getOut().println("ok");
             return 0;
         }
     }
 
+    /** The file with the command line's overrides ({@code --set}), checked as an agent's file. */
     private static AgentConfig config(Main.Common common) {
         try {
-            return AgentConfig.read(common.config);
+            return AgentConfig.of(common.settings(), common.config);
         } catch (IllegalArgumentException e) {
             throw new Main.ConfigurationException(e.getMessage(), e);
         }

@@ -53,5 +53,25 @@ class AgentConfigTest {
                 .hasMessageContaining("unknown setting(s) [pacemaker.vip.node]");
         assertThatThrownBy(() -> AgentConfig.read(file(dir, "target.password=hunter2\n")))
                 .hasMessageContaining("passfile").hasMessageNotContaining("hunter2");
+        assertThatThrownBy(() -> AgentConfig.read(file(dir, "source.property.sslpassword=hunter2\n")))
+                .hasMessageContaining("passfile").hasMessageNotContaining("hunter2");
+        Path inUrl = dir.resolve("url.properties");
+        Files.writeString(inUrl, "source=jdbc:postgresql://127.0.0.1:1/?password=hunter2\n"
+                + "target=jdbc:postgresql://127.0.0.1:2/\nstateDirectory=" + dir + "\n");
+        assertThatThrownBy(() -> AgentConfig.read(inUrl)).hasMessageContaining("passfile")
+                .hasMessageNotContaining("hunter2");
+    }
+
+    @Test
+    void theAgentNeedsItsJournalWhereEveryNodeReadsIt(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("nowhere.properties");
+        Files.writeString(f, "source=jdbc:postgresql://127.0.0.1:1/\ntarget=jdbc:postgresql://127.0.0.1:2/\n");
+        assertThatThrownBy(() -> AgentConfig.read(f)).hasMessageContaining("pacemaker.state=cib")
+                .hasMessageContaining("stateDirectory");
+        Files.writeString(f, "source=jdbc:postgresql://127.0.0.1:1/\ntarget=jdbc:postgresql://127.0.0.1:2/\n"
+                + "databases=shop\npacemaker.state=cib\n");
+        try (Migration m = AgentConfig.read(f).migration(CommandRunner.local())) {
+            assertThat(m.config().stateStore()).isInstanceOf(CibStateStore.class);
+        }
     }
 }

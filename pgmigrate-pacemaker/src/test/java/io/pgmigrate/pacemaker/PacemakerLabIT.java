@@ -158,6 +158,7 @@ class PacemakerLabIT {
                 "databases=crm",
                 "source=" + url(a, "crm"),
                 "target=" + url(b, "postgres"),
+                "pacemaker.state=cib",
                 "pacemaker.vip=" + lab.get("VIP_RESOURCE"),
                 "pacemaker.vip.source.node=" + lab.get("NODE_A"),
                 "pacemaker.vip.target.node=" + lab.get("NODE_B"), ""));

@@ -1358,13 +1358,24 @@ final class DefaultMigration implements Migration {
     @Override
     public synchronized MigrationStatus recordedStatus() {
         observe();
+        if (config.stateStore().load(config.name()).isEmpty()) {
+            // Nothing recorded: not "not started", which a wrong directory or name would claim as well.
+            List<DatabaseStatus> none = new ArrayList<>();
+            for (String db : config.databases()) {
+                none.add(new DatabaseStatus(db, Phase.NOT_STARTED, Lsn.ZERO, Lsn.ZERO, -1, Duration.ZERO, List.of(),
+                        "nothing is recorded for migration " + config.name() + " in " + config.stateStore()
+                                + ": it never started with this state store, or the name or store is another one",
+                        null, -1));
+            }
+            return new MigrationStatus(config.name(), Instant.now(), none);
+        }
         List<DatabaseStatus> out = new ArrayList<>();
         Side active = Cutover.active(journal());
         boolean pending = Cutover.pending(journal());
         for (String db : config.databases()) {
             Journal.DatabaseEntry entry = journal().database(db);
             List<io.pgmigrate.TableStatus> tables = entry.copy().map(DefaultMigration::tablesOf).orElse(List.of());
-            out.add(new DatabaseStatus(db, entry.phase(), Lsn.ZERO, Lsn.ZERO, -1, null, tables,
+            out.add(new DatabaseStatus(db, entry.phase(), Lsn.ZERO, Lsn.ZERO, -1, Duration.ZERO, tables,
                     "recorded in the state store, no server read; traffic goes to the "
                             + active.name().toLowerCase(java.util.Locale.ROOT)
                             + (pending ? "; a cutover or rollback is pending: cutover(), rollback() or recover()"

@@ -29,7 +29,7 @@ class BuilderConfigureTest {
         settings.put("source.property.sslmode", "verify-full");
         settings.put("target", "jdbc:postgresql://10.0.0.21:6543/");
         settings.put("target.user", "pgmigrate");
-        settings.put("target.password", "${env:HOME}");
+        settings.put("target.password", "${env:PATH}");
         settings.put("stateDirectory", "/var/lib/pgmigrate");
         settings.put("engine", "stream");
         settings.put("cutoverTimeout", "45s");
@@ -49,7 +49,7 @@ class BuilderConfigureTest {
             assertThat(c.source().passfile()).contains(Path.of("/etc/pgmigrate/pgpass"));
             assertThat(c.source().properties()).containsEntry("sslmode", "verify-full");
             assertThat(c.target().port()).isEqualTo(6543);
-            assertThat(c.target().password()).contains(System.getenv("HOME"));
+            assertThat(c.target().password()).contains(System.getenv("PATH"));
             assertThat(c.engine()).isEqualTo(Engine.STREAM);
             assertThat(c.cutover().timeout()).isEqualTo(Duration.ofSeconds(45));
             assertThat(c.cutover().drainTimeout()).isEqualTo(Duration.ofMillis(750));
@@ -85,5 +85,12 @@ class BuilderConfigureTest {
                 .hasMessageContaining("PGMIGRATE_SURELY_UNSET_VARIABLE, which is not set");
         assertThatThrownBy(() -> Migration.builder().configure(Map.of("copyWorkers", "0")))
                 .hasMessageStartingWith("copyWorkers: ");
+        assertThatThrownBy(() -> Migration.builder().configure(Map.of("stateDirectory", " ")))
+                .hasMessageContaining("stateDirectory has no value");
+        assertThatThrownBy(() -> Migration.builder().configure(Map.of("target", "x", "target.password",
+                "${ENV:X}"))).hasMessageContaining("not ${env:NAME}");
+        // a URL with a password in it is named by its key, the password never printed
+        assertThatThrownBy(() -> Migration.builder().configure(Map.of("source", "postgres://app:S3cret@db:5432/shop")))
+                .hasMessageStartingWith("source: ").hasMessageNotContaining("S3cret");
     }
 }
