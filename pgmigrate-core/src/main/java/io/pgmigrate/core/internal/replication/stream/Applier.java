@@ -83,6 +83,8 @@ public final class Applier implements AutoCloseable {
     private BeforeWrite beforeWrite = group -> { };
     private java.util.function.LongSupplier committedGroup = () -> Long.MAX_VALUE;
     private long writeAfter;
+    /** Per relation, the group that must be committed before its columns are read on the target. */
+    private final Map<Integer, Long> shapeAfter = new HashMap<>();
 
     /**
      * Runs before anything is sent to the target: where a connection applying with others waits until the group
@@ -211,6 +213,7 @@ public final class Applier implements AutoCloseable {
             batchCommitTime = c.commitTime();
             batchTransactions++;
         } else if (message instanceof Relation r) {
+            shapeAfter.put(r.oid(), writeAfter); // the group whose commit this shape's columns wait for
             Relation before = relations.put(r.oid(), r);
             if (before != null && !before.equals(r)) {
                 net.execute();
@@ -493,6 +496,9 @@ public final class Applier implements AutoCloseable {
         if (known != null) {
             return known;
         }
+        // Read after the schema change that gave the table this shape is committed (on another connection, maybe):
+        // read before, the catalog lacks a column the stream sends, or still has one it dropped.
+        beforeWrite.await(Math.max(writeAfter, shapeAfter.getOrDefault(r.oid(), 0L)));
         record Col(String name, String type, boolean alwaysIdentity) {
         }
         List<Col> cols = Queries.list(target, """

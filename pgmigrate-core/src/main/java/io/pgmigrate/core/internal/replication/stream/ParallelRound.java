@@ -484,7 +484,9 @@ final class ParallelRound implements AutoCloseable {
         Lane lane = lane(group);
         if (!r.equals(lane.known.get(oid))) {
             lane.known.put(oid, r);
-            put(lane, new Change(group, 0, r), stream);
+            // The connection reads the table's columns on the target for this shape: only once the schema change that
+            // made it (an earlier group, on another connection) is committed there.
+            put(lane, new Change(group, Math.max(barrier < group ? barrier : group - 1, shapeBarrier), r), stream);
         }
         return r;
     }
