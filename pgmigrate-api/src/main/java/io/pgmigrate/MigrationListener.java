@@ -55,4 +55,16 @@ public interface MigrationListener {
      */
     default void onCutover(CutoverReport report) {
     }
+
+    /**
+     * A step of a cutover or rollback (or of its undo) is done, as it happens: the steps {@link #onCutover} later
+     * reports all together. Called from the thread that runs the move, inside the write-unavailable window too, where
+     * the move waits for it: return at once, and hand anything slow to another thread.
+     *
+     * @param to   where the move takes traffic: {@link Side#TARGET} for a cutover, {@link Side#SOURCE} for a rollback
+     * @param step the step's name and how long it took
+     * @since 0.2.0
+     */
+    default void onCutoverStep(Side to, CutoverReport.Step step) {
+    }
 }

@@ -56,6 +56,9 @@ public final class AgentMain {
             report.allowQuiet(cutover.catchUpTimeout().plus(cutover.timeout().multipliedBy(4))
                     .plus(Duration.ofMinutes(2)));
             try {
+                if (resource != null) {
+                    stickinessWarning(runner, resource).ifPresent(AgentMain::log);
+                }
                 state = begin(m);
                 report.set(state, "");
                 CutoverTrigger trigger = new CutoverTrigger(m, runner, config.triggerAttribute());
@@ -111,6 +114,46 @@ public final class AgentMain {
         }
         m.start();
         return state(m.status());
+    }
+
+    /**
+     * Why the cluster may move {@code resource} to another node on its own, or empty. With no stickiness, the cutover
+     * moving the VIP can make Pacemaker rebalance the migration's resource in the same transition: it stops the
+     * migration in the middle of its cutover (which finishes first, but the stop holds up every later transition).
+     */
+    static java.util.Optional<String> stickinessWarning(CommandRunner runner, String resource) {
+        if (!resource.matches("[A-Za-z0-9][A-Za-z0-9_.:-]*")) {
+            return java.util.Optional.empty(); // not a Pacemaker id: nothing to look up
+        }
+        for (String xpath : List.of("//resources//primitive[@id='" + resource + "']/meta_attributes/nvpair"
+                + "[@name='resource-stickiness']", "//rsc_defaults//nvpair[@name='resource-stickiness']")) {
+            CommandRunner.Result r = runner.attempt(List.of("cibadmin", "--query", "--xpath", xpath));
+            if (r.exitCode() == 0) {
+                String value = CibXml.elements(r.stdout(), "nvpair").stream().map(e -> e.getAttribute("value"))
+                        .findFirst().orElse("0");
+                return positive(value) ? java.util.Optional.empty() : java.util.Optional.of(warning(resource,
+                        "its resource-stickiness is " + value));
+            }
+        }
+        return java.util.Optional.of(warning(resource, "it has no resource-stickiness"));
+    }
+
+    private static boolean positive(String score) {
+        String v = score.strip().toUpperCase(java.util.Locale.ROOT);
+        if (v.equals("INFINITY") || v.equals("+INFINITY")) {
+            return true;
+        }
+        try {
+            return Long.parseLong(v.startsWith("+") ? v.substring(1) : v) > 0;
+        } catch (NumberFormatException e) {
+            return false;
+        }
+    }
+
+    private static String warning(String resource, String why) {
+        return "warning: " + resource + " may be moved by the cluster when the cutover moves the VIP (" + why
+                + "), stopping the migration in the middle of its cutover; keep it where it runs: crm_resource"
+                + " --resource " + resource + " --meta --set-parameter resource-stickiness --parameter-value INFINITY";
     }
 
     static String state(MigrationStatus st) {

@@ -13,8 +13,9 @@ import java.util.Optional;
  * Runs {@link Migration#cutover()} once when an operator asks for it through the cluster: a node attribute named
  * {@code pgmigrate-cutover} (by default) set to {@code start} on any node, for example with
  * {@code crm_attribute --node NODE --name pgmigrate-cutover --update start --lifetime reboot}. The outcome is written
- * to the cluster property {@code <attribute>-result} ({@code done}, or {@code failed: <reason>}), which also keeps the
- * request from being carried out twice, across restarts and nodes. Call {@link #poll()} from the loop that supervises
+ * to the permanent node attribute {@code <attribute>-result}, on every node ({@code running}, {@code done}, or
+ * {@code failed: <reason>}; not a cluster property, whose change stalls the cluster for seconds just before the
+ * cutover moves the VIP), which also keeps the request from being carried out twice, across restarts and nodes. Call {@link #poll()} from the loop that supervises
  * the migration.
  */
 public final class CutoverTrigger {
@@ -24,6 +25,7 @@ public final class CutoverTrigger {
     private final Migration migration;
     private final CommandRunner runner;
     private final String attribute;
+    private final NodeAttributes results;
 
     public CutoverTrigger(Migration migration, CommandRunner runner, String attribute) {
         if (!attribute.matches("[A-Za-z0-9_.-]+")) {
@@ -32,6 +34,7 @@ public final class CutoverTrigger {
         this.migration = migration;
         this.runner = runner;
         this.attribute = attribute;
+        this.results = new NodeAttributes(runner);
     }
 
     /** The attribute operators set to {@code start}. */
@@ -41,9 +44,7 @@ public final class CutoverTrigger {
 
     /** The recorded outcome of an earlier cutover request, if any. */
     public Optional<String> result() {
-        CommandRunner.Result r = runner.attempt(List.of("crm_attribute", "--type", "crm_config", "--name",
-                attribute + "-result", "--query", "--quiet"));
-        return r.exitCode() == 0 && !r.out().isEmpty() ? Optional.of(r.out()) : Optional.empty();
+        return results.get(attribute + "-result").filter(v -> !v.isEmpty());
     }
 
     /** Whether some node carries the attribute with the value {@code start}. */
@@ -78,6 +79,6 @@ public final class CutoverTrigger {
     }
 
     private void record(String outcome) {
-        runner.run("crm_attribute", "--type", "crm_config", "--name", attribute + "-result", "--update", outcome);
+        results.set(attribute + "-result", outcome);
     }
 }

@@ -104,6 +104,18 @@ final class Lab implements AutoCloseable {
 
     @Override
     public void close() throws IOException, InterruptedException {
+        // Pacemaker's and corosync's logs outlive the lab, for a look at what the cluster did and when.
+        Path keep = Path.of("target", "lab-logs");
+        for (String node : List.of("a", "b")) {
+            for (String log : List.of("var-log-pacemaker/pacemaker.log", "var-log-corosync/corosync.log")) {
+                Path from = dir.resolve(node).resolve(log);
+                if (Files.exists(from)) {
+                    Files.createDirectories(keep);
+                    Files.copy(from, keep.resolve(node + "-" + from.getFileName()),
+                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
         run(dir, List.of("down"), 60);
     }
 

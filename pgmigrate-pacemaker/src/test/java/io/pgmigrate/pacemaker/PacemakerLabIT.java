@@ -174,12 +174,20 @@ class PacemakerLabIT {
                     <nvpair id="%s-classpath" name="classpath" value="%s"/>
                     <nvpair id="%s-run_dir" name="run_dir" value="%s"/>
                   </instance_attributes>
+                  <meta_attributes id="%s-meta">
+                    <nvpair id="%s-stickiness" name="resource-stickiness" value="INFINITY"/>
+                  </meta_attributes>
                   <operations>
                     <op id="%s-monitor" name="monitor" interval="2s" timeout="30s"/>
                     <op id="%s-start" name="start" interval="0" timeout="120s"/>
                     <op id="%s-stop" name="stop" interval="0" timeout="120s"/>
                   </operations>
-                </primitive>""".formatted(rsc, rsc, rsc, config, rsc, classpath, rsc, run, rsc, rsc, rsc));
+                </primitive>""".formatted(rsc, rsc, rsc, config, rsc, classpath, rsc, run, rsc, rsc, rsc, rsc, rsc));
+        // With stickiness, the VIP's move cannot make the cluster move the migration in the same transition (it did:
+        // the cutover's VIP step then took 2 s); the agent warns about a resource without it (the lab's default is 0).
+        assertThat(AgentMain.stickinessWarning(lab.runner("a"), rsc)).isEmpty();
+        assertThat(AgentMain.stickinessWarning(lab.runner("a"), lab.get("VIP_RESOURCE")))
+                .hasValueSatisfying(w -> assertThat(w).contains("resource-stickiness is 0"));
         Path status = run.resolve(rsc + ".status");
         VipWriters writers = new VipWriters(vipUrl("crm"), 3);
         try (writers) {
@@ -221,13 +229,22 @@ class PacemakerLabIT {
         assertThat(VipWriters.text(url(a, "crm"), "SELECT count(*) FROM pg_subscription WHERE subenabled"))
                 .as("the reverse stream keeps the source in step for a rollback").isEqualTo("1");
 
+        // Neither the journal nor the trigger's result is a cluster property: every change of one stalled the cluster
+        // for about 2 s, and the VIP's move with it.
+        assertThat(lab.runner("a").attempt(List.of("cibadmin", "--query", "--xpath",
+                "//crm_config//nvpair[starts-with(@name, 'pgmigrate')]")).stdout()).isEmpty();
+        assertThat(lab.exec("b", "cibadmin", "--query", "--xpath", "//nodes//nvpair[@name='pgmigrate-state-agent']"))
+                .as("the journal, on every node").contains("nodes-1-pgmigrate-state-agent")
+                .contains("nodes-2-pgmigrate-state-agent");
+
         // Clean up through the same configuration, with the state read from the CIB.
         try (Migration m = AgentConfig.read(config).migration(lab.runner("a"))) {
             assertThat(m.rollback().succeeded()).isTrue();
             m.complete();
         }
         lab.exec("a", "cibadmin", "--delete", "--scope", "resources", "--xml-text", "<primitive id=\"" + rsc + "\"/>");
-        lab.exec("a", "crm_attribute", "--type", "crm_config", "--name", "pgmigrate-cutover-result", "--delete");
+        lab.exec("a", "cibadmin", "--delete-all", "--force", "--xpath",
+                "//nodes//nvpair[@name='pgmigrate-cutover-result']");
         lab.exec("b", "crm_attribute", "--name", "pgmigrate-cutover", "--delete", "--lifetime", "reboot");
         PacemakerVip.builder(lab.get("VIP_RESOURCE")).runner(lab.runner("a"))
                 .source(PacemakerVip.Placement.node(lab.get("NODE_A")))
@@ -257,8 +274,9 @@ class PacemakerLabIT {
     }
 
     private static String result() {
-        CommandRunner.Result r = lab.runner("a").attempt(List.of("crm_attribute", "--type", "crm_config", "--name",
-                "pgmigrate-cutover-result", "--query", "--quiet"));
+        // as an operator reads it, on either node
+        CommandRunner.Result r = lab.runner("a").attempt(List.of("crm_attribute", "--type", "nodes", "--node",
+                lab.get("NODE_A"), "--name", "pgmigrate-cutover-result", "--query", "--quiet"));
         return r.exitCode() == 0 ? r.out() : "";
     }
 

@@ -2505,6 +2505,11 @@ final class DefaultMigration implements Migration {
             }
 
             @Override
+            public void stepDone(Side to, io.pgmigrate.CutoverReport.Step step) {
+                tell("onCutoverStep", l -> l.onCutoverStep(to, step));
+            }
+
+            @Override
             public void phase(String database, Phase phase) {
                 DefaultMigration.this.phase(database, journal().database(database), phase);
             }

@@ -278,12 +278,11 @@ class CutoverPrecheckIT {
         Ledger.createRole(target);
         try (TcpStub network = TcpStub.forwarding(target.host(), target.port())) {
             Endpoint throughNetwork = network.endpointFor(target);
-            // The journal's FENCED entry is written right after the fence went up: the partition starts there.
-            io.pgmigrate.StateStore cutsTheNetwork = HookedStateStore.afterSaving(
-                    io.pgmigrate.StateStore.directory(state), "\"FENCED\"", network::blackHole);
+            // The partition starts right after the fence went up.
+            io.pgmigrate.MigrationListener cutsTheNetwork = AfterStep.of("fence ", network::blackHole);
             try (Migration m = CutoverContract.streaming(target, db,
                     Migration.builder().name("partition").source(source.endpoint()).target(throughNetwork)
-                    .targetAsSeenBySource(target.endpoint()).databases(db).stateStore(cutsTheNetwork)
+                    .targetAsSeenBySource(target.endpoint()).databases(db).stateDirectory(state).listener(cutsTheNetwork)
                     .cutoverTimeout(Duration.ofSeconds(5)).connectTimeout(Duration.ofSeconds(2)).connectAttempts(1))) {
 
                 CompletableFuture<CutoverReport> cutover = CompletableFuture.supplyAsync(m::cutover);

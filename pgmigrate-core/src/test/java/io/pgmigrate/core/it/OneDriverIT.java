@@ -4,6 +4,7 @@ import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverReport;
 import io.pgmigrate.Endpoint;
 import io.pgmigrate.Migration;
+import io.pgmigrate.MigrationListener;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Phase;
 import io.pgmigrate.StateStore;
@@ -53,13 +54,12 @@ class OneDriverIT {
         CountDownLatch fenced = new CountDownLatch(1);
         try (TcpStub network = TcpStub.forwarding(target.host(), target.port())) {
             Endpoint throughNetwork = network.endpointFor(target);
-            StateStore cutsTheNetwork = HookedStateStore.afterSaving(StateStore.directory(state), "\"FENCED\"",
-                    () -> {
-                        network.freezeOpenConnections();
-                        fenced.countDown();
-                    });
+            MigrationListener cutsTheNetwork = AfterStep.of("fence ", () -> {
+                network.freezeOpenConnections();
+                fenced.countDown();
+            });
             Migration a = Migration.builder().name("contested").source(source.endpoint()).target(throughNetwork)
-                    .targetAsSeenBySource(target.endpoint()).databases(db).stateStore(cutsTheNetwork)
+                    .targetAsSeenBySource(target.endpoint()).databases(db).stateDirectory(state).listener(cutsTheNetwork)
                     .cutoverTimeout(Duration.ofMinutes(3)).build();
             // The same configuration, as a second process started from the same file would have; its connections
             // are new, so the path works for it.

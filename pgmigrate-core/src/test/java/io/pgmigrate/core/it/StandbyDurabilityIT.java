@@ -4,6 +4,7 @@ import io.pgmigrate.CoreErrorCode;
 import io.pgmigrate.CutoverException;
 import io.pgmigrate.Lsn;
 import io.pgmigrate.Migration;
+import io.pgmigrate.MigrationListener;
 import io.pgmigrate.MigrationBuilder;
 import io.pgmigrate.PgMigrateException;
 import io.pgmigrate.Sentinel;
@@ -48,13 +49,14 @@ class StandbyDurabilityIT {
         Ledger.createRole(target);
         try (SyncStandby standby = SyncStandby.start(target, STANDBY)) {
             AtomicBoolean once = new AtomicBoolean();
-            StateStore holdsTheStandby = HookedStateStore.afterSaving(StateStore.directory(state), "\"FENCED\"",
-                    () -> {
-                        if (once.compareAndSet(false, true)) {
-                            standby.hold(); // the first cutover's only
-                        }
-                    });
-            try (Migration m = CutoverContract.streaming(target, db, builder(source, target, db, holdsTheStandby))) {
+            // Right after the fence went up, before the sentinel.
+            MigrationListener holdsTheStandby = AfterStep.of("fence ", () -> {
+                if (once.compareAndSet(false, true)) {
+                    standby.hold(); // the first cutover's only
+                }
+            });
+            try (Migration m = CutoverContract.streaming(target, db, builder(source, target, db,
+                    StateStore.directory(state)).listener(holdsTheStandby))) {
                 requireSynchronousStandby(target);
                 source.execute(db, "INSERT INTO ledger (writer, seq) SELECT 1, g FROM generate_series(1, 100) g");
                 // Someone cancels the commit that waits for the standby (an operator, a watchdog): PostgreSQL then

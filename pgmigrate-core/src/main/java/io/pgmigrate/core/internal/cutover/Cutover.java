@@ -90,6 +90,9 @@ public final class Cutover {
 
         void phase(String database, Phase phase);
 
+        /** A step of the move to {@code to} is done: for the listeners. */
+        void stepDone(Side to, CutoverReport.Step step);
+
         /**
          * Compares every replicated table of {@code database} on both sides once per range (inside the fence, where
          * neither changes), taking no new range once {@code deadline} ({@link System#nanoTime()}) has passed.
@@ -227,14 +230,14 @@ public final class Cutover {
                 requireSamePartitions(db, from, to, "pre-check: ", "; nothing was changed");
                 requireNothingLeftBehind(db, from, "pre-check: ", "; nothing was changed");
             });
-            steps.add(step("pre-check", t));
+            done(steps, to, "pre-check", t);
             Map<String, SequenceCopy.Observation> observed = new ConcurrentHashMap<>();
             if (!config.cutover().sequenceRateHorizon().isZero()) {
                 parallel.run(dbs, db -> observed.put(db, new SequenceCopy(sessions, from, db).observe()));
             }
             t = System.nanoTime();
             catchUp(parallel, from, to);
-            steps.add(step("catch up", t));
+            done(steps, to, "catch up", t);
             if (p == null) {
                 p = PendingMove.start(to);
                 save(p);
@@ -248,32 +251,39 @@ public final class Cutover {
             parallel.run(dbs, db -> prepare(db, from, to, prep));
             p = p.at(Step.PREPARED);
             save(p);
-            steps.add(step("prepare (fence, reverse stream)", t));
+            done(steps, to, "prepare (fence, reverse stream)", t);
             if (config.cutover().refreshMaterializedViews() && to == Side.TARGET) {
                 t = System.nanoTime();
                 parallel.run(dbs, db -> refreshMaterializedViews(db, from, to));
-                steps.add(step("materialized views", t));
+                done(steps, to, "materialized views", t);
             }
             if (to == Side.TARGET) {
                 t = System.nanoTime();
                 parallel.run(dbs, this::copyStatistics);
-                steps.add(step("statistics", t));
+                done(steps, to, "statistics", t);
             }
             if (carriesLargeObjects()) {
                 t = System.nanoTime();
                 parallel.run(dbs, db -> syncLargeObjects(db, from, to, false));
-                steps.add(step("large objects", t));
+                done(steps, to, "large objects", t);
             }
 
-            fenceStart = p.fenceStart().orElse(Instant.now());
-            p = p.fenced(fenceStart);
+            // The intent goes to the journal before anything is held or fenced: a process that dies from here on
+            // leaves a move that recovery undoes (lifting the fence, switching back, releasing) or finishes. Inside
+            // the window only SWITCHING is journaled: what recovery decides depends on nothing in between, and
+            // every save in the window lengthens it (a CIB update in a Pacemaker cluster even makes the cluster
+            // recompute its transition just before the VIP moves). The window starts once the intent is saved.
+            boolean resumedInWindow = p.fenceStart().isPresent();
+            p = p.fenced(p.fenceStart().orElse(Instant.now()));
             save(p);
+            fenceStart = resumedInWindow ? p.fenceStart().orElseThrow() : Instant.now();
+            p = p.fenced(fenceStart);
             window = sessions.bounded(config.cutover().timeout());
             // A switch that holds requests holds them now, after the window's start is recorded: from here on every
             // way out (the move finished, undone, or recovered after a crash) calls release, which lets them go.
             t = System.nanoTime();
             config.trafficSwitch().hold(from);
-            steps.add(step("hold traffic (" + config.trafficSwitch().description() + ")", t));
+            done(steps, to, "hold traffic (" + config.trafficSwitch().description() + ")", t);
             t = System.nanoTime();
             parallel.run(dbs, db -> {
                 ctx.fence(from, db).engageInstalled(); // installed during prepare
@@ -285,8 +295,7 @@ public final class Cutover {
                 requireNothingLeftBehind(db, from, "inside the fence: ", "; the cutover is abandoned");
             });
             p = p.at(Step.FENCED);
-            save(p);
-            steps.add(step("fence " + role(from), t));
+            done(steps, to, "fence " + role(from), t);
 
             t = System.nanoTime();
             parallel.run(dbs, db -> {
@@ -299,8 +308,7 @@ public final class Cutover {
             // one that was truncated there: a TRUNCATE of a partition is not carried.
             parallel.run(dbs, db -> requireSameEmptyPartitions(db, from, to));
             p = p.synced(sentinels);
-            save(p);
-            steps.add(step("sentinel applied", t));
+            done(steps, to, "sentinel applied", t);
 
             if (carriesLargeObjects()) {
                 t = System.nanoTime();
@@ -310,7 +318,7 @@ public final class Cutover {
                         largeObjectHolds.put(db, hold);
                     }
                 });
-                steps.add(step("large objects changed since", t));
+                done(steps, to, "large objects changed since", t);
             }
 
             Duration budget = config.cutover().verifyBudget();
@@ -339,22 +347,20 @@ public final class Cutover {
                     LOG.warn("the comparison inside the fence ran out of its budget of {} s after {} ranges of {}"
                             + " tables: the rest was not compared", budget.toSeconds(), ranges, tables);
                 }
-                steps.add(step("verify (" + ranges + " ranges of " + tables + " tables equal"
-                        + (complete ? "" : "; budget spent, the rest not compared") + ")", t));
+                done(steps, to, "verify (" + ranges + " ranges of " + tables + " tables equal"
+                        + (complete ? "" : "; budget spent, the rest not compared") + ")", t);
             }
 
             t = System.nanoTime();
             parallel.run(dbs, db -> sequences.put(db, new SequenceCopy(sessions, from, db).sync(
                     config.cutover().sequenceMargin(), observed.get(db), config.cutover().sequenceRateHorizon())));
             p = p.at(Step.SEQUENCES_SET);
-            save(p);
-            steps.add(step("sequences", t));
+            done(steps, to, "sequences", t);
 
             t = System.nanoTime();
             parallel.run(dbs, db -> advanceOutbound(db, to));
             p = p.at(Step.OUTBOUND_READY);
-            save(p);
-            steps.add(step("reverse stream ready", t));
+            done(steps, to, "reverse stream ready", t);
 
             // The holds of large-object writes must still stand when traffic moves (a server that ended one would
             // let the application write large objects that stay behind).
@@ -373,16 +379,16 @@ public final class Cutover {
             switchingSaved = true;
             config.trafficSwitch().switchTo(to);
             switched = true;
-            steps.add(step("traffic switch (" + config.trafficSwitch().description() + ")", t));
+            done(steps, to, "traffic switch (" + config.trafficSwitch().description() + ")", t);
             // The new side takes writes from here on; lifting its fence belongs to the bounded window, and comes
             // before any journal write that could fail and leave both sides fenced.
             t = System.nanoTime();
             parallel.run(dbs, db -> ctx.fence(to, db).disengage());
-            steps.add(step("lift fence on " + role(to), t));
+            done(steps, to, "lift fence on " + role(to), t);
             t = System.nanoTime();
             config.trafficSwitch().release(to); // the held requests go now that the new side takes writes
             p = p.switched(Instant.now());
-            steps.add(step("release traffic", t));
+            done(steps, to, "release traffic", t);
             window.close();
             releaseLargeObjects(largeObjectHolds, true);
         } catch (RuntimeException | Error e) {
@@ -851,7 +857,7 @@ public final class Cutover {
             p = p.switched(switchEnd);
             save(p);
             if (steps.stream().noneMatch(x -> x.name().equals("lift fence on " + role(to)))) {
-                steps.add(step("lift fence on " + role(to), t));
+                done(steps, to, "lift fence on " + role(to), t);
             }
 
             t = System.nanoTime();
@@ -869,7 +875,7 @@ public final class Cutover {
                             + (to == Side.TARGET ? "cutover()" : "rollback()") + " again to finish", e);
                 }
             });
-            steps.add(step("streams turned around", t));
+            done(steps, to, "streams turned around", t);
             parallel.run(dbs, db -> {
                 ctx.fence(to, db).remove();
                 ctx.journal().database(db).unmark(Flag.outboundCreatedBy(to));
@@ -924,7 +930,7 @@ public final class Cutover {
                         + " could not be lifted (" + String.join("; ", problems) + "): call rollback() again");
             }
             Instant lifted = Instant.now();
-            steps.add(step("lift fence on " + role(from), t));
+            done(steps, to, "lift fence on " + role(from), t);
             boolean trafficBack = true;
             if (p.fenceStart().isPresent()) {
                 // A crashed process may have switched already; this is idempotent.
@@ -1011,8 +1017,11 @@ public final class Cutover {
         return new CutoverReport(to, fenceStart, switchEnd, steps, sentinels, sequences, succeeded, failure);
     }
 
-    private static CutoverReport.Step step(String name, long startNanos) {
-        return new CutoverReport.Step(name, Duration.ofNanos(System.nanoTime() - startNanos));
+    /** Records a finished step, and tells the listeners at once (inside the window, too). */
+    private void done(List<CutoverReport.Step> steps, Side to, String name, long startNanos) {
+        CutoverReport.Step step = new CutoverReport.Step(name, Duration.ofNanos(System.nanoTime() - startNanos));
+        steps.add(step);
+        ctx.stepDone(to, step);
     }
 
     private String role(Side side) {
