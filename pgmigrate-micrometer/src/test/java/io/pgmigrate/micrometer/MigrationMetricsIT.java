@@ -49,6 +49,21 @@ class MigrationMetricsIT {
             assertThat(registry.get("pgmigrate.apply.conflicts").tags("database", db).functionCounter().count())
                     .isZero();
 
+            // A row that only the target has (written past its fence, in replica mode) meets the same key from the
+            // source: the subscriber's apply fails, and counts it, until the row is gone.
+            target.execute(db, "SET session_replication_role = replica;"
+                    + " INSERT INTO readings (id, sensor, value) VALUES (900001, 1, 1)");
+            source.execute(db, "INSERT INTO readings (id, sensor, value) VALUES (900001, 2, 2)");
+            await(() -> counter(registry, "pgmigrate.apply.errors", db) >= 1, "the apply error to be counted");
+            await(() -> counter(registry, "pgmigrate.apply.conflicts", db) >= 1, "the conflict to be counted");
+            target.execute(db, "SET session_replication_role = replica; DELETE FROM readings WHERE id = 900001");
+            m.awaitInSync(Duration.ofMinutes(2));
+            double errors = counter(registry, "pgmigrate.apply.errors", db);
+            await(() -> "2".equals(text(target, db, "SELECT sensor FROM readings WHERE id = 900001")),
+                    "the source's row to arrive");
+            assertThat(counter(registry, "pgmigrate.apply.errors", db)).as("a counter never goes back")
+                    .isGreaterThanOrEqualTo(errors);
+
             // the target falls behind, deliberately: the stream is paused while the source writes
             m.pause();
             source.execute(db, "INSERT INTO readings (sensor, value) SELECT g % 40, g FROM generate_series(1, 5000) g");
@@ -71,6 +86,18 @@ class MigrationMetricsIT {
                     .isEqualTo(1);
             await(() -> gauge(registry, "pgmigrate.phase", db, "phase", "cut_over") == 1.0, "phase cut over");
             m.complete();
+        }
+    }
+
+    private static double counter(SimpleMeterRegistry registry, String name, String db) {
+        return registry.get(name).tags("database", db).functionCounter().count();
+    }
+
+    private static String text(PostgresServer server, String db, String sql) {
+        try (var c = server.connect(db); var st = c.createStatement(); var rs = st.executeQuery(sql)) {
+            return rs.next() ? rs.getString(1) : null;
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
         }
     }
 

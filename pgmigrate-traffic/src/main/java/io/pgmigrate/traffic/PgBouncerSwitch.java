@@ -67,6 +67,9 @@ import java.util.regex.Pattern;
  */
 public final class PgBouncerSwitch implements TrafficSwitch {
 
+    /** A {@code password=} setting in a libpq-style entry (keys are case-insensitive in PgBouncer). */
+    private static final java.util.regex.Pattern PASSWORD_SETTING = java.util.regex.Pattern.compile(
+            "(^|\\s)password\\s*=", java.util.regex.Pattern.CASE_INSENSITIVE);
     private static final Logger LOG = LoggerFactory.getLogger(PgBouncerSwitch.class);
     private static final Pattern PLAIN_NAME = Pattern.compile("[A-Za-z0-9_.]+");
     private static final Pattern SETTING = Pattern.compile("\\s*([A-Za-z_]+)\\s*=\\s*('((?:[^'\\\\]|\\\\.)*)'|\\S*)");
@@ -495,6 +498,12 @@ public final class PgBouncerSwitch implements TrafficSwitch {
                 if (connect == null || connect.isBlank() || connect.chars().anyMatch(ch -> ch == '\n' || ch == '\r')) {
                     throw new IllegalArgumentException("database " + name + ": each side's entry must be one line of"
                             + " key=value settings, such as host=10.0.0.1 port=5432 dbname=" + name);
+                }
+                if (PASSWORD_SETTING.matcher(connect).find()) {
+                    // Never echoed: the entry holds a secret.
+                    throw new IllegalArgumentException("database " + name + ": an entry sets password=, and pgmigrate"
+                            + " writes the entries to a file PgBouncer reads; keep the servers' passwords out of it, in"
+                            + " PgBouncer's auth_file (or auth_query), which it uses to log in to either server");
                 }
             }
             if (databases.put(name, new Route(sourceConnect.strip(), targetConnect.strip())) != null) {

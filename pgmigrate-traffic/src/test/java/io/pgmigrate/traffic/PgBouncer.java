@@ -10,9 +10,7 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -102,7 +100,13 @@ final class PgBouncer implements AutoCloseable {
 
     /** A client connection through PgBouncer, as an application in transaction pooling makes it. */
     Connection connect(String db) throws SQLException {
+        return connect(db, "pgmigrate-test");
+    }
+
+    /** A client connection that PgBouncer's {@code SHOW CLIENTS} lists under {@code applicationName}. */
+    Connection connect(String db, String applicationName) throws SQLException {
         Properties props = new Properties();
+        props.setProperty("ApplicationName", applicationName);
         props.setProperty("user", "postgres");
         props.setProperty("prepareThreshold", "0"); // no named server-side statements through transaction pooling
         props.setProperty("connectTimeout", "10");
@@ -120,26 +124,40 @@ final class PgBouncer implements AutoCloseable {
     }
 
     /** How many clients of {@code db} wait for a server connection. */
-    int waiting(String db) throws SQLException {
-        return adminInt("SHOW POOLS", "database", db, "cl_waiting");
+    /** The state {@code SHOW CLIENTS} gives the one client connected as {@code applicationName}. */
+    String clientState(String applicationName) throws SQLException {
+        List<String> states = new ArrayList<>();
+        for (java.util.Map<String, String> row : admin("SHOW CLIENTS")) {
+            if (applicationName.equals(row.get("application_name"))) {
+                states.add(row.get("state"));
+            }
+        }
+        if (states.size() != 1) {
+            throw new IllegalStateException("SHOW CLIENTS lists " + states.size() + " clients named " + applicationName);
+        }
+        return states.get(0);
     }
 
-    private int adminInt(String command, String keyColumn, String key, String column) throws SQLException {
-        int sum = 0;
-        boolean found = false;
+    private List<java.util.Map<String, String>> admin(String command) throws SQLException {
         try {
             AdminConsole console = new AdminConsole("psql", "127.0.0.1", port, "postgres", null, Duration.ofSeconds(10));
-            for (java.util.Map<String, String> row : console.run(Duration.ofSeconds(30), command)) {
-                if (key.equals(row.get(keyColumn))) {
-                    sum += Integer.parseInt(row.get(column));
-                    found = true;
-                }
-            }
+            return console.run(Duration.ofSeconds(30), command);
         } catch (AdminConsole.AdminException e) {
             throw new SQLException(command + ": " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new SQLException("interrupted");
+        }
+    }
+
+    private int adminInt(String command, String keyColumn, String key, String column) throws SQLException {
+        int sum = 0;
+        boolean found = false;
+        for (java.util.Map<String, String> row : admin(command)) {
+            if (key.equals(row.get(keyColumn))) {
+                sum += Integer.parseInt(row.get(column));
+                found = true;
+            }
         }
         if (!found) {
             throw new IllegalStateException("PgBouncer's " + command + " has no " + key);

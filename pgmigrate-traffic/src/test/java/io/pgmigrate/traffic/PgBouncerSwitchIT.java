@@ -228,6 +228,7 @@ class PgBouncerSwitchIT {
         long inFlightCommits;
         long inFlightAmounts;
         private int seq;
+        private int holds;
 
         Probe(PgBouncerSwitch delegate, PgBouncer bouncer, String db) {
             this.delegate = delegate;
@@ -253,13 +254,13 @@ class PgBouncerSwitchIT {
                         throw new IllegalStateException(e);
                     }
                 });
-                Connection idle = bouncer.connect(db);
+                String probe = "pgmigrate-held-probe-" + ++holds;
+                Connection idle = bouncer.connect(db, probe);
                 delegate.hold(side);
                 commit.get(1, TimeUnit.MINUTES); // the PAUSE returned, so the transaction had committed
                 inFlightCommits++;
                 inFlightAmounts += 7;
                 // an application's idle connection asks now: it must wait in PgBouncer
-                int waitingBefore = bouncer.waiting(db);
                 heldStart = System.nanoTime();
                 held = CompletableFuture.supplyAsync(() -> {
                     try (Connection c = idle; Statement s = c.createStatement();
@@ -273,7 +274,8 @@ class PgBouncerSwitchIT {
                 });
                 Clients.await(() -> {
                     try {
-                        return bouncer.waiting(db) > waitingBefore || held.isDone();
+                        // this very request, not any client's (the writers wait too)
+                        return bouncer.clientState(probe).equals("waiting") || held.isDone();
                     } catch (SQLException e) {
                         throw new IllegalStateException(e);
                     }
