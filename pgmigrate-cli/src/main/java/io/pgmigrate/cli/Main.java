@@ -238,6 +238,12 @@ public final class Main implements Runnable {
         PrintWriter out() {
             return spec.commandLine().getOut();
         }
+
+        /** Prints a cutover's or rollback's report: exit 0 when traffic moved, 5 when the move was abandoned. */
+        Integer moved(CutoverReport r) {
+            common.print(out(), r, r.toText());
+            return r.succeeded() ? 0 : ABANDONED;
+        }
     }
 
     @Command(name = "preflight", description = "Checks both servers and every database; prints each finding with its"
@@ -349,13 +355,8 @@ public final class Main implements Runnable {
         @Override
         public Integer call() {
             try (Migration m = common.open()) {
-                return report(m.cutover());
+                return moved(m.cutover());
             }
-        }
-
-        Integer report(CutoverReport r) {
-            common.print(out(), r, r.toText());
-            return r.succeeded() ? 0 : ABANDONED;
         }
     }
 
@@ -365,9 +366,7 @@ public final class Main implements Runnable {
         @Override
         public Integer call() {
             try (Migration m = common.open()) {
-                CutoverReport r = m.rollback();
-                common.print(out(), r, r.toText());
-                return r.succeeded() ? 0 : ABANDONED;
+                return moved(m.rollback());
             }
         }
     }

@@ -74,7 +74,9 @@ import java.util.function.ToDoubleFunction;
 public final class MigrationMetrics implements MeterBinder, MigrationListener, AutoCloseable {
 
     private final AtomicReference<MigrationStatus> latest = new AtomicReference<>();
+    /** The databases whose meters are registered. */
     private final Set<String> bound = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicBoolean ageBound = new java.util.concurrent.atomic.AtomicBoolean();
     private final java.util.Map<String, Monotonic> errors = new ConcurrentHashMap<>();
     private final java.util.Map<String, Monotonic> conflicts = new ConcurrentHashMap<>();
     private volatile long heardAt;
@@ -219,7 +221,7 @@ public final class MigrationMetrics implements MeterBinder, MigrationListener, A
 
     private void register(MigrationStatus st) {
         MeterRegistry r = registry;
-        if (bound.add("")) {
+        if (ageBound.compareAndSet(false, true)) {
             // how old the values are: a status that cannot be read (a server away) leaves the last ones standing
             TimeGauge.builder("pgmigrate.status.age", this, TimeUnit.MILLISECONDS,
                             m -> TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - heardAt))
