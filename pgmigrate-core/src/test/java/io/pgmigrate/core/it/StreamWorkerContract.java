@@ -515,22 +515,7 @@ abstract class StreamWorkerContract {
     void aSchemaChangeIsAppliedAfterEveryChangeBeforeItAndBeforeEveryChangeAfterIt(
             @Source PostgresServer source, @Target PostgresServer target) throws Exception {
         String db = "ddl";
-        String schema = "pgmigrate_t_ddl_ddl";
-        // the DDL capture on both sides, and a publication that carries its queue as pgmigrate's does
-        for (var side : List.of(java.util.Map.entry(source, "source"), java.util.Map.entry(target, "target"))) {
-            side.getKey().createDatabase(db);
-            side.getKey().execute(db, SCHEMA);
-            for (String sql : io.pgmigrate.core.internal.ddl.DdlCarry.objects(schema, side.getValue(), "pub",
-                    "no_fence", source.majorVersion() >= 13, false)) {
-                side.getKey().execute(db, sql);
-            }
-        }
-        source.execute(db, "CREATE PUBLICATION pub FOR TABLE orders, markers, " + schema + ".queue"
-                + (source.majorVersion() >= 13 ? " WITH (publish_via_partition_root = true)" : ""));
-        source.execute(db, "SELECT pg_create_logical_replication_slot('" + db + "_slot', 'pgoutput')");
-        source.execute(db, "ALTER EVENT TRIGGER " + schema + " ENABLE");
-        source.execute(db, "ALTER EVENT TRIGGER pgmigrate_t_ddl_ddd ENABLE");
-        source.execute(db, "INSERT INTO orders SELECT g, 'new', 'first' FROM generate_series(1, 400) g");
+        prepareDdl(source, target, db);
         try (StreamWorker w = worker(source, target, db)) {
             awaitMarker(source, target, db, "rows there");
             for (int round = 0; round < 5; round++) {
@@ -549,6 +534,69 @@ abstract class StreamWorkerContract {
             // in order the first time: not by failing and applying the stretch again change by change
             assertThat(w.failures()).as("failed rounds").isZero();
         }
+    }
+
+    /**
+     * A connection that gets a change in a table's new shape (after {@code ADD COLUMN}) reads the target's columns for
+     * it only once the group that applies the schema change is committed, on whichever connection that runs. CI once
+     * saw the read overtake the commit: the round failed with "has no column". Here the schema change is held up on
+     * the target by a lock the test keeps, while the next group, on another connection, writes the new column.
+     */
+    @Test
+    void aTablesNewShapeIsReadOnlyAfterTheSchemaChangeThatMadeItIsCommitted(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        assumeTrue(workers() > 1, "needs a second connection");
+        String db = "shape";
+        prepareDdl(source, target, db);
+        try (StreamWorker w = worker(source, target, db)) {
+            awaitMarker(source, target, db, "rows there");
+            try (Connection blocker = target.connect(db); var st = blocker.createStatement()) {
+                blocker.setAutoCommit(false);
+                st.execute("LOCK TABLE orders IN ACCESS SHARE MODE"); // ADD COLUMN waits for it
+                // more changes than a group holds, then the schema change: the group ends with this transaction
+                source.execute(db, "BEGIN; UPDATE orders SET status = 'seen';"
+                        + " ALTER TABLE orders ADD COLUMN extra text; COMMIT");
+                source.execute(db, "UPDATE orders SET extra = 'new shape' WHERE id % 3 = 0"); // the next group
+                String sent = Fixtures.text(source, db, "SELECT pg_current_wal_lsn()::text");
+                // (replayed by the trigger on the DDL queue's insert, which is what waits)
+                await(() -> Fixtures.count(target, db, "SELECT count(*) FROM pg_stat_activity"
+                        + " WHERE datname = current_database() AND wait_event_type = 'Lock'") == 1,
+                        "the schema change to wait for the lock on the target");
+                await(() -> Fixtures.count(source, db, "SELECT count(*) FROM pg_stat_replication"
+                        + " WHERE sent_lsn >= '" + sent + "'::pg_lsn") > 0, "the next group to be sent");
+                // Read too early, the target's columns lack "extra" and the round fails within milliseconds. Well
+                // inside the lanes' 5 s lock_timeout, so the schema change itself does not give up.
+                long deadline = System.nanoTime() + Duration.ofSeconds(1).toNanos();
+                while (w.failures() == 0 && System.nanoTime() < deadline) {
+                    Thread.sleep(20); // watching for a failure that must not come
+                }
+                blocker.rollback();
+            }
+            awaitMarker(source, target, db, "new shape");
+            assertThat(w.failures()).as("failed rounds").isZero();
+            assertThat(Fixtures.fingerprint(target, db, "public.orders"))
+                    .isEqualTo(Fixtures.fingerprint(source, db, "public.orders"));
+        }
+    }
+
+    /** The DDL capture on both sides, and a publication that carries its queue as pgmigrate's does; 400 orders. */
+    private static void prepareDdl(PostgresServer source, PostgresServer target, String db) throws Exception {
+        String schema = "pgmigrate_t_ddl_" + db;
+        for (var side : List.of(java.util.Map.entry(source, "source"), java.util.Map.entry(target, "target"))) {
+            side.getKey().createDatabase(db);
+            side.getKey().execute(db, SCHEMA);
+            for (String sql : io.pgmigrate.core.internal.ddl.DdlCarry.objects(schema, side.getValue(), "pub",
+                    "no_fence", source.majorVersion() >= 13, false)) {
+                side.getKey().execute(db, sql);
+            }
+        }
+        source.execute(db, "CREATE PUBLICATION pub FOR TABLE orders, markers, " + schema + ".queue"
+                + (source.majorVersion() >= 13 ? " WITH (publish_via_partition_root = true)" : ""));
+        source.execute(db, "SELECT pg_create_logical_replication_slot('" + db + "_slot', 'pgoutput')");
+        source.execute(db, "ALTER EVENT TRIGGER " + schema + " ENABLE");
+        // the sql_drop trigger: the schema's name with its last letter made a "d"
+        source.execute(db, "ALTER EVENT TRIGGER " + schema.substring(0, schema.length() - 1) + "d ENABLE");
+        source.execute(db, "INSERT INTO orders SELECT g, 'new', 'first' FROM generate_series(1, 400) g");
     }
 
     @Test
@@ -579,5 +627,14 @@ abstract class StreamWorkerContract {
         assertThat(Fixtures.count(target, db, "SELECT count(*) FROM (SELECT writer, n FROM ticks GROUP BY 1, 2"
                 + " HAVING count(*) > 1) twice")).as("ticks applied twice").isZero();
         assertSame(source, target, db);
+    }
+
+    /** Waits, up to the contract's limit, until {@code condition} holds. */
+    private static void await(java.util.concurrent.Callable<Boolean> condition, String what) throws Exception {
+        long deadline = System.nanoTime() + LIMIT.toNanos();
+        while (!condition.call()) {
+            assertThat(System.nanoTime()).as(what + " within " + LIMIT).isLessThan(deadline);
+            Thread.sleep(20);
+        }
     }
 }
