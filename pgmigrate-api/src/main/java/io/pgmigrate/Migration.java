@@ -145,7 +145,8 @@ public interface Migration extends AutoCloseable {
      * Moves traffic from the source to the target for every database together, in about a second: fences the source,
      * waits until the target has applied a sentinel written after the fence, copies sequences, prepares the reverse
      * stream, calls the {@link TrafficSwitch}, then stops the forward stream and starts the reverse one. The source
-     * stays fenced. Every step is journaled: after a crash, calling {@code cutover()} again finishes it, and
+     * stays fenced. The move is journaled (inside the window only right before the switch, which is all recovery needs):
+     * after a crash, calling {@code cutover()} again finishes it, and
      * {@link #rollback()} returns to the source. Returns the last report when the migration is already cut over.
      *
      * @return what the cutover did and how long writes were unavailable

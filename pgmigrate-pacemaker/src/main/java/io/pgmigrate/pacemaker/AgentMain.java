@@ -57,7 +57,11 @@ public final class AgentMain {
                     .plus(Duration.ofMinutes(2)));
             try {
                 if (resource != null) {
-                    stickinessWarning(runner, resource).ifPresent(AgentMain::log);
+                    try {
+                        stickinessWarning(runner, resource).ifPresent(AgentMain::log);
+                    } catch (RuntimeException e) {
+                        log("could not check " + resource + "'s resource-stickiness: " + e.getMessage());
+                    }
                 }
                 state = begin(m);
                 report.set(state, "");
@@ -125,12 +129,15 @@ public final class AgentMain {
         if (!resource.matches("[A-Za-z0-9][A-Za-z0-9_.:-]*")) {
             return java.util.Optional.empty(); // not a Pacemaker id: nothing to look up
         }
-        for (String xpath : List.of("//resources//primitive[@id='" + resource + "']/meta_attributes/nvpair"
-                + "[@name='resource-stickiness']", "//rsc_defaults//nvpair[@name='resource-stickiness']")) {
+        // its own, or that of the group or clone holding it (the nearest first), or the default for all resources
+        for (String xpath : List.of("//resources//*[@id='" + resource + "']/ancestor-or-self::*[meta_attributes]"
+                + "/meta_attributes/nvpair[@name='resource-stickiness']",
+                "//rsc_defaults//nvpair[@name='resource-stickiness']")) {
             CommandRunner.Result r = runner.attempt(List.of("cibadmin", "--query", "--xpath", xpath));
             if (r.exitCode() == 0) {
-                String value = CibXml.elements(r.stdout(), "nvpair").stream().map(e -> e.getAttribute("value"))
-                        .findFirst().orElse("0");
+                List<String> values = CibXml.elements(r.stdout(), "nvpair").stream().map(e -> e.getAttribute("value"))
+                        .toList();
+                String value = values.isEmpty() ? "0" : values.get(values.size() - 1); // document order: the nearest last
                 return positive(value) ? java.util.Optional.empty() : java.util.Optional.of(warning(resource,
                         "its resource-stickiness is " + value));
             }

@@ -18,7 +18,9 @@ import java.util.concurrent.TimeUnit;
  * Runs the cluster's command-line tools ({@code crm_resource}, {@code cibadmin}, {@code crm_attribute}): arguments as a
  * list, never through a shell; output captured; a non-zero exit or a timeout becomes an exception that names the
  * command, the exit code and what it printed. A prefix runs every command somewhere else, for example on a cluster
- * node in a network namespace ({@code nsenter -t PID -n -m -u}) or over {@code ssh node}.
+ * node in a network namespace ({@code nsenter -t PID -n -m -u}) or as another user ({@code sudo -u hacluster}). The
+ * prefix must pass the arguments on unchanged: {@code ssh} joins them into one line that the remote shell parses
+ * again, which breaks the XPath and XML arguments these classes pass.
  */
 public final class CommandRunner {
 
@@ -44,7 +46,7 @@ public final class CommandRunner {
         return new CommandRunner(List.of(), Duration.ofSeconds(30));
     }
 
-    /** Runs every command as {@code prefix + command}, for example {@code List.of("ssh", "node-a")}. */
+    /** Runs every command as {@code prefix + command}, for example {@code List.of("sudo", "-u", "hacluster")}. */
     public CommandRunner withPrefix(List<String> prefix) {
         List<String> p = new ArrayList<>(this.prefix);
         p.addAll(prefix);
@@ -84,15 +86,36 @@ public final class CommandRunner {
 
     /** Runs {@code command} and returns how it ended, whatever the exit code; throws only when it cannot run. */
     public Result attempt(List<String> command) {
+        return attempt(command, null);
+    }
+
+    /**
+     * Runs {@code command} with {@code input} on its standard input (nothing when null) and returns how it ended,
+     * whatever the exit code; throws only when it cannot run. Input that may be large or secret goes here rather than
+     * on the command line: one argument is limited to 128 KiB on Linux, and a command line is visible to every user.
+     */
+    public Result attempt(List<String> command, String input) {
         List<String> full = new ArrayList<>(prefix);
         full.addAll(command);
         Process p;
         try {
-            p = new ProcessBuilder(full).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .start();
+            ProcessBuilder pb = new ProcessBuilder(full);
+            if (input == null) {
+                pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            }
+            p = pb.start();
         } catch (IOException e) {
-            throw new PgMigrateException(CoreErrorCode.INVALID_CONFIGURATION, null, "cannot run " + String.join(" ", full)
-                    + ": " + e.getMessage() + " (is Pacemaker installed, and " + full.get(0) + " on the PATH?)", e);
+            throw new PgMigrateException(CoreErrorCode.INVALID_CONFIGURATION, null, "cannot run " + full.get(0) + ": "
+                    + e.getMessage() + " (is Pacemaker installed, and " + full.get(0) + " on the PATH?)", e);
+        }
+        if (input != null) {
+            CompletableFuture.runAsync(() -> {
+                try (var in = p.getOutputStream()) {
+                    in.write(input.getBytes(StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    // the command ended without reading it all: its exit code and stderr say why
+                }
+            });
         }
         CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
         CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));

@@ -28,9 +28,7 @@ public final class CutoverTrigger {
     private final NodeAttributes results;
 
     public CutoverTrigger(Migration migration, CommandRunner runner, String attribute) {
-        if (!attribute.matches("[A-Za-z0-9_.-]+")) {
-            throw new IllegalArgumentException("attribute must be letters, digits, _ . -, was '" + attribute + "'");
-        }
+        NodeAttributes.requireName(attribute);
         this.migration = migration;
         this.runner = runner;
         this.attribute = attribute;
@@ -67,15 +65,26 @@ public final class CutoverTrigger {
         }
         LOG.info("cutover requested through the cluster attribute {}", attribute);
         record("running");
+        CutoverReport report;
         try {
-            CutoverReport report = migration.cutover();
-            record("done");
-            LOG.info("cutover done:\n{}", report.toText());
-            return Optional.of(report);
+            report = migration.cutover();
         } catch (PgMigrateException e) {
-            record("failed: " + e.getMessage().replace('\n', ' '));
+            String why = e.getMessage().replace('\n', ' ');
+            try {
+                record("failed: " + (why.length() > 2000 ? why.substring(0, 2000) + "..." : why));
+            } catch (RuntimeException notRecorded) {
+                e.addSuppressed(notRecorded); // the result stays "running": still never carried out twice
+            }
             throw e;
         }
+        try {
+            record("done");
+        } catch (RuntimeException e) {
+            // the cutover is done all the same; the result stays "running", which keeps it from running again
+            LOG.warn("the cutover is done, but recording it in {}-result failed: {}", attribute, e.getMessage());
+        }
+        LOG.info("cutover done:\n{}", report.toText());
+        return Optional.of(report);
     }
 
     private void record(String outcome) {

@@ -33,8 +33,11 @@ import javax.xml.transform.stream.StreamResult;
 final class NodeAttributes {
 
     private final CommandRunner runner;
-    /** The nodes' ids and the id of the attribute set each copy goes in; read at the first write. */
-    private Map<String, String> sets;
+    /**
+     * The nodes as the last {@link #get} read them (node id to the id of the attribute set a copy goes in), for the
+     * {@link #set} that follows it; taken once, so a write never uses a list older than the read before it.
+     */
+    private Map<String, String> lastRead;
 
     NodeAttributes(CommandRunner runner) {
         this.runner = runner;
@@ -48,69 +51,101 @@ final class NodeAttributes {
     }
 
     /** The value of {@code name}, empty when no node carries it. */
-    Optional<String> get(String name) {
-        CommandRunner.Result r = runner.attempt(List.of("cibadmin", "--query", "--xpath", xpath(name)));
-        if (r.exitCode() == PacemakerVip.NO_SUCH_OBJECT) {
-            return Optional.empty();
+    synchronized Optional<String> get(String name) {
+        requireName(name);
+        List<Element> nodes = nodes();
+        lastRead = sets(nodes);
+        List<String> copies = new ArrayList<>();
+        for (Element node : nodes) {
+            for (Element pair : CibXml.elements(node, "nvpair")) {
+                if (pair.getAttribute("name").equals(name) && pair.getParentNode() instanceof Element set
+                        && set.getTagName().equals("instance_attributes")) {
+                    copies.add(pair.getAttribute("value"));
+                }
+            }
         }
-        if (r.exitCode() != 0) {
-            throw failed("reading", name, r);
-        }
-        List<String> copies = CibXml.elements(r.stdout(), "nvpair").stream().map(e -> e.getAttribute("value"))
-                .distinct().toList();
-        if (copies.size() > 1) {
+        List<String> distinct = copies.stream().distinct().toList();
+        if (distinct.size() > 1) {
             // Every write sets all copies at once: different ones were written by something else.
             throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, "the node attribute " + name + " has "
-                    + copies.size() + " different values on the nodes, and pgmigrate writes them all at once; delete"
+                    + distinct.size() + " different values on the nodes, and pgmigrate writes them all at once; delete"
                     + " the wrong ones (cibadmin --query --scope nodes shows them)");
         }
-        return copies.stream().findFirst();
+        return distinct.stream().findFirst();
     }
 
-    /** Sets {@code name} to {@code value} on every node, in one CIB update. */
-    void set(String name, String value) {
-        if (sets == null) {
-            sets = readSets();
-        }
-        // Not runner.run(): its error would quote the whole command line, the value included.
-        CommandRunner.Result r = runner.attempt(List.of("cibadmin", "--modify", "--scope", "nodes", "--xml-text",
-                nodesXml(sets, name, value)));
+    /**
+     * Sets {@code name} to {@code value} on every node the CIB lists now, in one CIB update (the nodes read by the
+     * {@link #get} just before, or read again). Characters XML cannot hold become {@code ?}.
+     */
+    synchronized void set(String name, String value) {
+        requireName(name);
+        Map<String, String> sets = lastRead != null ? lastRead : sets(nodes());
+        lastRead = null;
+        CommandRunner.Result r = modify(sets, name, value);
         if (r.exitCode() != 0) {
-            sets = null; // a node removed since: read them again next time
+            // a node removed or added since the list was read: once more, with the nodes as they are now
+            r = modify(sets(nodes()), name, value);
+        }
+        if (r.exitCode() != 0) {
             throw failed("writing", name, r);
         }
     }
 
     /** Removes {@code name} from every node. */
-    void delete(String name) {
+    synchronized void delete(String name) {
         CommandRunner.Result r = runner.attempt(List.of("cibadmin", "--delete-all", "--force", "--xpath",
-                xpath(name)));
-        if (r.exitCode() != 0 && r.exitCode() != PacemakerVip.NO_SUCH_OBJECT) {
+                "//configuration/nodes/node/instance_attributes/nvpair[@name='" + requireName(name) + "']"));
+        if (r.exitCode() != 0 && !absent(r)) {
             throw failed("deleting", name, r);
         }
     }
 
-    private static String xpath(String name) {
-        return "//configuration/nodes/node/instance_attributes/nvpair[@name='" + requireName(name) + "']";
+    private CommandRunner.Result modify(Map<String, String> sets, String name, String value) {
+        // On standard input: the value (a journal, copied once per node) may exceed what one argument can hold.
+        return runner.attempt(List.of("cibadmin", "--modify", "--scope", "nodes", "--xml-pipe"),
+                nodesXml(sets, name, value));
     }
 
-    private Map<String, String> readSets() {
+    /** The CIB's {@code node} elements. */
+    private List<Element> nodes() {
         CommandRunner.Result r = runner.attempt(List.of("cibadmin", "--query", "--scope", "nodes"));
         if (r.exitCode() != 0) {
-            throw failed("listing the nodes for", "node attributes", r);
+            throw failed("reading", "the nodes", r);
         }
+        List<Element> nodes = CibXml.elements(r.stdout(), "node");
+        if (nodes.isEmpty()) {
+            throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, "the CIB lists no nodes"
+                    + " (cibadmin --query --scope nodes): is this host part of the cluster?");
+        }
+        return nodes;
+    }
+
+    private static Map<String, String> sets(List<Element> nodes) {
         Map<String, String> out = new LinkedHashMap<>();
-        for (Element node : CibXml.elements(r.stdout(), "node")) {
-            List<Element> existing = new ArrayList<>(CibXml.elements(node, "instance_attributes"));
+        for (Element node : nodes) {
+            List<Element> existing = CibXml.elements(node, "instance_attributes");
             // crm_attribute's own convention for a node's set, unless the node already has one
             out.put(node.getAttribute("id"), existing.isEmpty() ? "nodes-" + node.getAttribute("id")
                     : existing.get(0).getAttribute("id"));
         }
-        if (out.isEmpty()) {
-            throw new PgMigrateException(CoreErrorCode.STATE_STORE_FAILED, "the CIB lists no nodes"
-                    + " (cibadmin --query --scope nodes): is this host part of the cluster?");
-        }
         return out;
+    }
+
+    /** Exit codes of the Pacemaker tools for "no such object": 105, or 6 (ENXIO) before Pacemaker 2.0. */
+    private static boolean absent(CommandRunner.Result r) {
+        return r.exitCode() == PacemakerVip.NO_SUCH_OBJECT || r.exitCode() == 6;
+    }
+
+    /** {@code value} with every character XML 1.0 cannot hold made a {@code ?}. */
+    static String xmlSafe(String value) {
+        StringBuilder b = new StringBuilder(value.length());
+        value.codePoints().forEach(c -> {
+            boolean ok = c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD)
+                    || (c >= 0x10000 && c <= 0x10FFFF);
+            b.appendCodePoint(ok ? c : '?');
+        });
+        return b.toString();
     }
 
     /** {@code <nodes><node id=..><instance_attributes id=..><nvpair .../>...}, escaped by the JDK's serializer. */
@@ -129,7 +164,7 @@ final class NodeAttributes {
                 Element pair = doc.createElement("nvpair");
                 pair.setAttribute("id", e.getValue() + "-" + name);
                 pair.setAttribute("name", name);
-                pair.setAttribute("value", value);
+                pair.setAttribute("value", xmlSafe(value));
                 set.appendChild(pair);
                 node.appendChild(set);
                 nodes.appendChild(node);

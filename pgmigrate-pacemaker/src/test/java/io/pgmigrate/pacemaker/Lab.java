@@ -109,10 +109,14 @@ final class Lab implements AutoCloseable {
         for (String node : List.of("a", "b")) {
             for (String log : List.of("var-log-pacemaker/pacemaker.log", "var-log-corosync/corosync.log")) {
                 Path from = dir.resolve(node).resolve(log);
-                if (Files.exists(from)) {
-                    Files.createDirectories(keep);
-                    Files.copy(from, keep.resolve(node + "-" + from.getFileName()),
-                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                try {
+                    if (Files.exists(from)) {
+                        Files.createDirectories(keep);
+                        Files.copy(from, keep.resolve(node + "-" + from.getFileName()),
+                                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    }
+                } catch (IOException e) {
+                    System.err.println("could not keep " + from + ": " + e); // the lab still goes down
                 }
             }
         }

@@ -32,6 +32,14 @@ class NodeAttributesTest {
     }
 
     @Test
+    void charactersXmlCannotHoldBecomeQuestionMarks() {
+        // an error message from a server can carry any text; cibadmin refuses &#1; and the like
+        String xml = NodeAttributes.nodesXml(Map.of("1", "nodes-1"), "x", "a\u0001b\u0000c\td\uFFFEe \uD83D\uDE00");
+        assertThat(xml).doesNotContain("&#1;").doesNotContain("&#0;");
+        assertThat(CibXml.elements(xml, "nvpair").get(0).getAttribute("value")).isEqualTo("a?b?c\td?e \uD83D\uDE00");
+    }
+
+    @Test
     void aNameThatIsNotAnIdIsRefused() {
         assertThatThrownBy(() -> NodeAttributes.requireName("x']/../..//*[@name='y"))
                 .isInstanceOf(IllegalArgumentException.class);

@@ -108,6 +108,60 @@ class OneDriverIT {
     }
 
     /**
+     * Inside the window the journal is written only before the switch, so the steps between check the lock
+     * themselves. Process A hangs right after its sentinel (a long pause: a frozen VM, a collector); its lock session
+     * is ended and B finishes the cutover; the application then writes a large object on the target. A, waking up,
+     * must stop at once: it used to run its large-object step, which made the target's large objects the source's
+     * and deleted that one, then set sequences and moved the reverse stream, and stopped only at its next journal write.
+     */
+    @Test
+    void aProcessThatHungAfterItsSentinelAndLostTheMigrationChangesNothingWhenItWakes(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "woke_late";
+        Ledger.create(source, db, 1);
+        Ledger.createRole(target);
+        CountDownLatch hung = new CountDownLatch(1);
+        CountDownLatch wake = new CountDownLatch(1);
+        MigrationListener hangs = AfterStep.of("sentinel applied", () -> {
+            hung.countDown();
+            try {
+                wake.await(3, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Migration a = Migration.builder().name("woke").source(source.endpoint()).target(target.endpoint())
+                .databases(db).stateDirectory(state).listener(hangs).build();
+        Migration b = Migration.builder().name("woke").source(source.endpoint()).target(target.endpoint())
+                .databases(db).stateDirectory(state).build();
+        try (a; b) {
+            a.start();
+            a.awaitInSync(SYNC);
+            Ledger.grant(target, db);
+            CompletableFuture<CutoverReport> hanging = CompletableFuture.supplyAsync(a::cutover);
+            try {
+                assertThat(hung.await(2, TimeUnit.MINUTES)).as("A applied its sentinel and hangs").isTrue();
+                long holder = Fixtures.count(source, db, "SELECT l.pid FROM pg_locks l"
+                        + " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = hashtext('woke')::oid"
+                        + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+                source.execute(db, "SELECT pg_terminate_backend(" + holder + ")");
+                assertThat(b.cutover().succeeded()).isTrue();
+                Fixtures.count(target, db, "SELECT lo_from_bytea(0, 'written after the cutover')::bigint");
+            } finally {
+                wake.countDown();
+            }
+            Throwable woke = catchThrowable(() -> hanging.get(2, TimeUnit.MINUTES));
+            assertThat(woke).isInstanceOf(ExecutionException.class);
+            assertThat(woke.getCause()).isInstanceOfSatisfying(PgMigrateException.class,
+                    e -> assertThat(e.code()).as(e.getMessage()).isEqualTo(CoreErrorCode.MIGRATION_IN_USE));
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM pg_largeobject_metadata"))
+                    .as("the large object the application wrote on the target after the cutover").isOne();
+            assertThat(b.status().databases().get(0).phase()).isEqualTo(Phase.CUT_OVER);
+            b.complete();
+        }
+    }
+
+    /**
      * A source whose idle_session_timeout ends idle sessions: the lock's session sits idle while a cutover waits for
      * a backlog, so the server ended it and the cutover, finding its lock gone at its first journal write, stopped
      * with MIGRATION_IN_USE. The migration's sessions turn the timeout off for themselves.

@@ -40,8 +40,10 @@ import java.util.stream.Collectors;
 
 /**
  * Moves traffic from one side to the other for every database of a migration together (DESIGN section 5). The same
- * code runs a cutover (to the target) and a rollback (to the source). Each step is written to the journal before the
- * next begins, so a new process can finish a cutover that got past the traffic switch, or undo one that did not.
+ * code runs a cutover (to the target) and a rollback (to the source). The journal gets each step before the window,
+ * the intent (with the window's start) right before it, and inside it only SWITCHING, right before the switch: so a
+ * new process can finish a cutover that got past the traffic switch, or undo one that did not. Inside the window the
+ * steps that change something check this process's lock first, as every journal write does.
  *
  * <p>Per database, the stream into the side traffic moves to is the <em>inbound</em> link; the one back, prepared
  * during the cutover, the <em>outbound</em> link. Steps: pre-check (every inbound stream in sync, nothing touched
@@ -151,8 +153,8 @@ public final class Cutover {
                 LOG.info("resuming the {} from step {}", move(to), p.step());
                 return run(to, p);
             } else {
-                LOG.info("undoing the {} that stopped at step {} before the traffic switch", move(p.to()), p.step());
-                CutoverReport u = undo(p, "the " + move(p.to()) + " stopped at " + p.step() + " and was undone");
+                LOG.info("undoing the {} that stopped {} before the traffic switch", move(p.to()), where(p));
+                CutoverReport u = undo(p, "the " + move(p.to()) + " stopped " + where(p) + " and was undone");
                 return new CutoverReport(to, u.fenceStart(), u.switchEnd(), u.steps(), Map.of(), Map.of(), true, "");
             }
         }
@@ -186,14 +188,19 @@ public final class Cutover {
             }
             return Optional.of(finish(p, new ArrayList<>(), Map.of(), false));
         }
-        LOG.info("recovering: undoing the {} that stopped at step {} before the traffic switch", move(p.to()),
-                p.step());
-        CutoverReport undone = undo(p, "the " + move(p.to()) + " stopped at " + p.step() + " and was undone");
+        LOG.info("recovering: undoing the {} that stopped {} before the traffic switch", move(p.to()), where(p));
+        CutoverReport undone = undo(p, "the " + move(p.to()) + " stopped " + where(p) + " and was undone");
         if (journal.pendingMove().isPresent()) {
             throw new CutoverException(null, undone, new PgMigrateException(CoreErrorCode.CUTOVER_FAILED,
                     undone.failure()));
         }
         return Optional.of(undone);
+    }
+
+    /** Where a pending move stopped, as far as the journal knows: inside the window it holds no step but the start. */
+    private static String where(PendingMove p) {
+        return p.fenceStart().isPresent() && !p.reachedSwitch() ? "inside the write-unavailable window"
+                : "at step " + p.step();
     }
 
     private static String move(Side to) {
@@ -309,6 +316,11 @@ public final class Cutover {
             parallel.run(dbs, db -> requireSameEmptyPartitions(db, from, to));
             p = p.synced(sentinels);
             done(steps, to, "sentinel applied", t);
+            // No journal write until SWITCHING, so each step from here that changes something checks the lock first
+            // (a journal write did that before): a process that hung here while a newer one finished the move would
+            // otherwise delete the target's new large objects, set its sequences and move the reverse stream past
+            // what it has not streamed back.
+            ctx.checkOwner();
 
             if (carriesLargeObjects()) {
                 t = System.nanoTime();
@@ -352,12 +364,14 @@ public final class Cutover {
             }
 
             t = System.nanoTime();
+            ctx.checkOwner();
             parallel.run(dbs, db -> sequences.put(db, new SequenceCopy(sessions, from, db).sync(
                     config.cutover().sequenceMargin(), observed.get(db), config.cutover().sequenceRateHorizon())));
             p = p.at(Step.SEQUENCES_SET);
             done(steps, to, "sequences", t);
 
             t = System.nanoTime();
+            ctx.checkOwner();
             parallel.run(dbs, db -> advanceOutbound(db, to));
             p = p.at(Step.OUTBOUND_READY);
             done(steps, to, "reverse stream ready", t);
@@ -428,7 +442,7 @@ public final class Cutover {
                                 + " wait; once the store works, call " + (to == Side.TARGET ? "cutover()" : "rollback()")
                                 + " to finish the move, or the other one to finish it and move back", cause);
                     }
-                    // The store refused SWITCHING itself: it holds at most OUTBOUND_READY, which a later call undoes.
+                    // The store refused SWITCHING itself: it holds the intent from before the window, which a later call undoes.
                 }
             }
             CutoverReport r = undo(p, why, steps, sentinels, sequences);
@@ -1021,7 +1035,12 @@ public final class Cutover {
     private void done(List<CutoverReport.Step> steps, Side to, String name, long startNanos) {
         CutoverReport.Step step = new CutoverReport.Step(name, Duration.ofNanos(System.nanoTime() - startNanos));
         steps.add(step);
-        ctx.stepDone(to, step);
+        try {
+            ctx.stepDone(to, step);
+        } catch (RuntimeException | Error e) {
+            // A listener's bug (an AssertionError, a missing class) must not end a window or an undo halfway.
+            LOG.warn("a listener failed on the cutover step {}; ignored", name, e);
+        }
     }
 
     private String role(Side side) {

@@ -10,10 +10,11 @@ import java.util.Optional;
 
 /**
  * A cutover or rollback that was started and neither finished nor undone, as the journal holds it. Immutable; each
- * change is a new value, saved at once.
+ * change is a new value. Saved at each step before the write-unavailable window, with its start right before it, and
+ * inside it only at {@link Step#SWITCHING}: the steps between are kept in memory and saved with that one.
  *
  * @param to         where the move sends traffic
- * @param step       the last step it finished
+ * @param step       the last step it finished (as saved: inside the window, the last one before it, or SWITCHING)
  * @param fenceStart when the old side's fence went up, once it did
  * @param switchEnd  when the traffic switch returned, once it did
  * @param sentinels  each database's sentinel position, once the new side applied everything
