@@ -72,7 +72,10 @@ public final class AgentMain {
                         try {
                             trigger.poll().ifPresent(r -> log(r.toText()));
                         } catch (PgMigrateException e) {
-                            log("the requested cutover failed, the source keeps the traffic: " + e.getMessage());
+                            log("the requested cutover failed: " + e.getMessage());
+                            for (Throwable s : e.getSuppressed()) {
+                                log("  and: " + s.getMessage()); // e.g. the result could not be recorded
+                            }
                         }
                         state = state(m.status());
                     }
@@ -126,18 +129,24 @@ public final class AgentMain {
      * migration in the middle of its cutover (which finishes first, but the stop holds up every later transition).
      */
     static java.util.Optional<String> stickinessWarning(CommandRunner runner, String resource) {
-        if (!resource.matches("[A-Za-z0-9][A-Za-z0-9_.:-]*")) {
+        // a clone's instance is named "name:N"
+        String id = resource.contains(":") ? resource.substring(0, resource.indexOf(':')) : resource;
+        if (!id.matches("[A-Za-z0-9][A-Za-z0-9_.-]*")) {
             return java.util.Optional.empty(); // not a Pacemaker id: nothing to look up
         }
-        // its own, or that of the group or clone holding it (the nearest first), or the default for all resources
-        for (String xpath : List.of("//resources//*[@id='" + resource + "']/ancestor-or-self::*[meta_attributes]"
-                + "/meta_attributes/nvpair[@name='resource-stickiness']",
-                "//rsc_defaults//nvpair[@name='resource-stickiness']")) {
+        // its own, then the group's or clone's holding it, nearest first, then the default for all resources
+        String self = "//resources//*[@id='" + id + "']";
+        List<String> places = List.of(self, self + "/parent::*", self + "/parent::*/parent::*");
+        List<String> xpaths = new java.util.ArrayList<>();
+        for (String place : places) {
+            xpaths.add(place + "/meta_attributes/nvpair[@name='resource-stickiness']");
+        }
+        xpaths.add("//rsc_defaults//nvpair[@name='resource-stickiness']");
+        for (String xpath : xpaths) {
             CommandRunner.Result r = runner.attempt(List.of("cibadmin", "--query", "--xpath", xpath));
             if (r.exitCode() == 0) {
-                List<String> values = CibXml.elements(r.stdout(), "nvpair").stream().map(e -> e.getAttribute("value"))
-                        .toList();
-                String value = values.isEmpty() ? "0" : values.get(values.size() - 1); // document order: the nearest last
+                String value = CibXml.elements(r.stdout(), "nvpair").stream().map(e -> e.getAttribute("value"))
+                        .findFirst().orElse("0");
                 return positive(value) ? java.util.Optional.empty() : java.util.Optional.of(warning(resource,
                         "its resource-stickiness is " + value));
             }

@@ -33,6 +33,14 @@ public final class CommandRunner {
         }
     }
 
+    /** Threads that feed and drain the commands' pipes: blocking work, kept off the common pool. */
+    private static final java.util.concurrent.ExecutorService PIPES = java.util.concurrent.Executors.newCachedThreadPool(
+            r -> {
+                Thread t = new Thread(r, "pgmigrate-command-pipe");
+                t.setDaemon(true);
+                return t;
+            });
+
     private final List<String> prefix;
     private final Duration timeout;
 
@@ -108,25 +116,28 @@ public final class CommandRunner {
             throw new PgMigrateException(CoreErrorCode.INVALID_CONFIGURATION, null, "cannot run " + full.get(0) + ": "
                     + e.getMessage() + " (is Pacemaker installed, and " + full.get(0) + " on the PATH?)", e);
         }
-        if (input != null) {
-            CompletableFuture.runAsync(() -> {
-                try (var in = p.getOutputStream()) {
-                    in.write(input.getBytes(StandardCharsets.UTF_8));
-                } catch (IOException e) {
-                    // the command ended without reading it all: its exit code and stderr say why
-                }
-            });
-        }
-        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()));
-        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
+        CompletableFuture<Void> written = input == null ? CompletableFuture.completedFuture(null)
+                : CompletableFuture.runAsync(() -> {
+                    try (var in = p.getOutputStream()) {
+                        in.write(input.getBytes(StandardCharsets.UTF_8));
+                    } catch (IOException e) {
+                        // the command ended without reading it all: its exit code and stderr say why
+                    }
+                }, PIPES);
+        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> read(p.getInputStream()), PIPES);
+        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()), PIPES);
         try {
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                // a prefix (sudo, nsenter) runs the command as a child of its own, which holds the pipes too
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
                 throw new PgMigrateException(CoreErrorCode.TIMEOUT, String.join(" ", full) + " did not finish within "
                         + timeout.toMillis() + " ms");
             }
+            written.get();
             return new Result(p.exitValue(), out.get(), err.get());
         } catch (InterruptedException e) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
             Thread.currentThread().interrupt();
             throw new PgMigrateException(CoreErrorCode.INTERRUPTED, null, "interrupted while " + String.join(" ", full)

@@ -37,7 +37,7 @@ final class NodeAttributes {
      * The nodes as the last {@link #get} read them (node id to the id of the attribute set a copy goes in), for the
      * {@link #set} that follows it; taken once, so a write never uses a list older than the read before it.
      */
-    private Map<String, String> lastRead;
+    private List<Element> lastRead;
 
     NodeAttributes(CommandRunner runner) {
         this.runner = runner;
@@ -54,7 +54,7 @@ final class NodeAttributes {
     synchronized Optional<String> get(String name) {
         requireName(name);
         List<Element> nodes = nodes();
-        lastRead = sets(nodes);
+        lastRead = nodes;
         List<String> copies = new ArrayList<>();
         for (Element node : nodes) {
             for (Element pair : CibXml.elements(node, "nvpair")) {
@@ -80,12 +80,12 @@ final class NodeAttributes {
      */
     synchronized void set(String name, String value) {
         requireName(name);
-        Map<String, String> sets = lastRead != null ? lastRead : sets(nodes());
+        List<Element> read = lastRead != null ? lastRead : nodes();
         lastRead = null;
-        CommandRunner.Result r = modify(sets, name, value);
+        CommandRunner.Result r = modify(sets(read, name), name, value);
         if (r.exitCode() != 0) {
-            // a node removed or added since the list was read: once more, with the nodes as they are now
-            r = modify(sets(nodes()), name, value);
+            // a node removed since the list was read: once more, with the nodes as they are now
+            r = modify(sets(nodes(), name), name, value);
         }
         if (r.exitCode() != 0) {
             throw failed("writing", name, r);
@@ -121,18 +121,22 @@ final class NodeAttributes {
         return nodes;
     }
 
-    private static Map<String, String> sets(List<Element> nodes) {
+    /** Per node, the attribute set a copy of {@code name} goes in: the one that holds it already, or the first. */
+    private static Map<String, String> sets(List<Element> nodes, String name) {
         Map<String, String> out = new LinkedHashMap<>();
         for (Element node : nodes) {
             List<Element> existing = CibXml.elements(node, "instance_attributes");
-            // crm_attribute's own convention for a node's set, unless the node already has one
-            out.put(node.getAttribute("id"), existing.isEmpty() ? "nodes-" + node.getAttribute("id")
-                    : existing.get(0).getAttribute("id"));
+            String set = existing.stream().filter(a -> CibXml.elements(a, "nvpair").stream()
+                            .anyMatch(p -> p.getAttribute("name").equals(name))).map(a -> a.getAttribute("id"))
+                    .findFirst()
+                    // crm_attribute's own convention for a node's set, unless the node already has one
+                    .orElse(existing.isEmpty() ? "nodes-" + node.getAttribute("id") : existing.get(0).getAttribute("id"));
+            out.put(node.getAttribute("id"), set);
         }
         return out;
     }
 
-    /** Exit codes of the Pacemaker tools for "no such object": 105, or 6 (ENXIO) before Pacemaker 2.0. */
+    /** Exit code of the Pacemaker tools for "no such object" (105); 6 is accepted too, as crm_attribute's was. */
     private static boolean absent(CommandRunner.Result r) {
         return r.exitCode() == PacemakerVip.NO_SUCH_OBJECT || r.exitCode() == 6;
     }

@@ -1329,7 +1329,8 @@ final class DefaultMigration implements Migration {
         for (MigrationListener l : config.listeners()) {
             try {
                 call.accept(l);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | AssertionError | LinkageError e) {
+                // an assertion or a missing class too: the other listeners still hear, and a cutover goes on
                 LOG.warn("listener {} threw from {}; ignored", l.getClass().getName(), event, e);
             }
         }

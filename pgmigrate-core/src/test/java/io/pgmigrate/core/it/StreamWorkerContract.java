@@ -8,6 +8,7 @@ import io.pgmigrate.testkit.Pacer;
 import io.pgmigrate.testkit.PostgresServer;
 import io.pgmigrate.testkit.Source;
 import io.pgmigrate.testkit.Target;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
@@ -86,6 +87,31 @@ abstract class StreamWorkerContract {
         source.execute(db, "CREATE PUBLICATION pub FOR ALL TABLES"
                 + (source.majorVersion() >= 13 ? " WITH (publish_via_partition_root = true)" : ""));
         source.execute(db, "SELECT pg_create_logical_replication_slot('" + db + "_slot', 'pgoutput')");
+    }
+
+    /**
+     * Each worker leaves a replication origin per connection on the target, and a server keeps at most
+     * {@code max_active_replication_origins} (40 on the testkit's servers) that have recorded progress: a class of
+     * tests on one server pair ran out of them ("could not find free replication state slot"). The workers are closed
+     * by now; an origin still in use is left for the next test's cleanup.
+     */
+    @AfterEach
+    void dropTheWorkersOrigins(@Target PostgresServer target) throws SQLException {
+        try (Connection c = target.connect("postgres"); var st = c.createStatement();
+             var rs = st.executeQuery("SELECT roname FROM pg_replication_origin WHERE roname LIKE 'pgmigrate\\_%'")) {
+            List<String> origins = new ArrayList<>();
+            while (rs.next()) {
+                origins.add(rs.getString(1));
+            }
+            for (String origin : origins) {
+                try (PreparedStatement drop = c.prepareStatement("SELECT pg_replication_origin_drop(?)")) {
+                    drop.setString(1, origin);
+                    drop.execute();
+                } catch (SQLException inUse) {
+                    // a session still runs under it
+                }
+            }
+        }
     }
 
     private StreamWorker worker(PostgresServer source, PostgresServer target, String db) {

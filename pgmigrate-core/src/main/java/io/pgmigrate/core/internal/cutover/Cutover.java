@@ -40,10 +40,12 @@ import java.util.stream.Collectors;
 
 /**
  * Moves traffic from one side to the other for every database of a migration together (DESIGN section 5). The same
- * code runs a cutover (to the target) and a rollback (to the source). The journal gets each step before the window,
- * the intent (with the window's start) right before it, and inside it only SWITCHING, right before the switch: so a
- * new process can finish a cutover that got past the traffic switch, or undo one that did not. Inside the window the
- * steps that change something check this process's lock first, as every journal write does.
+ * code runs a cutover (to the target) and a rollback (to the source). The journal gets the move's start, PREPARED, the
+ * intent (with the window's start) right before the window, and inside it only SWITCHING, right before the switch: so
+ * a new process can finish a cutover that got past the traffic switch, or undo one that did not. Inside the window the
+ * fence, the large objects, the sequences and the reverse stream check this process's lock first, as every journal
+ * write does. Lifting the new side's fence and releasing the traffic after the switch do not: a process that got as
+ * far as the switch finishes its move.
  *
  * <p>Per database, the stream into the side traffic moves to is the <em>inbound</em> link; the one back, prepared
  * during the cutover, the <em>outbound</em> link. Steps: pre-check (every inbound stream in sync, nothing touched
@@ -150,7 +152,7 @@ public final class Cutover {
                     return done;
                 }
             } else if (p.to() == to) {
-                LOG.info("resuming the {} from step {}", move(to), p.step());
+                LOG.info("resuming the {} that stopped {}", move(to), where(p));
                 return run(to, p);
             } else {
                 LOG.info("undoing the {} that stopped {} before the traffic switch", move(p.to()), where(p));
@@ -291,6 +293,9 @@ public final class Cutover {
             t = System.nanoTime();
             config.trafficSwitch().hold(from);
             done(steps, to, "hold traffic (" + config.trafficSwitch().description() + ")", t);
+            // A hold may wait (for transactions in flight); a process that lost the migration meanwhile must not
+            // fence a side that a newer one may have given the traffic to.
+            ctx.checkOwner();
             t = System.nanoTime();
             parallel.run(dbs, db -> {
                 ctx.fence(from, db).engageInstalled(); // installed during prepare
@@ -363,15 +368,15 @@ public final class Cutover {
                         + (complete ? "" : "; budget spent, the rest not compared") + ")", t);
             }
 
-            t = System.nanoTime();
             ctx.checkOwner();
+            t = System.nanoTime();
             parallel.run(dbs, db -> sequences.put(db, new SequenceCopy(sessions, from, db).sync(
                     config.cutover().sequenceMargin(), observed.get(db), config.cutover().sequenceRateHorizon())));
             p = p.at(Step.SEQUENCES_SET);
             done(steps, to, "sequences", t);
 
-            t = System.nanoTime();
             ctx.checkOwner();
+            t = System.nanoTime();
             parallel.run(dbs, db -> advanceOutbound(db, to));
             p = p.at(Step.OUTBOUND_READY);
             done(steps, to, "reverse stream ready", t);

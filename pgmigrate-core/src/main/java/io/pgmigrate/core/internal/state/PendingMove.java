@@ -10,8 +10,9 @@ import java.util.Optional;
 
 /**
  * A cutover or rollback that was started and neither finished nor undone, as the journal holds it. Immutable; each
- * change is a new value. Saved at each step before the write-unavailable window, with its start right before it, and
- * inside it only at {@link Step#SWITCHING}: the steps between are kept in memory and saved with that one.
+ * change is a new value. Saved when the move starts, once prepared, with the window's start right before the
+ * write-unavailable window, and inside it only at {@link Step#SWITCHING}: the steps between are kept in memory and
+ * saved with that one.
  *
  * @param to         where the move sends traffic
  * @param step       the last step it finished (as saved: inside the window, the last one before it, or SWITCHING)
