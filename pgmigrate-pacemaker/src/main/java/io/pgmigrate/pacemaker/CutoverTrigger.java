@@ -15,8 +15,8 @@ import java.util.Optional;
  * {@code crm_attribute --node NODE --name pgmigrate-cutover --update start --lifetime reboot}. The outcome is written
  * to the permanent node attribute {@code <attribute>-result}, on every node ({@code running}, {@code done}, or
  * {@code failed: <reason>}; not a cluster property, whose change stalls the cluster for seconds just before the
- * cutover moves the VIP), which also keeps the request from being carried out twice, across restarts and nodes. Call {@link #poll()} from the loop that supervises
- * the migration.
+ * cutover moves the VIP), which also keeps the request from being carried out twice, across restarts and nodes. Call
+ * {@link #poll()} from the loop that supervises the migration.
  */
 public final class CutoverTrigger {
 

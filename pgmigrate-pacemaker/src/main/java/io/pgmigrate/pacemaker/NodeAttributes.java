@@ -34,8 +34,8 @@ final class NodeAttributes {
 
     private final CommandRunner runner;
     /**
-     * The nodes as the last {@link #get} read them (node id to the id of the attribute set a copy goes in), for the
-     * {@link #set} that follows it; taken once, so a write never uses a list older than the read before it.
+     * The CIB's node elements as the last {@link #get} read them, for the {@link #set} that follows it; taken once, so
+     * a write never uses a list older than the read before it.
      */
     private List<Element> lastRead;
 

@@ -68,8 +68,8 @@ import java.util.regex.Pattern;
 public final class PgBouncerSwitch implements TrafficSwitch {
 
     /** A {@code password=} setting in a libpq-style entry (keys are case-insensitive in PgBouncer). */
-    private static final java.util.regex.Pattern PASSWORD_SETTING = java.util.regex.Pattern.compile(
-            "(^|\\s)password\\s*=", java.util.regex.Pattern.CASE_INSENSITIVE);
+    private static final Pattern PASSWORD_SETTING = Pattern.compile("(^|\\s)password\\s*=",
+            Pattern.CASE_INSENSITIVE);
     private static final Logger LOG = LoggerFactory.getLogger(PgBouncerSwitch.class);
     private static final Pattern PLAIN_NAME = Pattern.compile("[A-Za-z0-9_.]+");
     private static final Pattern SETTING = Pattern.compile("\\s*([A-Za-z_]+)\\s*=\\s*('((?:[^'\\\\]|\\\\.)*)'|\\S*)");

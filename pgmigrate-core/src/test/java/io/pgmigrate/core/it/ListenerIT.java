@@ -54,6 +54,13 @@ class ListenerIT {
                 thrown.incrementAndGet();
                 throw new IllegalStateException("a bug in the caller's listener");
             }
+
+            @Override
+            public void onCutoverStep(Side to, CutoverReport.Step step) {
+                // inside the window too: an Error, not only a RuntimeException, must not end it halfway
+                thrown.incrementAndGet();
+                throw new AssertionError("a failed assertion in the caller's listener");
+            }
         };
         List<Phase> heard = new CopyOnWriteArrayList<>();
         MigrationListener next = new MigrationListener() {

@@ -77,9 +77,7 @@ class OneDriverIT {
                     PgMigrateException refused = catchThrowableOfType(PgMigrateException.class, b::cutover);
                     assertThat(refused).as("B is refused while A holds the migration").isNotNull();
                     assertThat(refused.code()).isEqualTo(CoreErrorCode.MIGRATION_IN_USE);
-                    long holder = Fixtures.count(source, db, "SELECT l.pid FROM pg_locks l"
-                            + " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = hashtext('contested')::oid"
-                            + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+                    long holder = lockHolder(source, db, "contested");
                     assertThat(refused.getMessage()).contains("pid " + holder).contains("pg_terminate_backend");
                     CutoverContract.assertSourceRefusesWrites(source, db);
 
@@ -141,9 +139,7 @@ class OneDriverIT {
             CompletableFuture<CutoverReport> hanging = CompletableFuture.supplyAsync(a::cutover);
             try {
                 assertThat(hung.await(2, TimeUnit.MINUTES)).as("A applied its sentinel and hangs").isTrue();
-                long holder = Fixtures.count(source, db, "SELECT l.pid FROM pg_locks l"
-                        + " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = hashtext('woke')::oid"
-                        + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+                long holder = lockHolder(source, db, "woke");
                 source.execute(db, "SELECT pg_terminate_backend(" + holder + ")");
                 assertThat(b.cutover().succeeded()).isTrue();
                 Fixtures.count(target, db, "SELECT lo_from_bytea(0, 'written after the cutover')::bigint");
@@ -231,5 +227,12 @@ class OneDriverIT {
             assertThat(e.code()).isEqualTo(CoreErrorCode.MIGRATION_IN_USE);
             driver.complete();
         }
+    }
+
+    /** The pid of the session holding migration {@code name}'s lock on the source. */
+    private static long lockHolder(PostgresServer source, String db, String name) throws java.sql.SQLException {
+        return Fixtures.count(source, db, "SELECT l.pid FROM pg_locks l"
+                + " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = hashtext('" + name + "')::oid"
+                + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
     }
 }

@@ -1036,16 +1036,14 @@ public final class Cutover {
         return new CutoverReport(to, fenceStart, switchEnd, steps, sentinels, sequences, succeeded, failure);
     }
 
-    /** Records a finished step, and tells the listeners at once (inside the window, too). */
+    /**
+     * Records a finished step, and tells the listeners at once (inside the window, too; the context logs and ignores
+     * what a listener throws, so a listener's bug cannot end a window or an undo halfway).
+     */
     private void done(List<CutoverReport.Step> steps, Side to, String name, long startNanos) {
         CutoverReport.Step step = new CutoverReport.Step(name, Duration.ofNanos(System.nanoTime() - startNanos));
         steps.add(step);
-        try {
-            ctx.stepDone(to, step);
-        } catch (RuntimeException | Error e) {
-            // A listener's bug (an AssertionError, a missing class) must not end a window or an undo halfway.
-            LOG.warn("a listener failed on the cutover step {}; ignored", name, e);
-        }
+        ctx.stepDone(to, step);
     }
 
     private String role(Side side) {
