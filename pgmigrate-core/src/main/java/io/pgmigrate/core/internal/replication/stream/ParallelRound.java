@@ -58,8 +58,14 @@ final class ParallelRound implements AutoCloseable {
     /** A group is also closed once it has been open this long. */
     private static final long GROUP_NANOS = 500_000_000L;
 
-    /** Items queued per connection before the reader waits. */
-    private static final int QUEUE = 8_192;
+    /** Batches queued per connection before the reader waits: at most 8,192 messages, as before batches. */
+    private static final int QUEUE = 32;
+
+    /**
+     * Items handed to a connection at once: one hand-off per item (a lock and a thread wake-up each) cost more than
+     * applying a row change did. A group's end, and whatever waits when the stream goes quiet, is handed at once.
+     */
+    private static final int BATCH = 256;
 
     /** How long a connection waits for a row lock before the round ends (an undetected conflict). */
     private static final String LOCK_TIMEOUT = "5s";
@@ -95,7 +101,10 @@ final class ParallelRound implements AutoCloseable {
     private long barrier;
     private long shapeBarrier;
     private int heldChanges;
-    /** Messages handed to the connections, and those of them whose group is committed: the difference is queued. */
+    /**
+     * Messages read for the connections (handed or still in a batch), and those of them whose group is committed: the
+     * difference is queued.
+     */
     private final java.util.concurrent.atomic.AtomicLong handed = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong settled = new java.util.concurrent.atomic.AtomicLong();
     private long groupMessages;
@@ -119,7 +128,9 @@ final class ParallelRound implements AutoCloseable {
         final int index;
         final Connection connection;
         final Applier applier;
-        final BlockingQueue<Item> queue = new ArrayBlockingQueue<>(QUEUE);
+        final BlockingQueue<List<Item>> queue = new ArrayBlockingQueue<>(QUEUE);
+        /** Items read for this connection and not handed yet; the reader's alone. */
+        List<Item> pending = new ArrayList<>(BATCH);
         final Map<Integer, Relation> known = new HashMap<>();
         final Thread thread;
         volatile boolean stop;
@@ -147,35 +158,45 @@ final class ParallelRound implements AutoCloseable {
         public void run() {
             try {
                 while (!stop && failure == null) {
-                    Item item = queue.poll(50, TimeUnit.MILLISECONDS);
-                    if (item == null) {
-                        continue;
-                    }
-                    if (item instanceof Change c) {
-                        // held changes are written at the group's end (or when too many are held), each after the
-                        // group it depends on: this connection keeps taking its queue meanwhile, and writes first
-                        // what depends on nothing uncommitted
-                        applier.writeAfter(c.after());
-                        applier.apply(c.message());
-                    } else if (item instanceof End e) {
-                        // write what is held (after the groups it depends on are committed), then wait to commit
-                        applier.executeHeld();
-                        if (!awaitCommitted(e.group() - 1)) {
-                            return;
-                        }
-                        Lsn end = applier.flush();
-                        settled.addAndGet(e.messages());
-                        progress.committed(end, applier.lastSentinel(), applier.appliedTransactions() - transactions);
-                        transactions = applier.appliedTransactions();
-                        synchronized (commitLock) {
-                            committedGroup = e.group();
-                            commitLock.notifyAll();
-                        }
+                    List<Item> batch = queue.poll(50, TimeUnit.MILLISECONDS);
+                    if (batch != null && !apply(batch)) {
+                        return;
                     }
                 }
             } catch (Throwable e) {
                 fail(e);
             }
+        }
+
+        /** Applies a batch of items in order; false when the round ended while it waited. */
+        private boolean apply(List<Item> batch) throws Exception {
+            for (Item item : batch) {
+                if (stop || failure != null) {
+                    return false;
+                }
+                if (item instanceof Change c) {
+                    // held changes are written at the group's end (or when too many are held), each after the
+                    // group it depends on: this connection keeps taking its queue meanwhile, and writes first
+                    // what depends on nothing uncommitted
+                    applier.writeAfter(c.after());
+                    applier.apply(c.message());
+                } else if (item instanceof End e) {
+                    // write what is held (after the groups it depends on are committed), then wait to commit
+                    applier.executeHeld();
+                    if (!awaitCommitted(e.group() - 1)) {
+                        return false;
+                    }
+                    Lsn end = applier.flush();
+                    settled.addAndGet(e.messages());
+                    progress.committed(end, applier.lastSentinel(), applier.appliedTransactions() - transactions);
+                    transactions = applier.appliedTransactions();
+                    synchronized (commitLock) {
+                        committedGroup = e.group();
+                        commitLock.notifyAll();
+                    }
+                }
+            }
+            return true;
         }
     }
 
@@ -270,6 +291,7 @@ final class ParallelRound implements AutoCloseable {
                 if (groupTransactions > 0 && !inTransaction) {
                     endGroup(stream);
                 }
+                handAll(stream); // a connection may start on what is read while the stream is quiet
                 idle(stream);
                 confirm(stream);
                 continue;
@@ -528,10 +550,29 @@ final class ParallelRound implements AutoCloseable {
     }
 
     private void put(Lane lane, Item item, LogicalStream stream) throws Exception {
-        while (!lane.queue.offer(item, 50, TimeUnit.MILLISECONDS)) {
+        lane.pending.add(item);
+        if (item instanceof End || lane.pending.size() >= BATCH) {
+            hand(lane, stream);
+        }
+    }
+
+    /** Hands the connection what was read for it, waiting while its queue is full. */
+    private void hand(Lane lane, LogicalStream stream) throws Exception {
+        if (lane.pending.isEmpty()) {
+            return;
+        }
+        List<Item> batch = lane.pending;
+        while (!lane.queue.offer(batch, 50, TimeUnit.MILLISECONDS)) {
             rethrow();
             confirm(stream);
             stream.keepAlive();
+        }
+        lane.pending = new ArrayList<>(BATCH);
+    }
+
+    private void handAll(LogicalStream stream) throws Exception {
+        for (Lane lane : lanes) {
+            hand(lane, stream);
         }
     }
 
