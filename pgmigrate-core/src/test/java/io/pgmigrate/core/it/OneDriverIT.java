@@ -18,6 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -82,7 +85,7 @@ class OneDriverIT {
                     CutoverContract.assertSourceRefusesWrites(source, db);
 
                     // The operator ends the hung process's session, as the message says; B takes over and finishes.
-                    source.execute(db, "SELECT pg_terminate_backend(" + holder + ")");
+                    terminate(source, db, holder);
                     CutoverReport finished = b.cutover();
                     assertThat(finished.succeeded()).isTrue();
 
@@ -140,7 +143,7 @@ class OneDriverIT {
             try {
                 assertThat(hung.await(2, TimeUnit.MINUTES)).as("A applied its sentinel and hangs").isTrue();
                 long holder = lockHolder(source, db, "woke");
-                source.execute(db, "SELECT pg_terminate_backend(" + holder + ")");
+                terminate(source, db, holder);
                 assertThat(b.cutover().succeeded()).isTrue();
                 Fixtures.count(target, db, "SELECT lo_from_bytea(0, 'written after the cutover')::bigint");
             } finally {
@@ -230,9 +233,27 @@ class OneDriverIT {
     }
 
     /** The pid of the session holding migration {@code name}'s lock on the source. */
-    private static long lockHolder(PostgresServer source, String db, String name) throws java.sql.SQLException {
-        return Fixtures.count(source, db, "SELECT l.pid FROM pg_locks l"
-                + " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = hashtext('" + name + "')::oid"
-                + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+    /** The pid of the session holding the advisory lock of migration {@code name} in {@code db}. */
+    private static long lockHolder(PostgresServer source, String db, String name) throws SQLException {
+        try (Connection c = source.connect(db); PreparedStatement ps = c.prepareStatement("SELECT l.pid FROM pg_locks l"
+                + " WHERE l.locktype = 'advisory' AND l.granted AND l.objid = hashtext(?)::oid"
+                + " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                assertThat(rs.next()).as("a session holds the lock of migration " + name).isTrue();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    /** Ends session {@code pid}, as the refusal's message tells the operator to. */
+    private static void terminate(PostgresServer source, String db, long pid) throws SQLException {
+        try (Connection c = source.connect(db);
+             PreparedStatement ps = c.prepareStatement("SELECT pg_terminate_backend(?)")) {
+            ps.setInt(1, Math.toIntExact(pid));
+            try (ResultSet rs = ps.executeQuery()) {
+                assertThat(rs.next() && rs.getBoolean(1)).as("session " + pid + " was ended").isTrue();
+            }
+        }
     }
 }
