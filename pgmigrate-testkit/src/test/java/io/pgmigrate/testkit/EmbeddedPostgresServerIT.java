@@ -43,6 +43,7 @@ class EmbeddedPostgresServerIT {
                 assertThat(show(pg, "max_connections")).isEqualTo("200");
                 assertThat(show(pg, "fsync")).isEqualTo("off");
                 assertThat(show(pg, "full_page_writes")).isEqualTo("off");
+                assertThat(show(pg, "wal_retrieve_retry_interval")).isEqualTo("200ms");
                 assertThat(show(pg, "listen_addresses")).isEqualTo("127.0.0.1");
                 assertThat(pg.host()).isEqualTo("127.0.0.1");
                 assertThat(pg.endpoint().port()).isEqualTo(pg.port());

@@ -28,6 +28,9 @@ public final class ServerSettings {
         m.put("fsync", "off");
         m.put("synchronous_commit", "off");
         m.put("full_page_writes", "off");
+        // Before 16 the launcher starts missing apply workers at most once per interval (5 s by default): the second
+        // of two subscriptions enabled a moment apart waited that long. It also spaces the restarts of a failed one.
+        m.put("wal_retrieve_retry_interval", "200ms");
         DEFAULTS = Collections.unmodifiableMap(m);
     }
 

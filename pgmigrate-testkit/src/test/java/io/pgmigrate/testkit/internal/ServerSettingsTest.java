@@ -20,6 +20,7 @@ class ServerSettingsTest {
                 .containsEntry("fsync", "off")
                 .containsEntry("synchronous_commit", "off")
                 .containsEntry("full_page_writes", "off")
+                .containsEntry("wal_retrieve_retry_interval", "200ms")
                 .doesNotContainKey("listen_addresses");
     }
 
