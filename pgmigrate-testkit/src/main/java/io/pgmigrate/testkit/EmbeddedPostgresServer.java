@@ -163,6 +163,8 @@ public final class EmbeddedPostgresServer implements PostgresServer {
         private Integer major;
         private final Map<String, String> config = new LinkedHashMap<>();
         private String superuserPassword;
+        /** For tests of the start itself: this port, and no other on failure. */
+        private Integer port;
 
         private Builder() {
         }
@@ -225,6 +227,12 @@ public final class EmbeddedPostgresServer implements PostgresServer {
             return this;
         }
 
+        /** Starts on {@code port} without trying another: for the testkit's own tests of a port taken meanwhile. */
+        Builder port(int port) {
+            this.port = port;
+            return this;
+        }
+
         /**
          * Starts the server: resolves the binaries (downloading them once if needed), runs initdb in a new temporary
          * directory and starts PostgreSQL on a free port.
@@ -247,6 +255,9 @@ public final class EmbeddedPostgresServer implements PostgresServer {
                 settings.put(k, v);
             });
             RuntimeException last = null;
+            if (this.port != null) {
+                return startOnce(binaries, this.port, settings);
+            }
             for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
                 int port = reservePort();
                 try {
@@ -297,7 +308,7 @@ public final class EmbeddedPostgresServer implements PostgresServer {
                         + EmbeddedPostgres.class.getName(), e);
             }
             EmbeddedPostgresServer server = new EmbeddedPostgresServer(major, port, dataDirectory, pg);
-            server.checkMajor(binaries);
+            server.checkServer(binaries);
             if (superuserPassword != null) {
                 server.requirePassword(superuserPassword);
             }
@@ -316,19 +327,43 @@ public final class EmbeddedPostgresServer implements PostgresServer {
         }
     }
 
-    private void checkMajor(PostgresBinaries binaries) {
+    /**
+     * Checks that the server answering on our port is the one just started, of the major asked for. zonky takes a
+     * server as started once something on the port answers; if another process (a second test JVM starting a server
+     * of its own) was given the same free port first, our postmaster could not bind it and the answer came from theirs.
+     * Then this start fails, and {@link Builder#start()} tries another port.
+     */
+    private void checkServer(PostgresBinaries binaries) {
+        String directory;
+        int actual;
         try (Connection c = connect("postgres"); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SHOW server_version_num")) {
+             ResultSet rs = s.executeQuery("SELECT current_setting('server_version_num'),"
+                     + " current_setting('data_directory')")) {
             rs.next();
-            int actual = Integer.parseInt(rs.getString(1)) / 10000;
-            if (actual != major) {
-                close();
-                throw new IllegalStateException(binaries + " run PostgreSQL " + actual + ", not " + major
-                        + "; check -Dpgmigrate.testkit.pg" + major + ".binaries");
-            }
+            actual = Integer.parseInt(rs.getString(1)) / 10000;
+            directory = rs.getString(2);
         } catch (SQLException e) {
             close();
             throw new IllegalStateException("cannot query " + this + ": " + e.getMessage(), e);
+        }
+        if (!sameDirectory(directory)) {
+            close();
+            throw new IllegalStateException("port " + port + " is answered by another PostgreSQL server (data in "
+                    + directory + "), not the one started in " + dataDirectory + ": another process took the port"
+                    + " first");
+        }
+        if (actual != major) {
+            close();
+            throw new IllegalStateException(binaries + " run PostgreSQL " + actual + ", not " + major
+                    + "; check -Dpgmigrate.testkit.pg" + major + ".binaries");
+        }
+    }
+
+    private boolean sameDirectory(String reported) {
+        try {
+            return Path.of(reported).toRealPath().equals(dataDirectory.toRealPath());
+        } catch (IOException | java.nio.file.InvalidPathException e) {
+            return false; // not a directory this process can see: not ours
         }
     }
 

@@ -21,6 +21,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 class EmbeddedPostgresServerIT {
 
@@ -61,6 +62,28 @@ class EmbeddedPostgresServerIT {
             assertThat(dataDirectories.get(i)).doesNotExist();
             assertThat(canBind(ports.get(i))).as("port %s is free after close", ports.get(i)).isTrue();
             servers.get(i).close(); // a second close does nothing
+        }
+    }
+
+    /**
+     * Two test JVMs can be handed the same free port: the second postmaster cannot bind it, and zonky, which takes a
+     * server as started once something on the port answers, would hand back the first JVM's server as its own.
+     */
+    @Test
+    void aServerWhosePortIsTakenByAnotherServerFailsToStartAndLeavesTheOtherAlone() throws Exception {
+        try (EmbeddedPostgresServer first = EmbeddedPostgresServer.start(14)) {
+            first.createDatabase("firsts_own");
+            Throwable e = catchThrowable(() -> EmbeddedPostgresServer.builder().major(14).port(first.port()).start());
+            assertThat(e).as("a start that found the port answered by another server")
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("port " + first.port())
+                    .hasMessageContaining(first.dataDirectory().getFileName().toString());
+            try (Connection c = first.connect("firsts_own"); Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT current_setting('data_directory')")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(Path.of(rs.getString(1)).toRealPath()).as("the first server still runs")
+                        .isEqualTo(first.dataDirectory().toRealPath());
+            }
         }
     }
 

@@ -15,8 +15,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -65,7 +63,7 @@ class ConnectionErrorsIT {
 
     @Test
     void nothingListeningOnThePortIsRetriedThenFailsNamingHostAndPort() throws Exception {
-        int port = freePort();
+        int port = Fixtures.refusingPort();
         Endpoint nowhere = Endpoint.of("127.0.0.1", port, null).user("postgres").password(PASSWORD);
         try (Migration m = migration(nowhere, target.endpoint(), "shop")) {
             String message = startFailsWithBlocker(m, "source_connection");
@@ -271,9 +269,4 @@ class ConnectionErrorsIT {
         return w.toString();
     }
 
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-            return s.getLocalPort();
-        }
-    }
 }

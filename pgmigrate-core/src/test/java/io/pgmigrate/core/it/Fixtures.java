@@ -3,6 +3,10 @@ package io.pgmigrate.core.it;
 import io.pgmigrate.testkit.Pacer;
 import io.pgmigrate.testkit.PostgresServer;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -84,6 +88,21 @@ final class Fixtures {
             rs.next();
             return rs.getLong(1);
         }
+    }
+
+    /** The sockets that keep {@link #refusingPort()}'s ports, until this test JVM ends. */
+    private static final List<Socket> REFUSING = new ArrayList<>();
+
+    /**
+     * A loopback port where nothing accepts connections, for as long as this test JVM runs: a socket is bound to it
+     * without listening, so a connection is refused and no other process can take the port meanwhile. (A port found
+     * free and released again could be handed to a server started by another test JVM, which would then answer.)
+     */
+    static synchronized int refusingPort() throws IOException {
+        Socket s = new Socket();
+        s.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0));
+        REFUSING.add(s);
+        return s.getLocalPort();
     }
 
     /** Waits for every thread to end; writers stop on their own once told to. */

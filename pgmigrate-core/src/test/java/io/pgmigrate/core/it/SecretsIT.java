@@ -25,8 +25,6 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -251,10 +249,7 @@ class SecretsIT {
     @Order(2)
     void failuresNeverShowThePassword() throws Exception {
         Endpoint wrongPassword = source.endpoint().password("not-" + PASSWORD_TAIL.toLowerCase());
-        int closedPort;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-            closedPort = s.getLocalPort();
-        }
+        int closedPort = Fixtures.refusingPort();
         Endpoint nowhere = Endpoint.of("127.0.0.1", closedPort, null).user("postgres").password(PASSWORD);
         List<Migration> failing = List.of(
                 migration(source.endpoint(), target.endpoint(), "no such database"),
@@ -362,10 +357,7 @@ class SecretsIT {
     @Order(4)
     void aFailedCreateSubscriptionOfAPeerWithoutPasswordLeavesNoPasswordInTheServersLog() throws Exception {
         Fixtures.createShop(source, "vault_unreachable", 1_000);
-        int closedPort;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-            closedPort = s.getLocalPort();
-        }
+        int closedPort = Fixtures.refusingPort();
         try (Migration m = Migration.builder()
                 .name("unreachable")
                 .source(source.endpoint())
