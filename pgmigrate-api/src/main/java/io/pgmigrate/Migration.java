@@ -76,7 +76,9 @@ public interface Migration extends AutoCloseable {
      * @return the status in which the migration was first seen in sync
      * @throws PgMigrateException with {@link CoreErrorCode#TIMEOUT} when {@code timeout} runs out first, or
      *                            {@link CoreErrorCode#REPLICATION_FAILED} when a database's phase is
-     *                            {@link Phase#FAILED}
+     *                            {@link Phase#FAILED}; a stream's worker counts as failing again and again only on
+     *                            failures seen while this method waits, so a call made just after removing the
+     *                            cause waits for the stream instead of failing on earlier ones
      */
     MigrationStatus awaitInSync(Duration timeout);
 

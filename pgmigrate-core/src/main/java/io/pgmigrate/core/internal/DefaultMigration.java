@@ -1179,6 +1179,7 @@ final class DefaultMigration implements Migration {
     @Override
     public MigrationStatus awaitInSync(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
+        forgetApplyFailures();
         Map<String, Lsn> goal = new HashMap<>();
         observe();
         runStreamsUnlessDrivenElsewhere();
@@ -1624,6 +1625,15 @@ final class DefaultMigration implements Migration {
     }
 
     private final Map<String, Seen> seen = new HashMap<>();
+
+    /**
+     * Only failures seen from now on count towards "keeps failing". A caller that just removed the cause (the row in
+     * the way, the missing column) and waits for the stream must not be failed on what status() saw before: the
+     * worker had not yet retried. A stream that still fails is reported again after two more failures.
+     */
+    private synchronized void forgetApplyFailures() {
+        seen.clear();
+    }
 
     /**
      * Why a stream's apply worker keeps failing, or empty: in two looks in a row its error count grew while it

@@ -66,6 +66,41 @@ class BrokenComponentsIT {
     }
 
     /**
+     * A row only the target has meets the same key from the source: the subscription's worker fails again and again,
+     * and status() says so. awaitInSync() called then fails at once; called once the row is gone, it waits for the
+     * stream, instead of failing on what status() saw before the worker could retry (MigrationMetricsIT met that).
+     */
+    @Test
+    void awaitInSyncAfterTheCauseOfAFailingStreamIsRemovedWaitsForTheStreamInsteadOfFailingOnOldFailures(
+            @Source PostgresServer source, @Target PostgresServer target, @TempDir Path state) throws Exception {
+        String db = "conflicted";
+        Ledger.create(source, db, 1);
+        try (Migration m = CutoverContract.builder(source, target, state, "conflicted", db).build()) {
+            m.start();
+            m.awaitInSync(SYNC);
+            target.execute(db, "SET session_replication_role = replica;"
+                    + " INSERT INTO ledger (id, writer, seq, note) VALUES (900007, 7, 1, 'only on the target')");
+            source.execute(db, "INSERT INTO ledger (id, writer, seq, note) VALUES (900007, 7, 1, 'from the source')");
+            long deadline = System.nanoTime() + SYNC.toNanos();
+            while (m.status().database(db).phase() != Phase.FAILED) {
+                assertThat(System.nanoTime()).as("the failing stream is reported").isLessThan(deadline);
+                Thread.sleep(20);
+            }
+            assertThat(m.status().database(db).message()).contains("keeps failing");
+            PgMigrateException stillFailing = catchThrowableOfType(PgMigrateException.class, () -> m.awaitInSync(SYNC));
+            assertThat(stillFailing).as("awaitInSync() while the stream keeps failing").isNotNull();
+            assertThat(stillFailing.code()).isEqualTo(CoreErrorCode.REPLICATION_FAILED);
+
+            target.execute(db, "SET session_replication_role = replica;"
+                    + " DELETE FROM ledger WHERE writer = 7 AND seq = 1");
+            m.awaitInSync(SYNC);
+            assertThat(Fixtures.fingerprint(target, db, "public.ledger"))
+                    .isEqualTo(Fixtures.fingerprint(source, db, "public.ledger"));
+            assertThat(m.status().database(db).phase()).isEqualTo(Phase.STREAMING);
+        }
+    }
+
+    /**
      * The target refuses writes from start() on (review F4). Someone dropped the fence's trigger on one table there:
      * status() said nothing while a stray write to that table was accepted. Now its message names the table and the
      * fix (the stream itself is fine, so the phase stays), and start() installs the trigger again.
