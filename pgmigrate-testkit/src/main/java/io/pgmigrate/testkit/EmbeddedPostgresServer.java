@@ -254,10 +254,10 @@ public final class EmbeddedPostgresServer implements PostgresServer {
                 settings.keySet().removeIf(existing -> existing.equalsIgnoreCase(k));
                 settings.put(k, v);
             });
-            RuntimeException last = null;
             if (this.port != null) {
                 return startOnce(binaries, this.port, settings);
             }
+            RuntimeException last = null;
             for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
                 int port = reservePort();
                 try {

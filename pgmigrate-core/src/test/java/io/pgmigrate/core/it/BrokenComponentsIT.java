@@ -81,12 +81,7 @@ class BrokenComponentsIT {
             target.execute(db, "SET session_replication_role = replica;"
                     + " INSERT INTO ledger (id, writer, seq, note) VALUES (900007, 7, 1, 'only on the target')");
             source.execute(db, "INSERT INTO ledger (id, writer, seq, note) VALUES (900007, 7, 1, 'from the source')");
-            long deadline = System.nanoTime() + SYNC.toNanos();
-            while (m.status().database(db).phase() != Phase.FAILED) {
-                assertThat(System.nanoTime()).as("the failing stream is reported").isLessThan(deadline);
-                Thread.sleep(20);
-            }
-            assertThat(m.status().database(db).message()).contains("keeps failing");
+            assertThat(SchemaChangeAfterCutoverIT.awaitPhase(m, db, Phase.FAILED).message()).contains("keeps failing");
             PgMigrateException stillFailing = catchThrowableOfType(PgMigrateException.class, () -> m.awaitInSync(SYNC));
             assertThat(stillFailing).as("awaitInSync() while the stream keeps failing").isNotNull();
             assertThat(stillFailing.code()).isEqualTo(CoreErrorCode.REPLICATION_FAILED);

@@ -232,7 +232,6 @@ class OneDriverIT {
         }
     }
 
-    /** The pid of the session holding migration {@code name}'s lock on the source. */
     /** The pid of the session holding the advisory lock of migration {@code name} in {@code db}. */
     private static long lockHolder(PostgresServer source, String db, String name) throws SQLException {
         try (Connection c = source.connect(db); PreparedStatement ps = c.prepareStatement("SELECT l.pid FROM pg_locks l"
