@@ -605,6 +605,66 @@ abstract class StreamWorkerContract {
         }
     }
 
+    /**
+     * Closing a worker ends its threads while a target connection is stuck in a statement (here a lock the test holds;
+     * a network that stopped answering is the same to the worker) and the reader waits for that connection's full
+     * queue. The reader used to wait there without looking at close(), and the round waited for the connection, so
+     * close() gave up after 30 s with both threads alive: the stream could not be started again in that process, nor
+     * a cutover pass its check that the stream stopped, until the lock went. Nothing the stuck connection held is lost
+     * or applied twice: the next worker reads it again.
+     */
+    @Test
+    void closingAWorkerEndsItsThreadsWhileATargetConnectionIsStuckAndTheNextAppliesWhatItHeld(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        String db = "stuck";
+        prepare(source, target, db, "");
+        try (Connection blocker = target.connect(db); var st = blocker.createStatement()) {
+            blocker.setAutoCommit(false);
+            st.execute("LOCK TABLE ticks IN ACCESS EXCLUSIVE MODE");
+            StreamWorker w = worker(source, target, db);
+            try {
+                // one transaction of more changes than a connection holds before it writes them (50,000) and its
+                // queue (32 batches of 256) together
+                source.execute(db, "INSERT INTO ticks SELECT 1, g FROM generate_series(1, 80000) g");
+                if (workers() > 1) {
+                    // on several connections a lock wait ends at the lanes' lock_timeout, and the stretch is applied
+                    // again on one connection, which waits for as long as the lock is held: that round is the one
+                    await(() -> w.failures() >= 1, "the round on several connections to give up on the lock");
+                }
+                await(() -> lockWaits(target, db) == 1, "the worker's connection to wait for the lock");
+                await(() -> readerWaitsOnAFullQueue(db), "the reader to wait for the connection's full queue");
+            } finally {
+                w.close();
+            }
+            assertThat(w.stopped()).as("the worker's thread ended, the lock still held").isTrue();
+            assertThat(Thread.getAllStackTraces().keySet()).as("apply threads left")
+                    .noneMatch(t -> t.getName().startsWith("pgmigrate-apply-" + db + "-"));
+            await(() -> lockWaits(target, db) == 0, "the stuck statement to end on the target");
+            blocker.rollback();
+        }
+        try (StreamWorker next = worker(source, target, db)) {
+            awaitMarker(source, target, db, "after the stuck one");
+            assertThat(next.failures()).as("failed rounds").isZero();
+        }
+        assertThat(Fixtures.count(target, db, "SELECT count(*) FROM ticks")).isEqualTo(80_000);
+        assertSame(source, target, db);
+    }
+
+    private static long lockWaits(PostgresServer target, String db) throws SQLException {
+        return Fixtures.count(target, db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                + " AND wait_event_type = 'Lock'");
+    }
+
+    /** Whether the worker's thread (the stream's reader) waits to hand a connection a batch its queue has no room for. */
+    private static boolean readerWaitsOnAFullQueue(String db) {
+        return Thread.getAllStackTraces().entrySet().stream()
+                .filter(e -> e.getKey().getName().equals("pgmigrate-stream-" + db))
+                .map(e -> java.util.Arrays.stream(e.getValue()).map(f -> f.getClassName() + "." + f.getMethodName())
+                        .toList())
+                .anyMatch(frames -> frames.contains("java.util.concurrent.ArrayBlockingQueue.offer")
+                        && frames.stream().anyMatch(f -> f.endsWith(".ParallelRound.hand")));
+    }
+
     /** The DDL capture on both sides, and a publication that carries its queue as pgmigrate's does; 400 orders. */
     private static void prepareDdl(PostgresServer source, PostgresServer target, String db) throws Exception {
         String schema = "pgmigrate_t_ddl_" + db;

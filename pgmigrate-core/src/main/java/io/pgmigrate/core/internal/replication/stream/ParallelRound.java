@@ -19,6 +19,7 @@ import io.pgmigrate.core.internal.replication.stream.PgOutputMessage.Value;
 import io.pgmigrate.core.internal.sql.Connector;
 import io.pgmigrate.core.internal.sql.Queries;
 import io.pgmigrate.core.internal.sql.Sessions;
+import org.postgresql.PGConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,6 +33,7 @@ import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * One round of a {@link StreamWorker}: the stream read on this thread, applied on {@code workers} target connections
@@ -71,6 +73,16 @@ final class ParallelRound implements AutoCloseable {
     private static final String LOCK_TIMEOUT = "5s";
 
     private static final Duration QUIET = Duration.ofMillis(20);
+
+    /**
+     * How long a closing round waits for a connection's next commit before it gives up on what is still queued (read
+     * again by the next round): long enough for a large group's statements, short of a connection that waits on a lock
+     * or a network that stopped answering.
+     */
+    private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    /** How long {@link #close()} waits for a connection's thread before it cancels its statement, and again after. */
+    private static final long STOP_MILLIS = 2_000;
 
     /** What the reader hands a connection. */
     private sealed interface Item {
@@ -116,6 +128,8 @@ final class ParallelRound implements AutoCloseable {
     private boolean schemaChangeInGroup;
     private long groupStarted;
     private boolean inTransaction;
+    /** {@link #run}'s "stop": also looked at while the reader waits for a full queue. */
+    private BooleanSupplier closing = () -> false;
     /** The transaction being read came from {@link #loopOrigin}: its changes are not applied. */
     private boolean skipping;
     private final String loopOrigin;
@@ -283,7 +297,8 @@ final class ParallelRound implements AutoCloseable {
      * Reads the stream and hands its changes to the connections until {@code closed} says stop, the stream reaches
      * {@code until} (when given) at a group's end, or a connection fails.
      */
-    void run(LogicalStream stream, java.util.function.BooleanSupplier closed, Lsn until) throws Exception {
+    void run(LogicalStream stream, BooleanSupplier closed, Lsn until) throws Exception {
+        this.closing = closed;
         while (!closed.getAsBoolean()) {
             rethrow();
             PgOutputMessage m = stream.read(QUIET);
@@ -319,11 +334,16 @@ final class ParallelRound implements AutoCloseable {
             endGroup(stream);
         }
         long last = group - 1;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         synchronized (commitLock) {
+            long seen = committedGroup;
+            long deadline = System.nanoTime() + DRAIN_NANOS;
             while (committedGroup < last && failure == null && System.nanoTime() < deadline) {
                 commitLock.wait(50);
                 stream.keepAlive();
+                if (committedGroup > seen) {
+                    seen = committedGroup;
+                    deadline = System.nanoTime() + DRAIN_NANOS; // still committing: slow, not stuck
+                }
             }
         }
         confirm(stream);
@@ -564,6 +584,12 @@ final class ParallelRound implements AutoCloseable {
         List<Item> batch = lane.pending;
         while (!lane.queue.offer(batch, 50, TimeUnit.MILLISECONDS)) {
             rethrow();
+            if (closing.getAsBoolean()) {
+                // the connection takes nothing (a lock it waits for, a network that stopped answering): what is
+                // queued is not committed, and the next round reads it again
+                throw new SQLException("the stream was closed while connection " + (lane.index + 1)
+                        + " had a full queue");
+            }
             confirm(stream);
             stream.keepAlive();
         }
@@ -646,22 +672,73 @@ final class ParallelRound implements AutoCloseable {
         } finally {
             lanes.forEach(l -> l.stop = true);
             fail(new SQLException("the round ended"));
-            for (Lane l : lanes) {
-                try {
+            // A connection stops at its next change; one stuck in a statement (a lock it waits for on the target, a
+            // network that stopped answering) has it cancelled, then its socket closed. What it had not committed is
+            // rolled back and read again by the next round, which starts from the positions committed with the rows.
+            if (!joined(STOP_MILLIS)) {
+                for (Lane l : lanes) {
                     if (l.thread.isAlive()) {
-                        l.thread.join(TimeUnit.SECONDS.toMillis(30));
+                        LOG.info("{}: cancelling the statement of apply connection {}, which did not stop",
+                                database, l.index + 1);
+                        // on a thread of its own: a cancel request to a server that stopped answering waits for
+                        // pgjdbc's cancelSignalTimeout, and the next step does not need it to end
+                        Thread cancel = new Thread(() -> cancel(l.connection),
+                                "pgmigrate-cancel-" + database + "-" + l.index);
+                        cancel.setDaemon(true);
+                        cancel.start();
                     }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
                 }
+            }
+            if (!joined(STOP_MILLIS)) {
+                for (Lane l : lanes) {
+                    if (l.thread.isAlive()) {
+                        LOG.warn("{}: closing the socket of apply connection {}, which did not stop after its"
+                                + " statement was cancelled", database, l.index + 1);
+                        abort(l.connection);
+                    }
+                }
+                joined(STOP_MILLIS);
+            }
+            for (Lane l : lanes) {
                 if (l.thread.isAlive()) {
-                    // closing the connection ends a statement it may be stuck in; its applier is its own still
-                    LOG.warn("{}: apply connection {} did not stop within 30 s", database, l.index + 1);
+                    LOG.warn("{}: apply connection {} did not stop", database, l.index + 1);
                 } else {
                     l.applier.close();
                 }
                 Sessions.closeQuietly(l.connection);
             }
+        }
+    }
+
+    /** Waits up to {@code millis} for every connection's thread to end; whether they all did. */
+    private boolean joined(long millis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        try {
+            for (Lane l : lanes) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left > 0) {
+                    l.thread.join(left);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return lanes.stream().noneMatch(l -> l.thread.isAlive());
+    }
+
+    private void cancel(Connection c) {
+        try {
+            c.unwrap(PGConnection.class).cancelQuery();
+        } catch (SQLException | RuntimeException e) {
+            LOG.warn("{}: cancelling a statement failed: {}", database, e.getMessage());
+        }
+    }
+
+    private void abort(Connection c) {
+        try {
+            c.abort(Runnable::run);
+        } catch (SQLException | RuntimeException e) {
+            LOG.warn("{}: closing a connection failed: {}", database, e.getMessage());
         }
     }
 }

@@ -246,7 +246,7 @@ public final class StreamWorker implements AutoCloseable {
                     serialUntil = null;
                 }
             } catch (Exception e) {
-                if (!exact) {
+                if (!exact && !closed) {
                     serialUntil = stream.lastReceived();
                     inOrderStretches++;
                 }
@@ -360,7 +360,11 @@ public final class StreamWorker implements AutoCloseable {
         return transactions;
     }
 
-    /** Stops the thread; complete source transactions are committed first, a partial one is left to the next start. */
+    /**
+     * Stops the thread; complete source transactions are committed first, a partial one is left to the next start.
+     * A target connection that commits nothing for 10 s (a lock it waits for, a network that stopped answering) has
+     * its statement cancelled and then its socket closed: what it held is rolled back and read again by the next start.
+     */
     @Override
     public void close() {
         closed = true;
