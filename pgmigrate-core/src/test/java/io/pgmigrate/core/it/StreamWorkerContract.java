@@ -611,11 +611,13 @@ abstract class StreamWorkerContract {
      * queue. The reader used to wait there without looking at close(), and the round waited for the connection, so
      * close() gave up after 30 s with both threads alive: the stream could not be started again in that process, nor
      * a cutover pass its check that the stream stopped, until the lock went. Nothing the stuck connection held is lost
-     * or applied twice: the next worker reads it again.
+     * or applied twice: the next worker reads it again. On one connection, where no {@code lock_timeout} ends the wait
+     * (a round on several gives up on the lock by itself, then applies the stretch in order on one, as here).
      */
     @Test
     void closingAWorkerEndsItsThreadsWhileATargetConnectionIsStuckAndTheNextAppliesWhatItHeld(
             @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        assumeTrue(workers() == 1, "one connection waits on a lock without lock_timeout");
         String db = "stuck";
         prepare(source, target, db, "");
         try (Connection blocker = target.connect(db); var st = blocker.createStatement()) {
@@ -626,11 +628,6 @@ abstract class StreamWorkerContract {
                 // one transaction of more changes than a connection holds before it writes them (50,000) and its
                 // queue (32 batches of 256) together
                 source.execute(db, "INSERT INTO ticks SELECT 1, g FROM generate_series(1, 80000) g");
-                if (workers() > 1) {
-                    // on several connections a lock wait ends at the lanes' lock_timeout, and the stretch is applied
-                    // again on one connection, which waits for as long as the lock is held: that round is the one
-                    await(() -> w.failures() >= 1, "the round on several connections to give up on the lock");
-                }
                 await(() -> lockWaits(target, db) == 1, "the worker's connection to wait for the lock");
                 await(() -> readerWaitsOnAFullQueue(db), "the reader to wait for the connection's full queue");
             } finally {
@@ -647,6 +644,44 @@ abstract class StreamWorkerContract {
             assertThat(next.failures()).as("failed rounds").isZero();
         }
         assertThat(Fixtures.count(target, db, "SELECT count(*) FROM ticks")).isEqualTo(80_000);
+        assertSame(source, target, db);
+    }
+
+    /**
+     * A COMMIT that waits for the target's synchronous standby is not cancelled by close(): PostgreSQL would end the
+     * wait with the transaction "committed locally", the next round would read its position and confirm it to the
+     * source, and a failover to that standby would lose the rows. The worker says it has not stopped while it waits
+     * (so no cutover goes on), and stops once the commit ends; nothing is applied twice.
+     */
+    @Test
+    void closingAWorkerLeavesACommitThatWaitsForTheTargetsSynchronousStandby(
+            @Source PostgresServer source, @Target PostgresServer target) throws Exception {
+        assumeTrue(workers() == 1, "one commit in flight is the case; more connections add nothing");
+        String db = "syncwait";
+        prepare(source, target, db, "");
+        StreamWorker w = worker(source, target, db);
+        try {
+            awaitMarker(source, target, db, "open"); // the worker's set-up commits are done
+            // a synchronous standby that never answers: every commit on the target waits from now on
+            target.execute("postgres", "ALTER SYSTEM SET synchronous_standby_names = 'nobody_answers'");
+            target.execute("postgres", "SELECT pg_reload_conf()");
+            source.execute(db, "INSERT INTO ticks SELECT 1, g FROM generate_series(1, 100) g");
+            await(() -> Fixtures.count(target, db, "SELECT count(*) FROM pg_stat_activity"
+                    + " WHERE datname = current_database() AND wait_event = 'SyncRep'") == 1,
+                    "the worker's commit to wait for the standby");
+            w.close(); // waits 30 s, then says the worker has not stopped
+            assertThat(w.stopped()).as("stopped while its commit waits for the standby").isFalse();
+            assertThat(Fixtures.count(target, db, "SELECT count(*) FROM ticks"))
+                    .as("rows of a commit no standby confirmed, visible").isZero();
+        } finally {
+            target.execute("postgres", "ALTER SYSTEM RESET synchronous_standby_names");
+            target.execute("postgres", "SELECT pg_reload_conf()");
+        }
+        await(w::stopped, "the worker to stop once its commit ended");
+        try (StreamWorker next = worker(source, target, db)) {
+            awaitMarker(source, target, db, "after the standby");
+        }
+        assertThat(Fixtures.count(target, db, "SELECT count(*) FROM ticks")).isEqualTo(100);
         assertSame(source, target, db);
     }
 

@@ -30,6 +30,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static io.pgmigrate.core.internal.sql.Identifiers.quote;
@@ -104,6 +105,12 @@ public final class Applier implements AutoCloseable {
     private int batchTransactions;
     private Batch batch;
 
+    private static final int OPEN = 0;
+    private static final int COMMITTING = 1;
+    private static final int NO_MORE_COMMITS = 2;
+    /** Whether a COMMIT runs now, or none may start any more ({@link #stopCommits()}). */
+    private final AtomicInteger commits = new AtomicInteger(OPEN);
+
     /** The statement whose rows are being collected, with what each of its rows changes. */
     private record Batch(PreparedStatement statement, String sql, List<String> rows) {
     }
@@ -154,9 +161,41 @@ public final class Applier implements AutoCloseable {
         String position = Queries.first(target, "SELECT position::text FROM " + progress + " WHERE origin = ?",
                 rs -> rs.getString(1), origin).orElse(null);
         committed = position == null ? Lsn.ZERO : Lsn.parse(position);
+        if (position == null) {
+            // The row exists before the first commit records a position in it: a round that reads the positions
+            // (FOR UPDATE) then waits for a commit still in flight on a connection given up, as for every later one;
+            // a row inserted by that commit would not be seen, nor waited for, until it ended.
+            try (PreparedStatement row = target.prepareStatement("INSERT INTO " + progress
+                    + " (origin, position, committed_at) VALUES (?, '0/0', now()) ON CONFLICT (origin) DO NOTHING")) {
+                row.setString(1, origin);
+                row.executeUpdate();
+            }
+        }
         target.setAutoCommit(false);
         LOG.debug("{}: applying as replication origin {} from {}", database, origin, committed);
         return committed;
+    }
+
+    /**
+     * Refuses every later commit, and says whether the connection's statement may be cancelled now: not while a COMMIT
+     * runs. A commit that waits for the target's synchronous standby ends "committed locally" when cancelled, and a
+     * round reading the positions would then start after rows the standby may not have; a commit is left to end.
+     */
+    boolean stopCommits() {
+        while (true) {
+            int now = commits.get();
+            if (now == COMMITTING) {
+                return false;
+            }
+            if (now == NO_MORE_COMMITS || commits.compareAndSet(OPEN, NO_MORE_COMMITS)) {
+                return true;
+            }
+        }
+    }
+
+    /** Whether a COMMIT runs now. */
+    boolean committing() {
+        return commits.get() == COMMITTING;
     }
 
     /**
@@ -292,7 +331,14 @@ public final class Applier implements AutoCloseable {
         recordPosition.setString(2, batchEnd.toString());
         recordPosition.setTimestamp(3, Timestamp.from(batchCommitTime));
         recordPosition.executeUpdate();
-        target.commit();
+        if (!commits.compareAndSet(OPEN, COMMITTING)) {
+            throw new SQLException("the round ended: not committed");
+        }
+        try {
+            target.commit();
+        } finally {
+            commits.compareAndSet(COMMITTING, OPEN);
+        }
         committed = batchEnd;
         if (sentinelInBatch.compareTo(lastSentinel) > 0) {
             lastSentinel = sentinelInBatch;

@@ -75,11 +75,17 @@ final class ParallelRound implements AutoCloseable {
     private static final Duration QUIET = Duration.ofMillis(20);
 
     /**
-     * How long a closing round waits for a connection's next commit before it gives up on what is still queued (read
-     * again by the next round): long enough for a large group's statements, short of a connection that waits on a lock
+     * A closing round gives up on what is not committed yet (the next round reads it again) once no connection has
+     * committed for this long: long enough for a large group's statements, short of a connection that waits on a lock
      * or a network that stopped answering.
      */
-    private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+    /** ... and once it has been closing this long, however its connections commit. */
+    private static final long DRAIN_CAP_NANOS = TimeUnit.SECONDS.toNanos(20);
+
+    /** How long a round that reached its {@code until} waits for its connections to commit what it read. */
+    private static final long UNTIL_NANOS = TimeUnit.SECONDS.toNanos(60);
 
     /** How long {@link #close()} waits for a connection's thread before it cancels its statement, and again after. */
     private static final long STOP_MILLIS = 2_000;
@@ -130,6 +136,11 @@ final class ParallelRound implements AutoCloseable {
     private boolean inTransaction;
     /** {@link #run}'s "stop": also looked at while the reader waits for a full queue. */
     private BooleanSupplier closing = () -> false;
+    /** When a connection last committed (or the round opened). */
+    private volatile long lastCommit = System.nanoTime();
+    /** When the reader first saw {@link #closing} say stop; the reader's alone. */
+    private long closingSince;
+    private boolean closingSeen;
     /** The transaction being read came from {@link #loopOrigin}: its changes are not applied. */
     private boolean skipping;
     private final String loopOrigin;
@@ -206,6 +217,7 @@ final class ParallelRound implements AutoCloseable {
                     transactions = applier.appliedTransactions();
                     synchronized (commitLock) {
                         committedGroup = e.group();
+                        lastCommit = System.nanoTime();
                         commitLock.notifyAll();
                     }
                 }
@@ -289,6 +301,7 @@ final class ParallelRound implements AutoCloseable {
         first.commit();
         lastEnd = from;
         LOG.debug("{}: streaming from {} on {} connection(s) (at most {})", database, from, workers, maxWorkers);
+        lastCommit = System.nanoTime();
         lanes.forEach(l -> l.thread.start());
         return from;
     }
@@ -334,16 +347,12 @@ final class ParallelRound implements AutoCloseable {
             endGroup(stream);
         }
         long last = group - 1;
+        long reached = System.nanoTime();
         synchronized (commitLock) {
-            long seen = committedGroup;
-            long deadline = System.nanoTime() + DRAIN_NANOS;
-            while (committedGroup < last && failure == null && System.nanoTime() < deadline) {
+            while (committedGroup < last && failure == null && (closed.getAsBoolean() ? !giveUp()
+                    : System.nanoTime() - reached < UNTIL_NANOS)) {
                 commitLock.wait(50);
                 stream.keepAlive();
-                if (committedGroup > seen) {
-                    seen = committedGroup;
-                    deadline = System.nanoTime() + DRAIN_NANOS; // still committing: slow, not stuck
-                }
             }
         }
         confirm(stream);
@@ -584,11 +593,11 @@ final class ParallelRound implements AutoCloseable {
         List<Item> batch = lane.pending;
         while (!lane.queue.offer(batch, 50, TimeUnit.MILLISECONDS)) {
             rethrow();
-            if (closing.getAsBoolean()) {
-                // the connection takes nothing (a lock it waits for, a network that stopped answering): what is
+            if (closing.getAsBoolean() && giveUp()) {
+                // the connections commit nothing (a lock one waits for, a network that stopped answering): what is
                 // queued is not committed, and the next round reads it again
                 throw new SQLException("the stream was closed while connection " + (lane.index + 1)
-                        + " had a full queue");
+                        + " had a full queue and nothing was committed");
             }
             confirm(stream);
             stream.keepAlive();
@@ -675,39 +684,60 @@ final class ParallelRound implements AutoCloseable {
             // A connection stops at its next change; one stuck in a statement (a lock it waits for on the target, a
             // network that stopped answering) has it cancelled, then its socket closed. What it had not committed is
             // rolled back and read again by the next round, which starts from the positions committed with the rows.
+            // A connection in its COMMIT is left to end it (Applier.stopCommits).
             if (!joined(STOP_MILLIS)) {
                 for (Lane l : lanes) {
-                    if (l.thread.isAlive()) {
+                    if (l.thread.isAlive() && l.applier.stopCommits()) {
                         LOG.info("{}: cancelling the statement of apply connection {}, which did not stop",
                                 database, l.index + 1);
-                        // on a thread of its own: a cancel request to a server that stopped answering waits for
-                        // pgjdbc's cancelSignalTimeout, and the next step does not need it to end
-                        Thread cancel = new Thread(() -> cancel(l.connection),
-                                "pgmigrate-cancel-" + database + "-" + l.index);
-                        cancel.setDaemon(true);
-                        cancel.start();
+                        // on threads of their own: a cancel request to a server that stopped answering waits for
+                        // pgjdbc's cancelSignalTimeout, and closing a TLS socket waits for a write in progress
+                        daemon("cancel", l, () -> cancel(l.connection));
                     }
                 }
             }
             if (!joined(STOP_MILLIS)) {
                 for (Lane l : lanes) {
-                    if (l.thread.isAlive()) {
+                    if (l.thread.isAlive() && l.applier.stopCommits()) {
                         LOG.warn("{}: closing the socket of apply connection {}, which did not stop after its"
                                 + " statement was cancelled", database, l.index + 1);
-                        abort(l.connection);
+                        daemon("abort", l, () -> abort(l.connection));
                     }
                 }
                 joined(STOP_MILLIS);
             }
             for (Lane l : lanes) {
+                if (l.thread.isAlive() && l.applier.committing()) {
+                    // its commit may wait for the target's synchronous standby: waited for, as before this round
+                    // could cancel anything (the worker stays "not stopped" while it lasts, so nothing goes on)
+                    try {
+                        l.thread.join(TimeUnit.SECONDS.toMillis(30));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
                 if (l.thread.isAlive()) {
                     LOG.warn("{}: apply connection {} did not stop", database, l.index + 1);
+                    daemon("close", l, () -> Sessions.closeQuietly(l.connection)); // a TLS close may wait, too
                 } else {
                     l.applier.close();
+                    Sessions.closeQuietly(l.connection);
                 }
-                Sessions.closeQuietly(l.connection);
             }
         }
+    }
+
+    /**
+     * Whether a closing round gives up on what its connections have not committed: none committed for
+     * {@link #DRAIN_NANOS}, or it has been closing for {@link #DRAIN_CAP_NANOS}.
+     */
+    private boolean giveUp() {
+        long now = System.nanoTime();
+        if (!closingSeen) {
+            closingSeen = true;
+            closingSince = now;
+        }
+        return now - lastCommit >= DRAIN_NANOS || now - closingSince >= DRAIN_CAP_NANOS;
     }
 
     /** Waits up to {@code millis} for every connection's thread to end; whether they all did. */
@@ -724,6 +754,12 @@ final class ParallelRound implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         return lanes.stream().noneMatch(l -> l.thread.isAlive());
+    }
+
+    private void daemon(String what, Lane l, Runnable task) {
+        Thread t = new Thread(task, "pgmigrate-" + what + "-" + database + "-" + l.index);
+        t.setDaemon(true);
+        t.start();
     }
 
     private void cancel(Connection c) {
