@@ -82,7 +82,7 @@ final class ParallelRound implements AutoCloseable {
     private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     /** ... and once it has been closing this long, however its connections commit. */
-    private static final long DRAIN_CAP_NANOS = TimeUnit.SECONDS.toNanos(20);
+    private static final long DRAIN_CAP_NANOS = TimeUnit.SECONDS.toNanos(15);
 
     /** How long a round that reached its {@code until} waits for its connections to commit what it read. */
     private static final long UNTIL_NANOS = TimeUnit.SECONDS.toNanos(60);
@@ -707,29 +707,42 @@ final class ParallelRound implements AutoCloseable {
                 joined(STOP_MILLIS);
             }
             for (Lane l : lanes) {
-                if (l.thread.isAlive() && l.applier.committing()) {
-                    // its commit may wait for the target's synchronous standby: waited for, as before this round
-                    // could cancel anything (the worker stays "not stopped" while it lasts, so nothing goes on)
+                // its commit may wait for the target's synchronous standby: waited for as long as it lasts (the
+                // worker is "not stopped" meanwhile, so no cutover goes on), since cutting it would not end it
+                while (l.thread.isAlive() && l.applier.committing()) {
                     try {
-                        l.thread.join(TimeUnit.SECONDS.toMillis(30));
+                        l.thread.join(200);
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
+                        break;
                     }
                 }
+            }
+            // Rolling back and closing take a round trip each, which a network that stopped answering never ends:
+            // on threads of their own, waited for a while.
+            List<Thread> closers = new ArrayList<>();
+            for (Lane l : lanes) {
                 if (l.thread.isAlive()) {
                     LOG.warn("{}: apply connection {} did not stop", database, l.index + 1);
-                    daemon("close", l, () -> Sessions.closeQuietly(l.connection)); // a TLS close may wait, too
+                    closers.add(daemon("close", l, () -> Sessions.closeQuietly(l.connection)));
                 } else {
-                    l.applier.close();
-                    Sessions.closeQuietly(l.connection);
+                    closers.add(daemon("close", l, () -> {
+                        l.applier.close();
+                        Sessions.closeQuietly(l.connection);
+                    }));
                 }
+            }
+            if (!joinAll(closers, STOP_MILLIS)) {
+                LOG.warn("{}: closing the apply connections did not end within {} ms; they end on threads of their"
+                        + " own", database, STOP_MILLIS);
             }
         }
     }
 
     /**
      * Whether a closing round gives up on what its connections have not committed: none committed for
-     * {@link #DRAIN_NANOS}, or it has been closing for {@link #DRAIN_CAP_NANOS}.
+     * {@link #DRAIN_NANOS} (counted from the close at the earliest), or it has been closing for
+     * {@link #DRAIN_CAP_NANOS}.
      */
     private boolean giveUp() {
         long now = System.nanoTime();
@@ -737,29 +750,35 @@ final class ParallelRound implements AutoCloseable {
             closingSeen = true;
             closingSince = now;
         }
-        return now - lastCommit >= DRAIN_NANOS || now - closingSince >= DRAIN_CAP_NANOS;
+        return now - Math.max(lastCommit, closingSince) >= DRAIN_NANOS || now - closingSince >= DRAIN_CAP_NANOS;
     }
 
     /** Waits up to {@code millis} for every connection's thread to end; whether they all did. */
     private boolean joined(long millis) {
+        return joinAll(lanes.stream().map(l -> l.thread).toList(), millis);
+    }
+
+    /** Waits up to {@code millis} in all for {@code threads} to end; whether they all did. */
+    private static boolean joinAll(List<Thread> threads, long millis) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         try {
-            for (Lane l : lanes) {
+            for (Thread t : threads) {
                 long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
                 if (left > 0) {
-                    l.thread.join(left);
+                    t.join(left);
                 }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        return lanes.stream().noneMatch(l -> l.thread.isAlive());
+        return threads.stream().noneMatch(Thread::isAlive);
     }
 
-    private void daemon(String what, Lane l, Runnable task) {
+    private Thread daemon(String what, Lane l, Runnable task) {
         Thread t = new Thread(task, "pgmigrate-" + what + "-" + database + "-" + l.index);
         t.setDaemon(true);
         t.start();
+        return t;
     }
 
     private void cancel(Connection c) {

@@ -362,7 +362,7 @@ public final class StreamWorker implements AutoCloseable {
 
     /**
      * Stops the thread; complete source transactions are committed first (while some connection commits within 5 s,
-     * for at most 20 s), a partial one is left to the next start. A target connection stuck in a statement (a lock it
+     * for at most 15 s), a partial one is left to the next start. A target connection stuck in a statement (a lock it
      * waits for, a network that stopped answering) has it cancelled, then its socket closed: what it held is rolled
      * back and read again by the next start. A connection in its COMMIT is waited for ({@link #stopped()} stays false
      * while it lasts).
